@@ -1,0 +1,309 @@
+// Package catalog holds the definitions of the user's objects — tables,
+// streams, sources, views, materialized views and sinks — and persists them
+// in the data directory, so that a restart keeps every object. It is a leaf
+// shared by the planner (name resolution), the engine (storage) and the
+// wire layer (pg_catalog).
+package catalog
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// Kind is the kind of a catalog object.
+type Kind string
+
+// Object kinds.
+const (
+	KindTable            Kind = "table"
+	KindStream           Kind = "stream"
+	KindSource           Kind = "source"
+	KindView             Kind = "view"
+	KindMaterializedView Kind = "materialized view"
+	KindSink             Kind = "sink"
+)
+
+// RelKind is the pg_class.relkind an object shows to PostgreSQL clients:
+// tables and streams are relations ('r'), sources foreign tables ('f'),
+// views 'v', materialized views 'm'. Sinks are not relations.
+func (k Kind) RelKind() string {
+	switch k {
+	case KindTable, KindStream:
+		return "r"
+	case KindSource:
+		return "f"
+	case KindView:
+		return "v"
+	case KindMaterializedView:
+		return "m"
+	}
+	return ""
+}
+
+// Column is one column of a relation.
+type Column struct {
+	Name    string  `json:"name"`
+	Type    types.T `json:"type"`
+	NotNull bool    `json:"not_null,omitempty"`
+	Default string  `json:"default,omitempty"` // SQL text of a DEFAULT expression
+}
+
+// Watermark is a stream's WATERMARK FOR clause.
+type Watermark struct {
+	Column string `json:"column"`
+	Expr   string `json:"expr"` // SQL text, e.g. "ts - INTERVAL '5' SECOND"
+}
+
+// Object is one catalog entry.
+type Object struct {
+	OID        uint32            `json:"oid"`
+	Name       string            `json:"name"`
+	Kind       Kind              `json:"kind"`
+	Columns    []Column          `json:"columns,omitempty"`
+	PrimaryKey []int             `json:"primary_key,omitempty"` // column indexes
+	Watermark  *Watermark        `json:"watermark,omitempty"`
+	Options    map[string]string `json:"options,omitempty"`
+	Query      string            `json:"query,omitempty"` // the SELECT of a view or materialized view, the FROM of a sink
+	DependsOn  []string          `json:"depends_on,omitempty"`
+	SQL        string            `json:"sql"` // the statement that created it
+}
+
+// ColumnIndex returns the index of the named column, or -1.
+func (o *Object) ColumnIndex(name string) int {
+	for i, c := range o.Columns {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// IsRelation reports whether the object can appear in FROM.
+func (o *Object) IsRelation() bool { return o.Kind != KindSink }
+
+// Catalog is the set of objects, safe for concurrent use.
+type Catalog struct {
+	mu      sync.RWMutex
+	path    string // empty: in memory only
+	objects map[string]*Object
+	nextOID uint32
+	version uint64
+}
+
+// FirstUserOID is the OID given to the first user object, as in PostgreSQL.
+const FirstUserOID = 16384
+
+type file struct {
+	NextOID uint32    `json:"next_oid"`
+	Objects []*Object `json:"objects"`
+}
+
+// Open loads the catalog from dir (created if missing). An empty dir keeps
+// the catalog in memory only.
+func Open(dir string) (*Catalog, error) {
+	c := &Catalog{objects: map[string]*Object{}, nextOID: FirstUserOID}
+	if dir == "" {
+		return c, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	c.path = filepath.Join(dir, "catalog.json")
+	b, err := os.ReadFile(c.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	var f file
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("catalog: corrupt %s: %w", c.path, err)
+	}
+	c.nextOID = f.NextOID
+	for _, o := range f.Objects {
+		c.objects[o.Name] = o
+	}
+	return c, nil
+}
+
+// save writes the catalog atomically: a temporary file, fsync, rename, and an
+// fsync of the directory. Callers hold c.mu.
+func (c *Catalog) save() error {
+	c.version++
+	if c.path == "" {
+		return nil
+	}
+	f := file{NextOID: c.nextOID}
+	for _, o := range c.objects {
+		f.Objects = append(f.Objects, o)
+	}
+	sort.Slice(f.Objects, func(i, j int) bool { return f.Objects[i].OID < f.Objects[j].OID })
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(c.path, b)
+}
+
+// WriteFileAtomic replaces path with data durably.
+func WriteFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	fh, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return sqlerr.New(sqlerr.IOError, "could not write %s: %v", tmp, err)
+	}
+	if _, err := fh.Write(data); err != nil {
+		fh.Close()
+		return sqlerr.New(sqlerr.IOError, "could not write %s: %v", tmp, err)
+	}
+	if err := fh.Sync(); err != nil {
+		fh.Close()
+		return sqlerr.New(sqlerr.IOError, "could not fsync %s: %v", tmp, err)
+	}
+	if err := fh.Close(); err != nil {
+		return sqlerr.New(sqlerr.IOError, "could not close %s: %v", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return sqlerr.New(sqlerr.IOError, "could not rename %s: %v", tmp, err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Version increases with every change; caches key on it.
+func (c *Catalog) Version() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.version
+}
+
+// Lookup returns the named object, or nil.
+func (c *Catalog) Lookup(name string) *Object {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.objects[name]
+}
+
+// Objects returns every object ordered by OID.
+func (c *Catalog) Objects() []*Object {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*Object, 0, len(c.objects))
+	for _, o := range c.objects {
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].OID < out[j].OID })
+	return out
+}
+
+// Create adds o, assigning its OID. It fails with 42P07 if the name is taken.
+// The new object is durable when Create returns.
+func (c *Catalog) Create(o *Object) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.objects[o.Name]; ok {
+		return sqlerr.New(sqlerr.DuplicateTable, "%s %q already exists", old.Kind, o.Name)
+	}
+	seen := map[string]bool{}
+	for _, col := range o.Columns {
+		if seen[col.Name] {
+			return sqlerr.New(sqlerr.DuplicateColumn, "column %q specified more than once", col.Name)
+		}
+		seen[col.Name] = true
+	}
+	o.OID = c.nextOID
+	// leave room for the row type and array type OIDs PostgreSQL would use
+	c.nextOID += 3
+	c.objects[o.Name] = o
+	if err := c.save(); err != nil {
+		delete(c.objects, o.Name)
+		return err
+	}
+	return nil
+}
+
+// Dependents returns the objects that depend on name.
+func (c *Catalog) Dependents(name string) []*Object {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.dependents(name)
+}
+
+func (c *Catalog) dependents(name string) []*Object {
+	var out []*Object
+	for _, o := range c.objects {
+		for _, d := range o.DependsOn {
+			if d == name {
+				out = append(out, o)
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].OID < out[j].OID })
+	return out
+}
+
+// Drop removes name and, with cascade, everything that depends on it; it
+// returns the removed objects, dependents first. Without cascade a
+// dependent object is an error (2BP01).
+func (c *Catalog) Drop(name string, cascade bool) ([]*Object, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o, ok := c.objects[name]
+	if !ok {
+		return nil, sqlerr.New(sqlerr.UndefinedTable, "%q does not exist", name)
+	}
+	var order []*Object
+	var visit func(x *Object) error
+	seen := map[string]bool{}
+	visit = func(x *Object) error {
+		if seen[x.Name] {
+			return nil
+		}
+		seen[x.Name] = true
+		deps := c.dependents(x.Name)
+		if len(deps) > 0 && !cascade {
+			names := make([]string, len(deps))
+			for i, d := range deps {
+				names[i] = fmt.Sprintf("%s %s depends on %s %s", d.Kind, d.Name, x.Kind, x.Name)
+			}
+			return &sqlerr.Error{Code: sqlerr.DependentObjects,
+				Message: fmt.Sprintf("cannot drop %s %s because other objects depend on it", x.Kind, x.Name),
+				Detail:  strings.Join(names, "\n"),
+				Hint:    "Use DROP ... CASCADE to drop the dependent objects too."}
+		}
+		for _, d := range deps {
+			if err := visit(d); err != nil {
+				return err
+			}
+		}
+		order = append(order, x)
+		return nil
+	}
+	if err := visit(o); err != nil {
+		return nil, err
+	}
+	for _, x := range order {
+		delete(c.objects, x.Name)
+	}
+	if err := c.save(); err != nil {
+		for _, x := range order {
+			c.objects[x.Name] = x
+		}
+		return nil, err
+	}
+	return order, nil
+}

@@ -1,0 +1,600 @@
+package exec
+
+import (
+	"math"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/cockroachdb/apd/v3"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// AggKind names an aggregate function.
+type AggKind uint8
+
+// Aggregate functions.
+const (
+	AggCountStar AggKind = iota
+	AggCount
+	AggSum
+	AggAvg
+	AggMin
+	AggMax
+	AggBoolAnd
+	AggBoolOr
+	AggStringAgg
+	AggVarSamp
+	AggVarPop
+	AggStddevSamp
+	AggStddevPop
+	AggArrayAgg
+)
+
+// AggSpec is one aggregate of a HashAgg.
+type AggSpec struct {
+	Kind     AggKind
+	Arg      expr.Expr // nil for count(*)
+	Sep      expr.Expr // string_agg separator
+	Distinct bool
+	T        types.T // result type
+}
+
+// AggResultType returns the result type of an aggregate over arg, as PostgreSQL types it.
+func AggResultType(k AggKind, arg types.T) (types.T, error) {
+	switch k {
+	case AggCountStar, AggCount:
+		return types.TInt64, nil
+	case AggSum:
+		switch arg.Kind {
+		case types.Int16, types.Int32:
+			return types.TInt64, nil
+		case types.Int64, types.Numeric:
+			return types.TNumeric, nil
+		case types.Float32, types.Float64, types.Interval:
+			return types.T{Kind: arg.Kind, Mod: -1}, nil
+		case types.Unknown:
+			return types.TFloat64, nil
+		}
+	case AggAvg:
+		switch arg.Kind {
+		case types.Int16, types.Int32, types.Int64, types.Numeric:
+			return types.TNumeric, nil
+		case types.Float32, types.Float64, types.Unknown:
+			return types.TFloat64, nil
+		case types.Interval:
+			return types.TInterval, nil
+		}
+	case AggMin, AggMax:
+		if arg.Kind == types.Unknown {
+			return types.TText, nil
+		}
+		return arg, nil
+	case AggBoolAnd, AggBoolOr:
+		if arg.Kind == types.Bool || arg.Kind == types.Unknown {
+			return types.TBool, nil
+		}
+	case AggStringAgg:
+		return types.TText, nil
+	case AggArrayAgg:
+		return types.ArrayOf(arg), nil
+	case AggVarSamp, AggVarPop, AggStddevSamp, AggStddevPop:
+		switch arg.Kind {
+		case types.Float32, types.Float64, types.Unknown:
+			return types.TFloat64, nil
+		case types.Int16, types.Int32, types.Int64, types.Numeric:
+			return types.TNumeric, nil
+		}
+	}
+	return types.T{}, sqlerr.New(sqlerr.UndefinedFunction, "aggregate function does not accept type %s", arg)
+}
+
+// accumulator keeps the state of one aggregate for every group.
+type accumulator interface {
+	grow(groups int)
+	update(ctx *expr.Ctx, gids []int32, v expr.Value, sep expr.Value) error
+	result(ctx *expr.Ctx, groups int) (arrow.Array, error)
+}
+
+func newAccumulator(s AggSpec) accumulator {
+	var at types.T
+	if s.Arg != nil {
+		at = s.Arg.Type()
+	}
+	switch s.Kind {
+	case AggCountStar, AggCount:
+		return &countAcc{star: s.Kind == AggCountStar}
+	case AggSum, AggAvg:
+		switch at.Kind {
+		case types.Int16, types.Int32, types.Int64:
+			return &sumIntAcc{kind: at.Kind, avg: s.Kind == AggAvg, out: s.T}
+		case types.Float32, types.Float64:
+			return &sumFloatAcc{avg: s.Kind == AggAvg, out: s.T}
+		}
+		return &datumAcc{spec: s, at: at}
+	case AggMin, AggMax:
+		if at.Kind == types.Float64 {
+			return &minMaxFloat{max: s.Kind == AggMax}
+		}
+		if at.Kind == types.Int64 {
+			return &minMaxInt{max: s.Kind == AggMax, t: at}
+		}
+	}
+	return &datumAcc{spec: s, at: at}
+}
+
+type countAcc struct {
+	star   bool
+	counts []int64
+}
+
+func (c *countAcc) grow(n int) {
+	for len(c.counts) < n {
+		c.counts = append(c.counts, 0)
+	}
+}
+func (c *countAcc) update(_ *expr.Ctx, gids []int32, v expr.Value, _ expr.Value) error {
+	counts := c.counts
+	if c.star || (v.IsScalar() && !v.D.Null) || (!v.IsScalar() && v.Arr.NullN() == 0) {
+		for _, g := range gids {
+			counts[g]++
+		}
+		return nil
+	}
+	if v.IsScalar() {
+		return nil
+	}
+	for i, g := range gids {
+		if v.Arr.IsValid(i) {
+			counts[g]++
+		}
+	}
+	return nil
+}
+func (c *countAcc) result(_ *expr.Ctx, n int) (arrow.Array, error) {
+	c.grow(n)
+	return expr.NewFixed(types.TInt64, c.counts[:n], nil, 0), nil
+}
+
+type sumIntAcc struct {
+	kind types.Kind
+	avg  bool
+	out  types.T
+	sums []int64
+	cnt  []int64
+	big  map[int32]*apd.Decimal // groups whose sum left int64
+}
+
+func (s *sumIntAcc) grow(n int) {
+	for len(s.sums) < n {
+		s.sums = append(s.sums, 0)
+		s.cnt = append(s.cnt, 0)
+	}
+}
+
+func (s *sumIntAcc) add(g int32, x int64) {
+	old := s.sums[g]
+	sum := old + x
+	if (sum > old) != (x > 0) && x != 0 {
+		if s.big == nil {
+			s.big = map[int32]*apd.Decimal{}
+		}
+		b := s.big[g]
+		if b == nil {
+			b = apd.New(0, 0)
+			s.big[g] = b
+		}
+		_, _ = types.DecCtx.Add(b, b, apd.New(old, 0))
+		sum = x
+	}
+	s.sums[g] = sum
+}
+
+func (s *sumIntAcc) update(_ *expr.Ctx, gids []int32, v expr.Value, _ expr.Value) error {
+	if v.IsScalar() {
+		if v.D.Null {
+			return nil
+		}
+		for _, g := range gids {
+			s.add(g, v.D.I)
+			s.cnt[g]++
+		}
+		return nil
+	}
+	hasNulls := v.Arr.NullN() > 0
+	switch s.kind {
+	case types.Int64:
+		vals := expr.FixedValues[int64](v.Arr)
+		if !hasNulls && s.kind == types.Int64 {
+			sums, cnt := s.sums, s.cnt
+			for i, g := range gids {
+				x := vals[i]
+				old := sums[g]
+				sum := old + x
+				if (sum > old) != (x > 0) && x != 0 {
+					s.add(g, x)
+				} else {
+					sums[g] = sum
+				}
+				cnt[g]++
+			}
+			return nil
+		}
+		for i, g := range gids {
+			if !hasNulls || v.Arr.IsValid(i) {
+				s.add(g, vals[i])
+				s.cnt[g]++
+			}
+		}
+	case types.Int32:
+		vals := expr.FixedValues[int32](v.Arr)
+		for i, g := range gids {
+			if !hasNulls || v.Arr.IsValid(i) {
+				s.sums[g] += int64(vals[i])
+				s.cnt[g]++
+			}
+		}
+	case types.Int16:
+		vals := expr.FixedValues[int16](v.Arr)
+		for i, g := range gids {
+			if !hasNulls || v.Arr.IsValid(i) {
+				s.sums[g] += int64(vals[i])
+				s.cnt[g]++
+			}
+		}
+	}
+	return nil
+}
+
+func (s *sumIntAcc) total(g int) *apd.Decimal {
+	d := apd.New(s.sums[g], 0)
+	if b := s.big[int32(g)]; b != nil {
+		_, _ = types.DecCtx.Add(d, d, b)
+	}
+	return d
+}
+
+func (s *sumIntAcc) result(ctx *expr.Ctx, n int) (arrow.Array, error) {
+	s.grow(n)
+	b := types.NewBuilder(ctx.Mem, s.out)
+	defer b.Release()
+	for g := 0; g < n; g++ {
+		if s.cnt[g] == 0 {
+			b.AppendNull()
+			continue
+		}
+		switch {
+		case s.avg:
+			sum := s.total(g)
+			cnt := apd.New(s.cnt[g], 0)
+			q := new(apd.Decimal)
+			scale := types.DivScale(sum, cnt)
+			_, _ = types.DecCtx.Quo(q, sum, cnt)
+			types.AppendDatum(b, s.out, types.DText(types.FormatDecimal(types.RoundScale(q, scale))))
+		case s.out.Kind == types.Numeric:
+			types.AppendDatum(b, s.out, types.DText(types.FormatDecimal(s.total(g))))
+		default:
+			if s.big[int32(g)] != nil {
+				return nil, sqlerr.New(sqlerr.NumericOutOfRange, "bigint out of range")
+			}
+			types.AppendDatum(b, s.out, types.DInt(s.sums[g]))
+		}
+	}
+	return b.NewArray(), nil
+}
+
+type sumFloatAcc struct {
+	avg  bool
+	out  types.T
+	sums []float64
+	cnt  []int64
+}
+
+func (s *sumFloatAcc) grow(n int) {
+	for len(s.sums) < n {
+		s.sums = append(s.sums, 0)
+		s.cnt = append(s.cnt, 0)
+	}
+}
+func (s *sumFloatAcc) update(_ *expr.Ctx, gids []int32, v expr.Value, _ expr.Value) error {
+	if v.IsScalar() {
+		if v.D.Null {
+			return nil
+		}
+		for _, g := range gids {
+			s.sums[g] += v.D.F
+			s.cnt[g]++
+		}
+		return nil
+	}
+	sums, cnt := s.sums, s.cnt
+	switch a := v.Arr.(type) {
+	case *array.Float64:
+		vals := a.Float64Values()
+		if a.NullN() == 0 {
+			for i, g := range gids {
+				sums[g] += vals[i]
+				cnt[g]++
+			}
+			return nil
+		}
+		for i, g := range gids {
+			if a.IsValid(i) {
+				sums[g] += vals[i]
+				cnt[g]++
+			}
+		}
+	case *array.Float32:
+		vals := a.Float32Values()
+		for i, g := range gids {
+			if a.IsValid(i) {
+				sums[g] += float64(vals[i])
+				cnt[g]++
+			}
+		}
+	}
+	return nil
+}
+func (s *sumFloatAcc) result(ctx *expr.Ctx, n int) (arrow.Array, error) {
+	s.grow(n)
+	b := types.NewBuilder(ctx.Mem, s.out)
+	defer b.Release()
+	for g := 0; g < n; g++ {
+		if s.cnt[g] == 0 {
+			b.AppendNull()
+			continue
+		}
+		v := s.sums[g]
+		if s.avg {
+			v /= float64(s.cnt[g])
+		}
+		types.AppendDatum(b, s.out, types.DFloat(v))
+	}
+	return b.NewArray(), nil
+}
+
+type minMaxFloat struct {
+	max  bool
+	vals []float64
+	seen []bool
+}
+
+func (m *minMaxFloat) grow(n int) {
+	for len(m.vals) < n {
+		m.vals = append(m.vals, 0)
+		m.seen = append(m.seen, false)
+	}
+}
+func (m *minMaxFloat) update(_ *expr.Ctx, gids []int32, v expr.Value, _ expr.Value) error {
+	for i, g := range gids {
+		if v.IsNull(i) {
+			continue
+		}
+		var x float64
+		if v.IsScalar() {
+			x = v.D.F
+		} else {
+			x = v.Arr.(*array.Float64).Value(i)
+		}
+		if !m.seen[g] || (m.max && types.CompareFloat(x, m.vals[g]) > 0) || (!m.max && types.CompareFloat(x, m.vals[g]) < 0) {
+			m.vals[g], m.seen[g] = x, true
+		}
+	}
+	return nil
+}
+func (m *minMaxFloat) result(ctx *expr.Ctx, n int) (arrow.Array, error) {
+	m.grow(n)
+	valid := make([]byte, (n+7)/8)
+	nulls := 0
+	for g := 0; g < n; g++ {
+		if m.seen[g] {
+			valid[g>>3] |= 1 << (g & 7)
+		} else {
+			nulls++
+		}
+	}
+	return expr.NewFixed(types.TFloat64, m.vals[:n], valid, nulls), nil
+}
+
+type minMaxInt struct {
+	max  bool
+	t    types.T
+	vals []int64
+	seen []bool
+}
+
+func (m *minMaxInt) grow(n int) {
+	for len(m.vals) < n {
+		m.vals = append(m.vals, 0)
+		m.seen = append(m.seen, false)
+	}
+}
+func (m *minMaxInt) update(_ *expr.Ctx, gids []int32, v expr.Value, _ expr.Value) error {
+	var vals []int64
+	if !v.IsScalar() {
+		vals = expr.FixedValues[int64](v.Arr)
+	}
+	for i, g := range gids {
+		if v.IsNull(i) {
+			continue
+		}
+		x := v.D.I
+		if vals != nil {
+			x = vals[i]
+		}
+		if !m.seen[g] || (m.max && x > m.vals[g]) || (!m.max && x < m.vals[g]) {
+			m.vals[g], m.seen[g] = x, true
+		}
+	}
+	return nil
+}
+func (m *minMaxInt) result(ctx *expr.Ctx, n int) (arrow.Array, error) {
+	m.grow(n)
+	valid := make([]byte, (n+7)/8)
+	nulls := 0
+	for g := 0; g < n; g++ {
+		if m.seen[g] {
+			valid[g>>3] |= 1 << (g & 7)
+		} else {
+			nulls++
+		}
+	}
+	return expr.NewFixed(m.t, m.vals[:n], valid, nulls), nil
+}
+
+// datumAcc is the general accumulator over datums, for every aggregate and
+// type the typed accumulators do not cover.
+type datumAcc struct {
+	spec   AggSpec
+	at     types.T
+	states []aggState
+}
+
+type aggState struct {
+	seen  bool
+	d     types.Datum
+	dec   *apd.Decimal
+	n     int64
+	mean  float64
+	m2    float64
+	parts []string
+	iv    types.IntervalValue
+}
+
+func (a *datumAcc) grow(n int) {
+	for len(a.states) < n {
+		a.states = append(a.states, aggState{})
+	}
+}
+
+func (a *datumAcc) update(ctx *expr.Ctx, gids []int32, v expr.Value, sep expr.Value) error {
+	for i, g := range gids {
+		d := v.At(i)
+		if d.Null {
+			continue
+		}
+		st := &a.states[g]
+		switch a.spec.Kind {
+		case AggSum, AggAvg:
+			switch a.at.Kind {
+			case types.Interval:
+				st.iv = st.iv.Add(d.Iv)
+			default:
+				x, err := types.ParseDecimal(d.S)
+				if err != nil {
+					return err
+				}
+				if st.dec == nil {
+					st.dec = apd.New(0, 0)
+				}
+				_, _ = types.DecCtx.Add(st.dec, st.dec, x)
+			}
+			st.n++
+		case AggMin, AggMax:
+			if !st.seen {
+				st.d = d
+			} else {
+				c := types.Compare(a.at, d, st.d)
+				if (a.spec.Kind == AggMax && c > 0) || (a.spec.Kind == AggMin && c < 0) {
+					st.d = d
+				}
+			}
+		case AggBoolAnd:
+			if !st.seen {
+				st.d = d
+			} else if d.I == 0 {
+				st.d = d
+			}
+		case AggBoolOr:
+			if !st.seen {
+				st.d = d
+			} else if d.I != 0 {
+				st.d = d
+			}
+		case AggStringAgg:
+			s := sep.At(i)
+			if st.seen && !s.Null {
+				st.parts = append(st.parts, s.S)
+			}
+			st.parts = append(st.parts, d.S)
+		case AggArrayAgg:
+			st.parts = append(st.parts, types.FormatText(a.at, d, ctx.Loc))
+		case AggVarSamp, AggVarPop, AggStddevSamp, AggStddevPop:
+			x := d.Approx(a.at.Kind)
+			st.n++
+			delta := x - st.mean
+			st.mean += delta / float64(st.n)
+			st.m2 += delta * (x - st.mean)
+		}
+		st.seen = true
+	}
+	return nil
+}
+
+func (a *datumAcc) result(ctx *expr.Ctx, n int) (arrow.Array, error) {
+	a.grow(n)
+	out := make([]types.Datum, n)
+	for g := 0; g < n; g++ {
+		st := &a.states[g]
+		if !st.seen {
+			out[g] = types.NullDatum
+			continue
+		}
+		switch a.spec.Kind {
+		case AggSum:
+			if a.at.Kind == types.Interval {
+				out[g] = types.Datum{Iv: st.iv}
+			} else {
+				out[g] = types.DText(types.FormatDecimal(st.dec))
+			}
+		case AggAvg:
+			if a.at.Kind == types.Interval {
+				out[g] = types.Datum{Iv: st.iv.Scale(1 / float64(st.n))}
+				continue
+			}
+			cnt := apd.New(st.n, 0)
+			q := new(apd.Decimal)
+			scale := types.DivScale(st.dec, cnt)
+			_, _ = types.DecCtx.Quo(q, st.dec, cnt)
+			out[g] = types.DText(types.FormatDecimal(types.RoundScale(q, scale)))
+		case AggStringAgg:
+			out[g] = types.DText(strings.Join(st.parts, ""))
+		case AggArrayAgg:
+			elems := make([]*string, len(st.parts))
+			for i := range st.parts {
+				elems[i] = &st.parts[i]
+			}
+			out[g] = types.DText(types.FormatArray(elems))
+		case AggVarSamp, AggVarPop, AggStddevSamp, AggStddevPop:
+			den := float64(st.n)
+			if a.spec.Kind == AggVarSamp || a.spec.Kind == AggStddevSamp {
+				den--
+			}
+			if den <= 0 {
+				out[g] = types.NullDatum
+				continue
+			}
+			v := st.m2 / den
+			if v < 0 {
+				v = 0
+			}
+			if a.spec.Kind == AggStddevSamp || a.spec.Kind == AggStddevPop {
+				v = math.Sqrt(v)
+			}
+			if a.spec.T.Kind == types.Numeric {
+				d, err := expr.CastDatum(ctx, types.TFloat64, types.TNumeric, types.DFloat(v))
+				if err != nil {
+					return nil, err
+				}
+				out[g] = d
+			} else {
+				out[g] = types.DFloat(v)
+			}
+		default:
+			out[g] = st.d
+		}
+	}
+	return types.ArrayFromDatums(ctx.Mem, a.spec.T, out), nil
+}

@@ -1,0 +1,392 @@
+package expr
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/cockroachdb/apd/v3"
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// Arith is L op R for op in + - * / %. The binder has cast both operands
+// to a common numeric type, or chosen a date/time combination
+// (timestamp ± interval, date ± integer, timestamp - timestamp, ...).
+type Arith struct {
+	Op   byte
+	L, R Expr
+	T    types.T
+}
+
+func (a *Arith) Type() types.T  { return a.T }
+func (a *Arith) String() string { return fmt.Sprintf("(%s %c %s)", a.L, a.Op, a.R) }
+
+type signed interface{ ~int16 | ~int32 | ~int64 }
+type number interface {
+	~int16 | ~int32 | ~int64 | ~float32 | ~float64
+}
+
+func (a *Arith) Eval(ctx *Ctx, b arrow.RecordBatch) (Value, error) {
+	l, err := a.L.Eval(ctx, b)
+	if err != nil {
+		return Value{}, err
+	}
+	defer l.Release()
+	r, err := a.R.Eval(ctx, b)
+	if err != nil {
+		return Value{}, err
+	}
+	defer r.Release()
+	n := int(b.NumRows())
+	lk, rk := a.L.Type().Kind, a.R.Type().Kind
+	if lk == rk && !(l.IsScalar() && r.IsScalar()) {
+		switch lk {
+		case types.Int16:
+			return arithFixed[int16](a.Op, a.T, l, r, n, math.MinInt16, math.MaxInt16, "smallint")
+		case types.Int32:
+			return arithFixed[int32](a.Op, a.T, l, r, n, math.MinInt32, math.MaxInt32, "integer")
+		case types.Int64:
+			return arithFixed[int64](a.Op, a.T, l, r, n, math.MinInt64, math.MaxInt64, "bigint")
+		case types.Float64:
+			return arithFixed[float64](a.Op, a.T, l, r, n, 0, 0, "double precision")
+		case types.Float32:
+			return arithFixed[float32](a.Op, a.T, l, r, n, 0, 0, "real")
+		}
+	}
+	lt, rt := a.L.Type(), a.R.Type()
+	return rowFunc(ctx, n, a.T, []Value{l, r}, true, func(ds []types.Datum) (types.Datum, error) {
+		return ArithDatum(ctx, a.Op, lt, rt, a.T, ds[0], ds[1])
+	})
+}
+
+func overflow(name string) error {
+	return sqlerr.New(sqlerr.NumericOutOfRange, "%s out of range", name)
+}
+
+var errDivZero = sqlerr.New(sqlerr.DivisionByZero, "division by zero")
+
+// arithFixed is the column kernel for integer and float arithmetic.
+func arithFixed[T number](op byte, rt types.T, l, r Value, n int, lo, hi int64, name string) (Value, error) {
+	var lv, rv []T
+	var ls, rs T
+	if l.IsScalar() {
+		if l.D.Null {
+			return Scalar(types.NullDatum), nil
+		}
+		ls = scalarAs[T](l.D)
+	} else {
+		lv = FixedValues[T](l.Arr)
+	}
+	if r.IsScalar() {
+		if r.D.Null {
+			return Scalar(types.NullDatum), nil
+		}
+		rs = scalarAs[T](r.D)
+	} else {
+		rv = FixedValues[T](r.Arr)
+	}
+	valid, nulls := mergeValidity(n, l.Arr, r.Arr)
+	out := make([]T, n)
+	get := func(v []T, s T, i int) T {
+		if v == nil {
+			return s
+		}
+		return v[i]
+	}
+	isFloat := isFloatType[T]()
+	switch op {
+	case '+':
+		switch {
+		case lv != nil && rv != nil:
+			for i := range out {
+				out[i] = lv[i] + rv[i]
+			}
+		case lv != nil:
+			for i := range out {
+				out[i] = lv[i] + rs
+			}
+		default:
+			for i := range out {
+				out[i] = ls + rv[i]
+			}
+		}
+		if !isFloat {
+			for i := range out {
+				x, y := get(lv, ls, i), get(rv, rs, i)
+				if (out[i] > x) != (y > 0) && y != 0 && validAt(valid, i) {
+					return Value{}, overflow(name)
+				}
+			}
+		}
+	case '-':
+		switch {
+		case lv != nil && rv != nil:
+			for i := range out {
+				out[i] = lv[i] - rv[i]
+			}
+		case lv != nil:
+			for i := range out {
+				out[i] = lv[i] - rs
+			}
+		default:
+			for i := range out {
+				out[i] = ls - rv[i]
+			}
+		}
+		if !isFloat {
+			for i := range out {
+				x, y := get(lv, ls, i), get(rv, rs, i)
+				if (out[i] < x) != (y > 0) && y != 0 && validAt(valid, i) {
+					return Value{}, overflow(name)
+				}
+			}
+		}
+	case '*':
+		switch {
+		case lv != nil && rv != nil:
+			for i := range out {
+				out[i] = lv[i] * rv[i]
+			}
+		case lv != nil:
+			for i := range out {
+				out[i] = lv[i] * rs
+			}
+		default:
+			for i := range out {
+				out[i] = ls * rv[i]
+			}
+		}
+		if !isFloat {
+			for i := range out {
+				x, y := get(lv, ls, i), get(rv, rs, i)
+				if x != 0 && validAt(valid, i) && (out[i]/x != y || (x == -1 && int64(y) == lo)) {
+					return Value{}, overflow(name)
+				}
+			}
+		}
+	case '/', '%':
+		for i := range out {
+			if !validAt(valid, i) {
+				continue
+			}
+			x, y := get(lv, ls, i), get(rv, rs, i)
+			if y == 0 {
+				return Value{}, errDivZero
+			}
+			if op == '/' {
+				if !isFloat && y == -1 && int64(x) == lo {
+					return Value{}, overflow(name)
+				}
+				out[i] = x / y
+			} else if isFloat {
+				return Value{}, sqlerr.New(sqlerr.UndefinedFunction, "operator does not exist: %s %% %s", name, name)
+			} else if y == -1 {
+				out[i] = 0
+			} else {
+				out[i] = T(int64(x) % int64(y))
+			}
+		}
+	default:
+		return Value{}, sqlerr.New(sqlerr.InternalError, "unknown operator %c", op)
+	}
+	return Value{Arr: NewFixed(rt, out, valid, nulls)}, nil
+}
+
+func isFloatType[T number]() bool {
+	var z T
+	switch any(z).(type) {
+	case float32, float64:
+		return true
+	}
+	return false
+}
+
+func validAt(valid []byte, i int) bool {
+	return valid == nil || valid[i>>3]&(1<<(i&7)) != 0
+}
+
+func scalarAs[T number](d types.Datum) T {
+	var z T
+	switch any(z).(type) {
+	case float32, float64:
+		return T(d.F)
+	}
+	return T(d.I)
+}
+
+// ArithDatum computes one arithmetic result; it is the reference semantics
+// that the column kernels follow, and the path for NUMERIC and date/time.
+func ArithDatum(ctx *Ctx, op byte, lt, rt, out types.T, l, r types.Datum) (types.Datum, error) {
+	if l.Null || r.Null {
+		return types.NullDatum, nil
+	}
+	lk, rk := lt.Kind, rt.Kind
+	switch {
+	case lk == types.Numeric && rk == types.Numeric:
+		return numericArith(op, l.S, r.S)
+	case lk.IsInteger() && rk.IsInteger():
+		x, y := l.I, r.I
+		var v int64
+		switch op {
+		case '+':
+			v = x + y
+			if (v > x) != (y > 0) && y != 0 {
+				return types.Datum{}, overflow(out.String())
+			}
+		case '-':
+			v = x - y
+			if (v < x) != (y > 0) && y != 0 {
+				return types.Datum{}, overflow(out.String())
+			}
+		case '*':
+			v = x * y
+			if x != 0 && (v/x != y || (x == -1 && y == math.MinInt64)) {
+				return types.Datum{}, overflow(out.String())
+			}
+		case '/':
+			if y == 0 {
+				return types.Datum{}, errDivZero
+			}
+			v = x / y
+		case '%':
+			if y == 0 {
+				return types.Datum{}, errDivZero
+			}
+			if y == -1 {
+				v = 0
+			} else {
+				v = x % y
+			}
+		}
+		if err := types.CheckIntRange(out.Kind, v); err != nil {
+			return types.Datum{}, err
+		}
+		return types.DInt(v), nil
+	case lk == types.Float64 || lk == types.Float32:
+		x, y := l.F, r.F
+		switch op {
+		case '+':
+			return types.DFloat(x + y), nil
+		case '-':
+			return types.DFloat(x - y), nil
+		case '*':
+			return types.DFloat(x * y), nil
+		case '/':
+			if y == 0 {
+				return types.Datum{}, errDivZero
+			}
+			return types.DFloat(x / y), nil
+		}
+	case (lk == types.Timestamp || lk == types.TimestampTZ) && rk == types.Interval:
+		iv := r.Iv
+		if op == '-' {
+			iv = iv.Neg()
+		}
+		loc := ctx.Loc
+		if lk == types.Timestamp {
+			loc = nil
+		}
+		return types.DInt(types.AddInterval(l.I, iv, loc)), nil
+	case lk == types.Interval && (rk == types.Timestamp || rk == types.TimestampTZ) && op == '+':
+		return ArithDatum(ctx, op, rt, lt, out, r, l)
+	case (lk == types.Timestamp || lk == types.TimestampTZ) && lk == rk && op == '-':
+		d := l.I - r.I
+		days := d / 86400_000_000
+		return types.Datum{Iv: types.IntervalValue{Days: int32(days), Micros: d - days*86400_000_000}}, nil
+	case lk == types.Date && rk == types.Date && op == '-':
+		return types.DInt(l.I - r.I), nil
+	case lk == types.Date && rk.IsInteger():
+		if op == '-' {
+			return types.DInt(l.I - r.I), nil
+		}
+		return types.DInt(l.I + r.I), nil
+	case lk.IsInteger() && rk == types.Date && op == '+':
+		return types.DInt(l.I + r.I), nil
+	case lk == types.Date && rk == types.Interval:
+		iv := r.Iv
+		if op == '-' {
+			iv = iv.Neg()
+		}
+		return types.DInt(types.AddInterval(l.I*86400_000_000, iv, nil)), nil
+	case lk == types.Interval && rk == types.Interval:
+		if op == '-' {
+			return types.Datum{Iv: l.Iv.Add(r.Iv.Neg())}, nil
+		}
+		return types.Datum{Iv: l.Iv.Add(r.Iv)}, nil
+	case lk == types.Interval && rk.IsNumeric():
+		f := r.Approx(rk)
+		if op == '/' {
+			if f == 0 {
+				return types.Datum{}, errDivZero
+			}
+			f = 1 / f
+		}
+		return types.Datum{Iv: l.Iv.Scale(f)}, nil
+	case lk.IsNumeric() && rk == types.Interval && op == '*':
+		return types.Datum{Iv: r.Iv.Scale(l.Approx(lk))}, nil
+	}
+	return types.Datum{}, sqlerr.New(sqlerr.UndefinedFunction, "operator does not exist: %s %c %s", lt, op, rt)
+}
+
+func numericArith(op byte, a, b string) (types.Datum, error) {
+	x, err := types.ParseDecimal(a)
+	if err != nil {
+		return types.Datum{}, err
+	}
+	y, err := types.ParseDecimal(b)
+	if err != nil {
+		return types.Datum{}, err
+	}
+	z := new(apd.Decimal)
+	c := types.DecCtx
+	switch op {
+	case '+':
+		_, err = c.Add(z, x, y)
+	case '-':
+		_, err = c.Sub(z, x, y)
+	case '*':
+		_, err = c.Mul(z, x, y)
+	case '/':
+		if y.IsZero() {
+			return types.Datum{}, errDivZero
+		}
+		scale := types.DivScale(x, y)
+		_, err = c.Quo(z, x, y)
+		if err == nil {
+			z = types.RoundScale(z, scale)
+		}
+	case '%':
+		if y.IsZero() {
+			return types.Datum{}, errDivZero
+		}
+		_, err = c.Rem(z, x, y)
+	}
+	if err != nil {
+		return types.Datum{}, sqlerr.New(sqlerr.NumericOutOfRange, "numeric overflow: %v", err)
+	}
+	return types.DText(types.FormatDecimal(z)), nil
+}
+
+// Neg is unary minus.
+type Neg struct{ E Expr }
+
+func (n *Neg) Type() types.T  { return n.E.Type() }
+func (n *Neg) String() string { return "-" + n.E.String() }
+func (n *Neg) Eval(ctx *Ctx, b arrow.RecordBatch) (Value, error) {
+	zero := &Const{T: n.E.Type()}
+	switch n.E.Type().Kind {
+	case types.Numeric:
+		zero.D = types.DText("0")
+	case types.Interval:
+		v, err := n.E.Eval(ctx, b)
+		if err != nil {
+			return Value{}, err
+		}
+		defer v.Release()
+		return rowFunc(ctx, int(b.NumRows()), n.Type(), []Value{v}, true, func(ds []types.Datum) (types.Datum, error) {
+			return types.Datum{Iv: ds[0].Iv.Neg()}, nil
+		})
+	}
+	return (&Arith{Op: '-', L: zero, R: n.E, T: n.E.Type()}).Eval(ctx, b)
+}

@@ -1,0 +1,279 @@
+package expr
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+var (
+	tF64 = types.TFloat64
+	tNum = types.TNumeric
+)
+
+func floatFn(name string, f func(float64) (float64, error)) {
+	Register(&Func{Name: name, Strict: true, Resolve: sig(tF64, tF64), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+		v, err := f(a[0].F)
+		return types.DFloat(v), err
+	}})
+}
+
+// sameNumeric keeps the argument's numeric type (abs, ceil, ...).
+func sameNumeric(args []types.T) (types.T, []types.T, bool) {
+	if len(args) != 1 {
+		return types.T{}, nil, false
+	}
+	t := args[0]
+	switch t.Kind {
+	case types.Int16, types.Int32, types.Int64, types.Float32, types.Float64, types.Numeric:
+		return t, args, true
+	case types.Unknown, types.Null:
+		return tF64, []types.T{tF64}, true
+	}
+	return types.T{}, nil, false
+}
+
+func decOf(d types.Datum) *apd.Decimal {
+	x, _ := types.ParseDecimal(d.S)
+	if x == nil {
+		x = apd.New(0, 0)
+	}
+	return x
+}
+
+func init() {
+	Register(&Func{Name: "abs", Strict: true, Resolve: sameNumeric, Row: func(_ *Ctx, a []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
+		switch at[0].Kind {
+		case types.Float32, types.Float64:
+			return types.DFloat(math.Abs(a[0].F)), nil
+		case types.Numeric:
+			x := decOf(a[0])
+			x.Negative = false
+			return types.DText(types.FormatDecimal(x)), nil
+		}
+		if a[0].I == math.MinInt64 {
+			return types.Datum{}, overflow(at[0].String())
+		}
+		if a[0].I < 0 {
+			return types.DInt(-a[0].I), nil
+		}
+		return a[0], nil
+	}})
+	rounder := func(name string, mode func(float64) float64, rnd apd.Rounder) {
+		Register(&Func{Name: name, Strict: true, Resolve: func(args []types.T) (types.T, []types.T, bool) {
+			if len(args) != 1 {
+				return types.T{}, nil, false
+			}
+			if args[0].Kind == types.Numeric || args[0].Kind.IsInteger() {
+				return tNum, []types.T{tNum}, true
+			}
+			return tF64, []types.T{tF64}, true
+		}, Row: func(_ *Ctx, a []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
+			if at[0].Kind == types.Numeric {
+				x := decOf(a[0])
+				c := types.DecCtx
+				c.Rounding = rnd
+				z := new(apd.Decimal)
+				_, _ = c.Quantize(z, x, 0)
+				return types.DText(types.FormatDecimal(z)), nil
+			}
+			return types.DFloat(mode(a[0].F)), nil
+		}})
+	}
+	rounder("round", math.RoundToEven, apd.RoundHalfUp)
+	rounder("ceil", math.Ceil, apd.RoundCeiling)
+	rounder("ceiling", math.Ceil, apd.RoundCeiling)
+	rounder("floor", math.Floor, apd.RoundFloor)
+	rounder("trunc", math.Trunc, apd.RoundDown)
+	for _, n := range []string{"round", "trunc"} {
+		mode := apd.RoundHalfUp
+		if n == "trunc" {
+			mode = apd.RoundDown
+		}
+		Register(&Func{Name: n, Strict: true, Resolve: sig(tNum, tNum, tInt), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+			c := types.DecCtx
+			c.Rounding = mode
+			z := new(apd.Decimal)
+			_, _ = c.Quantize(z, decOf(a[0]), int32(-a[1].I))
+			return types.DText(types.FormatDecimal(z)), nil
+		}})
+	}
+	floatFn("sqrt", func(x float64) (float64, error) {
+		if x < 0 {
+			return 0, sqlerr.New(sqlerr.InvalidArgumentForPower, "cannot take square root of a negative number")
+		}
+		return math.Sqrt(x), nil
+	})
+	floatFn("cbrt", func(x float64) (float64, error) { return math.Cbrt(x), nil })
+	floatFn("exp", func(x float64) (float64, error) { return math.Exp(x), nil })
+	floatFn("ln", func(x float64) (float64, error) {
+		if x <= 0 {
+			return 0, sqlerr.New(sqlerr.InvalidArgumentForLog, "cannot take logarithm of a non-positive number")
+		}
+		return math.Log(x), nil
+	})
+	floatFn("log", func(x float64) (float64, error) {
+		if x <= 0 {
+			return 0, sqlerr.New(sqlerr.InvalidArgumentForLog, "cannot take logarithm of a non-positive number")
+		}
+		return math.Log10(x), nil
+	})
+	floatFn("log10", func(x float64) (float64, error) { return math.Log10(x), nil })
+	floatFn("sin", func(x float64) (float64, error) { return math.Sin(x), nil })
+	floatFn("cos", func(x float64) (float64, error) { return math.Cos(x), nil })
+	floatFn("tan", func(x float64) (float64, error) { return math.Tan(x), nil })
+	floatFn("degrees", func(x float64) (float64, error) { return x * 180 / math.Pi, nil })
+	floatFn("radians", func(x float64) (float64, error) { return x * math.Pi / 180, nil })
+	floatFn("sign", func(x float64) (float64, error) {
+		switch {
+		case x > 0:
+			return 1, nil
+		case x < 0:
+			return -1, nil
+		}
+		return 0, nil
+	})
+	for _, n := range []string{"power", "pow"} {
+		Register(&Func{Name: n, Strict: true, Resolve: sig(tF64, tF64, tF64), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+			if a[0].F == 0 && a[1].F < 0 {
+				return types.Datum{}, sqlerr.New(sqlerr.InvalidArgumentForPower, "zero raised to a negative power is undefined")
+			}
+			return types.DFloat(math.Pow(a[0].F, a[1].F)), nil
+		}})
+	}
+	Register(&Func{Name: "pi", Resolve: sig(tF64), Row: func(*Ctx, []types.Datum, []types.T, types.T) (types.Datum, error) {
+		return types.DFloat(math.Pi), nil
+	}})
+	Register(&Func{Name: "random", Volatile: true, Resolve: sig(tF64), Row: func(*Ctx, []types.Datum, []types.T, types.T) (types.Datum, error) {
+		return types.DFloat(rand.Float64()), nil
+	}})
+	Register(&Func{Name: "mod", Strict: true, Resolve: func(args []types.T) (types.T, []types.T, bool) {
+		if len(args) != 2 {
+			return types.T{}, nil, false
+		}
+		t := CommonNumeric(args[0], args[1])
+		if t.Kind == types.Unknown || t.Kind == types.Float64 || t.Kind == types.Float32 {
+			return types.T{}, nil, false
+		}
+		return t, []types.T{t, t}, true
+	}, Row: func(ctx *Ctx, a []types.Datum, at []types.T, rt types.T) (types.Datum, error) {
+		return ArithDatum(ctx, '%', at[0], at[1], rt, a[0], a[1])
+	}})
+	for _, n := range []string{"greatest", "least"} {
+		greatest := n == "greatest"
+		Register(&Func{Name: n, Resolve: func(args []types.T) (types.T, []types.T, bool) {
+			if len(args) == 0 {
+				return types.T{}, nil, false
+			}
+			t, ok := CommonType(args)
+			if !ok {
+				return types.T{}, nil, false
+			}
+			want := make([]types.T, len(args))
+			for i := range want {
+				want[i] = t
+			}
+			return t, want, true
+		}, Row: func(_ *Ctx, a []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
+			best := types.NullDatum
+			for _, d := range a {
+				if d.Null {
+					continue
+				}
+				if best.Null {
+					best = d
+					continue
+				}
+				c := types.Compare(at[0], d, best)
+				if (greatest && c > 0) || (!greatest && c < 0) {
+					best = d
+				}
+			}
+			return best, nil
+		}})
+	}
+}
+
+// CommonNumeric is the type two numeric operands are promoted to.
+func CommonNumeric(a, b types.T) types.T {
+	rank := func(t types.T) int {
+		switch t.Kind {
+		case types.Int16:
+			return 1
+		case types.Int32:
+			return 2
+		case types.Int64, types.Oid:
+			return 3
+		case types.Numeric:
+			return 4
+		case types.Float32:
+			return 5
+		case types.Float64:
+			return 6
+		case types.Unknown, types.Null:
+			return 0
+		}
+		return -1
+	}
+	ra, rb := rank(a), rank(b)
+	if ra < 0 || rb < 0 {
+		return types.TUnknown
+	}
+	r := max(ra, rb)
+	switch r {
+	case 0:
+		return types.TUnknown
+	case 1:
+		return types.TInt16
+	case 2:
+		return types.TInt32
+	case 3:
+		return types.TInt64
+	case 4:
+		return types.TNumeric
+	case 5:
+		return types.TFloat32
+	}
+	return types.TFloat64
+}
+
+// CommonType resolves the type of UNION/CASE/COALESCE branches as
+// PostgreSQL does: unknowns take the type of the others, numbers promote,
+// date/time widen; otherwise all must agree.
+func CommonType(ts []types.T) (types.T, bool) {
+	var out types.T
+	have := false
+	for _, t := range ts {
+		if t.Kind == types.Unknown || t.Kind == types.Null {
+			continue
+		}
+		if !have {
+			out, have = t, true
+			continue
+		}
+		switch {
+		case out.SameKind(t):
+			if out.Name != t.Name || out.Mod != t.Mod {
+				if out.Kind == types.Text {
+					out = types.TText
+				} else {
+					out.Mod = -1
+				}
+			}
+		case out.Kind.IsNumeric() && t.Kind.IsNumeric():
+			out = CommonNumeric(out, t)
+		case CanImplicit(out, t):
+			out = t
+		case CanImplicit(t, out):
+		default:
+			return types.T{}, false
+		}
+	}
+	if !have {
+		return types.TText, true
+	}
+	return out, true
+}

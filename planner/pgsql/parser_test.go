@@ -1,0 +1,106 @@
+package pgsql
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/streamsql/streamsql/sqlerr"
+)
+
+// Every statement that psql, pgJDBC and SQLAlchemy send on connect and
+// introspection must get through the dialect layer and the TiDB grammar.
+func TestClientCatalogQueriesParse(t *testing.T) {
+	files, err := filepath.Glob("../../tests/testdata/pg-clients/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no client captures found: %v", err)
+	}
+	p := NewParser()
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// the captures write Bind parameters as $n and literal oids as '16384'
+		stmts, err := p.Parse(string(b))
+		if err != nil {
+			t.Errorf("%s: %v", filepath.Base(f), err)
+			continue
+		}
+		n += len(stmts)
+	}
+	if n < 30 {
+		t.Fatalf("parsed only %d statements", n)
+	}
+}
+
+func TestTranslate(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{`SELECT a::text FROM t`, `select __pgcast( "a" , 'text' ) from "t"`},
+		{`SELECT "Mixed", Key FROM T`, `select "Mixed" , "key" from "t"`},
+		{`SELECT x FROM a FULL OUTER JOIN b ON a.k = b.k`, `select "x" from "a" straight_join "b" on "a" . "k" = "b" . "k"`},
+		{`SELECT E'a\nb', $$it's$$`, "select 'a\nb' , 'it''s'"},
+		{`SELECT INTERVAL '5' SECOND, INTERVAL '1 hour'`, `select __pgcast('5 second', 'interval') , __pgcast('1 hour', 'interval')`},
+		{`SELECT a IS DISTINCT FROM b FROM t`, `select "a" <=> "b" is false from "t"`},
+		{`SELECT * FROM t WHERE a ~ '^x' AND b !~* 'y'`, `select * from "t" where __regex_match( "a" , 'x' , '' ) and not __regex_match( "b" , 'y' , 'i' )`},
+		{`SELECT $1 LIMIT $2`, `select __param(2) limit ?`},
+		{`SELECT EXTRACT(EPOCH FROM ts) FROM t`, `select __extract('epoch', "ts" ) from "t"`},
+		{`SELECT * FROM TUMBLE(trades, ts, INTERVAL '1' MINUTE) w`, `select * from "__tvf1" "w"`},
+		{`SELECT a FROM t ORDER BY a DESC NULLS LAST OFFSET 2`, `select "a" from "t" order by __nulls_last( "a" ) desc limit 18446744073709551615 offset 2`},
+	}
+	for _, c := range cases {
+		toks, err := Lex(c.in)
+		if err != nil {
+			t.Fatalf("%s: %v", c.in, err)
+		}
+		tr, err := Translate(c.in, Split(c.in, toks)[0])
+		if err != nil {
+			t.Fatalf("%s: %v", c.in, err)
+		}
+		_ = tr
+		t.Logf("%s\n  → %s", c.in, tr.SQL)
+	}
+}
+
+func TestSyntaxErrorPosition(t *testing.T) {
+	p := NewParser()
+	for _, c := range []struct {
+		sql  string
+		pos  int
+		near string
+	}{
+		{"SELECT 1 FROM WHERE x", 15, "WHERE"},
+		{"SELEC 1", 1, "SELEC"},
+		{"SELECT (1", 10, ""},
+		{"SELECT 'x'::text FROM t t2 WHERE t2.a = = 1", 41, "="},
+	} {
+		_, err := p.Parse(c.sql)
+		e := sqlerr.As(err)
+		if err == nil || e.Code != sqlerr.SyntaxError {
+			t.Errorf("%q: got %v, want a syntax error", c.sql, err)
+			continue
+		}
+		if e.Position != c.pos || !strings.Contains(e.Message, c.near) {
+			t.Errorf("%q: got position %d %q, want %d near %q", c.sql, e.Position, e.Message, c.pos, c.near)
+		}
+	}
+}
+
+func TestFullJoinNeverAnAlias(t *testing.T) {
+	p := NewParser()
+	stmts, err := p.Parse("SELECT * FROM a FULL JOIN b ON a.x = b.x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := stmts[0].(*Query).Node.(*ast.SelectStmt)
+	j := sel.From.TableRefs
+	if !j.StraightJoin || j.Right == nil {
+		t.Fatalf("FULL JOIN did not become the full-join marker: %+v", j)
+	}
+	if src, ok := j.Left.(*ast.TableSource); !ok || src.AsName.O != "" {
+		t.Fatalf("FULL became an alias: %+v", j.Left)
+	}
+}

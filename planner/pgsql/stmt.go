@@ -1,0 +1,162 @@
+package pgsql
+
+import (
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/types"
+)
+
+// Statement is one parsed statement.
+type Statement interface{ statement() }
+
+// Query is a SELECT, INSERT, UPDATE or DELETE parsed by the TiDB parser.
+type Query struct {
+	Node ast.StmtNode
+	Tr   *Translated
+	Text string // the original text of the statement
+}
+
+// ColumnDef is a column in CREATE TABLE / STREAM / SOURCE.
+type ColumnDef struct {
+	Name       string
+	Type       types.T
+	NotNull    bool
+	PrimaryKey bool
+	Default    string // SQL text
+	Pos        int
+}
+
+// CreateRelation is CREATE TABLE, CREATE STREAM or CREATE SOURCE.
+type CreateRelation struct {
+	Kind        catalog.Kind
+	Name        string
+	IfNotExists bool
+	Columns     []ColumnDef
+	PrimaryKey  []string
+	Watermark   *catalog.Watermark
+	Options     map[string]string
+	AsQuery     *Query // CREATE TABLE ... AS SELECT
+	Text        string
+}
+
+// CreateView is CREATE [MATERIALIZED] VIEW.
+type CreateView struct {
+	Materialized      bool
+	Name              string
+	IfNotExists       bool
+	OrReplace         bool
+	Columns           []string
+	Query             *Query
+	EmitOnWindowClose bool
+	Options           map[string]string
+	Text              string
+}
+
+// CreateSink is CREATE SINK name FROM relation | (query) WITH (...).
+type CreateSink struct {
+	Name        string
+	IfNotExists bool
+	From        string
+	Query       *Query
+	Options     map[string]string
+	Text        string
+}
+
+// Drop is DROP <kind> [IF EXISTS] names [CASCADE|RESTRICT].
+type Drop struct {
+	Kind     catalog.Kind
+	Names    []string
+	IfExists bool
+	Cascade  bool
+}
+
+// Show is SHOW <what>: a catalog listing or a session variable.
+type Show struct {
+	What string // "streams", "sources", "tables", "views", "materialized views", "sinks", "all" or a variable
+}
+
+// Describe is DESCRIBE name.
+type Describe struct{ Name string }
+
+// Explain is EXPLAIN stmt.
+type Explain struct{ Stmt Statement }
+
+// Set is SET [SESSION|LOCAL] name = value | TO value | SET TIME ZONE value.
+type Set struct {
+	Name    string
+	Value   string // "" with Default
+	Default bool
+	Local   bool
+}
+
+// Reset is RESET name | RESET ALL.
+type Reset struct{ Name string }
+
+// Txn is BEGIN / START TRANSACTION / COMMIT / END / ROLLBACK / ABORT and savepoints.
+type Txn struct{ Op string }
+
+// Copy is COPY t [(cols)] FROM STDIN [options] or COPY t|(query) TO STDOUT [options].
+type Copy struct {
+	Table   string
+	Columns []string
+	Query   *Query
+	From    bool
+	Options map[string]string
+}
+
+// Truncate is TRUNCATE [TABLE] names.
+type Truncate struct{ Names []string }
+
+// Flush is FLUSH.
+type Flush struct{}
+
+// Declare is DECLARE name [BINARY] [NO SCROLL] CURSOR [WITH HOLD] FOR query.
+type Declare struct {
+	Name  string
+	Query *Query
+}
+
+// Fetch is FETCH [FORWARD] [n|ALL] [FROM|IN] name.
+type Fetch struct {
+	Name  string
+	Count int64 // -1 for ALL
+	Move  bool
+}
+
+// CloseCursor is CLOSE name | CLOSE ALL.
+type CloseCursor struct{ Name string }
+
+// Deallocate is DEALLOCATE [PREPARE] name | ALL.
+type Deallocate struct{ Name string }
+
+// Discard is DISCARD ALL | PLANS | ...
+type Discard struct{}
+
+// Empty is a statement with nothing in it.
+type Empty struct{}
+
+// Ignored are statements accepted for compatibility that do nothing here
+// (LISTEN, UNLISTEN, ANALYZE, VACUUM, CHECKPOINT); Tag is the command tag.
+type Ignored struct{ Tag string }
+
+func (*Query) statement()          {}
+func (*CreateRelation) statement() {}
+func (*CreateView) statement()     {}
+func (*CreateSink) statement()     {}
+func (*Drop) statement()           {}
+func (*Show) statement()           {}
+func (*Describe) statement()       {}
+func (*Explain) statement()        {}
+func (*Set) statement()            {}
+func (*Reset) statement()          {}
+func (*Txn) statement()            {}
+func (*Copy) statement()           {}
+func (*Truncate) statement()       {}
+func (*Flush) statement()          {}
+func (*Declare) statement()        {}
+func (*Fetch) statement()          {}
+func (*CloseCursor) statement()    {}
+func (*Deallocate) statement()     {}
+func (*Discard) statement()        {}
+func (*Empty) statement()          {}
+func (*Ignored) statement()        {}

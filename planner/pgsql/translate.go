@@ -1,0 +1,1014 @@
+package pgsql
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// TableFunc is a function call in FROM (TUMBLE, HOP, SESSION,
+// generate_series, unnest, ...). The translated SQL names it as the table
+// Placeholder; Args is a SELECT list of its arguments in TiDB syntax.
+type TableFunc struct {
+	Placeholder string
+	Name        string // lower case, schema stripped
+	Args        string // "a, b, c" in translated syntax
+	Pos         int    // 1-based character position in the source
+}
+
+// Translated is a query or DML statement mapped onto the TiDB grammar.
+type Translated struct {
+	SQL string
+	// LimitParams[k] is the n of the $n that the k-th "?" stands for.
+	LimitParams []int
+	TableFuncs  []TableFunc
+	// AliasColumns maps a FROM alias to the column names given in "AS x(a, b)".
+	AliasColumns map[string][]string
+	// ConflictTarget lists the columns of ON CONFLICT (...), if any.
+	ConflictTarget []string
+	OnConflict     string // "", "nothing", "update"
+
+	src  string
+	segs []seg
+}
+
+// SourcePos maps a byte offset in SQL to a 1-based character position in
+// the original text.
+func (t *Translated) SourcePos(out int) int {
+	best := 0
+	for _, s := range t.segs {
+		if s.out <= out {
+			best = s.src
+		} else {
+			break
+		}
+	}
+	return CharPos(t.src, best)
+}
+
+// Source returns the original text.
+func (t *Translated) Source() string { return t.src }
+
+type translator struct {
+	src   string
+	tr    *Translated
+	nTVF  int
+	limit []int
+}
+
+func syntaxAt(src string, pos int) *sqlerr.Error {
+	near := ""
+	if pos < len(src) {
+		toks, err := Lex(src[pos:])
+		if err == nil && len(toks) > 0 && toks[0].Kind != TEOF {
+			near = toks[0].Raw
+		}
+	}
+	if near == "" {
+		return sqlerr.Syntax(CharPos(src, pos), "syntax error at end of input")
+	}
+	return sqlerr.Syntax(CharPos(src, pos), "syntax error at or near %q", near)
+}
+
+// Translate maps one statement (tokens from Split) onto the TiDB grammar.
+func Translate(src string, toks []Token) (*Translated, error) {
+	ns, err := buildTree(src, toks)
+	if err != nil {
+		return nil, err
+	}
+	x := &translator{src: src, tr: &Translated{src: src, AliasColumns: map[string][]string{}}}
+	ns, err = x.rewrite(ns, true)
+	if err != nil {
+		return nil, err
+	}
+	var w writer
+	w.emitList(ns)
+	x.tr.SQL = w.b.String()
+	x.tr.segs = w.segs
+	x.tr.LimitParams = x.limit
+	return x.tr, nil
+}
+
+func (x *translator) errAt(n *node, format string, args ...any) *sqlerr.Error {
+	return sqlerr.Syntax(CharPos(x.src, n.pos()), format, args...)
+}
+
+func (x *translator) unsupported(n *node, format string, args ...any) *sqlerr.Error {
+	return sqlerr.Unsupported(format, args...).WithPosition(CharPos(x.src, n.pos()))
+}
+
+// rewrite rewrites one sibling list, children first.
+func (x *translator) rewrite(ns []*node, stmtTop bool) ([]*node, error) {
+	var err error
+	// children first, except groups that are LIMIT/OFFSET arguments (handled below)
+	for _, n := range ns {
+		if n.kind == groupNode {
+			if n.kids, err = x.rewrite(n.kids, false); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if stmtTop || (len(ns) > 0 && ns[0].isKw("values")) {
+		if len(ns) > 0 && ns[0].isKw("values") {
+			if ns, err = x.values(ns); err != nil {
+				return nil, err
+			}
+		}
+	}
+	steps := []func([]*node) ([]*node, error){
+		x.simpleWords,
+		x.typedLiterals,
+		x.callForms,
+		x.postfix,
+		x.keywordForms,
+		x.orderNulls,
+		x.limitOffset,
+		x.fromItems,
+		x.onConflict,
+	}
+	for _, step := range steps {
+		if ns, err = step(ns); err != nil {
+			return nil, err
+		}
+	}
+	return ns, nil
+}
+
+// simpleWords: parameters, niladic functions, OPERATOR(...), COLLATE, ISNULL.
+func (x *translator) simpleWords(ns []*node) ([]*node, error) {
+	out := make([]*node, 0, len(ns))
+	for i := 0; i < len(ns); i++ {
+		n := ns[i]
+		next := func(k int) *node {
+			if i+k < len(ns) {
+				return ns[i+k]
+			}
+			return nil
+		}
+		qualified := (i > 0 && ns[i-1].isPunct(".")) || (next(1) != nil && next(1).isPunct("."))
+		switch {
+		case n.isLeaf(TParam):
+			v, err := strconv.Atoi(n.tok.Val)
+			if err != nil || v < 1 {
+				return nil, x.errAt(n, "there is no parameter %s", n.tok.Raw)
+			}
+			out = append(out, textNode(n.tok, "__param("+n.tok.Val+")"))
+		case n.isKw("operator") && next(1) != nil && next(1).isParen():
+			kids := next(1).kids
+			if len(kids) == 0 || kids[len(kids)-1].kind != leafNode || kids[len(kids)-1].tok.Kind != TOp {
+				return nil, x.errAt(n, "syntax error at or near \"OPERATOR\"")
+			}
+			out = append(out, &node{kind: leafNode, tok: kids[len(kids)-1].tok})
+			i++
+		case n.isKw("collate"):
+			// COLLATE name: only the default collations are accepted; they change nothing.
+			j := i + 1
+			var name []string
+			if j < len(ns) && (ns[j].isLeaf(TIdent) || ns[j].isLeaf(TQIdent)) {
+				name = append(name, ns[j].tok.Val)
+				j++
+				if j+1 < len(ns) && ns[j].isPunct(".") && (ns[j+1].isLeaf(TIdent) || ns[j+1].isLeaf(TQIdent)) {
+					name = append(name, ns[j+1].tok.Val)
+					j += 2
+				}
+			}
+			if len(name) == 0 {
+				return nil, x.errAt(n, "syntax error at or near \"COLLATE\"")
+			}
+			last := name[len(name)-1]
+			if last != "default" && last != "C" && last != "POSIX" && last != "ucs_basic" {
+				return nil, x.unsupported(n, "collation %q is not supported", last)
+			}
+			i = j - 1
+		case n.isKw("isnull") && !qualified:
+			out = append(out, textNode(n.tok, "is null"))
+		case n.isKw("notnull") && !qualified:
+			out = append(out, textNode(n.tok, "is not null"))
+		case !qualified && n.kind == leafNode && n.tok.Kind == TIdent && !(next(1) != nil && next(1).isParen()):
+			switch n.tok.Val {
+			case "current_user", "session_user", "user", "current_role":
+				out = append(out, textNode(n.tok, "current_user()"))
+			case "current_catalog":
+				out = append(out, textNode(n.tok, "current_database()"))
+			case "current_schema":
+				out = append(out, textNode(n.tok, "current_schema()"))
+			default:
+				out = append(out, n)
+			}
+		default:
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+var typedLiteralTypes = map[string]string{
+	"date": "date", "timestamp": "timestamp", "timestamptz": "timestamptz", "time": "time",
+	"interval": "interval", "numeric": "numeric", "decimal": "numeric", "text": "text", "jsonb": "jsonb",
+	"json": "jsonb", "bool": "boolean", "boolean": "boolean", "int": "integer", "integer": "integer",
+	"int4": "integer", "int8": "bigint", "bigint": "bigint", "smallint": "smallint", "int2": "smallint",
+	"real": "real", "float4": "real", "float8": "double precision", "bytea": "bytea", "varchar": "varchar",
+	"uuid": "text", "inet": "text", "oid": "oid", "regclass": "regclass", "name": "name",
+}
+
+// typedLiterals: TYPE 'literal' and INTERVAL 'n' UNIT.
+func (x *translator) typedLiterals(ns []*node) ([]*node, error) {
+	out := make([]*node, 0, len(ns))
+	for i := 0; i < len(ns); i++ {
+		n := ns[i]
+		if n.kind != leafNode || n.tok.Kind != TIdent || (i > 0 && ns[i-1].isPunct(".")) {
+			out = append(out, n)
+			continue
+		}
+		typ, ok := typedLiteralTypes[n.tok.Val]
+		j := i + 1
+		if n.tok.Val == "timestamp" || n.tok.Val == "time" {
+			// TIMESTAMP WITH[OUT] TIME ZONE 'x'
+			if j+2 < len(ns) && (ns[j].isKw("with") || ns[j].isKw("without")) && ns[j+1].isKw("time") && ns[j+2].isKw("zone") {
+				if ns[j].isKw("with") {
+					typ = n.tok.Val + "tz"
+				}
+				j += 3
+			}
+		}
+		if n.tok.Val == "double" && j < len(ns) && ns[j].isKw("precision") {
+			typ, ok = "double precision", true
+			j++
+		}
+		if !ok || j >= len(ns) || !ns[j].isLeaf(TString) {
+			if n.tok.Val == "interval" && j < len(ns) && ns[j].isParen() {
+				return nil, x.unsupported(n, "INTERVAL(p) is not supported")
+			}
+			if n.tok.Val == "interval" && !(j < len(ns) && ns[j].isLeaf(TString)) {
+				// a column named interval
+				out = append(out, &node{kind: leafNode, tok: Token{Kind: TQIdent, Val: "interval", Raw: n.tok.Raw, Pos: n.tok.Pos}})
+				continue
+			}
+			out = append(out, n)
+			continue
+		}
+		lit := ns[j].tok.Val
+		if typ == "interval" && j+1 < len(ns) && ns[j+1].kind == leafNode && ns[j+1].tok.Kind == TIdent {
+			if _, isUnit := types.IntervalUnit(ns[j+1].tok.Val); isUnit {
+				unit := ns[j+1].tok.Val
+				j++
+				// INTERVAL '1' DAY TO SECOND: the literal carries the fields
+				if j+2 < len(ns) && ns[j+1].isKw("to") {
+					j += 2
+					unit = ""
+				}
+				if unit != "" && !strings.ContainsAny(strings.TrimSpace(lit), " :") {
+					lit = lit + " " + unit
+				}
+			}
+		}
+		out = append(out, textNode(n.tok, "__pgcast("+quoteString(lit)+", "+quoteString(typ)+")"))
+		i = j
+	}
+	return out, nil
+}
+
+// callForms: CAST(x AS t), EXTRACT(f FROM x), ARRAY[...], ARRAY(SELECT ...),
+// agg(...) FILTER (WHERE ...).
+func (x *translator) callForms(ns []*node) ([]*node, error) {
+	out := make([]*node, 0, len(ns))
+	for i := 0; i < len(ns); i++ {
+		n := ns[i]
+		qualified := i > 0 && ns[i-1].isPunct(".")
+		var arg *node
+		if i+1 < len(ns) {
+			arg = ns[i+1]
+		}
+		switch {
+		case !qualified && n.isKw("cast") && arg != nil && arg.isParen():
+			kids := arg.kids
+			as := -1
+			for k, c := range kids {
+				if c.isKw("as") {
+					as = k
+				}
+			}
+			if as <= 0 || as == len(kids)-1 {
+				return nil, x.errAt(arg, "syntax error at or near \"CAST\"")
+			}
+			tname, rest, err := x.typeName(kids[as+1:])
+			if err != nil {
+				return nil, err
+			}
+			if len(rest) > 0 {
+				return nil, x.errAt(rest[0], "syntax error at or near %q", rest[0].tok.Raw)
+			}
+			out = append(out, synth(n.tok, "__pgcast(", kids[:as], ", "+quoteString(tname)+")"))
+			i++
+		case !qualified && n.isKw("extract") && arg != nil && arg.isParen():
+			kids := arg.kids
+			if len(kids) < 3 || !kids[1].isKw("from") || (kids[0].kind != leafNode) {
+				return nil, x.errAt(arg, "syntax error at or near \"EXTRACT\"")
+			}
+			field := strings.ToLower(kids[0].tok.Val)
+			out = append(out, synth(n.tok, "__extract("+quoteString(field)+",", kids[2:], ")"))
+			i++
+		case !qualified && n.isKw("array") && arg != nil && arg.isBracket():
+			out = append(out, synth(n.tok, "__array(", arg.kids, ")"))
+			i++
+		case !qualified && n.isKw("array") && arg != nil && arg.isParen():
+			out = append(out, synth(n.tok, "__array_subquery(", []*node{arg}, ")"))
+			i++
+		case n.isLeaf(TIdent) && arg != nil && arg.isParen() && i+3 < len(ns) && ns[i+2].isKw("filter") && ns[i+3].isParen():
+			f := ns[i+3].kids
+			if len(f) < 2 || !f[0].isKw("where") {
+				return nil, x.errAt(ns[i+3], "syntax error at or near \"FILTER\"")
+			}
+			args := arg.kids
+			cond := f[1:]
+			prefix := ""
+			if len(args) > 0 && args[0].isKw("distinct") {
+				prefix = "distinct "
+				args = args[1:]
+			}
+			if len(args) == 1 && args[0].isPunct("*") {
+				args = []*node{textNode(args[0].tok, "1")}
+			}
+			if len(splitTop(args)) != 1 {
+				return nil, x.unsupported(ns[i+2], "FILTER is supported for aggregates of one argument")
+			}
+			inner := []*node{synth(arg.tok, "case when", cond, "then"), synth(arg.tok, "", args, "end")}
+			out = append(out, n, synth(arg.tok, "("+prefix, inner, ")"))
+			i += 3
+		default:
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// typeName reads a type name from the front of ns and returns it as text.
+func (x *translator) typeName(ns []*node) (string, []*node, error) {
+	if len(ns) == 0 {
+		return "", nil, sqlerr.Syntax(CharPos(x.src, len(x.src)), "syntax error at end of input")
+	}
+	var parts []string
+	i := 0
+	if ns[0].isLeaf(TQIdent) {
+		if ns[0].tok.Val == "char" {
+			parts = append(parts, `"char"`)
+		} else {
+			parts = append(parts, ns[0].tok.Val)
+		}
+		i = 1
+	} else if ns[0].isLeaf(TIdent) {
+		parts = append(parts, ns[0].tok.Val)
+		i = 1
+		if i+1 < len(ns) && ns[i].isPunct(".") && (ns[i+1].isLeaf(TIdent) || ns[i+1].isLeaf(TQIdent)) {
+			parts = []string{ns[i+1].tok.Val}
+			if ns[i+1].tok.Kind == TQIdent && ns[i+1].tok.Val == "char" {
+				parts = []string{`"char"`}
+			}
+			i += 2
+		}
+		multi := map[string][]string{
+			"double":    {"precision"},
+			"character": {"varying"},
+			"timestamp": {"with", "without", "time", "zone"},
+			"time":      {"with", "without", "time", "zone"},
+		}
+		if follow, ok := multi[parts[0]]; ok {
+			for i < len(ns) && ns[i].kind == leafNode && ns[i].tok.Kind == TIdent && contains(follow, ns[i].tok.Val) {
+				parts = append(parts, ns[i].tok.Val)
+				i++
+			}
+		}
+	} else {
+		return "", nil, x.errAt(ns[0], "syntax error at or near %q", ns[0].tok.Raw)
+	}
+	name := strings.Join(parts, " ")
+	if i < len(ns) && ns[i].isParen() {
+		var mods []string
+		for _, k := range ns[i].kids {
+			mods = append(mods, k.tok.Val)
+		}
+		name += "(" + strings.Join(mods, "") + ")"
+		i++
+	}
+	for i < len(ns) && ns[i].isBracket() {
+		name += "[]"
+		i++
+	}
+	if _, err := types.Parse(name); err != nil {
+		e := sqlerr.As(err)
+		return "", nil, e.WithPosition(CharPos(x.src, ns[0].pos()))
+	}
+	return name, ns[i:], nil
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// primaryStart returns the index where the primary expression ending at
+// ns[end] starts, or -1 if ns[end] does not end a primary.
+func primaryStart(ns []*node, end int) int {
+	if end < 0 {
+		return -1
+	}
+	n := ns[end]
+	switch {
+	case n.kind == synthNode:
+		return end
+	case n.isLeaf(TString), n.isLeaf(TNumber), n.isLeaf(TParam):
+		return end
+	case n.isLeaf(TIdent), n.isLeaf(TQIdent), n.isPunct("*") && end > 0 && ns[end-1].isPunct("."):
+		if n.kind == leafNode && n.tok.Kind == TIdent && keywords[n.tok.Val] && !n.tok.Is("null") && !n.tok.Is("true") && !n.tok.Is("false") && !strings.HasPrefix(n.tok.Val, "current_") && !strings.HasPrefix(n.tok.Val, "local") {
+			return -1
+		}
+		j := end
+		for j >= 2 && ns[j-1].isPunct(".") && (ns[j-2].isLeaf(TIdent) || ns[j-2].isLeaf(TQIdent)) {
+			j -= 2
+		}
+		return j
+	case n.kind == groupNode:
+		if n.isBracket() {
+			return primaryStart(ns, end-1)
+		}
+		if end > 0 && (ns[end-1].isLeaf(TIdent) || ns[end-1].isLeaf(TQIdent)) && !(ns[end-1].kind == leafNode && keywords[ns[end-1].tok.Val] && ns[end-1].tok.Kind == TIdent && !leftParenCallee[ns[end-1].tok.Val]) {
+			return primaryStart(ns, end-1)
+		}
+		return end
+	}
+	return -1
+}
+
+// words that are keywords but also call heads: left(...), right(...).
+var leftParenCallee = map[string]bool{"left": true, "right": true, "any": true, "some": true, "all": true, "exists": true, "values": false}
+
+// primaryEnd returns the index one past the primary starting at ns[start].
+func primaryEnd(ns []*node, start int) int {
+	if start >= len(ns) {
+		return -1
+	}
+	n := ns[start]
+	i := start
+	switch {
+	case n.kind == synthNode, n.isLeaf(TString), n.isLeaf(TNumber), n.isLeaf(TParam):
+		i++
+	case n.isParen():
+		i++
+	case n.isLeaf(TIdent) || n.isLeaf(TQIdent):
+		if n.kind == leafNode && n.tok.Kind == TIdent && keywords[n.tok.Val] && !n.tok.Is("null") && !n.tok.Is("true") && !n.tok.Is("false") && !strings.HasPrefix(n.tok.Val, "current_") {
+			return -1
+		}
+		i++
+		for i+1 < len(ns) && ns[i].isPunct(".") && (ns[i+1].isLeaf(TIdent) || ns[i+1].isLeaf(TQIdent) || ns[i+1].isPunct("*")) {
+			i += 2
+		}
+		if i < len(ns) && ns[i].isParen() {
+			i++
+		}
+	case n.isPunct("-") || n.isPunct("+"):
+		e := primaryEnd(ns, start+1)
+		return e
+	default:
+		return -1
+	}
+	for i < len(ns) && ns[i].isBracket() {
+		i++
+	}
+	return i
+}
+
+// postfix: x::t, x[i], x AT TIME ZONE z, x -> k, x ->> k, x ~ re, x = ANY(arr).
+func (x *translator) postfix(ns []*node) ([]*node, error) {
+	out := make([]*node, 0, len(ns))
+	for i := 0; i < len(ns); i++ {
+		n := ns[i]
+		takeLeft := func() ([]*node, error) {
+			s := primaryStart(out, len(out)-1)
+			if s < 0 {
+				return nil, x.unsupported(n, "the left operand of %s must be a simple expression; add parentheses", strings.ToUpper(n.tok.Raw))
+			}
+			left := append([]*node{}, out[s:]...)
+			out = out[:s]
+			return left, nil
+		}
+		takeRight := func(from int) ([]*node, int, error) {
+			e := primaryEnd(ns, from)
+			if e < 0 {
+				if from < len(ns) {
+					return nil, 0, x.unsupported(ns[from], "the right operand of %s must be a simple expression; add parentheses", n.tok.Raw)
+				}
+				return nil, 0, sqlerr.Syntax(CharPos(x.src, len(x.src)), "syntax error at end of input")
+			}
+			// a right operand may itself be followed by ::type, [i]
+			r := append([]*node{}, ns[from:e]...)
+			for e+1 < len(ns) && ns[e].isPunct("::") {
+				tname, rest, err := x.typeName(ns[e+1:])
+				if err != nil {
+					return nil, 0, err
+				}
+				r = []*node{synth(ns[e].tok, "__pgcast(", r, ", "+quoteString(tname)+")")}
+				e = len(ns) - len(rest)
+			}
+			return r, e, nil
+		}
+		switch {
+		case n.isPunct("::"):
+			left, err := takeLeft()
+			if err != nil {
+				return nil, err
+			}
+			tname, rest, err := x.typeName(ns[i+1:])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, synth(n.tok, "__pgcast(", left, ", "+quoteString(tname)+")"))
+			i = len(ns) - len(rest) - 1
+		case n.isBracket() && i > 0 && primaryStart(out, len(out)-1) >= 0 && !(len(out) > 0 && out[len(out)-1].isKw("array")):
+			left, _ := takeLeft()
+			if len(n.kids) > 0 {
+				for _, k := range n.kids {
+					if k.isPunct(":") {
+						return nil, x.unsupported(n, "array slices are not supported")
+					}
+				}
+			}
+			out = append(out, synth(n.tok, "__subscript(", append(left, synth(n.tok, ",", n.kids, "")), ")"))
+		case n.isKw("at") && i+2 < len(ns) && ns[i+1].isKw("time") && ns[i+2].isKw("zone"):
+			left, err := takeLeft()
+			if err != nil {
+				return nil, err
+			}
+			right, e, err := takeRight(i + 3)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, synth(n.tok, "__at_time_zone(", append(left, synth(n.tok, ",", right, "")), ")"))
+			i = e - 1
+		case n.kind == leafNode && n.tok.Kind == TOp && (n.tok.Val == "->" || n.tok.Val == "->>" || n.tok.Val == "#>" || n.tok.Val == "#>>" || n.tok.Val == "@>" || n.tok.Val == "<@" || n.tok.Val == "?"):
+			left, err := takeLeft()
+			if err != nil {
+				return nil, err
+			}
+			right, e, err := takeRight(i + 1)
+			if err != nil {
+				return nil, err
+			}
+			fn := map[string]string{"->": "__json_get", "->>": "__json_get_text", "#>": "__json_path", "#>>": "__json_path_text", "@>": "__json_contains", "<@": "__json_contained", "?": "__json_has_key"}[n.tok.Val]
+			out = append(out, synth(n.tok, fn+"(", append(left, synth(n.tok, ",", right, "")), ")"))
+			i = e - 1
+		case n.kind == leafNode && n.tok.Kind == TOp && (n.tok.Val == "~" || n.tok.Val == "~*" || n.tok.Val == "!~" || n.tok.Val == "!~*") && len(out) > 0 && primaryStart(out, len(out)-1) >= 0:
+			left, err := takeLeft()
+			if err != nil {
+				return nil, err
+			}
+			right, e, err := takeRight(i + 1)
+			if err != nil {
+				return nil, err
+			}
+			flags := "''"
+			if strings.HasSuffix(n.tok.Val, "*") {
+				flags = "'i'"
+			}
+			call := synth(n.tok, "__regex_match(", append(left, synth(n.tok, ",", right, ", "+flags)), ")")
+			if strings.HasPrefix(n.tok.Val, "!") {
+				call = synth(n.tok, "not", []*node{call}, "")
+			}
+			out = append(out, call)
+			i = e - 1
+		case n.kind == leafNode && n.tok.Kind == TOp && isCompareOp(n.tok.Val) && i+2 < len(ns) && (ns[i+1].isKw("any") || ns[i+1].isKw("some") || ns[i+1].isKw("all")) && ns[i+2].isParen() && !startsWithSelect(ns[i+2].kids):
+			left, err := takeLeft()
+			if err != nil {
+				return nil, err
+			}
+			fn := "__any("
+			if ns[i+1].isKw("all") {
+				fn = "__all("
+			}
+			out = append(out, synth(n.tok, fn+quoteString(n.tok.Val)+",", append(left, synth(n.tok, ",", ns[i+2].kids, "")), ")"))
+			i += 2
+		default:
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+func isCompareOp(op string) bool {
+	switch op {
+	case "=", "<>", "!=", "<", "<=", ">", ">=":
+		return true
+	}
+	return false
+}
+
+func startsWithSelect(ns []*node) bool {
+	return len(ns) > 0 && (ns[0].isKw("select") || ns[0].isKw("with") || ns[0].isKw("values"))
+}
+
+// keywordForms: FULL JOIN, IS [NOT] DISTINCT FROM, DISTINCT ON, SIMILAR TO,
+// RETURNING, BETWEEN SYMMETRIC.
+func (x *translator) keywordForms(ns []*node) ([]*node, error) {
+	out := make([]*node, 0, len(ns))
+	for i := 0; i < len(ns); i++ {
+		n := ns[i]
+		at := func(k int) *node {
+			if i+k < len(ns) {
+				return ns[i+k]
+			}
+			return &node{kind: leafNode, tok: Token{Kind: TEOF}}
+		}
+		switch {
+		case n.isKw("full") && (at(1).isKw("join") || (at(1).isKw("outer") && at(2).isKw("join"))):
+			out = append(out, textNode(n.tok, "straight_join"))
+			if at(1).isKw("outer") {
+				i++
+			}
+			i++
+		case n.isKw("straight_join"):
+			// a name in PostgreSQL
+			out = append(out, &node{kind: leafNode, tok: Token{Kind: TQIdent, Val: n.tok.Val, Raw: n.tok.Raw, Pos: n.tok.Pos}})
+		case n.isKw("is") && at(1).isKw("distinct") && at(2).isKw("from"):
+			// a IS DISTINCT FROM b  →  a <=> b IS FALSE (the right operand is
+			// complete before the next boolean or comparison boundary)
+			j := i + 3
+			for j < len(ns) && !exprBoundary(ns[j]) {
+				j++
+			}
+			out = append(out, textNode(n.tok, "<=>"))
+			out = append(out, ns[i+3:j]...)
+			out = append(out, textNode(n.tok, "is false"))
+			i = j - 1
+		case n.isKw("is") && at(1).isKw("not") && at(2).isKw("distinct") && at(3).isKw("from"):
+			j := i + 4
+			for j < len(ns) && !exprBoundary(ns[j]) {
+				j++
+			}
+			out = append(out, textNode(n.tok, "<=>"))
+			out = append(out, ns[i+4:j]...)
+			out = append(out, textNode(n.tok, "is true"))
+			i = j - 1
+		case n.isKw("distinct") && at(1).isKw("on") && at(2).isParen():
+			return nil, x.unsupported(n, "SELECT DISTINCT ON is not supported")
+		case n.isKw("similar") && at(1).isKw("to"):
+			return nil, x.unsupported(n, "SIMILAR TO is not supported; use LIKE or ~")
+		case n.isKw("returning"):
+			return nil, x.unsupported(n, "RETURNING is not supported")
+		case n.isKw("between") && at(1).isKw("symmetric"):
+			return nil, x.unsupported(n, "BETWEEN SYMMETRIC is not supported")
+		case n.isKw("lateral"):
+			return nil, x.unsupported(n, "LATERAL is not supported")
+		case n.isKw("tablesample"):
+			return nil, x.unsupported(n, "TABLESAMPLE is not supported")
+		case n.isKw("grouping") && at(1).isKw("sets"), n.isKw("rollup") && at(1).isParen(), n.isKw("cube") && at(1).isParen():
+			return nil, x.unsupported(n, "GROUPING SETS, ROLLUP and CUBE are not supported")
+		default:
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// exprBoundary reports whether n ends an operand of a comparison.
+func exprBoundary(n *node) bool {
+	if n.kind != leafNode {
+		return false
+	}
+	switch n.tok.Kind {
+	case TPunct:
+		return n.tok.Val == ","
+	case TOp:
+		return isCompareOp(n.tok.Val) || n.tok.Val == "<=>"
+	case TIdent:
+		switch n.tok.Val {
+		case "and", "or", "not", "is", "then", "when", "else", "end", "as", "asc", "desc", "between", "in", "like", "ilike", "nulls":
+			return true
+		}
+		return clauseWords[n.tok.Val]
+	}
+	return false
+}
+
+// orderNulls: ORDER BY x [ASC|DESC] NULLS FIRST|LAST → __nulls_first(x) ...
+func (x *translator) orderNulls(ns []*node) ([]*node, error) {
+	for i := 0; i+1 < len(ns); i++ {
+		if !(ns[i].isKw("order") && ns[i+1].isKw("by")) {
+			continue
+		}
+		start := i + 2
+		end := start
+		for end < len(ns) && !(ns[end].kind == leafNode && ns[end].tok.Kind == TIdent && (ns[end].tok.Val == "limit" || ns[end].tok.Val == "offset" || ns[end].tok.Val == "fetch" || ns[end].tok.Val == "for" || ns[end].tok.Val == "union" || ns[end].tok.Val == "intersect" || ns[end].tok.Val == "except" || ns[end].tok.Val == "emit")) {
+			end++
+		}
+		items := splitTop(ns[start:end])
+		changed := false
+		for k, it := range items {
+			if len(it) >= 3 && it[len(it)-2].isKw("nulls") && (it[len(it)-1].isKw("first") || it[len(it)-1].isKw("last")) {
+				which := it[len(it)-1].tok.Val
+				body := it[:len(it)-2]
+				dir := []*node{}
+				if len(body) > 0 && (body[len(body)-1].isKw("asc") || body[len(body)-1].isKw("desc")) {
+					dir = body[len(body)-1:]
+					body = body[:len(body)-1]
+				}
+				items[k] = append([]*node{synth(it[0].tok, "__nulls_"+which+"(", body, ")")}, dir...)
+				changed = true
+			}
+			for _, n := range it {
+				if n.isKw("using") {
+					return nil, x.unsupported(n, "ORDER BY ... USING is not supported")
+				}
+			}
+		}
+		if changed {
+			var comma Token
+			rebuilt := joinTop(items, comma)
+			tail := append([]*node{}, ns[end:]...)
+			ns = append(append(ns[:start:start], rebuilt...), tail...)
+		}
+	}
+	return ns, nil
+}
+
+// limitOffset: LIMIT ALL, OFFSET before LIMIT, FETCH FIRST n ROWS ONLY,
+// $n in LIMIT/OFFSET.
+func (x *translator) limitOffset(ns []*node) ([]*node, error) {
+	var limit, offset []*node
+	first := -1
+	var out []*node
+	for i := 0; i < len(ns); i++ {
+		n := ns[i]
+		switch {
+		case n.isKw("limit"), n.isKw("offset"):
+			if first < 0 {
+				first = len(out)
+			}
+			j := i + 1
+			for j < len(ns) && !(ns[j].kind == leafNode && ns[j].tok.Kind == TIdent && (ns[j].tok.Val == "limit" || ns[j].tok.Val == "offset" || ns[j].tok.Val == "fetch" || ns[j].tok.Val == "for" || ns[j].tok.Val == "row" || ns[j].tok.Val == "rows")) && !ns[j].isPunct(";") {
+				j++
+			}
+			val := ns[i+1 : j]
+			if len(val) == 0 {
+				return nil, x.errAt(n, "syntax error at or near %q", strings.ToUpper(n.tok.Val))
+			}
+			if n.isKw("limit") {
+				if len(val) == 1 && val[0].isKw("all") {
+					val = nil
+				}
+				limit = val
+				if val == nil {
+					limit = []*node{}
+				}
+			} else {
+				offset = val
+			}
+			for j < len(ns) && (ns[j].isKw("row") || ns[j].isKw("rows")) {
+				j++
+			}
+			i = j - 1
+		case n.isKw("fetch") && i+1 < len(ns) && (ns[i+1].isKw("first") || ns[i+1].isKw("next")):
+			if first < 0 {
+				first = len(out)
+			}
+			j := i + 2
+			var val []*node
+			for j < len(ns) && !ns[j].isKw("row") && !ns[j].isKw("rows") {
+				val = append(val, ns[j])
+				j++
+			}
+			if len(val) == 0 {
+				val = []*node{textNode(n.tok, "1")}
+			}
+			j++ // ROW(S)
+			if j < len(ns) && ns[j].isKw("only") {
+				j++
+			} else if j+1 < len(ns) && ns[j].isKw("with") && ns[j+1].isKw("ties") {
+				return nil, x.unsupported(n, "FETCH ... WITH TIES is not supported")
+			}
+			limit = val
+			i = j - 1
+		default:
+			out = append(out, n)
+		}
+	}
+	if first < 0 {
+		return ns, nil
+	}
+	var clause []*node
+	if len(limit) > 0 || offset != nil {
+		if len(limit) == 0 {
+			limit = []*node{textNode(ns[0].tok, "18446744073709551615")}
+		}
+		clause = append(clause, textNode(ns[0].tok, "limit"))
+		clause = append(clause, x.limitValue(limit)...)
+		if offset != nil {
+			clause = append(clause, textNode(ns[0].tok, "offset"))
+			clause = append(clause, x.limitValue(offset)...)
+		}
+	}
+	res := append([]*node{}, out[:first]...)
+	res = append(res, clause...)
+	return append(res, out[first:]...), nil
+}
+
+// limitValue maps $n in LIMIT/OFFSET onto "?" (the only marker TiDB allows there).
+func (x *translator) limitValue(v []*node) []*node {
+	if len(v) == 1 && v[0].kind == synthNode && strings.HasPrefix(v[0].pre, "__param(") {
+		n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(v[0].pre, "__param("), ")"))
+		x.limit = append(x.limit, n)
+		return []*node{textNode(v[0].tok, "?")}
+	}
+	if len(v) == 1 && v[0].isParen() && len(v[0].kids) == 1 {
+		return x.limitValue(v[0].kids)
+	}
+	return v
+}
+
+// values: VALUES (a, b), (c, d) → SELECT a AS column1, b AS column2 UNION ALL SELECT c, d.
+func (x *translator) values(ns []*node) ([]*node, error) {
+	var out []*node
+	i := 1
+	row := 0
+	width := -1
+	for i < len(ns) && ns[i].isParen() {
+		cols := splitTop(ns[i].kids)
+		if width >= 0 && len(cols) != width {
+			return nil, x.errAt(ns[i], "VALUES lists must all be the same length")
+		}
+		width = len(cols)
+		if row > 0 {
+			out = append(out, textNode(ns[i].tok, "union all"))
+		}
+		out = append(out, textNode(ns[i].tok, "select"))
+		for k, c := range cols {
+			if k > 0 {
+				out = append(out, textNode(ns[i].tok, ","))
+			}
+			out = append(out, c...)
+			if row == 0 {
+				out = append(out, textNode(ns[i].tok, "as "+quoteIdent("column"+strconv.Itoa(k+1))))
+			}
+		}
+		row++
+		i++
+		if i < len(ns) && ns[i].isPunct(",") {
+			i++
+			continue
+		}
+		break
+	}
+	if row == 0 {
+		return nil, x.errAt(ns[0], "syntax error at or near \"VALUES\"")
+	}
+	rest := ns[i:]
+	if len(rest) > 0 {
+		// VALUES ... ORDER BY/LIMIT applies to the whole list
+		return append([]*node{textNode(ns[0].tok, "select * from"), synth(ns[0].tok, "(", out, ") as \"*VALUES*\"")}, rest...), nil
+	}
+	return out, nil
+}
+
+// fromItems: table functions in FROM and alias column lists.
+func (x *translator) fromItems(ns []*node) ([]*node, error) {
+	out := make([]*node, 0, len(ns))
+	inFrom := false
+	expectItem := false
+	for i := 0; i < len(ns); i++ {
+		n := ns[i]
+		if n.kind == leafNode && n.tok.Kind == TIdent {
+			switch n.tok.Val {
+			case "from":
+				inFrom, expectItem = true, true
+				out = append(out, n)
+				continue
+			case "join", "straight_join":
+				expectItem = inFrom
+				out = append(out, n)
+				continue
+			case "where", "group", "having", "order", "limit", "union", "intersect", "except", "window", "on", "using", "emit", "offset", "for", "set":
+				inFrom, expectItem = false, false
+			}
+		}
+		if n.kind == synthNode && n.pre == "straight_join" {
+			expectItem = inFrom
+			out = append(out, n)
+			continue
+		}
+		if inFrom && n.isPunct(",") {
+			expectItem = true
+			out = append(out, n)
+			continue
+		}
+		if !expectItem {
+			out = append(out, n)
+			continue
+		}
+		expectItem = false
+		// the item: name[.name] [(args)] | (subquery) ; then [AS] alias [(cols)]
+		j := i
+		if n.isParen() {
+			j++
+		} else if n.isLeaf(TIdent) || n.isLeaf(TQIdent) {
+			j++
+			for j+1 < len(ns) && ns[j].isPunct(".") && (ns[j+1].isLeaf(TIdent) || ns[j+1].isLeaf(TQIdent)) {
+				j += 2
+			}
+			if j < len(ns) && ns[j].isParen() {
+				// table function
+				name := ns[j-1].tok.Val
+				var w writer
+				w.emitList(ns[j].kids)
+				x.nTVF++
+				ph := "__tvf" + strconv.Itoa(x.nTVF)
+				x.tr.TableFuncs = append(x.tr.TableFuncs, TableFunc{Placeholder: ph, Name: name, Args: w.b.String(), Pos: CharPos(x.src, n.pos())})
+				out = append(out, textNode(n.tok, quoteIdent(ph)))
+				i = j
+				j++
+				goto alias
+			}
+		} else {
+			out = append(out, n)
+			continue
+		}
+		out = append(out, ns[i:j]...)
+		i = j - 1
+	alias:
+		// optional alias and column list
+		k := i + 1
+		if k < len(ns) && ns[k].isKw("as") {
+			k++
+		}
+		if k < len(ns) && (ns[k].isLeaf(TQIdent) || (ns[k].isLeaf(TIdent) && !clauseWords[ns[k].tok.Val] && !keywords[ns[k].tok.Val])) {
+			alias := ns[k].tok.Val
+			if k+1 < len(ns) && ns[k+1].isParen() {
+				var cols []string
+				for _, c := range splitTop(ns[k+1].kids) {
+					if len(c) != 1 || !(c[0].isLeaf(TIdent) || c[0].isLeaf(TQIdent)) {
+						return nil, x.errAt(ns[k+1], "syntax error in column alias list")
+					}
+					cols = append(cols, c[0].tok.Val)
+				}
+				x.tr.AliasColumns[alias] = cols
+				out = append(out, ns[i+1:k+1]...)
+				i = k + 1
+				continue
+			}
+			out = append(out, ns[i+1:k+1]...)
+			i = k
+		}
+	}
+	return out, nil
+}
+
+// onConflict: INSERT ... ON CONFLICT [(cols)] DO NOTHING | DO UPDATE SET ...
+func (x *translator) onConflict(ns []*node) ([]*node, error) {
+	if len(ns) == 0 || !ns[0].isKw("insert") {
+		return ns, nil
+	}
+	for i := 0; i+1 < len(ns); i++ {
+		if !(ns[i].isKw("on") && ns[i+1].isKw("conflict")) {
+			continue
+		}
+		j := i + 2
+		if j < len(ns) && ns[j].isParen() {
+			for _, c := range splitTop(ns[j].kids) {
+				if len(c) != 1 {
+					return nil, x.unsupported(ns[j], "ON CONFLICT supports a list of column names only")
+				}
+				x.tr.ConflictTarget = append(x.tr.ConflictTarget, c[0].tok.Val)
+			}
+			j++
+		} else if j+1 < len(ns) && ns[j].isKw("on") && ns[j+1].isKw("constraint") {
+			j += 3
+		}
+		if j+1 >= len(ns) || !ns[j].isKw("do") {
+			return nil, x.errAt(ns[i], "syntax error at or near \"ON CONFLICT\"")
+		}
+		if ns[j+1].isKw("nothing") {
+			x.tr.OnConflict = "nothing"
+			if j+2 < len(ns) {
+				return nil, x.errAt(ns[j+2], "syntax error at or near %q", ns[j+2].tok.Raw)
+			}
+			head := append([]*node{ns[0], textNode(ns[0].tok, "ignore")}, ns[1:i]...)
+			return head, nil
+		}
+		if ns[j+1].isKw("update") && j+2 < len(ns) && ns[j+2].isKw("set") {
+			x.tr.OnConflict = "update"
+			for _, n := range ns[j+3:] {
+				if n.isKw("where") {
+					return nil, x.unsupported(n, "ON CONFLICT DO UPDATE ... WHERE is not supported")
+				}
+			}
+			res := append([]*node{}, ns[:i]...)
+			res = append(res, textNode(ns[i].tok, "on duplicate key update"))
+			return append(res, ns[j+3:]...), nil
+		}
+		return nil, x.errAt(ns[j], "syntax error at or near \"DO\"")
+	}
+	return ns, nil
+}

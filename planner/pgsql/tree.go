@@ -1,0 +1,219 @@
+package pgsql
+
+import (
+	"strings"
+)
+
+// The translator works on a tree of tokens: parentheses and brackets become
+// groups, so that "the operand to the left of ::" or "the argument list of
+// this call" are single nodes, and rewrites replace runs of sibling nodes with
+// one synthetic node that emits new text around its children.
+
+type nodeKind uint8
+
+const (
+	leafNode  nodeKind = iota
+	groupNode          // ( kids ) or [ kids ]
+	synthNode          // pre kids post
+)
+
+type node struct {
+	kind  nodeKind
+	tok   Token // the leaf token, the opening bracket, or the source anchor of a synthetic node
+	kids  []*node
+	close Token
+	pre   string
+	post  string
+	// word forces a leaf word to be emitted verbatim (no quoting).
+	word bool
+}
+
+func (n *node) isLeaf(kind TokKind) bool { return n.kind == leafNode && n.tok.Kind == kind }
+func (n *node) isKw(kw string) bool      { return n.kind == leafNode && n.tok.Is(kw) }
+func (n *node) isPunct(p string) bool    { return n.kind == leafNode && n.tok.IsPunct(p) }
+func (n *node) isParen() bool            { return n.kind == groupNode && n.tok.Val == "(" }
+func (n *node) isBracket() bool          { return n.kind == groupNode && n.tok.Val == "[" }
+
+// pos is the source byte offset where the node starts.
+func (n *node) pos() int {
+	if n.kind == synthNode && len(n.kids) > 0 {
+		return n.kids[0].pos()
+	}
+	return n.tok.Pos
+}
+
+func synth(anchor Token, pre string, kids []*node, post string) *node {
+	return &node{kind: synthNode, tok: anchor, pre: pre, kids: kids, post: post}
+}
+
+func textNode(anchor Token, text string) *node {
+	return &node{kind: synthNode, tok: anchor, pre: text}
+}
+
+// buildTree groups tokens by brackets. toks must end with TEOF.
+func buildTree(src string, toks []Token) ([]*node, error) {
+	var stack [][]*node
+	var opens []Token
+	cur := []*node{}
+	for _, t := range toks {
+		if t.Kind == TEOF {
+			break
+		}
+		if t.Kind == TPunct && (t.Val == "(" || t.Val == "[") {
+			stack = append(stack, cur)
+			opens = append(opens, t)
+			cur = []*node{}
+			continue
+		}
+		if t.Kind == TPunct && (t.Val == ")" || t.Val == "]") {
+			if len(stack) == 0 || (t.Val == ")") != (opens[len(opens)-1].Val == "(") {
+				return nil, syntaxAt(src, t.Pos)
+			}
+			g := &node{kind: groupNode, tok: opens[len(opens)-1], kids: cur, close: t}
+			cur = append(stack[len(stack)-1], g)
+			stack = stack[:len(stack)-1]
+			opens = opens[:len(opens)-1]
+			continue
+		}
+		cur = append(cur, &node{kind: leafNode, tok: t})
+	}
+	if len(stack) > 0 {
+		return nil, syntaxAt(src, len(src))
+	}
+	return cur, nil
+}
+
+// splitTop splits nodes at top-level commas.
+func splitTop(ns []*node) [][]*node {
+	var out [][]*node
+	start := 0
+	for i, n := range ns {
+		if n.isPunct(",") {
+			out = append(out, ns[start:i])
+			start = i + 1
+		}
+	}
+	if len(ns) > 0 {
+		out = append(out, ns[start:])
+	}
+	return out
+}
+
+// joinTop rebuilds a list from comma-separated parts.
+func joinTop(parts [][]*node, comma Token) []*node {
+	var out []*node
+	for i, p := range parts {
+		if i > 0 {
+			out = append(out, &node{kind: leafNode, tok: Token{Kind: TPunct, Val: ",", Raw: ",", Pos: comma.Pos}})
+		}
+		out = append(out, p...)
+	}
+	return out
+}
+
+// writer accumulates output text and remembers which source offset each
+// emitted piece came from, to map parser error offsets back.
+type writer struct {
+	b    strings.Builder
+	segs []seg
+}
+
+type seg struct{ out, src int }
+
+func (w *writer) put(s string, src int) {
+	if w.b.Len() > 0 {
+		w.b.WriteByte(' ')
+	}
+	w.segs = append(w.segs, seg{out: w.b.Len(), src: src})
+	w.b.WriteString(s)
+}
+
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+func quoteString(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+func (w *writer) emitList(ns []*node) {
+	for i, n := range ns {
+		var next *node
+		if i+1 < len(ns) {
+			next = ns[i+1]
+		}
+		var prev *node
+		if i > 0 {
+			prev = ns[i-1]
+		}
+		w.emit(n, prev, next)
+	}
+}
+
+func (w *writer) emit(n *node, prev, next *node) {
+	switch n.kind {
+	case groupNode:
+		w.put(n.tok.Val, n.tok.Pos)
+		w.emitList(n.kids)
+		w.put(n.close.Val, n.close.Pos)
+	case synthNode:
+		if n.pre != "" {
+			w.put(n.pre, n.tok.Pos)
+		}
+		w.emitList(n.kids)
+		if n.post != "" {
+			w.put(n.post, n.tok.Pos)
+		}
+	default:
+		t := n.tok
+		switch t.Kind {
+		case TIdent:
+			callee := next != nil && next.isParen()
+			qualified := (next != nil && next.isPunct(".")) || (prev != nil && prev.isPunct("."))
+			switch {
+			case n.word:
+				w.put(t.Val, t.Pos)
+			case qualified, prev != nil && prev.isKw("as") && !callee:
+				w.put(quoteIdent(t.Val), t.Pos)
+			case callee || keywords[t.Val]:
+				w.put(t.Val, t.Pos)
+			default:
+				w.put(quoteIdent(t.Val), t.Pos)
+			}
+		case TQIdent:
+			w.put(quoteIdent(t.Val), t.Pos)
+		case TString:
+			w.put(quoteString(t.Val), t.Pos)
+		default:
+			w.put(t.Val, t.Pos)
+		}
+	}
+}
+
+// keywords are the words emitted bare; every other unquoted word is a name
+// and is emitted quoted, so that MySQL-reserved words that PostgreSQL allows
+// as names (key, status, range, rank ...) stay names.
+var keywords = map[string]bool{}
+
+func init() {
+	for _, k := range strings.Fields(`all and any as asc between both by case collate cross
+		current_date current_time current_timestamp localtime localtimestamp default delete desc distinct
+		else end escape except exists false for from full group having ilike in inner insert intersect
+		into is join leading left like limit natural not null offset on or order outer over partition
+		preceding following unbounded current row rows range recursive right select set some then
+		trailing true union update using values when where window with unknown div interval
+		ignore duplicate straight_join regexp separator`) {
+		keywords[k] = true
+	}
+}
+
+// clauseWords end an expression or a FROM item.
+var clauseWords = map[string]bool{}
+
+func init() {
+	for _, k := range strings.Fields(`from where group having order limit offset fetch union
+		intersect except window for on using join inner left right full cross natural into values
+		returning set emit`) {
+		clauseWords[k] = true
+	}
+}

@@ -1,0 +1,144 @@
+package types
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/streamsql/streamsql/sqlerr"
+)
+
+// NUMERIC values are kept as canonical decimal text ("12.50") and computed
+// with apd, which follows the General Decimal Arithmetic rules; the display
+// scale rules of PostgreSQL are applied on top (see DivScale).
+
+// DecCtx is the context for NUMERIC arithmetic: PostgreSQL's limits.
+var DecCtx = apd.BaseContext.WithPrecision(1000)
+
+// ParseDecimal parses a NUMERIC from text.
+func ParseDecimal(s string) (*apd.Decimal, error) {
+	d, _, err := apd.NewFromString(strings.TrimSpace(s))
+	if err != nil || d.Form == apd.Infinite {
+		return nil, sqlerr.New(sqlerr.InvalidTextRep, "invalid input syntax for type numeric: %q", s)
+	}
+	return d, nil
+}
+
+// FormatDecimal renders d in PostgreSQL's NUMERIC output format (no exponent).
+func FormatDecimal(d *apd.Decimal) string {
+	if d.Form == apd.NaN || d.Form == apd.NaNSignaling {
+		return "NaN"
+	}
+	s := d.Text('f')
+	if s == "-0" {
+		return "0"
+	}
+	if strings.HasPrefix(s, "-0") && strings.Trim(s, "-0.") == "" {
+		return s[1:]
+	}
+	return s
+}
+
+// Scale returns the number of digits after the decimal point of d.
+func Scale(d *apd.Decimal) int {
+	if d.Exponent < 0 {
+		return int(-d.Exponent)
+	}
+	return 0
+}
+
+// RoundScale rounds d to scale digits after the point (half away from zero).
+func RoundScale(d *apd.Decimal, scale int) *apd.Decimal {
+	r := new(apd.Decimal)
+	ctx := DecCtx.WithPrecision(1000)
+	ctx.Rounding = apd.RoundHalfUp
+	_, _ = ctx.Quantize(r, d, int32(-scale))
+	return r
+}
+
+// DivScale is PostgreSQL's select_div_scale: the display scale of n / d.
+func DivScale(n, d *apd.Decimal) int {
+	weight := func(x *apd.Decimal) int {
+		if x.IsZero() {
+			return 0
+		}
+		// number of digits before the point minus one, in base 10000 units as PG does,
+		// approximated in decimal digits: PG uses base-10000 weights; mirror it.
+		digits := int(x.NumDigits()) + int(x.Exponent) // digits before the point
+		if digits <= 0 {
+			return -((-digits)/4 + 1)
+		}
+		return (digits - 1) / 4
+	}
+	firstDigit := func(x *apd.Decimal) int {
+		// leading base-10000 digit of x
+		s := strings.TrimLeft(x.Text('f'), "-")
+		s = strings.ReplaceAll(s, ".", "")
+		s = strings.TrimLeft(s, "0")
+		if s == "" {
+			return 0
+		}
+		intDigits := int(x.NumDigits()) + int(x.Exponent)
+		lead := ((intDigits-1)%4+4)%4 + 1
+		if intDigits <= 0 {
+			lead = 4 - ((-intDigits) % 4)
+			if lead == 0 {
+				lead = 4
+			}
+		}
+		if lead > len(s) {
+			s += strings.Repeat("0", lead-len(s))
+		}
+		v, _ := strconv.Atoi(s[:lead])
+		return v
+	}
+	w1, w2 := weight(n), weight(d)
+	f1, f2 := firstDigit(n), firstDigit(d)
+	qweight := w1 - w2
+	if f1 <= f2 {
+		qweight--
+	}
+	rscale := 16 - qweight*4
+	if rscale < Scale(n) {
+		rscale = Scale(n)
+	}
+	if rscale < Scale(d) {
+		rscale = Scale(d)
+	}
+	if rscale < 0 {
+		rscale = 0
+	}
+	if rscale > 1000 {
+		rscale = 1000
+	}
+	return rscale
+}
+
+// CanonicalNumeric normalises the text of a NUMERIC, applying a typmod.
+func CanonicalNumeric(s string, t T) (string, error) {
+	d, err := ParseDecimal(s)
+	if err != nil {
+		return "", err
+	}
+	return NumericWithMod(d, t)
+}
+
+// NumericWithMod formats d, rounded and checked against t's precision/scale.
+func NumericWithMod(d *apd.Decimal, t T) (string, error) {
+	if p, sc, ok := t.NumericPS(); ok {
+		d = RoundScale(d, sc)
+		intDigits := int(d.NumDigits()) + int(d.Exponent)
+		if !d.IsZero() && intDigits > p-sc {
+			return "", sqlerr.New(sqlerr.NumericOutOfRange, "numeric field overflow").
+				WithHint("A field with precision " + strconv.Itoa(p) + ", scale " + strconv.Itoa(sc) + " must round to an absolute value less than 10^" + strconv.Itoa(p-sc) + ".")
+		}
+	}
+	return FormatDecimal(d), nil
+}
+
+func numericToFloat(s string) (float64, error) {
+	if s == "NaN" {
+		return 0, nil
+	}
+	return strconv.ParseFloat(s, 64)
+}

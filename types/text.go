@@ -1,0 +1,352 @@
+package types
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/streamsql/streamsql/sqlerr"
+)
+
+func invalidText(t T, s string) *sqlerr.Error {
+	return sqlerr.New(sqlerr.InvalidTextRep, "invalid input syntax for type %s: %q", t.String(), s)
+}
+
+// ParseText parses s, in PostgreSQL's text format for t, into a Datum. loc is
+// the session time zone, used for TIMESTAMPTZ input without an offset.
+func ParseText(t T, s string, loc *time.Location) (Datum, error) {
+	switch t.Kind {
+	case Bool:
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "t", "true", "yes", "y", "on", "1":
+			return DBool(true), nil
+		case "f", "false", "no", "n", "off", "0":
+			return DBool(false), nil
+		}
+		return Datum{}, invalidText(t, s)
+	case Int16, Int32, Int64, Oid:
+		v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+				return Datum{}, sqlerr.New(sqlerr.NumericOutOfRange, "value %q is out of range for type %s", s, t.String())
+			}
+			return Datum{}, invalidText(t, s)
+		}
+		if err := CheckIntRange(t.Kind, v); err != nil {
+			return Datum{}, err
+		}
+		return DInt(v), nil
+	case Float32, Float64:
+		f, err := parseFloat(strings.TrimSpace(s))
+		if err != nil {
+			return Datum{}, invalidText(t, s)
+		}
+		if t.Kind == Float32 {
+			f = float64(float32(f))
+		}
+		return DFloat(f), nil
+	case Numeric:
+		c, err := CanonicalNumeric(s, t)
+		if err != nil {
+			if sqlerr.Code(err) == sqlerr.InvalidTextRep {
+				return Datum{}, invalidText(t, s)
+			}
+			return Datum{}, err
+		}
+		return DText(c), nil
+	case Text, Unknown, Null:
+		if t.Name == "varchar" && t.Mod >= 0 && int32(len([]rune(s))) > t.Mod {
+			return Datum{}, sqlerr.New(sqlerr.StringDataRightTrunc, "value too long for type character varying(%d)", t.Mod)
+		}
+		if t.Name == "bpchar" && t.Mod >= 0 {
+			r := []rune(s)
+			if int32(len(r)) > t.Mod {
+				trimmed := strings.TrimRight(s, " ")
+				if int32(len([]rune(trimmed))) > t.Mod {
+					return Datum{}, sqlerr.New(sqlerr.StringDataRightTrunc, "value too long for type character(%d)", t.Mod)
+				}
+				s = string(r[:t.Mod])
+			} else if int32(len(r)) < t.Mod {
+				s += strings.Repeat(" ", int(t.Mod)-len(r))
+			}
+		}
+		return DText(s), nil
+	case Bytea:
+		if strings.HasPrefix(s, `\x`) {
+			b, err := hex.DecodeString(s[2:])
+			if err != nil {
+				return Datum{}, invalidText(t, s)
+			}
+			return DText(string(b)), nil
+		}
+		b, err := unescapeBytea(s)
+		if err != nil {
+			return Datum{}, invalidText(t, s)
+		}
+		return DText(b), nil
+	case Date:
+		d, err := ParseDate(s)
+		if err != nil {
+			return Datum{}, err
+		}
+		return DInt(d), nil
+	case Time:
+		us, err := parseTimeOfDay(strings.TrimSpace(s))
+		if err != nil {
+			return Datum{}, invalidText(t, s)
+		}
+		return DInt(us), nil
+	case Timestamp, TimestampTZ:
+		us, err := ParseTimestamp(s, t.Kind == TimestampTZ, loc)
+		if err != nil {
+			return Datum{}, err
+		}
+		return DInt(us), nil
+	case Interval:
+		iv, err := ParseInterval(s)
+		if err != nil {
+			return Datum{}, err
+		}
+		return Datum{Iv: iv}, nil
+	case JSONB:
+		c, err := CanonicalJSON(s)
+		if err != nil {
+			return Datum{}, err
+		}
+		return DText(c), nil
+	case Array:
+		elems, err := ParseArray(s)
+		if err != nil {
+			return Datum{}, invalidText(t, s)
+		}
+		et := t.ElemType()
+		for _, e := range elems {
+			if e != nil {
+				if _, err := ParseText(et, *e, loc); err != nil {
+					return Datum{}, err
+				}
+			}
+		}
+		return DText(FormatArray(elems)), nil
+	}
+	return Datum{}, sqlerr.Unsupported("cannot parse values of type %s", t.String())
+}
+
+// CheckIntRange returns 22003 when v does not fit kind k.
+func CheckIntRange(k Kind, v int64) error {
+	switch k {
+	case Int16:
+		if v < math.MinInt16 || v > math.MaxInt16 {
+			return sqlerr.New(sqlerr.NumericOutOfRange, "smallint out of range")
+		}
+	case Int32:
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			return sqlerr.New(sqlerr.NumericOutOfRange, "integer out of range")
+		}
+	case Oid:
+		if v < math.MinInt32 || v > math.MaxUint32 {
+			return sqlerr.New(sqlerr.NumericOutOfRange, "OID out of range")
+		}
+	}
+	return nil
+}
+
+func parseFloat(s string) (float64, error) {
+	switch strings.ToLower(s) {
+	case "nan":
+		return math.NaN(), nil
+	case "infinity", "inf", "+infinity", "+inf":
+		return math.Inf(1), nil
+	case "-infinity", "-inf":
+		return math.Inf(-1), nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return 0, sqlerr.New(sqlerr.NumericOutOfRange, "%q is out of range for type double precision", s)
+		}
+	}
+	return f, err
+}
+
+func unescapeBytea(s string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '\\' {
+			b.WriteByte('\\')
+			i++
+			continue
+		}
+		if i+3 < len(s) {
+			v, err := strconv.ParseUint(s[i+1:i+4], 8, 8)
+			if err != nil {
+				return "", err
+			}
+			b.WriteByte(byte(v))
+			i += 3
+			continue
+		}
+		return "", strconv.ErrSyntax
+	}
+	return b.String(), nil
+}
+
+// CanonicalJSON validates s and returns the JSONB text form: keys sorted,
+// duplicates removed (last wins), spacing as PostgreSQL prints jsonb.
+func CanonicalJSON(s string) (string, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return "", sqlerr.New(sqlerr.InvalidTextRep, "invalid input syntax for type json")
+	}
+	if dec.More() {
+		return "", sqlerr.New(sqlerr.InvalidTextRep, "invalid input syntax for type json")
+	}
+	var b strings.Builder
+	writeJSONB(&b, v)
+	return b.String(), nil
+}
+
+// JSONText renders a decoded JSON value in jsonb's text form.
+func JSONText(v any) string {
+	var b strings.Builder
+	writeJSONB(&b, v)
+	return b.String()
+}
+
+func writeJSONB(b *strings.Builder, v any) {
+	switch x := v.(type) {
+	case nil:
+		b.WriteString("null")
+	case bool:
+		if x {
+			b.WriteString("true")
+		} else {
+			b.WriteString("false")
+		}
+	case json.Number:
+		b.WriteString(x.String())
+	case float64:
+		b.WriteString(strconv.FormatFloat(x, 'f', -1, 64))
+	case string:
+		q, _ := json.Marshal(x)
+		b.Write(q)
+	case []any:
+		b.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeJSONB(b, e)
+		}
+		b.WriteByte(']')
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		// jsonb orders keys by length, then bytewise.
+		sortJSONKeys(keys)
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			q, _ := json.Marshal(k)
+			b.Write(q)
+			b.WriteString(": ")
+			writeJSONB(b, x[k])
+		}
+		b.WriteByte('}')
+	}
+}
+
+func sortJSONKeys(keys []string) {
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0; j-- {
+			a, c := keys[j-1], keys[j]
+			if len(a) < len(c) || (len(a) == len(c) && a <= c) {
+				break
+			}
+			keys[j-1], keys[j] = c, a
+		}
+	}
+}
+
+// FormatText renders d of type t in PostgreSQL's text output format.
+func FormatText(t T, d Datum, loc *time.Location) string {
+	switch t.Kind {
+	case Bool:
+		if d.I != 0 {
+			return "t"
+		}
+		return "f"
+	case Int16, Int32, Int64, Oid:
+		return strconv.FormatInt(d.I, 10)
+	case Float32:
+		return FormatFloat(d.F, 32)
+	case Float64:
+		return FormatFloat(d.F, 64)
+	case Bytea:
+		return `\x` + hex.EncodeToString([]byte(d.S))
+	case Date:
+		return FormatDate(d.I)
+	case Time:
+		return formatTimeOfDay(d.I)
+	case Timestamp:
+		return FormatTimestamp(d.I, false, nil)
+	case TimestampTZ:
+		return FormatTimestamp(d.I, true, loc)
+	case Interval:
+		return FormatInterval(d.Iv)
+	}
+	return d.S
+}
+
+// FormatFloat formats like PostgreSQL's float4out/float8out (shortest exact,
+// exponent form outside 1e-4 .. 1e15 for doubles, 1e6 for reals).
+func FormatFloat(f float64, bits int) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	if f == 0 {
+		if math.Signbit(f) {
+			return "-0"
+		}
+		return "0"
+	}
+	e := strconv.FormatFloat(f, 'e', -1, bits)
+	// e looks like -1.2345e+06
+	mant, expS, _ := strings.Cut(e, "e")
+	exp, _ := strconv.Atoi(expS)
+	limit := 15
+	if bits == 32 {
+		limit = 6
+	}
+	if exp < -4 || exp >= limit {
+		sign := "+"
+		if exp < 0 {
+			sign = "-"
+			exp = -exp
+		}
+		es := strconv.Itoa(exp)
+		if len(es) < 2 {
+			es = "0" + es
+		}
+		return mant + "e" + sign + es
+	}
+	return strconv.FormatFloat(f, 'f', -1, bits)
+}
