@@ -56,6 +56,13 @@ const (
 	InvalidAuthSpec          = "28000"
 	UndefinedSchema          = "3F000"
 	CannotCoerce             = "42846"
+	BadCopyFileFormat        = "22P04"
+	InFailedTransaction      = "25P02"
+	NoActiveSQLTransaction   = "25P01"
+	InvalidObjectDefinition  = "42P17"
+	InvalidRowCountInLimit   = "2201W"
+	InvalidRowCountInOffset  = "2201X"
+	WindowingError           = "42P20"
 	InvalidArgumentForLog    = "2201E"
 	InvalidArgumentForPower  = "2201F"
 	SubstringError           = "22011"
@@ -122,4 +129,11 @@ func Syntax(pos int, format string, args ...any) *Error {
 	e := New(SyntaxError, format, args...)
 	e.Position = pos
 	return e
+}
+
+// WithDetail returns a copy of e with a detail line.
+func (e *Error) WithDetail(d string) *Error {
+	c := *e
+	c.Detail = d
+	return &c
 }

@@ -39,10 +39,12 @@ func NewHashAgg(in Operator, keys []expr.Expr, aggs []AggSpec) *HashAgg {
 func (h *HashAgg) Types() []types.T { return h.t }
 func (h *HashAgg) Close() {
 	h.In.Close()
-	for _, b := range h.out[h.pos:] {
-		b.Release()
+	if h.pos < len(h.out) {
+		for _, b := range h.out[h.pos:] {
+			b.Release()
+		}
 	}
-	h.out = nil
+	h.out, h.pos = nil, 0
 }
 
 func (h *HashAgg) Next(ctx *expr.Ctx) (arrow.RecordBatch, error) {

@@ -122,10 +122,22 @@ func init() {
 	Register(&Func{Name: "pg_get_function_arguments", Resolve: anyArgs(tText, 1), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
 		return types.DText(""), nil
 	}})
-	Register(&Func{Name: "pg_get_indexdef", Resolve: anyArgs(tText, 1, 3), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+	Register(&Func{Name: "pg_get_indexdef", Resolve: anyArgs(tText, 1, 3), Row: func(ctx *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+		if a[0].Null || ctx.Catalog == nil {
+			return types.NullDatum, nil
+		}
+		if s, ok := ctx.Catalog.IndexDef(a[0].I); ok {
+			return types.DText(s), nil
+		}
 		return types.NullDatum, nil
 	}})
-	Register(&Func{Name: "pg_get_constraintdef", Resolve: anyArgs(tText, 1, 2), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+	Register(&Func{Name: "pg_get_constraintdef", Resolve: anyArgs(tText, 1, 2), Row: func(ctx *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+		if a[0].Null || ctx.Catalog == nil {
+			return types.NullDatum, nil
+		}
+		if s, ok := ctx.Catalog.ConstraintDef(a[0].I); ok {
+			return types.DText(s), nil
+		}
 		return types.NullDatum, nil
 	}})
 	for _, n := range []string{"pg_table_size", "pg_relation_size", "pg_total_relation_size", "pg_indexes_size"} {

@@ -125,7 +125,7 @@ func init() {
 		}
 		return types.DText(strings.ReplaceAll(a[0].S, a[1].S, a[2].S)), nil
 	}})
-	Register(&Func{Name: "concat", Resolve: variadic(tText, tText, 1), Row: func(ctx *Ctx, a []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
+	Register(&Func{Name: "__concat", Resolve: variadic(tText, tText, 1), Row: func(ctx *Ctx, a []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
 		var b strings.Builder
 		for i, d := range a {
 			if !d.Null {
@@ -414,4 +414,15 @@ func likeMatcher(pat, esc string, ci bool) (func(string) bool, error) {
 	}
 	likeCache.Store(key, m)
 	return m, nil
+}
+
+func init() {
+	// the || operator (TiDB's concat): NULL if any operand is NULL
+	Register(&Func{Name: "concat", Strict: true, Resolve: variadic(tText, tText, 2), Row: func(ctx *Ctx, a []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
+		var b strings.Builder
+		for i, d := range a {
+			b.WriteString(asText(ctx, at[i], d))
+		}
+		return types.DText(b.String()), nil
+	}})
 }

@@ -66,6 +66,8 @@ type Ctx struct {
 	Outer   [][]types.Datum
 	Session Session
 	Catalog CatalogFuncs
+	// Memo caches per-statement results (uncorrelated subqueries).
+	Memo map[any]any
 }
 
 // CatalogFuncs answers the catalog functions (pg_table_is_visible, regclass
@@ -75,6 +77,10 @@ type CatalogFuncs interface {
 	RelationName(oid int64) (string, bool)
 	TypeOID(name string) (int64, bool)
 	TypeName(oid int64) (string, bool)
+	// IndexDef returns CREATE INDEX text for an index OID; ConstraintDef the
+	// definition of a constraint OID.
+	IndexDef(oid int64) (string, bool)
+	ConstraintDef(oid int64) (string, bool)
 }
 
 // fixed-width value access -------------------------------------------------

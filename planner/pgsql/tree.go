@@ -116,14 +116,18 @@ func joinTop(parts [][]*node, comma Token) []*node {
 type writer struct {
 	b    strings.Builder
 	segs []seg
+	// glue suppresses the space before the next piece: MySQL reads
+	// "count (" as a name, not a call, unless the parenthesis touches it.
+	glue bool
 }
 
 type seg struct{ out, src int }
 
 func (w *writer) put(s string, src int) {
-	if w.b.Len() > 0 {
+	if w.b.Len() > 0 && !w.glue {
 		w.b.WriteByte(' ')
 	}
+	w.glue = false
 	w.segs = append(w.segs, seg{out: w.b.Len(), src: src})
 	w.b.WriteString(s)
 }
@@ -153,6 +157,9 @@ func (w *writer) emitList(ns []*node) {
 func (w *writer) emit(n *node, prev, next *node) {
 	switch n.kind {
 	case groupNode:
+		if n.tok.Val == "(" && prev != nil && prev.kind == leafNode && (prev.tok.Kind == TIdent || prev.tok.Kind == TQIdent) {
+			w.glue = true
+		}
 		w.put(n.tok.Val, n.tok.Pos)
 		w.emitList(n.kids)
 		w.put(n.close.Val, n.close.Pos)
@@ -175,6 +182,9 @@ func (w *writer) emit(n *node, prev, next *node) {
 				w.put(t.Val, t.Pos)
 			case qualified, prev != nil && prev.isKw("as") && !callee:
 				w.put(quoteIdent(t.Val), t.Pos)
+			case callee && t.Val == "concat":
+				// TiDB turns || into concat(); PostgreSQL's concat() differs (it skips NULLs)
+				w.put("__concat", t.Pos)
 			case callee || keywords[t.Val]:
 				w.put(t.Val, t.Pos)
 			default:

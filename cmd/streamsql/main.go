@@ -1,0 +1,148 @@
+// Command streamsql runs the streamsql server: a PostgreSQL-compatible
+// SQL engine over durable tables and streams.
+//
+//	streamsql [serve] [--listen 127.0.0.1:5433] [--data-dir ./streamsql-data] [--http 127.0.0.1:8081]
+//	                  [--password PW | --users-file FILE] [--cleartext]
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/streamsql/streamsql/planner"
+	"github.com/streamsql/streamsql/wire"
+)
+
+func main() {
+	args := os.Args[1:]
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "serve":
+			args = args[1:]
+		case "version":
+			fmt.Println("streamsql (PostgreSQL 15 wire protocol)")
+			return
+		default:
+			fmt.Fprintf(os.Stderr, "streamsql: unknown command %q (commands: serve, version)\n", args[0])
+			os.Exit(2)
+		}
+	}
+	if err := serve(args); err != nil {
+		fmt.Fprintln(os.Stderr, "streamsql:", err)
+		os.Exit(1)
+	}
+}
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:5433", "PostgreSQL protocol address")
+	dataDir := fs.String("data-dir", "./streamsql-data", "data directory")
+	httpAddr := fs.String("http", "127.0.0.1:8081", "HTTP address for health and metrics (empty: off)")
+	password := fs.String("password", "", "require this password (SCRAM-SHA-256) from every user")
+	usersFile := fs.String("users-file", "", "file of user:password lines; turns on password authentication")
+	cleartext := fs.Bool("cleartext", false, "ask for passwords in clear text instead of SCRAM-SHA-256")
+	verbose := fs.Bool("v", false, "log debug messages")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	auth := wire.Auth{Cleartext: *cleartext}
+	if *password != "" || *usersFile != "" {
+		auth.Users = map[string]string{}
+	}
+	if *usersFile != "" {
+		users, err := readUsers(*usersFile)
+		if err != nil {
+			return err
+		}
+		auth.Users = users
+	}
+	if *password != "" {
+		auth.Users["*"] = *password
+	}
+	db, err := planner.Open(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv := wire.NewServer(db, auth, log)
+	if *httpAddr != "" {
+		hs := &http.Server{Addr: *httpAddr, Handler: httpHandler(db), ReadHeaderTimeout: 5 * time.Second}
+		hl, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			return err
+		}
+		go func() { _ = hs.Serve(hl) }()
+		defer hs.Close()
+	}
+	log.Info("streamsql is ready", "listen", ln.Addr().String(), "data_dir", *dataDir,
+		"connect", fmt.Sprintf("psql -h %s -p %s -U streamsql", host(ln.Addr()), port(ln.Addr())))
+	err = srv.Serve(ctx, ln)
+	log.Info("streamsql stopped")
+	return err
+}
+
+func host(a net.Addr) string {
+	h, _, _ := net.SplitHostPort(a.String())
+	return h
+}
+
+func port(a net.Addr) string {
+	_, p, _ := net.SplitHostPort(a.String())
+	return p
+}
+
+func readUsers(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	users := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		u, p, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, errors.New("users file: lines must be user:password")
+		}
+		users[u] = p
+	}
+	return users, sc.Err()
+}
+
+func httpHandler(db *planner.DB) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, "# TYPE streamsql_catalog_objects gauge\nstreamsql_catalog_objects %d\n", len(db.Catalog.Objects()))
+	})
+	return mux
+}

@@ -1,0 +1,317 @@
+package planner
+
+import (
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/streamsql/streamsql/engine/exec"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// aggBinding binds expressions above a GROUP BY: group keys become
+// references to the key columns of the aggregate's output, aggregate calls
+// become references to its aggregate columns, and any other column of the
+// input is an error (42803).
+type aggBinding struct {
+	active bool
+	pre    *scope
+	keys   []expr.Expr
+	keyStr []string
+	aggs   []exec.AggSpec
+	aggStr []string
+}
+
+func aggCallOf(n ast.ExprNode) (name string, args []ast.ExprNode, distinct bool, ok bool) {
+	switch x := n.(type) {
+	case *ast.AggregateFuncExpr:
+		return x.F, x.Args, x.Distinct, true
+	case *ast.FuncCallExpr:
+		if isAggName(x.FnName.L) && x.Schema.L == "" || x.Schema.L == "pg_catalog" && isAggName(x.FnName.L) {
+			return x.FnName.L, x.Args, false, true
+		}
+	}
+	return "", nil, false, false
+}
+
+func (a *aggBinding) lookup(b *binder, n ast.ExprNode, sc *scope) (expr.Expr, bool, error) {
+	if !a.active {
+		return nil, false, nil
+	}
+	if name, args, distinct, ok := aggCallOf(n); ok {
+		e, err := a.addAgg(b, n, name, args, distinct)
+		return e, true, err
+	}
+	switch n.(type) {
+	case *ast.ParenthesesExpr:
+		return nil, false, nil
+	}
+	if len(a.keys) == 0 {
+		if c, ok := n.(*ast.ColumnNameExpr); ok {
+			// a reference to an outer query's column is fine
+			saved := b.agg
+			b.agg = nil
+			e, err := b.resolveColumn(a.pre, c.Name)
+			b.agg = saved
+			if err == nil {
+				if _, outer := e.(*expr.OuterCol); outer {
+					return e, true, nil
+				}
+			}
+		}
+		return nil, false, nil
+	}
+	saved := b.agg
+	b.agg = nil
+	savedCorr := b.correlated
+	e, err := b.bindExpr(n, a.pre)
+	b.agg = saved
+	if err != nil {
+		b.correlated = savedCorr
+		return nil, false, nil
+	}
+	if _, outer := e.(*expr.OuterCol); outer {
+		return e, true, nil
+	}
+	b.correlated = savedCorr
+	s := e.String()
+	for i, k := range a.keyStr {
+		if k == s {
+			return &expr.Col{Idx: i, T: a.keys[i].Type(), Name: s}, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+func (a *aggBinding) addAgg(b *binder, n ast.ExprNode, name string, args []ast.ExprNode, distinct bool) (expr.Expr, error) {
+	saved := b.agg
+	b.agg = nil
+	defer func() { b.agg = saved }()
+	kind := aggKinds[name]
+	spec := exec.AggSpec{Kind: kind, Distinct: distinct}
+	if name == "count" && (len(args) == 0 || isStar(args[0])) {
+		spec.Kind = exec.AggCountStar
+	} else {
+		if len(args) == 0 {
+			return nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s() does not exist", name)
+		}
+		arg, err := b.bindExpr(args[0], a.pre)
+		if err != nil {
+			return nil, err
+		}
+		if containsAgg(args[0]) {
+			return nil, sqlerr.New(sqlerr.GroupingError, "aggregate function calls cannot be nested")
+		}
+		switch kind {
+		case exec.AggStringAgg:
+			if arg, err = b.coerce(arg, types.TText); err != nil {
+				return nil, err
+			}
+			var sep expr.Expr = &expr.Const{D: types.DText(","), T: types.TText}
+			if len(args) > 1 {
+				if sep, err = b.bindExpr(args[1], a.pre); err != nil {
+					return nil, err
+				}
+				if sep, err = b.coerce(sep, types.TText); err != nil {
+					return nil, err
+				}
+			} else if name == "string_agg" {
+				return nil, sqlerr.New(sqlerr.UndefinedFunction, "function string_agg(%s) does not exist", arg.Type())
+			}
+			spec.Sep = sep
+		case exec.AggBoolAnd, exec.AggBoolOr:
+			if arg, err = b.boolean(arg, name); err != nil {
+				return nil, err
+			}
+		case exec.AggSum, exec.AggAvg, exec.AggVarSamp, exec.AggVarPop, exec.AggStddevSamp, exec.AggStddevPop:
+			if arg.Type().Kind == types.Unknown {
+				if arg, err = b.coerce(arg, types.TFloat64); err != nil {
+					return nil, err
+				}
+			}
+			if !arg.Type().Kind.IsNumeric() && arg.Type().Kind != types.Interval {
+				return nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s(%s) does not exist", name, arg.Type())
+			}
+			if arg.Type().Kind == types.Oid {
+				arg = &expr.Cast{E: arg, To: types.TInt64}
+			}
+		case exec.AggMin, exec.AggMax:
+			if arg.Type().Kind == types.Unknown {
+				if arg, err = b.coerce(arg, types.TText); err != nil {
+					return nil, err
+				}
+			}
+		}
+		spec.Arg = arg
+	}
+	t, err := exec.AggResultType(spec.Kind, argType(spec.Arg))
+	if err != nil {
+		return nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s(%s) does not exist", name, argType(spec.Arg))
+	}
+	spec.T = t
+	key := aggKey(spec)
+	for i, s := range a.aggStr {
+		if s == key {
+			return &expr.Col{Idx: len(a.keys) + i, T: t, Name: name}, nil
+		}
+	}
+	a.aggs = append(a.aggs, spec)
+	a.aggStr = append(a.aggStr, key)
+	return &expr.Col{Idx: len(a.keys) + len(a.aggs) - 1, T: t, Name: name}, nil
+}
+
+func argType(e expr.Expr) types.T {
+	if e == nil {
+		return types.TInt64
+	}
+	return e.Type()
+}
+
+func aggKey(s exec.AggSpec) string {
+	k := string(rune('A'+s.Kind)) + "|"
+	if s.Distinct {
+		k += "D|"
+	}
+	if s.Arg != nil {
+		k += s.Arg.String()
+	}
+	if s.Sep != nil {
+		k += "|" + s.Sep.String()
+	}
+	return k
+}
+
+func isStar(n ast.ExprNode) bool {
+	if v, ok := n.(interface{ GetValue() any }); ok {
+		_ = v
+	}
+	switch x := n.(type) {
+	case *ast.ColumnNameExpr:
+		return x.Name.Name.L == "*"
+	}
+	return false
+}
+
+// containsAgg reports whether n has an aggregate call outside subqueries.
+func containsAgg(n ast.Node) bool {
+	v := &aggFinder{}
+	n.Accept(v)
+	return v.found
+}
+
+type aggFinder struct{ found bool }
+
+func (v *aggFinder) Enter(n ast.Node) (ast.Node, bool) {
+	switch x := n.(type) {
+	case *ast.SubqueryExpr, *ast.WindowFuncExpr:
+		return n, true
+	case *ast.AggregateFuncExpr:
+		v.found = true
+		return n, true
+	case *ast.FuncCallExpr:
+		if _, _, _, ok := aggCallOf(x); ok {
+			v.found = true
+			return n, true
+		}
+	}
+	return n, false
+}
+func (v *aggFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+// containsWindow reports whether n has a window function outside subqueries.
+func containsWindow(n ast.Node) bool {
+	v := &winFinder{}
+	n.Accept(v)
+	return v.found
+}
+
+type winFinder struct{ found bool }
+
+func (v *winFinder) Enter(n ast.Node) (ast.Node, bool) {
+	switch n.(type) {
+	case *ast.SubqueryExpr:
+		return n, true
+	case *ast.WindowFuncExpr:
+		v.found = true
+		return n, true
+	}
+	return n, false
+}
+func (v *winFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+// winBinding collects the window functions of a select list. All of them
+// must share one window (PARTITION BY and ORDER BY).
+type winBinding struct {
+	base      int // number of input columns
+	partition []expr.Expr
+	order     []exec.SortKey
+	specStr   string
+	funcs     []exec.WinFunc
+}
+
+var winKinds = map[string]exec.WinKind{
+	"row_number": exec.WinRowNumber, "rank": exec.WinRank, "dense_rank": exec.WinDenseRank,
+	"count": exec.WinCount, "sum": exec.WinSum, "avg": exec.WinAvg, "min": exec.WinMin, "max": exec.WinMax,
+}
+
+func (w *winBinding) add(b *binder, x *ast.WindowFuncExpr, sc *scope) (expr.Expr, error) {
+	kind, ok := winKinds[x.Name]
+	if !ok {
+		return nil, sqlerr.Unsupported("window function %s is not supported", x.Name)
+	}
+	if x.Spec.Frame != nil {
+		return nil, sqlerr.Unsupported("window frames are not supported")
+	}
+	saved := b.win
+	b.win = nil
+	defer func() { b.win = saved }()
+	var part []expr.Expr
+	if x.Spec.PartitionBy != nil {
+		for _, it := range x.Spec.PartitionBy.Items {
+			e, err := b.bindExpr(it.Expr, sc)
+			if err != nil {
+				return nil, err
+			}
+			part = append(part, e)
+		}
+	}
+	var order []exec.SortKey
+	if x.Spec.OrderBy != nil {
+		for _, it := range x.Spec.OrderBy.Items {
+			k, err := b.sortKey(it, sc)
+			if err != nil {
+				return nil, err
+			}
+			order = append(order, k)
+		}
+	}
+	spec := exprList(part) + "|"
+	for _, k := range order {
+		spec += k.E.String() + map[bool]string{true: " desc", false: ""}[k.Desc] + ","
+	}
+	if len(w.funcs) == 0 {
+		w.partition, w.order, w.specStr = part, order, spec
+	} else if spec != w.specStr {
+		return nil, sqlerr.Unsupported("window functions with different windows in one query are not supported")
+	}
+	f := exec.WinFunc{Kind: kind, T: types.TInt64}
+	if kind == exec.WinCount && (len(x.Args) == 0 || isStar(x.Args[0])) {
+		f.Kind = exec.WinCountStar
+	} else if kind >= exec.WinCount {
+		if len(x.Args) == 0 {
+			return nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s() does not exist", x.Name)
+		}
+		arg, err := b.bindExpr(x.Args[0], sc)
+		if err != nil {
+			return nil, err
+		}
+		f.Arg = arg
+		ak := map[exec.WinKind]exec.AggKind{exec.WinCount: exec.AggCount, exec.WinSum: exec.AggSum, exec.WinAvg: exec.AggAvg, exec.WinMin: exec.AggMin, exec.WinMax: exec.AggMax}[kind]
+		t, err := exec.AggResultType(ak, arg.Type())
+		if err != nil {
+			return nil, err
+		}
+		f.T = t
+	}
+	w.funcs = append(w.funcs, f)
+	return &expr.Col{Idx: w.base + len(w.funcs) - 1, T: f.T, Name: x.Name}, nil
+}

@@ -1,0 +1,448 @@
+package planner
+
+import (
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/engine/exec"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/planner/pgsql"
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// fromItem binds a FROM clause item: a table, a derived table, a table
+// function or a join. It returns the node, its columns (qualified by the
+// range-table name) and the USING columns of joins.
+func (b *binder) fromItem(n ast.ResultSetNode, outer *scope) (Node, []Column, map[string]int, error) {
+	switch x := n.(type) {
+	case *ast.Join:
+		if x.Right == nil {
+			return b.fromItem(x.Left, outer)
+		}
+		return b.join(x, outer)
+	case *ast.TableSource:
+		alias := x.AsName.O
+		switch src := x.Source.(type) {
+		case *ast.TableName:
+			node, cols, err := b.table(src, alias, outer)
+			return node, cols, nil, err
+		case *ast.SelectStmt, *ast.SetOprStmt:
+			node, err := b.query(src, outer)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if alias == "" {
+				alias = "subquery"
+			}
+			cols, err := b.aliasColumns(relabel(node.Columns(), alias), alias)
+			return node, cols, nil, err
+		case *ast.Join:
+			node, cols, using, err := b.join(src, outer)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if alias != "" {
+				cols = relabel(cols, alias)
+			}
+			return node, cols, using, nil
+		}
+	case *ast.TableName:
+		node, cols, err := b.table(x, "", outer)
+		return node, cols, nil, err
+	}
+	return nil, nil, nil, sqlerr.Unsupported("FROM item %T is not supported", n)
+}
+
+func (b *binder) aliasColumns(cols []Column, alias string) ([]Column, error) {
+	names, ok := b.tr.AliasColumns[alias]
+	if !ok {
+		return cols, nil
+	}
+	if len(names) > len(cols) {
+		return nil, sqlerr.New(sqlerr.InvalidColumnReference, "table %q has %d columns available but %d columns specified", alias, len(cols), len(names))
+	}
+	for i, n := range names {
+		cols[i].Name = n
+	}
+	return cols, nil
+}
+
+// table resolves a table name: a CTE, a table function placeholder, a
+// catalog relation (pg_catalog, information_schema) or a user object.
+func (b *binder) table(t *ast.TableName, alias string, outer *scope) (Node, []Column, error) {
+	name, schema := t.Name.O, t.Schema.O
+	if alias == "" {
+		alias = name
+	}
+	if schema == "" {
+		for i := len(b.ctes) - 1; i >= 0; i-- {
+			if c, ok := b.ctes[i][name]; ok {
+				cols, err := b.aliasColumns(relabel(c.cols, alias), alias)
+				if err != nil {
+					return nil, nil, err
+				}
+				return renamed(c.node, cols), cols, nil
+			}
+		}
+		for _, tf := range b.tr.TableFuncs {
+			if tf.Placeholder == name {
+				if alias == name {
+					alias = tf.Name
+				}
+				return b.tableFunc(tf.Name, tf.Args, alias, outer)
+			}
+		}
+	}
+	switch schema {
+	case "pg_catalog", "information_schema":
+		v := lookupVirtualIn(schema, name)
+		if v == nil {
+			return nil, nil, sqlerr.New(sqlerr.UndefinedTable, "relation \"%s.%s\" does not exist", schema, name)
+		}
+		return b.virtual(v, alias)
+	case "", "public":
+	default:
+		return nil, nil, sqlerr.New(sqlerr.UndefinedTable, "relation \"%s.%s\" does not exist", schema, name)
+	}
+	if schema == "" {
+		if v := lookupVirtualIn("pg_catalog", name); v != nil {
+			return b.virtual(v, alias)
+		}
+	}
+	o := b.s.db.Catalog.Lookup(name)
+	if o == nil {
+		return nil, nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", name)
+	}
+	b.deps = append(b.deps, o.Name)
+	switch o.Kind {
+	case catalog.KindTable, catalog.KindStream:
+		cols := make([]Column, len(o.Columns))
+		for i, c := range o.Columns {
+			cols[i] = Column{Name: c.Name, Type: c.Type, Table: alias, TableOID: o.OID, AttNum: int16(i + 1)}
+		}
+		cols, err := b.aliasColumns(cols, alias)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &ScanNode{Rel: o, Cols: cols}, cols, nil
+	case catalog.KindView, catalog.KindMaterializedView:
+		node, err := b.viewQuery(o)
+		if err != nil {
+			return nil, nil, err
+		}
+		cols := relabel(node.Columns(), alias)
+		for i := range cols {
+			cols[i].TableOID, cols[i].AttNum = o.OID, int16(i+1)
+		}
+		cols, err = b.aliasColumns(cols, alias)
+		if err != nil {
+			return nil, nil, err
+		}
+		return renamed(node, cols), cols, nil
+	case catalog.KindSource:
+		return nil, nil, sqlerr.Unsupported("reading source %q needs its connector, which is not available in this build", name)
+	}
+	return nil, nil, sqlerr.New(sqlerr.WrongObjectType, "%q is a %s, not a relation", name, o.Kind)
+}
+
+// renamed gives a node new output column names (a projection of its columns).
+func renamed(n Node, cols []Column) Node {
+	es := make([]expr.Expr, len(cols))
+	for i, c := range cols {
+		es[i] = &expr.Col{Idx: i, T: c.Type, Name: c.Name}
+	}
+	return &ProjectNode{In: n, Exprs: es, Cols: cols}
+}
+
+// viewQuery binds the defining query of a view or materialized view.
+func (b *binder) viewQuery(o *catalog.Object) (Node, error) {
+	b.viewDepth++
+	defer func() { b.viewDepth-- }()
+	if b.viewDepth > 32 {
+		return nil, sqlerr.New(sqlerr.InvalidObjectDefinition, "infinite recursion detected in view %q", o.Name)
+	}
+	stmts, err := b.s.parser.Parse(o.Query)
+	if err != nil {
+		return nil, err
+	}
+	var query *pgsql.Query
+	if len(stmts) == 1 {
+		query, _ = stmts[0].(*pgsql.Query)
+	}
+	if query == nil {
+		return nil, sqlerr.New(sqlerr.InternalError, "view %q has a corrupt definition", o.Name)
+	}
+	sub := &binder{s: b.s, tr: query.Tr, viewDepth: b.viewDepth}
+	node, err := sub.query(query.Node.(ast.ResultSetNode), nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(sub.params) > 0 {
+		return nil, sqlerr.New(sqlerr.InvalidObjectDefinition, "a view cannot have parameters")
+	}
+	cols := node.Columns()
+	out := make([]Column, len(cols))
+	for i, c := range cols {
+		out[i] = Column{Name: c.Name, Type: c.Type}
+		if i < len(o.Columns) {
+			out[i].Name = o.Columns[i].Name
+		}
+	}
+	return renamed(node, out), nil
+}
+
+func (b *binder) virtual(v *virtualTable, alias string) (Node, []Column, error) {
+	cols := make([]Column, len(v.cols))
+	for i, c := range v.cols {
+		cols[i] = Column{Name: c.Name, Type: c.Type, Table: alias, TableOID: v.oid, AttNum: int16(i + 1)}
+	}
+	cols, err := b.aliasColumns(cols, alias)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &ScanNode{Virtual: v, Cols: cols}, cols, nil
+}
+
+// join binds a JOIN, extracting equality keys from ON for a hash join.
+func (b *binder) join(j *ast.Join, outer *scope) (Node, []Column, map[string]int, error) {
+	left, lcols, lusing, err := b.fromItem(j.Left, outer)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	right, rcols, rusing, err := b.fromItem(j.Right, outer)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	kind := exec.InnerJoin
+	switch {
+	case j.StraightJoin:
+		kind = exec.FullJoin
+	case j.Tp == ast.LeftJoin:
+		kind = exec.LeftJoin
+	case j.Tp == ast.RightJoin:
+		kind = exec.RightJoin
+	}
+	cols := append(append([]Column{}, lcols...), rcols...)
+	using := map[string]int{}
+	for k, v := range lusing {
+		using[k] = v
+	}
+	for k, v := range rusing {
+		using[k] = v + len(lcols)
+	}
+	sc := &scope{cols: cols, parent: outer, using: using}
+	var lk, rk []expr.Expr
+	var residual []expr.Expr
+	usingNames := []string{}
+	for _, u := range j.Using {
+		usingNames = append(usingNames, u.Name.O)
+	}
+	if j.NaturalJoin {
+		for _, lc := range lcols {
+			for _, rc := range rcols {
+				if lc.Name == rc.Name && !lc.Hidden && !rc.Hidden {
+					usingNames = append(usingNames, lc.Name)
+				}
+			}
+		}
+	}
+	for _, name := range usingNames {
+		li, ri := -1, -1
+		for i, c := range lcols {
+			if c.Name == name && !c.Hidden {
+				li = i
+			}
+		}
+		for i, c := range rcols {
+			if c.Name == name && !c.Hidden {
+				ri = i
+			}
+		}
+		if li < 0 || ri < 0 {
+			return nil, nil, nil, sqlerr.New(sqlerr.UndefinedColumn, "column %q specified in USING clause does not exist in %s table", name, map[bool]string{true: "left", false: "right"}[li < 0])
+		}
+		l, r, err := b.unify(&expr.Col{Idx: li, T: lcols[li].Type}, &expr.Col{Idx: ri, T: rcols[ri].Type}, "=")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		lk, rk = append(lk, l), append(rk, r)
+		// the merged column: the right side's copy is hidden
+		cols[len(lcols)+ri].Hidden = true
+		if kind == exec.RightJoin {
+			using[name] = len(lcols) + ri
+			cols[len(lcols)+ri].Hidden = false
+			cols[li].Hidden = true
+		} else {
+			using[name] = li
+		}
+	}
+	if j.On != nil {
+		cond, err := b.bindExpr(j.On.Expr, sc)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if cond, err = b.boolean(cond, "JOIN/ON"); err != nil {
+			return nil, nil, nil, err
+		}
+		for _, c := range conjuncts(cond) {
+			if l, r, ok := splitEquality(c, len(lcols)); ok {
+				lk, rk = append(lk, l), append(rk, r)
+				continue
+			}
+			residual = append(residual, c)
+		}
+	}
+	node := &JoinNode{Kind: kind, Left: left, Right: right, LeftKeys: lk, RightKeys: rk, Residual: and(residual), Cols: cols}
+	return node, cols, using, nil
+}
+
+// splitEquality recognises left-expr = right-expr over a join of a left
+// input with nl columns, returning each side in its own input's columns.
+func splitEquality(e expr.Expr, nl int) (expr.Expr, expr.Expr, bool) {
+	c, ok := e.(*expr.Compare)
+	if !ok || c.Op != expr.EQ {
+		return nil, nil, false
+	}
+	if hasSubquery(c.L) || hasSubquery(c.R) {
+		return nil, nil, false
+	}
+	llo, lhi := colRange(c.L)
+	rlo, rhi := colRange(c.R)
+	switch {
+	case llo >= 0 && lhi < nl && rlo >= nl:
+		return c.L, shift(c.R, -nl), true
+	case rlo >= 0 && rhi < nl && llo >= nl:
+		return c.R, shift(c.L, -nl), true
+	}
+	return nil, nil, false
+}
+
+func hasSubquery(e expr.Expr) bool {
+	found := false
+	var walk func(e expr.Expr)
+	walk = func(e expr.Expr) {
+		switch x := e.(type) {
+		case *subqueryExpr, *expr.OuterCol:
+			found = true
+		case *expr.Arith:
+			walk(x.L)
+			walk(x.R)
+		case *expr.Cast:
+			walk(x.E)
+		case *expr.Call:
+			for _, a := range x.Args {
+				walk(a)
+			}
+		}
+	}
+	walk(e)
+	return found
+}
+
+// pushFilter applies a WHERE predicate; equalities between the two sides
+// of an inner join without keys (FROM a, b WHERE a.x = b.y) become its keys.
+func (b *binder) pushFilter(n Node, pred expr.Expr) Node {
+	j, ok := n.(*JoinNode)
+	if !ok || j.Kind != exec.InnerJoin {
+		return &FilterNode{In: n, Pred: pred}
+	}
+	nl := len(j.Left.Columns())
+	var rest []expr.Expr
+	for _, c := range conjuncts(pred) {
+		if l, r, ok := splitEquality(c, nl); ok {
+			j.LeftKeys = append(j.LeftKeys, l)
+			j.RightKeys = append(j.RightKeys, r)
+			continue
+		}
+		rest = append(rest, c)
+	}
+	if len(rest) == 0 {
+		return j
+	}
+	return &FilterNode{In: j, Pred: and(rest)}
+}
+
+// tableFunc binds a set-returning function in FROM.
+func (b *binder) tableFunc(name, args, alias string, outer *scope) (Node, []Column, error) {
+	q, err := b.s.parser.ParseSelectList(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	sel := q.Node.(*ast.SelectStmt)
+	var bound []expr.Expr
+	for _, f := range sel.Fields.Fields {
+		e, err := b.bindExpr(f.Expr, &scope{parent: outer})
+		if err != nil {
+			return nil, nil, err
+		}
+		bound = append(bound, e)
+	}
+	var cols []Column
+	switch name {
+	case "generate_series":
+		if len(bound) < 2 || len(bound) > 3 {
+			return nil, nil, sqlerr.New(sqlerr.UndefinedFunction, "function generate_series(%s) does not exist", argTypes(bound))
+		}
+		t := types.TInt64
+		allInt := true
+		for _, e := range bound[:2] {
+			if !e.Type().Kind.IsInteger() && e.Type().Kind != types.Unknown {
+				allInt = false
+			}
+		}
+		if allInt && bound[0].Type().Kind == types.Int32 && bound[1].Type().Kind == types.Int32 {
+			t = types.TInt32
+		}
+		if !allInt {
+			t = bound[0].Type()
+			if t.Kind == types.Unknown {
+				t = types.TTimestampTZ
+			}
+		}
+		for i := range bound[:2] {
+			if bound[i], err = b.coerce(bound[i], t); err != nil {
+				return nil, nil, err
+			}
+		}
+		if len(bound) == 3 {
+			step := types.TInt64
+			if !allInt {
+				step = types.TInterval
+			}
+			if bound[2], err = b.coerce(bound[2], step); err != nil {
+				return nil, nil, err
+			}
+		}
+		cols = []Column{{Name: "generate_series", Type: t, Table: alias}}
+		if alias != "generate_series" {
+			cols[0].Name = alias
+		}
+	case "unnest":
+		if len(bound) != 1 {
+			return nil, nil, sqlerr.Unsupported("unnest with several arrays is not supported")
+		}
+		at := bound[0].Type()
+		if at.Kind == types.Unknown {
+			at = types.TTextArray
+			if bound[0], err = b.coerce(bound[0], at); err != nil {
+				return nil, nil, err
+			}
+		}
+		if at.Kind != types.Array {
+			return nil, nil, sqlerr.New(sqlerr.UndefinedFunction, "function unnest(%s) does not exist", at)
+		}
+		cols = []Column{{Name: "unnest", Type: at.ElemType(), Table: alias}}
+		if alias != "unnest" {
+			cols[0].Name = alias
+		}
+	case "tumble", "hop", "session":
+		return nil, nil, sqlerr.Unsupported("%s() windows need continuous queries, which are not available in this build", name)
+	default:
+		return nil, nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s does not exist", name)
+	}
+	cols, err = b.aliasColumns(cols, alias)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &TableFuncNode{Name: name, Args: bound, Cols: cols}, cols, nil
+}

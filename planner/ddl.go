@@ -1,0 +1,434 @@
+package planner
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/engine/storage"
+	"github.com/streamsql/streamsql/planner/pgsql"
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+func storageTruncate() storage.Change { return storage.Change{Truncate: true} }
+
+// streamOptions and sourceOptions are the WITH options each kind accepts.
+var relationOptions = map[catalog.Kind]map[string]bool{
+	catalog.KindTable:  {},
+	catalog.KindStream: {"shards": true, "partition_by": true, "retention": true},
+	catalog.KindSource: {"connector": true, "brokers": true, "topic": true, "format": true, "start": true, "stream": true,
+		"region": true, "endpoint": true, "path": true, "group": true, "rate": true, "events": true, "seed": true, "shards": true},
+}
+
+func (s *Session) createRelation(ctx *expr.Ctx, st *pgsql.CreateRelation) (*Result, error) {
+	s.db.ddl.Lock()
+	defer s.db.ddl.Unlock()
+	tag := "CREATE " + strings.ToUpper(string(st.Kind))
+	if s.db.Catalog.Lookup(st.Name) != nil {
+		if st.IfNotExists {
+			return &Result{Tag: tag, Notice: fmt.Sprintf("relation %q already exists, skipping", st.Name)}, nil
+		}
+		return nil, sqlerr.New(sqlerr.DuplicateTable, "relation %q already exists", st.Name)
+	}
+	if lookupVirtualIn("pg_catalog", st.Name) != nil {
+		return nil, sqlerr.New(sqlerr.DuplicateTable, "relation %q already exists in pg_catalog", st.Name)
+	}
+	o := &catalog.Object{Name: st.Name, Kind: st.Kind, Options: st.Options, SQL: st.Text}
+	for k, v := range st.Options {
+		if !relationOptions[st.Kind][k] {
+			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "unrecognized %s option %q", st.Kind, k)
+		}
+		if err := checkOption(k, v); err != nil {
+			return nil, err
+		}
+	}
+	if st.Kind == catalog.KindSource && st.Options["connector"] == "" {
+		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "CREATE SOURCE needs WITH (connector = '...')")
+	}
+	var asRows []storage.Row
+	if st.AsQuery != nil {
+		b := s.newBinder(st.AsQuery.Tr, nil)
+		sel, ok := st.AsQuery.Node.(ast.ResultSetNode)
+		if !ok {
+			return nil, sqlerr.New(sqlerr.SyntaxError, "CREATE TABLE AS needs a query")
+		}
+		node, err := b.query(sel, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range visible(node.Columns()) {
+			t := c.Type
+			if t.Kind == types.Unknown || t.Kind == types.Null {
+				t = types.TText
+			}
+			o.Columns = append(o.Columns, catalog.Column{Name: c.Name, Type: t})
+		}
+		op, err := build(ctx, s.db, node)
+		if err != nil {
+			return nil, err
+		}
+		batches, err := drainOp(ctx, op)
+		if err != nil {
+			return nil, err
+		}
+		asRows = batchRows(batches)
+	}
+	for _, c := range st.Columns {
+		col := catalog.Column{Name: c.Name, Type: c.Type, NotNull: c.NotNull, Default: c.Default}
+		if c.Default != "" {
+			b := s.newBinder(&pgsql.Translated{}, nil)
+			if _, err := b.defaultExpr(col); err != nil {
+				return nil, err
+			}
+		}
+		o.Columns = append(o.Columns, col)
+	}
+	for _, name := range st.PrimaryKey {
+		i := o.ColumnIndex(name)
+		if i < 0 {
+			return nil, sqlerr.New(sqlerr.UndefinedColumn, "column %q named in key does not exist", name)
+		}
+		for _, k := range o.PrimaryKey {
+			if k == i {
+				return nil, sqlerr.New(sqlerr.DuplicateColumn, "column %q appears twice in primary key constraint", name)
+			}
+		}
+		o.PrimaryKey = append(o.PrimaryKey, i)
+		o.Columns[i].NotNull = true
+	}
+	if len(st.PrimaryKey) > 0 && st.Kind != catalog.KindTable {
+		return nil, sqlerr.Unsupported("PRIMARY KEY is only supported on tables; a %s is append-only", st.Kind)
+	}
+	if st.Watermark != nil {
+		if st.Kind == catalog.KindTable {
+			return nil, sqlerr.Unsupported("WATERMARK is only allowed on streams and sources")
+		}
+		i := o.ColumnIndex(st.Watermark.Column)
+		if i < 0 {
+			return nil, sqlerr.New(sqlerr.UndefinedColumn, "column %q named in WATERMARK does not exist", st.Watermark.Column)
+		}
+		k := o.Columns[i].Type.Kind
+		if k != types.Timestamp && k != types.TimestampTZ {
+			return nil, sqlerr.New(sqlerr.DatatypeMismatch, "WATERMARK column %q must be a timestamp, not %s", st.Watermark.Column, o.Columns[i].Type)
+		}
+		if err := s.checkWatermark(o, st.Watermark.Expr); err != nil {
+			return nil, err
+		}
+		o.Watermark = st.Watermark
+	}
+	if len(o.Columns) == 0 && st.Kind != catalog.KindTable {
+		return nil, sqlerr.New(sqlerr.SyntaxError, "a %s needs at least one column", st.Kind)
+	}
+	if err := s.db.Catalog.Create(o); err != nil {
+		return nil, err
+	}
+	if st.Kind == catalog.KindTable || st.Kind == catalog.KindStream {
+		t, err := s.db.openTable(o)
+		if err != nil {
+			_, _ = s.db.Catalog.Drop(o.Name, true)
+			return nil, err
+		}
+		if len(asRows) > 0 {
+			if err := t.Apply(storage.Change{Inserts: asRows}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if st.AsQuery != nil {
+		return &Result{Tag: fmt.Sprintf("SELECT %d", len(asRows))}, nil
+	}
+	return &Result{Tag: tag}, nil
+}
+
+func drainOp(ctx *expr.Ctx, op interface {
+	Next(*expr.Ctx) (arrowBatch, error)
+	Close()
+}) ([]arrowBatch, error) {
+	defer op.Close()
+	var out []arrowBatch
+	for {
+		b, err := op.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if b == nil {
+			return out, nil
+		}
+		out = append(out, b)
+	}
+}
+
+func checkOption(k, v string) error {
+	switch k {
+	case "shards":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1024 {
+			return sqlerr.New(sqlerr.InvalidParameterValue, "shards must be an integer between 1 and 1024, not %q", v)
+		}
+	case "retention":
+		if _, err := time.ParseDuration(v); err != nil {
+			if _, err2 := types.ParseInterval(v); err2 != nil {
+				return sqlerr.New(sqlerr.InvalidParameterValue, "invalid retention %q (use e.g. '24h' or '7 days')", v)
+			}
+		}
+	}
+	return nil
+}
+
+// checkWatermark binds the watermark expression over the stream's columns:
+// it must be a timestamp of the same type.
+func (s *Session) checkWatermark(o *catalog.Object, text string) error {
+	q, err := s.parser.ParseExpr(text)
+	if err != nil {
+		return err
+	}
+	b := s.newBinder(q.Tr, nil)
+	e, err := b.bindExpr(q.Node.(*ast.SelectStmt).Fields.Fields[0].Expr, &scope{cols: tableScope(o, o.Name)})
+	if err != nil {
+		return err
+	}
+	k := e.Type().Kind
+	if k != types.Timestamp && k != types.TimestampTZ {
+		return sqlerr.New(sqlerr.DatatypeMismatch, "WATERMARK expression must be a timestamp, not %s", e.Type())
+	}
+	return nil
+}
+
+func (s *Session) createView(ctx *expr.Ctx, st *pgsql.CreateView) (*Result, error) {
+	s.db.ddl.Lock()
+	defer s.db.ddl.Unlock()
+	kind := catalog.KindView
+	if st.Materialized {
+		kind = catalog.KindMaterializedView
+	}
+	tag := "CREATE " + strings.ToUpper(string(kind))
+	if old := s.db.Catalog.Lookup(st.Name); old != nil {
+		if st.IfNotExists {
+			return &Result{Tag: tag, Notice: fmt.Sprintf("relation %q already exists, skipping", st.Name)}, nil
+		}
+		if !(st.OrReplace && old.Kind == kind) {
+			return nil, sqlerr.New(sqlerr.DuplicateTable, "relation %q already exists", st.Name)
+		}
+	}
+	b := s.newBinder(st.Query.Tr, nil)
+	node, err := b.query(st.Query.Node.(ast.ResultSetNode), nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(b.params) > 0 {
+		return nil, sqlerr.New(sqlerr.InvalidObjectDefinition, "a view cannot have parameters")
+	}
+	cols := visible(node.Columns())
+	if len(st.Columns) > len(cols) {
+		return nil, sqlerr.New(sqlerr.SyntaxError, "CREATE VIEW specifies more column names than columns")
+	}
+	o := &catalog.Object{Name: st.Name, Kind: kind, Query: st.Query.Text, SQL: st.Text, Options: st.Options}
+	seen := map[string]bool{}
+	for i, c := range cols {
+		name := c.Name
+		if i < len(st.Columns) {
+			name = st.Columns[i]
+		}
+		if seen[name] {
+			return nil, sqlerr.New(sqlerr.DuplicateColumn, "column %q specified more than once", name)
+		}
+		seen[name] = true
+		t := c.Type
+		if t.Kind == types.Unknown || t.Kind == types.Null {
+			t = types.TText
+		}
+		o.Columns = append(o.Columns, catalog.Column{Name: name, Type: t})
+	}
+	if st.EmitOnWindowClose {
+		o.Options["emit"] = "on window close"
+	}
+	deps := map[string]bool{}
+	for _, d := range b.deps {
+		if !deps[d] {
+			deps[d] = true
+			o.DependsOn = append(o.DependsOn, d)
+		}
+	}
+	if st.OrReplace && s.db.Catalog.Lookup(st.Name) != nil {
+		if _, err := s.db.Catalog.Drop(st.Name, false); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.db.Catalog.Create(o); err != nil {
+		return nil, err
+	}
+	return &Result{Tag: tag}, nil
+}
+
+func (s *Session) createSink(ctx *expr.Ctx, st *pgsql.CreateSink) (*Result, error) {
+	s.db.ddl.Lock()
+	defer s.db.ddl.Unlock()
+	if s.db.Catalog.Lookup(st.Name) != nil {
+		if st.IfNotExists {
+			return &Result{Tag: "CREATE SINK", Notice: fmt.Sprintf("sink %q already exists, skipping", st.Name)}, nil
+		}
+		return nil, sqlerr.New(sqlerr.DuplicateObject, "%q already exists", st.Name)
+	}
+	if st.Options["connector"] == "" {
+		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "CREATE SINK needs WITH (connector = '...')")
+	}
+	o := &catalog.Object{Name: st.Name, Kind: catalog.KindSink, Options: st.Options, SQL: st.Text}
+	if st.Query != nil {
+		b := s.newBinder(st.Query.Tr, nil)
+		if _, err := b.query(st.Query.Node.(ast.ResultSetNode), nil); err != nil {
+			return nil, err
+		}
+		o.Query = st.Query.Text
+		o.DependsOn = uniq(b.deps)
+	} else {
+		from := s.db.Catalog.Lookup(st.From)
+		if from == nil || !from.IsRelation() {
+			return nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", st.From)
+		}
+		o.Query = "SELECT * FROM " + quoteIdent(st.From)
+		o.DependsOn = []string{st.From}
+	}
+	if err := s.db.Catalog.Create(o); err != nil {
+		return nil, err
+	}
+	return &Result{Tag: "CREATE SINK"}, nil
+}
+
+func uniq(xs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func (s *Session) drop(st *pgsql.Drop) (*Result, error) {
+	s.db.ddl.Lock()
+	defer s.db.ddl.Unlock()
+	tag := "DROP " + strings.ToUpper(string(st.Kind))
+	var notices []string
+	for _, name := range st.Names {
+		o := s.db.Catalog.Lookup(name)
+		if o == nil {
+			if st.IfExists {
+				notices = append(notices, fmt.Sprintf("%s %q does not exist, skipping", st.Kind, name))
+				continue
+			}
+			code := sqlerr.UndefinedTable
+			if st.Kind == catalog.KindSink {
+				code = sqlerr.UndefinedObject
+			}
+			return nil, sqlerr.New(code, "%s %q does not exist", st.Kind, name)
+		}
+		if o.Kind != st.Kind {
+			return nil, sqlerr.New(sqlerr.WrongObjectType, "%q is not a %s", name, st.Kind).WithHint(fmt.Sprintf("Use DROP %s to remove a %s.", strings.ToUpper(string(o.Kind)), o.Kind))
+		}
+		dropped, err := s.db.Catalog.Drop(name, st.Cascade)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range dropped {
+			if d.Kind == catalog.KindTable || d.Kind == catalog.KindStream {
+				if err := s.db.dropTable(d.Name); err != nil {
+					return nil, err
+				}
+			}
+			if d.Name != name {
+				notices = append(notices, fmt.Sprintf("drop cascades to %s %s", d.Kind, d.Name))
+			}
+		}
+	}
+	return &Result{Tag: tag, Notice: strings.Join(notices, "\n")}, nil
+}
+
+var describeColumns = []Column{
+	{Name: "name", Type: types.TText}, {Name: "type", Type: types.TText}, {Name: "nullable", Type: types.TBool},
+	{Name: "primary_key", Type: types.TBool}, {Name: "default", Type: types.TText},
+}
+
+func (s *Session) describe(ctx *expr.Ctx, st *pgsql.Describe) (*Result, error) {
+	o := s.db.Catalog.Lookup(st.Name)
+	if o == nil {
+		return nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", st.Name)
+	}
+	var rows [][]types.Datum
+	for i, c := range o.Columns {
+		pk := false
+		for _, k := range o.PrimaryKey {
+			pk = pk || k == i
+		}
+		var def any
+		if c.Default != "" {
+			def = c.Default
+		}
+		rows = append(rows, row(c.Name, c.Type.String(), !c.NotNull, pk, def))
+	}
+	res := rowsResult(ctx, describeColumns, rows, "SHOW", true)
+	if o.Watermark != nil {
+		res.Notice = fmt.Sprintf("watermark: %s AS %s", o.Watermark.Column, o.Watermark.Expr)
+	}
+	return res, nil
+}
+
+func showColumns(st *pgsql.Show) []Column {
+	switch st.What {
+	case "streams", "sources", "tables", "views", "materialized views", "sinks", "objects":
+		return []Column{{Name: "name", Type: types.TText}}
+	case "all":
+		return []Column{{Name: "name", Type: types.TText}, {Name: "setting", Type: types.TText}, {Name: "description", Type: types.TText}}
+	}
+	if st.What == "timezone" {
+		return []Column{{Name: "TimeZone", Type: types.TText}}
+	}
+	return []Column{{Name: st.What, Type: types.TText}}
+}
+
+func (s *Session) show(ctx *expr.Ctx, st *pgsql.Show, cols []Column) (*Result, error) {
+	kinds := map[string]catalog.Kind{"streams": catalog.KindStream, "sources": catalog.KindSource, "tables": catalog.KindTable,
+		"views": catalog.KindView, "materialized views": catalog.KindMaterializedView, "sinks": catalog.KindSink}
+	var rows [][]types.Datum
+	switch st.What {
+	case "streams", "sources", "tables", "views", "materialized views", "sinks":
+		for _, o := range s.db.Catalog.Objects() {
+			if o.Kind == kinds[st.What] {
+				rows = append(rows, row(o.Name))
+			}
+		}
+		sortRows(rows)
+		return rowsResult(ctx, cols, rows, "SHOW", true), nil
+	case "all":
+		for _, n := range s.SettingNames() {
+			v, _ := s.Setting(n)
+			rows = append(rows, row(n, v, ""))
+		}
+		return rowsResult(ctx, cols, rows, "SHOW", false), nil
+	}
+	name := strings.ToLower(st.What)
+	v, ok := s.Setting(name)
+	if !ok {
+		return nil, sqlerr.New(sqlerr.UndefinedObject, "unrecognized configuration parameter %q", st.What)
+	}
+	return rowsResult(ctx, cols, [][]types.Datum{row(v)}, "SHOW", false), nil
+}
+
+func sortRows(rows [][]types.Datum) {
+	for i := 1; i < len(rows); i++ {
+		for j := i; j > 0 && rows[j][0].S < rows[j-1][0].S; j-- {
+			rows[j], rows[j-1] = rows[j-1], rows[j]
+		}
+	}
+}
+
+type arrowBatch = arrow.RecordBatch

@@ -1,0 +1,234 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/engine/exec"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// Column is an output column of a plan node: its name (as the client
+// sees it), type, and the table it came from (for qualified references
+// and for RowDescription's table OID).
+type Column struct {
+	Name     string
+	Type     types.T
+	Table    string // range-table alias that qualifies it
+	TableOID uint32
+	AttNum   int16
+	Hidden   bool // not visible to SELECT * (e.g. USING duplicates)
+}
+
+// Node is a logical plan node. Nodes hold data only; build.go turns them
+// into operators.
+type Node interface {
+	Columns() []Column
+	Children() []Node
+	describe() string
+}
+
+// ScanNode reads a table, stream, or a virtual catalog relation.
+type ScanNode struct {
+	Rel     *catalog.Object // nil for virtual relations
+	Virtual *virtualTable
+	Cols    []Column
+}
+
+// ValuesNode is a constant relation.
+type ValuesNode struct {
+	Rows [][]expr.Expr
+	Cols []Column
+}
+
+// FilterNode keeps the rows where Pred holds.
+type FilterNode struct {
+	In   Node
+	Pred expr.Expr
+}
+
+// ProjectNode computes expressions.
+type ProjectNode struct {
+	In    Node
+	Exprs []expr.Expr
+	Cols  []Column
+}
+
+// AggNode groups and aggregates; output is keys then aggregates.
+type AggNode struct {
+	In   Node
+	Keys []expr.Expr
+	Aggs []exec.AggSpec
+	Cols []Column
+}
+
+// JoinNode joins two inputs.
+type JoinNode struct {
+	Kind                exec.JoinKind
+	Left, Right         Node
+	LeftKeys, RightKeys []expr.Expr
+	Residual            expr.Expr
+	Cols                []Column
+}
+
+// SortNode orders rows; Limit < 0 means all.
+type SortNode struct {
+	In    Node
+	Keys  []exec.SortKey
+	Limit int64
+}
+
+// LimitNode applies LIMIT/OFFSET (expressions: they may be parameters).
+type LimitNode struct {
+	In            Node
+	Count, Offset expr.Expr // nil: none
+}
+
+// UnionNode concatenates inputs of the same shape.
+type UnionNode struct {
+	Inputs []Node
+	Cols   []Column
+}
+
+// SetOpNode is INTERSECT or EXCEPT.
+type SetOpNode struct {
+	Left, Right Node
+	Except, All bool
+}
+
+// WindowNode computes window functions.
+type WindowNode struct {
+	In        Node
+	Partition []expr.Expr
+	Order     []exec.SortKey
+	Funcs     []exec.WinFunc
+	Cols      []Column
+}
+
+// TableFuncNode is a set-returning function in FROM.
+type TableFuncNode struct {
+	Name string
+	Args []expr.Expr
+	Cols []Column
+}
+
+func (n *ScanNode) Columns() []Column      { return n.Cols }
+func (n *ValuesNode) Columns() []Column    { return n.Cols }
+func (n *FilterNode) Columns() []Column    { return n.In.Columns() }
+func (n *ProjectNode) Columns() []Column   { return n.Cols }
+func (n *AggNode) Columns() []Column       { return n.Cols }
+func (n *JoinNode) Columns() []Column      { return n.Cols }
+func (n *SortNode) Columns() []Column      { return n.In.Columns() }
+func (n *LimitNode) Columns() []Column     { return n.In.Columns() }
+func (n *UnionNode) Columns() []Column     { return n.Cols }
+func (n *SetOpNode) Columns() []Column     { return n.Left.Columns() }
+func (n *WindowNode) Columns() []Column    { return n.Cols }
+func (n *TableFuncNode) Columns() []Column { return n.Cols }
+
+func (n *ScanNode) Children() []Node      { return nil }
+func (n *ValuesNode) Children() []Node    { return nil }
+func (n *FilterNode) Children() []Node    { return []Node{n.In} }
+func (n *ProjectNode) Children() []Node   { return []Node{n.In} }
+func (n *AggNode) Children() []Node       { return []Node{n.In} }
+func (n *JoinNode) Children() []Node      { return []Node{n.Left, n.Right} }
+func (n *SortNode) Children() []Node      { return []Node{n.In} }
+func (n *LimitNode) Children() []Node     { return []Node{n.In} }
+func (n *UnionNode) Children() []Node     { return n.Inputs }
+func (n *SetOpNode) Children() []Node     { return []Node{n.Left, n.Right} }
+func (n *WindowNode) Children() []Node    { return []Node{n.In} }
+func (n *TableFuncNode) Children() []Node { return nil }
+
+func (n *ScanNode) describe() string {
+	if n.Rel != nil {
+		return fmt.Sprintf("Scan %s (%s)", n.Rel.Name, n.Rel.Kind)
+	}
+	return "Scan " + n.Virtual.name + " (catalog)"
+}
+func (n *ValuesNode) describe() string  { return fmt.Sprintf("Values (%d rows)", len(n.Rows)) }
+func (n *FilterNode) describe() string  { return "Filter " + n.Pred.String() }
+func (n *ProjectNode) describe() string { return "Project " + exprList(n.Exprs) }
+func (n *AggNode) describe() string {
+	aggs := make([]string, len(n.Aggs))
+	for i := range n.Aggs {
+		aggs[i] = n.Cols[len(n.Keys)+i].Name
+	}
+	return fmt.Sprintf("HashAggregate keys=[%s] aggs=[%s]", exprList(n.Keys), strings.Join(aggs, ", "))
+}
+func (n *JoinNode) describe() string {
+	kind := [...]string{"Inner", "Left", "Right", "Full", "Semi", "Anti"}[n.Kind]
+	s := fmt.Sprintf("HashJoin %s", kind)
+	if len(n.LeftKeys) > 0 {
+		s += fmt.Sprintf(" on [%s] = [%s]", exprList(n.LeftKeys), exprList(n.RightKeys))
+	} else {
+		s = fmt.Sprintf("NestedLoopJoin %s", kind)
+	}
+	if n.Residual != nil {
+		s += " filter " + n.Residual.String()
+	}
+	return s
+}
+func (n *SortNode) describe() string {
+	keys := make([]string, len(n.Keys))
+	for i, k := range n.Keys {
+		keys[i] = k.E.String()
+		if k.Desc {
+			keys[i] += " DESC"
+		}
+	}
+	s := "Sort " + strings.Join(keys, ", ")
+	if n.Limit >= 0 {
+		s += fmt.Sprintf(" (top %d)", n.Limit)
+	}
+	return s
+}
+func (n *LimitNode) describe() string {
+	s := "Limit"
+	if n.Count != nil {
+		s += " " + n.Count.String()
+	}
+	if n.Offset != nil {
+		s += " offset " + n.Offset.String()
+	}
+	return s
+}
+func (n *UnionNode) describe() string { return "UnionAll" }
+func (n *SetOpNode) describe() string {
+	op := "Intersect"
+	if n.Except {
+		op = "Except"
+	}
+	if n.All {
+		op += " All"
+	}
+	return op
+}
+func (n *WindowNode) describe() string    { return fmt.Sprintf("Window partition=[%s]", exprList(n.Partition)) }
+func (n *TableFuncNode) describe() string { return "TableFunction " + n.Name + "(" + exprList(n.Args) + ")" }
+
+func exprList(es []expr.Expr) string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// Explain renders a plan tree, one node per line.
+func Explain(n Node) []string {
+	var out []string
+	var walk func(n Node, depth int)
+	walk = func(n Node, depth int) {
+		prefix := strings.Repeat("  ", depth)
+		if depth > 0 {
+			prefix += "-> "
+		}
+		out = append(out, prefix+n.describe())
+		for _, c := range n.Children() {
+			walk(c, depth+1)
+		}
+	}
+	walk(n, 0)
+	return out
+}

@@ -1,0 +1,359 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/engine/exec"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/planner/pgsql"
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// Result is what executing a statement produced: rows to send (Rows, with
+// Cols), or a command tag. The caller closes Rows.
+type Result struct {
+	Cols []Column
+	Rows exec.Operator
+	Ctx  *expr.Ctx
+	// Tag is the command tag; for row-returning statements the wire layer
+	// appends the row count ("SELECT n", "FETCH n").
+	Tag string
+	// CountRows asks the wire layer to append the number of rows sent.
+	CountRows bool
+	// ParamChanged names a parameter whose new value should be reported
+	// (ParameterStatus), e.g. after SET TIME ZONE.
+	ParamChanged string
+	Notice       string
+	// CopyIn / CopyOut are set for COPY statements.
+	CopyIn  *CopyIn
+	CopyOut *CopyOut
+	// Suspended is set when a cursor still has rows.
+	Suspended bool
+}
+
+// Close releases the rows.
+func (r *Result) Close() {
+	if r.Rows != nil {
+		r.Rows.Close()
+		r.Rows = nil
+	}
+}
+
+// Execute runs a prepared statement with parameter values.
+func (s *Session) Execute(goctx context.Context, p *Prepared, params []types.Datum) (*Result, error) {
+	if s.Failed {
+		if t, ok := p.Stmt.(*pgsql.Txn); !ok || (t.Op != "rollback" && t.Op != "rollback_to" && t.Op != "commit") {
+			return nil, sqlerr.New(sqlerr.InFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+		}
+	}
+	if p.version != s.db.Catalog.Version() && (p.plan != nil || p.dml != nil) {
+		// the catalog changed since the statement was bound: bind again
+		if err := s.bind(p); err != nil {
+			return nil, err
+		}
+		p.version = s.db.Catalog.Version()
+	}
+	s.now = time.Now().UnixMicro()
+	ctx := s.evalCtx(params)
+	ctx.Go = goctx
+	res, err := s.execute(ctx, p, params)
+	if err != nil && s.InTxn {
+		s.Failed = true
+	}
+	return res, err
+}
+
+func (s *Session) execute(ctx *expr.Ctx, p *Prepared, params []types.Datum) (*Result, error) {
+	switch st := p.Stmt.(type) {
+	case *pgsql.Query:
+		if p.plan != nil {
+			op, err := build(ctx, s.db, p.plan)
+			if err != nil {
+				return nil, err
+			}
+			return &Result{Cols: p.Cols, Rows: op, Ctx: ctx, Tag: "SELECT", CountRows: true}, nil
+		}
+		n, err := s.runDML(ctx, p.dml)
+		if err != nil {
+			return nil, err
+		}
+		switch p.dml.kind {
+		case dmlInsert:
+			return &Result{Tag: fmt.Sprintf("INSERT 0 %d", n)}, nil
+		case dmlUpdate:
+			return &Result{Tag: fmt.Sprintf("UPDATE %d", n)}, nil
+		}
+		return &Result{Tag: fmt.Sprintf("DELETE %d", n)}, nil
+	case *pgsql.Explain:
+		var lines []string
+		switch {
+		case p.plan != nil:
+			lines = Explain(p.plan)
+		case p.dml != nil:
+			lines = []string{fmt.Sprintf("%s on %s", [...]string{"Insert", "Update", "Delete"}[p.dml.kind], p.dml.table.Name)}
+			if p.dml.source != nil {
+				for _, l := range Explain(p.dml.source) {
+					lines = append(lines, "  -> "+strings.TrimLeft(l, " ->"))
+				}
+			}
+		default:
+			lines = []string{fmt.Sprintf("%T (utility statement)", st.Stmt)}
+		}
+		rows := make([][]types.Datum, len(lines))
+		for i, l := range lines {
+			rows[i] = row(l)
+		}
+		return rowsResult(ctx, p.Cols, rows, "EXPLAIN", false), nil
+	case *pgsql.CreateRelation:
+		return s.createRelation(ctx, st)
+	case *pgsql.CreateView:
+		return s.createView(ctx, st)
+	case *pgsql.CreateSink:
+		return s.createSink(ctx, st)
+	case *pgsql.Drop:
+		return s.drop(st)
+	case *pgsql.Show:
+		return s.show(ctx, st, p.Cols)
+	case *pgsql.Describe:
+		return s.describe(ctx, st)
+	case *pgsql.Set:
+		return s.set(st)
+	case *pgsql.Reset:
+		s.Reset(st.Name)
+		res := &Result{Tag: "RESET"}
+		if st.Name == "timezone" || st.Name == "all" {
+			res.ParamChanged = "TimeZone"
+		}
+		return res, nil
+	case *pgsql.Txn:
+		return s.txn(st)
+	case *pgsql.Truncate:
+		for _, name := range st.Names {
+			o := s.db.Catalog.Lookup(name)
+			if o == nil {
+				return nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", name)
+			}
+			if o.Kind != catalog.KindTable {
+				return nil, sqlerr.New(sqlerr.WrongObjectType, "%q is not a table", name)
+			}
+		}
+		for _, name := range st.Names {
+			t, err := s.db.Table(name)
+			if err != nil {
+				return nil, err
+			}
+			if err := t.Apply(storageTruncate()); err != nil {
+				return nil, err
+			}
+		}
+		return &Result{Tag: "TRUNCATE TABLE"}, nil
+	case *pgsql.Flush:
+		// tables are written synchronously: everything written is visible
+		return &Result{Tag: "FLUSH"}, nil
+	case *pgsql.Copy:
+		return s.copy(ctx, st, p)
+	case *pgsql.Declare:
+		if _, dup := s.cursors[st.Name]; dup {
+			return nil, sqlerr.New(sqlerr.DuplicateCursor, "cursor %q already exists", st.Name)
+		}
+		op, err := build(ctx, s.db, p.plan)
+		if err != nil {
+			return nil, err
+		}
+		s.cursors[st.Name] = &cursor{op: op, ctx: ctx, cols: visible(p.plan.Columns())}
+		return &Result{Tag: "DECLARE CURSOR"}, nil
+	case *pgsql.Fetch:
+		c, ok := s.cursors[st.Name]
+		if !ok {
+			return nil, sqlerr.New(sqlerr.InvalidCursorName, "cursor %q does not exist", st.Name)
+		}
+		return c.fetch(st)
+	case *pgsql.CloseCursor:
+		if st.Name == "all" {
+			for k, c := range s.cursors {
+				c.close()
+				delete(s.cursors, k)
+			}
+			return &Result{Tag: "CLOSE CURSOR"}, nil
+		}
+		c, ok := s.cursors[st.Name]
+		if !ok {
+			return nil, sqlerr.New(sqlerr.InvalidCursorName, "cursor %q does not exist", st.Name)
+		}
+		c.close()
+		delete(s.cursors, st.Name)
+		return &Result{Tag: "CLOSE CURSOR"}, nil
+	case *pgsql.Discard:
+		s.closeCursors()
+		s.Reset("all")
+		return &Result{Tag: "DISCARD ALL"}, nil
+	case *pgsql.Deallocate:
+		return &Result{Tag: "DEALLOCATE"}, nil
+	case *pgsql.Empty:
+		return &Result{}, nil
+	case *pgsql.Ignored:
+		return &Result{Tag: st.Tag}, nil
+	}
+	return nil, sqlerr.Unsupported("statement %T is not supported", p.Stmt)
+}
+
+// Close ends the session.
+func (s *Session) Close() { s.closeCursors() }
+
+func (s *Session) closeCursors() {
+	for k, c := range s.cursors {
+		c.close()
+		delete(s.cursors, k)
+	}
+}
+
+func (s *Session) txn(st *pgsql.Txn) (*Result, error) {
+	switch st.Op {
+	case "begin":
+		if s.InTxn {
+			return &Result{Tag: "BEGIN", Notice: "there is already a transaction in progress"}, nil
+		}
+		s.InTxn = true
+		return &Result{Tag: "BEGIN"}, nil
+	case "commit":
+		tag := "COMMIT"
+		if s.Failed {
+			tag = "ROLLBACK"
+		}
+		if !s.InTxn {
+			s.InTxn, s.Failed = false, false
+			return &Result{Tag: tag, Notice: "there is no transaction in progress"}, nil
+		}
+		s.InTxn, s.Failed = false, false
+		s.closeCursors()
+		return &Result{Tag: tag}, nil
+	case "rollback":
+		if !s.InTxn {
+			return &Result{Tag: "ROLLBACK", Notice: "there is no transaction in progress"}, nil
+		}
+		s.InTxn, s.Failed = false, false
+		s.closeCursors()
+		return &Result{Tag: "ROLLBACK"}, nil
+	case "savepoint":
+		if !s.InTxn {
+			return nil, sqlerr.New(sqlerr.NoActiveSQLTransaction, "SAVEPOINT can only be used in transaction blocks")
+		}
+		return &Result{Tag: "SAVEPOINT"}, nil
+	case "release":
+		return &Result{Tag: "RELEASE"}, nil
+	case "rollback_to":
+		s.Failed = false
+		return &Result{Tag: "ROLLBACK"}, nil
+	}
+	return nil, sqlerr.Unsupported("transaction command %s", st.Op)
+}
+
+func (s *Session) set(st *pgsql.Set) (*Result, error) {
+	switch st.Name {
+	case "transaction", "session_characteristics":
+		return &Result{Tag: "SET"}, nil
+	}
+	if st.Default {
+		s.Reset(st.Name)
+		res := &Result{Tag: "SET"}
+		if st.Name == "timezone" {
+			res.ParamChanged = "TimeZone"
+		}
+		return res, nil
+	}
+	if _, err := s.Set(st.Name, st.Value); err != nil {
+		return nil, err
+	}
+	res := &Result{Tag: "SET"}
+	switch st.Name {
+	case "timezone":
+		res.ParamChanged = "TimeZone"
+	case "application_name", "client_encoding", "datestyle", "intervalstyle", "standard_conforming_strings":
+		res.ParamChanged = st.Name
+	}
+	return res, nil
+}
+
+// rowsResult wraps constant rows as a result.
+func rowsResult(ctx *expr.Ctx, cols []Column, rows [][]types.Datum, tag string, count bool) *Result {
+	ts := colTypes(cols)
+	var batches []arrow.RecordBatch
+	if len(rows) > 0 {
+		arrs := make([]arrow.Array, len(ts))
+		for c, t := range ts {
+			b := types.NewBuilder(ctx.Mem, t)
+			for _, r := range rows {
+				types.AppendDatum(b, t, r[c])
+			}
+			arrs[c] = b.NewArray()
+			b.Release()
+		}
+		batches = append(batches, expr.NewBatch(ts, arrs, len(rows)))
+		for _, a := range arrs {
+			a.Release()
+		}
+	}
+	return &Result{Cols: cols, Rows: exec.NewScan(ts, batches), Ctx: ctx, Tag: tag, CountRows: count}
+}
+
+// cursor is a DECLAREd cursor: an operator drained by FETCH.
+type cursor struct {
+	op      exec.Operator
+	ctx     *expr.Ctx
+	cols    []Column
+	pending arrow.RecordBatch
+	done    bool
+}
+
+func (c *cursor) close() {
+	if c.pending != nil {
+		c.pending.Release()
+		c.pending = nil
+	}
+	c.op.Close()
+}
+
+func (c *cursor) fetch(st *pgsql.Fetch) (*Result, error) {
+	want := st.Count
+	var out []arrow.RecordBatch
+	var got int64
+	for (want < 0 || got < want) && !c.done {
+		b := c.pending
+		c.pending = nil
+		if b == nil {
+			var err error
+			if b, err = c.op.Next(c.ctx); err != nil {
+				return nil, err
+			}
+			if b == nil {
+				c.done = true
+				break
+			}
+		}
+		n := b.NumRows()
+		if want >= 0 && got+n > want {
+			take := want - got
+			out = append(out, b.NewSlice(0, take))
+			c.pending = b.NewSlice(take, n)
+			b.Release()
+			got += take
+			break
+		}
+		out = append(out, b)
+		got += n
+	}
+	ts := colTypes(c.cols)
+	if st.Move {
+		for _, b := range out {
+			b.Release()
+		}
+		return &Result{Tag: fmt.Sprintf("MOVE %d", got)}, nil
+	}
+	return &Result{Cols: c.cols, Rows: exec.NewScan(ts, out), Ctx: c.ctx, Tag: "FETCH", CountRows: true}, nil
+}
