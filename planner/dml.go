@@ -29,8 +29,8 @@ type dmlPlan struct {
 	// INSERT: rows in table column order
 	source Node
 	// ON CONFLICT
-	onConflict string    // "", "nothing", "update"
-	setCols    []int     // columns assigned by DO UPDATE / UPDATE
+	onConflict string      // "", "nothing", "update"
+	setCols    []int       // columns assigned by DO UPDATE / UPDATE
 	setExprs   []expr.Expr // over [existing row, excluded row] for DO UPDATE; over the row for UPDATE
 	// UPDATE / DELETE
 	where expr.Expr

@@ -95,13 +95,13 @@ func row(vals ...any) []types.Datum {
 
 // relation is one row source for pg_class and pg_attribute.
 type relation struct {
-	oid     uint32
-	name    string
-	ns      int
-	kind    string
-	cols    []catalog.Column
-	pk      []int
-	obj     *catalog.Object
+	oid  uint32
+	name string
+	ns   int
+	kind string
+	cols []catalog.Column
+	pk   []int
+	obj  *catalog.Object
 }
 
 func relations(db *DB) []relation {

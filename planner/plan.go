@@ -204,8 +204,12 @@ func (n *SetOpNode) describe() string {
 	}
 	return op
 }
-func (n *WindowNode) describe() string    { return fmt.Sprintf("Window partition=[%s]", exprList(n.Partition)) }
-func (n *TableFuncNode) describe() string { return "TableFunction " + n.Name + "(" + exprList(n.Args) + ")" }
+func (n *WindowNode) describe() string {
+	return fmt.Sprintf("Window partition=[%s]", exprList(n.Partition))
+}
+func (n *TableFuncNode) describe() string {
+	return "TableFunction " + n.Name + "(" + exprList(n.Args) + ")"
+}
 
 func exprList(es []expr.Expr) string {
 	s := make([]string, len(es))

@@ -23,8 +23,14 @@ func ParseDate(s string) (int64, error) {
 	case "today":
 		return time.Now().UTC().Unix() / 86400, nil
 	}
+	if i := strings.IndexAny(ts, " T"); i > 0 {
+		ts = ts[:i]
+	}
 	t, err := time.Parse("2006-01-02", ts)
 	if err != nil {
+		if strings.Contains(err.Error(), "out of range") {
+			return 0, sqlerr.New(sqlerr.DatetimeFieldOverflow, "date/time field value out of range: %q", s)
+		}
 		return 0, sqlerr.New(sqlerr.InvalidDatetimeFormat, "invalid input syntax for type date: %q", s)
 	}
 	return t.Unix() / 86400, nil
@@ -64,6 +70,9 @@ func ParseTimestamp(s string, withTZ bool, loc *time.Location) (int64, error) {
 		}
 	}
 	if err != nil {
+		if strings.Contains(err.Error(), "out of range") {
+			return 0, sqlerr.New(sqlerr.DatetimeFieldOverflow, "date/time field value out of range: %q", s)
+		}
 		return 0, sqlerr.New(sqlerr.InvalidDatetimeFormat, "invalid input syntax for type timestamp: %q", s)
 	}
 	if !withTZ {
@@ -401,6 +410,16 @@ func AddInterval(us int64, v IntervalValue, loc *time.Location) int64 {
 		loc = time.UTC
 	}
 	t := time.UnixMicro(us).In(loc)
-	t = t.AddDate(0, int(v.Months), int(v.Days))
+	if v.Months != 0 {
+		// PostgreSQL keeps the day of month, clamped to the target month's end
+		y, m, d := t.Date()
+		first := time.Date(y, m, 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc).AddDate(0, int(v.Months), 0)
+		last := time.Date(first.Year(), first.Month()+1, 0, 0, 0, 0, 0, loc).Day()
+		if d > last {
+			d = last
+		}
+		t = time.Date(first.Year(), first.Month(), d, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
+	}
+	t = t.AddDate(0, 0, int(v.Days))
 	return t.UnixMicro() + v.Micros
 }

@@ -38,8 +38,8 @@ func (g *noKeyGrouper) assign(_ []expr.Value, n int, gids []int32) {
 		gids[i] = 0
 	}
 }
-func (g *noKeyGrouper) groups() int                         { return g.n }
-func (g *noKeyGrouper) addEmpty()                           { g.n = 1 }
+func (g *noKeyGrouper) groups() int                        { return g.n }
+func (g *noKeyGrouper) addEmpty()                          { g.n = 1 }
 func (g *noKeyGrouper) keyColumns(*expr.Ctx) []arrow.Array { return nil }
 
 // intGrouper is an open-addressing hash table on one integer-like key: the

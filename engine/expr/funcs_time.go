@@ -2,8 +2,11 @@ package expr
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cockroachdb/apd/v3"
 
 	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
@@ -96,7 +99,7 @@ func init() {
 				return types.Datum{}, err
 			}
 			if rt.Kind == types.Numeric {
-				return CastDatum(ctx, tF64, tNum, types.DFloat(f))
+				return extractNumeric(strings.ToLower(a[0].S), at[1], a[1], f)
 			}
 			return types.DFloat(f), nil
 		}})
@@ -304,3 +307,25 @@ func extractField(ctx *Ctx, field string, t types.T, d types.Datum) (float64, er
 }
 
 func timeNowMicros() int64 { return time.Now().UnixMicro() }
+
+// extractNumeric gives EXTRACT's NUMERIC result the scale PostgreSQL uses:
+// six digits for seconds and epochs of timestamps and intervals, three for
+// milliseconds, none otherwise.
+func extractNumeric(field string, t types.T, d types.Datum, f float64) (types.Datum, error) {
+	scale := 0
+	switch field {
+	case "epoch":
+		if t.Kind != types.Date {
+			scale = 6
+		}
+	case "second", "seconds":
+		scale = 6
+	case "millisecond", "milliseconds":
+		scale = 3
+	}
+	dec, _, err := apd.NewFromString(strconv.FormatFloat(f, 'f', scale, 64))
+	if err != nil {
+		return types.Datum{}, err
+	}
+	return types.DText(types.FormatDecimal(dec)), nil
+}

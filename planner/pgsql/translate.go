@@ -182,6 +182,13 @@ func (x *translator) simpleWords(ns []*node) ([]*node, error) {
 				return nil, x.unsupported(n, "collation %q is not supported", last)
 			}
 			i = j - 1
+		case (n.isKw("true") || n.isKw("false")) && !qualified && !(i > 0 && (ns[i-1].isKw("is") || (ns[i-1].isKw("not") && i > 1 && ns[i-2].isKw("is")))):
+			// MySQL reads TRUE as the integer 1
+			lit := "'t'"
+			if n.tok.Val == "false" {
+				lit = "'f'"
+			}
+			out = append(out, textNode(n.tok, "__pgcast("+lit+", 'boolean')"))
 		case n.isKw("isnull") && !qualified:
 			out = append(out, textNode(n.tok, "is null"))
 		case n.isKw("notnull") && !qualified:
