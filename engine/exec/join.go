@@ -35,6 +35,9 @@ type HashJoin struct {
 	index      map[string][]int32
 	rightMatch []bool
 	tailDone   bool
+	// queue holds output produced but not yet returned (a cross join
+	// of one left batch is cut into pieces of bounded size).
+	queue []arrow.RecordBatch
 }
 
 // NewHashJoin returns a hash join. With no keys it is a nested-loop join.
@@ -49,6 +52,10 @@ func NewHashJoin(kind JoinKind, left, right Operator, lk, rk []expr.Expr, residu
 
 func (j *HashJoin) Types() []types.T { return j.t }
 func (j *HashJoin) Close() {
+	for _, b := range j.queue {
+		b.Release()
+	}
+	j.queue = nil
 	j.Left.Close()
 	j.Right.Close()
 	if j.build != nil {
@@ -112,6 +119,14 @@ func (j *HashJoin) Next(ctx *expr.Ctx) (arrow.RecordBatch, error) {
 		}
 	}
 	for {
+		if len(j.queue) > 0 {
+			b := j.queue[0]
+			j.queue = j.queue[1:]
+			return b, nil
+		}
+		if err := checkCancel(ctx); err != nil {
+			return nil, err
+		}
 		lb, err := j.Left.Next(ctx)
 		if err != nil {
 			return nil, err
@@ -119,17 +134,34 @@ func (j *HashJoin) Next(ctx *expr.Ctx) (arrow.RecordBatch, error) {
 		if lb == nil {
 			return j.tail(ctx)
 		}
-		out, err := j.probe(ctx, lb)
+		// bound the pairs of a nested-loop join per piece
+		rn := max(int(j.build.NumRows()), 1)
+		step := int(lb.NumRows())
+		if len(j.LeftKeys) == 0 {
+			step = max(1, (1<<16)/rn)
+		}
+		for start := 0; start < int(lb.NumRows()); start += step {
+			piece := lb.NewSlice(int64(start), int64(min(start+step, int(lb.NumRows()))))
+			out, err := j.probe(ctx, piece)
+			piece.Release()
+			if err != nil {
+				lb.Release()
+				return nil, err
+			}
+			if out.NumRows() > 0 {
+				j.queue = append(j.queue, out)
+			} else {
+				out.Release()
+			}
+			if len(j.queue) > 0 && len(j.LeftKeys) == 0 {
+				// hand out cross-join pieces as they are made
+				if err := checkCancel(ctx); err != nil {
+					lb.Release()
+					return nil, err
+				}
+			}
+		}
 		lb.Release()
-		if err != nil {
-			return nil, err
-		}
-		if out != nil && out.NumRows() > 0 {
-			return out, nil
-		}
-		if out != nil {
-			out.Release()
-		}
 	}
 }
 
