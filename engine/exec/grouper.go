@@ -45,59 +45,73 @@ func (g *noKeyGrouper) keyColumns(*expr.Ctx) []arrow.Array { return nil }
 // intGrouper is an open-addressing hash table on one integer-like key: the
 // hot path of windowed and keyed aggregation.
 type intGrouper struct {
-	t      types.T
-	slots  []int32 // group id + 1, 0 = empty
-	keys   []int64 // per group
-	mask   uint64
-	nullID int32 // group id + 1 of the NULL key
+	t        types.T
+	slots    []int32 // group id + 1, 0 = empty
+	slotKeys []int64 // the key in each used slot, next to its id for the probe
+	keys     []int64 // per group
+	mask     uint64
+	shift    uint
+	nullID   int32 // group id + 1 of the NULL key
 }
 
 func newIntGrouper(t types.T) *intGrouper {
 	g := &intGrouper{t: t}
-	g.slots = make([]int32, 1024)
-	g.mask = 1023
+	g.resize(1024)
 	return g
 }
 
-func hash64(x uint64) uint64 {
-	x ^= x >> 33
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 33
-	x *= 0xc4ceb9fe1a85ec53
-	x ^= x >> 33
-	return x
+func (g *intGrouper) resize(size int) {
+	g.slots = make([]int32, size)
+	g.slotKeys = make([]int64, size)
+	g.mask = uint64(size - 1)
+	g.shift = uint(64 - bitsLen(uint64(size)-1))
+}
+
+func bitsLen(x uint64) int {
+	n := 0
+	for x != 0 {
+		n++
+		x >>= 1
+	}
+	return n
+}
+
+// slot is Fibonacci hashing: the top bits of k times 2^64/φ.
+func (g *intGrouper) slot(k int64) uint64 {
+	return (uint64(k) * 0x9E3779B97F4A7C15) >> g.shift
 }
 
 func (g *intGrouper) grow() {
-	size := len(g.slots) * 2
-	g.slots = make([]int32, size)
-	g.mask = uint64(size - 1)
+	g.resize(len(g.slots) * 2)
 	for id, k := range g.keys {
 		if int32(id+1) == g.nullID {
 			continue
 		}
-		h := hash64(uint64(k)) & g.mask
+		h := g.slot(k)
 		for g.slots[h] != 0 {
 			h = (h + 1) & g.mask
 		}
 		g.slots[h] = int32(id + 1)
+		g.slotKeys[h] = k
 	}
 }
 
+// lookup finds or adds the group of key k.
 func (g *intGrouper) lookup(k int64) int32 {
-	h := hash64(uint64(k)) & g.mask
+	h := g.slot(k)
 	for {
 		s := g.slots[h]
 		if s == 0 {
 			id := int32(len(g.keys))
 			g.keys = append(g.keys, k)
 			g.slots[h] = id + 1
-			if uint64(len(g.keys))*2 > g.mask {
+			g.slotKeys[h] = k
+			if uint64(len(g.keys))*4 > g.mask {
 				g.grow()
 			}
 			return id
 		}
-		if g.keys[s-1] == k && s != g.nullID {
+		if g.slotKeys[h] == k {
 			return s - 1
 		}
 		h = (h + 1) & g.mask
@@ -147,14 +161,22 @@ func (g *intGrouper) assign(keys []expr.Value, n int, gids []int32) {
 		vals := expr.FixedValues[int64](v.Arr)
 		if v.Arr.NullN() == 0 {
 			for i := 0; i < n; i++ {
-				// inline probe of the common case: key present at its slot
+				// the probe inline; lookup only inserts
 				k := vals[i]
-				h := hash64(uint64(k)) & g.mask
-				if s := g.slots[h]; s != 0 && g.keys[s-1] == k && s != g.nullID {
-					gids[i] = s - 1
-					continue
+				slots, slotKeys, mask := g.slots, g.slotKeys, g.mask
+				h := (uint64(k) * 0x9E3779B97F4A7C15) >> g.shift
+				for {
+					s := slots[h]
+					if s == 0 {
+						gids[i] = g.lookup(k)
+						break
+					}
+					if slotKeys[h] == k {
+						gids[i] = s - 1
+						break
+					}
+					h = (h + 1) & mask
 				}
-				gids[i] = g.lookup(k)
 			}
 			return
 		}

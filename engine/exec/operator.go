@@ -1,6 +1,8 @@
 package exec
 
 import (
+	"math/bits"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/sqlerr"
@@ -139,6 +141,22 @@ func FilterBatch(ctx *expr.Ctx, b arrow.RecordBatch, pred expr.Expr) (arrow.Reco
 // Selection returns the indexes of rows that are true (not NULL) in a boolean column.
 func Selection(a arrow.Array, n int) []int {
 	sel := make([]int, 0, n)
+	if d := a.Data(); a.NullN() == 0 && d.Offset() == 0 && len(d.Buffers()) > 1 && d.Buffers()[1] != nil {
+		// a word at a time over the bitmap
+		bm := d.Buffers()[1].Bytes()
+		for k := 0; k*8 < n; k++ {
+			w := bm[k]
+			for w != 0 {
+				i := k*8 + bits.TrailingZeros8(w)
+				if i >= n {
+					break
+				}
+				sel = append(sel, i)
+				w &= w - 1
+			}
+		}
+		return sel
+	}
 	bools := a.(interface{ Value(int) bool })
 	if a.NullN() == 0 {
 		for i := 0; i < n; i++ {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -81,8 +82,135 @@ func (l *Logic) String() string {
 	return s + ")"
 }
 
+// bitsOf returns the value and validity bitmaps of a boolean column whose
+// data starts on a byte boundary (valid is nil when there are no NULLs).
+func bitsOf(a arrow.Array) (vals, valid []byte, ok bool) {
+	d := a.Data()
+	if d.Offset()%8 != 0 || len(d.Buffers()) < 2 || d.Buffers()[1] == nil {
+		return nil, nil, false
+	}
+	nb := (a.Len() + 7) / 8
+	vals = d.Buffers()[1].Bytes()[d.Offset()/8:][:nb]
+	if a.NullN() > 0 {
+		valid = d.Buffers()[0].Bytes()[d.Offset()/8:][:nb]
+	}
+	return vals, valid, true
+}
+
+// evalBits is Kleene AND/OR a byte at a time over bitmaps: the common
+// case of WHERE a AND b over comparison results.
+func (l *Logic) evalBits(vs []Value, n int) (Value, bool) {
+	nb := (n + 7) / 8
+	outV := make([]byte, nb)
+	var outValid []byte
+	for i := range outV {
+		if l.Or {
+			outV[i] = 0
+		} else {
+			outV[i] = 0xff
+		}
+	}
+	hasNull := false
+	for _, v := range vs {
+		if v.IsScalar() {
+			return Value{}, false
+		}
+		if _, _, ok := bitsOf(v.Arr); !ok {
+			return Value{}, false
+		}
+		if v.Arr.NullN() > 0 {
+			hasNull = true
+		}
+	}
+	if hasNull {
+		// known: value decided (AND: some false; OR: some true) or all valid
+		outValid = make([]byte, nb)
+		allValid := make([]byte, nb)
+		decided := make([]byte, nb)
+		for i := range allValid {
+			allValid[i] = 0xff
+		}
+		for _, v := range vs {
+			vals, valid, _ := bitsOf(v.Arr)
+			for i := 0; i < nb; i++ {
+				va := byte(0xff)
+				if valid != nil {
+					va = valid[i]
+				}
+				allValid[i] &= va
+				if l.Or {
+					decided[i] |= vals[i] & va
+					outV[i] |= vals[i] & va
+				} else {
+					decided[i] |= ^vals[i] & va
+					outV[i] &= vals[i] | ^va
+				}
+			}
+		}
+		for i := range outValid {
+			outValid[i] = decided[i] | allValid[i]
+			outV[i] &= outValid[i]
+		}
+	} else {
+		for _, v := range vs {
+			vals, _, _ := bitsOf(v.Arr)
+			if l.Or {
+				for i := range outV {
+					outV[i] |= vals[i]
+				}
+			} else {
+				for i := range outV {
+					outV[i] &= vals[i]
+				}
+			}
+		}
+	}
+	nulls := 0
+	if outValid != nil {
+		for i := 0; i < n; i++ {
+			if outValid[i>>3]&(1<<(i&7)) == 0 {
+				nulls++
+			}
+		}
+		if nulls == 0 {
+			outValid = nil
+		}
+	}
+	var vb *memory.Buffer
+	if nulls > 0 {
+		vb = memory.NewBufferBytes(outValid)
+	}
+	data := array.NewData(arrow.FixedWidthTypes.Boolean, n, []*memory.Buffer{vb, memory.NewBufferBytes(outV)}, nil, nulls, 0)
+	defer data.Release()
+	return Value{Arr: array.MakeFromData(data)}, true
+}
+
 func (l *Logic) Eval(ctx *Ctx, b arrow.RecordBatch) (Value, error) {
 	n := int(b.NumRows())
+	if len(l.Args) <= 8 && n > 0 {
+		vs := make([]Value, 0, len(l.Args))
+		allCols := true
+		for _, e := range l.Args {
+			v, err := e.Eval(ctx, b)
+			if err != nil {
+				releaseAll(vs)
+				return Value{}, err
+			}
+			vs = append(vs, v)
+			if v.IsScalar() {
+				allCols = false
+			}
+		}
+		if allCols {
+			if out, ok := l.evalBits(vs, n); ok {
+				releaseAll(vs)
+				return out, nil
+			}
+		}
+		out := l.combineValues(vs, n)
+		releaseAll(vs)
+		return out, nil
+	}
 	var acc []tri
 	var accScalar tri = triT
 	if l.Or {
@@ -117,6 +245,39 @@ func (l *Logic) Eval(ctx *Ctx, b arrow.RecordBatch) (Value, error) {
 		return Scalar(types.DBool(accScalar == triT)), nil
 	}
 	return triValue(acc), nil
+}
+
+// combineValues folds evaluated operands row by row.
+func (l *Logic) combineValues(vs []Value, n int) Value {
+	var acc []tri
+	var accScalar tri = triT
+	if l.Or {
+		accScalar = triF
+	}
+	scalar := true
+	for _, v := range vs {
+		if scalar && v.IsScalar() {
+			accScalar = combine(l.Or, accScalar, triAt(v, 0))
+			continue
+		}
+		if scalar {
+			acc = make([]tri, n)
+			for i := range acc {
+				acc[i] = accScalar
+			}
+			scalar = false
+		}
+		for i := range acc {
+			acc[i] = combine(l.Or, acc[i], triAt(v, i))
+		}
+	}
+	if scalar {
+		if accScalar == triU {
+			return Scalar(types.NullDatum)
+		}
+		return Scalar(types.DBool(accScalar == triT))
+	}
+	return triValue(acc)
 }
 
 func combine(or bool, a, b tri) tri {

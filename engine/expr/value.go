@@ -122,8 +122,13 @@ func newFixedOfType[T any](dt arrow.DataType, vals []T, valid []byte, nulls int)
 func NewBools(vals []bool, valid []byte, nulls int) arrow.Array {
 	n := len(vals)
 	bits := make([]byte, bitutil.BytesForBits(int64(n)))
-	for i, v := range vals {
-		if v {
+	full := n / 8
+	for k := 0; k < full; k++ {
+		v := vals[k*8 : k*8+8 : k*8+8]
+		bits[k] = b2u(v[0]) | b2u(v[1])<<1 | b2u(v[2])<<2 | b2u(v[3])<<3 | b2u(v[4])<<4 | b2u(v[5])<<5 | b2u(v[6])<<6 | b2u(v[7])<<7
+	}
+	for i := full * 8; i < n; i++ {
+		if vals[i] {
 			bits[i>>3] |= 1 << (i & 7)
 		}
 	}
@@ -134,6 +139,13 @@ func NewBools(vals []bool, valid []byte, nulls int) arrow.Array {
 	data := array.NewData(arrow.FixedWidthTypes.Boolean, n, []*memory.Buffer{vb, memory.NewBufferBytes(bits)}, nil, nulls, 0)
 	defer data.Release()
 	return array.MakeFromData(data)
+}
+
+func b2u(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // mergeValidity returns the validity bitmap of rows valid in both a and b
