@@ -2,6 +2,7 @@ package planner
 
 import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
+	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/sqlerr"
@@ -88,6 +89,26 @@ func (a *aggBinding) addAgg(b *binder, n ast.ExprNode, name string, args []ast.E
 	defer func() { b.agg = saved }()
 	kind := aggKinds[name]
 	spec := exec.AggSpec{Kind: kind, Distinct: distinct}
+	// agg(x ORDER BY k) arrives as agg(x, __order_by(k, 'dir', ...))
+	if len(args) > 0 {
+		if f, ok := args[len(args)-1].(*ast.FuncCallExpr); ok && f.FnName.L == "__order_by" {
+			args = args[:len(args)-1]
+			for k := 0; k+1 < len(f.Args); k += 2 {
+				e, err := b.bindExpr(f.Args[k], a.pre)
+				if err != nil {
+					return nil, err
+				}
+				desc := false
+				if v, ok := f.Args[k+1].(*driver.ValueExpr); ok {
+					desc = v.Datum.GetString() == "desc"
+				}
+				spec.Order = append(spec.Order, exec.SortKey{E: e, Desc: desc, NullsFirst: desc})
+			}
+			if kind != exec.AggStringAgg && kind != exec.AggArrayAgg {
+				spec.Order = nil // the order of inputs does not change other aggregates
+			}
+		}
+	}
 	if name == "count" && (len(args) == 0 || isStar(args[0])) {
 		spec.Kind = exec.AggCountStar
 	} else {
@@ -177,6 +198,12 @@ func aggKey(s exec.AggSpec) string {
 	if s.Sep != nil {
 		k += "|" + s.Sep.String()
 	}
+	for _, o := range s.Order {
+		k += "|o" + o.E.String()
+		if o.Desc {
+			k += " desc"
+		}
+	}
 	return k
 }
 
@@ -238,19 +265,45 @@ func (v *winFinder) Enter(n ast.Node) (ast.Node, bool) {
 }
 func (v *winFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
-// winBinding collects the window functions of a select list. All of them
-// must share one window (PARTITION BY and ORDER BY).
+// winBinding collects the window functions of a select list, grouped by
+// window (PARTITION BY and ORDER BY); each group becomes one WindowNode.
+// The k-th function registered is column base+k until the plan is built.
 type winBinding struct {
-	base      int // number of input columns
+	base   int
+	groups []*winGroup
+	n      int
+}
+
+type winGroup struct {
 	partition []expr.Expr
 	order     []exec.SortKey
-	specStr   string
+	spec      string
 	funcs     []exec.WinFunc
+	reg       []int // registration number of each function
+}
+
+func (w *winBinding) group(spec string, part []expr.Expr, order []exec.SortKey) *winGroup {
+	for _, g := range w.groups {
+		if g.spec == spec {
+			return g
+		}
+	}
+	g := &winGroup{partition: part, order: order, spec: spec}
+	w.groups = append(w.groups, g)
+	return g
+}
+
+func (w *winBinding) add1(g *winGroup, f exec.WinFunc, name string) expr.Expr {
+	g.funcs = append(g.funcs, f)
+	g.reg = append(g.reg, w.n)
+	w.n++
+	return &expr.Col{Idx: w.base + w.n - 1, T: f.T, Name: name}
 }
 
 var winKinds = map[string]exec.WinKind{
 	"row_number": exec.WinRowNumber, "rank": exec.WinRank, "dense_rank": exec.WinDenseRank,
 	"count": exec.WinCount, "sum": exec.WinSum, "avg": exec.WinAvg, "min": exec.WinMin, "max": exec.WinMax,
+	"lag": exec.WinLag, "lead": exec.WinLead, "first_value": exec.WinFirstValue, "last_value": exec.WinLastValue,
 }
 
 func (w *winBinding) add(b *binder, x *ast.WindowFuncExpr, sc *scope) (expr.Expr, error) {
@@ -288,12 +341,49 @@ func (w *winBinding) add(b *binder, x *ast.WindowFuncExpr, sc *scope) (expr.Expr
 	for _, k := range order {
 		spec += k.E.String() + map[bool]string{true: " desc", false: ""}[k.Desc] + ","
 	}
-	if len(w.funcs) == 0 {
-		w.partition, w.order, w.specStr = part, order, spec
-	} else if spec != w.specStr {
-		return nil, sqlerr.Unsupported("window functions with different windows in one query are not supported")
-	}
+	g := w.group(spec, part, order)
 	f := exec.WinFunc{Kind: kind, T: types.TInt64}
+	if kind >= exec.WinLag {
+		if len(x.Args) == 0 || len(x.Args) > 3 || (kind >= exec.WinFirstValue && len(x.Args) != 1) {
+			return nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s with %d arguments does not exist", x.Name, len(x.Args))
+		}
+		arg, err := b.bindExpr(x.Args[0], sc)
+		if err != nil {
+			return nil, err
+		}
+		if arg.Type().Kind == types.Unknown {
+			if arg, err = b.coerce(arg, types.TText); err != nil {
+				return nil, err
+			}
+		}
+		f.Arg, f.T, f.Offset, f.Default = arg, arg.Type(), 1, types.NullDatum
+		if len(x.Args) > 1 {
+			off, err := b.bindExpr(x.Args[1], sc)
+			if err != nil {
+				return nil, err
+			}
+			c, ok := off.(*expr.Const)
+			if !ok || !c.T.Kind.IsInteger() || c.D.Null {
+				return nil, sqlerr.Unsupported("the offset of %s must be an integer constant", x.Name)
+			}
+			f.Offset = c.D.I
+		}
+		if len(x.Args) > 2 {
+			def, err := b.bindExpr(x.Args[2], sc)
+			if err != nil {
+				return nil, err
+			}
+			if def, err = b.coerce(def, f.T); err != nil {
+				return nil, err
+			}
+			c, ok := def.(*expr.Const)
+			if !ok {
+				return nil, sqlerr.Unsupported("the default of %s must be a constant", x.Name)
+			}
+			f.Default = c.D
+		}
+		return w.add1(g, f, x.Name), nil
+	}
 	if kind == exec.WinCount && (len(x.Args) == 0 || isStar(x.Args[0])) {
 		f.Kind = exec.WinCountStar
 	} else if kind >= exec.WinCount {
@@ -312,6 +402,5 @@ func (w *winBinding) add(b *binder, x *ast.WindowFuncExpr, sc *scope) (expr.Expr
 		}
 		f.T = t
 	}
-	w.funcs = append(w.funcs, f)
-	return &expr.Col{Idx: w.base + len(w.funcs) - 1, T: f.T, Name: x.Name}, nil
+	return w.add1(g, f, x.Name), nil
 }

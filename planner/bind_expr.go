@@ -797,7 +797,7 @@ func (b *binder) funcCall(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 		if e.Type().Kind == types.Null {
 			return &expr.Const{D: types.NullDatum, T: t}, nil
 		}
-		return b.fold(&expr.Cast{E: e, To: t})
+		return b.fold(&expr.Cast{E: e, To: t, Explicit: true})
 	case "__nulls_first", "__nulls_last":
 		return nil, b.errf(sqlerr.SyntaxError, "NULLS FIRST/LAST is only allowed in ORDER BY")
 	case "coalesce":
@@ -944,7 +944,7 @@ var aggKinds = map[string]exec.AggKind{
 	"count": exec.AggCount, "sum": exec.AggSum, "avg": exec.AggAvg, "min": exec.AggMin, "max": exec.AggMax,
 	"bool_and": exec.AggBoolAnd, "bool_or": exec.AggBoolOr, "every": exec.AggBoolAnd, "string_agg": exec.AggStringAgg,
 	"group_concat": exec.AggStringAgg, "var_samp": exec.AggVarSamp, "variance": exec.AggVarSamp, "var_pop": exec.AggVarPop,
-	"stddev": exec.AggStddevSamp, "stddev_samp": exec.AggStddevSamp, "stddev_pop": exec.AggStddevPop, "array_agg": exec.AggArrayAgg,
+	"stddev": exec.AggStddevSamp, "__stddev": exec.AggStddevSamp, "__variance": exec.AggVarSamp, "stddev_samp": exec.AggStddevSamp, "stddev_pop": exec.AggStddevPop, "array_agg": exec.AggArrayAgg,
 }
 
 func isAggName(n string) bool { _, ok := aggKinds[n]; return ok }

@@ -342,22 +342,27 @@ func (b *binder) selectStmt(s *ast.SelectStmt, outer *scope) (Node, error) {
 		post.cols = aggCols
 	}
 	if win != nil {
-		// window function columns were numbered from winSentinel; they
-		// follow the input columns
-		base := len(post.cols)
+		// one WindowNode per window; function k (numbered from
+		// winSentinel) lands after the input columns in chain order
+		pos := make([]int, win.n)
+		next := len(post.cols)
+		wcols := append([]Column{}, post.cols...)
+		for _, g := range win.groups {
+			for i, f := range g.funcs {
+				pos[g.reg[i]] = next
+				next++
+				wcols = append(wcols, Column{Name: "window", Type: f.T})
+			}
+			node = &WindowNode{In: node, Partition: g.partition, Order: g.order, Funcs: g.funcs, Cols: append([]Column{}, wcols...)}
+		}
 		for i := range exprs {
 			exprs[i] = mapCols(exprs[i], func(c *expr.Col) expr.Expr {
 				if c.Idx >= winSentinel {
-					return &expr.Col{Idx: c.Idx - winSentinel + base, T: c.T, Name: c.Name}
+					return &expr.Col{Idx: pos[c.Idx-winSentinel], T: c.T, Name: c.Name}
 				}
 				return nil
 			})
 		}
-		wcols := append([]Column{}, post.cols...)
-		for _, f := range win.funcs {
-			wcols = append(wcols, Column{Name: "window", Type: f.T})
-		}
-		node = &WindowNode{In: node, Partition: win.partition, Order: win.order, Funcs: win.funcs, Cols: wcols}
 	}
 	node = &ProjectNode{In: node, Exprs: exprs, Cols: cols}
 	if distinct {
@@ -575,6 +580,8 @@ func exprName(e ast.ExprNode) string {
 		return exprName(x.Expr)
 	case *ast.AggregateFuncExpr:
 		return strings.ToLower(x.F)
+	case *ast.BinaryOperationExpr:
+		return "?column?"
 	case *ast.WindowFuncExpr:
 		return strings.ToLower(x.Name)
 	case *ast.CaseExpr:
@@ -608,8 +615,8 @@ func exprName(e ast.ExprNode) string {
 			return exprName(x.Args[0])
 		case "__at_time_zone":
 			return "timezone"
-		case "__concat":
-			return "concat"
+		case "__concat", "__mod", "__stddev", "__variance":
+			return x.FnName.L[2:]
 		case "current_timestamp":
 			return "current_timestamp"
 		}

@@ -31,7 +31,7 @@ func mapCols(e expr.Expr, f func(c *expr.Col) expr.Expr) expr.Expr {
 	case *expr.IsBool:
 		return &expr.IsBool{E: mapCols(x.E, f), What: x.What, Not: x.Not}
 	case *expr.Cast:
-		return &expr.Cast{E: mapCols(x.E, f), To: x.To}
+		return &expr.Cast{E: mapCols(x.E, f), To: x.To, Explicit: x.Explicit}
 	case *expr.Call:
 		return &expr.Call{F: x.F, Args: mapList(x.Args, f), T: x.T}
 	case *expr.Case:

@@ -91,7 +91,7 @@ func parseScript(t *testing.T, path string) []record {
 			}
 		case "query":
 			r.kind = "query"
-			if len(f) > 1 {
+			if len(f) > 1 && f[1] != "_" {
 				r.types = f[1]
 			}
 			r.sort = len(f) > 2 && f[2] == "rowsort"

@@ -48,6 +48,9 @@ func AppendBinary(buf []byte, t T, d Datum) ([]byte, error) {
 	case Numeric:
 		return appendNumericBinary(buf, d.S)
 	case JSONB:
+		if t.Name == "json" {
+			return append(buf, d.S...), nil
+		}
 		buf = append(buf, 1)
 		return append(buf, d.S...), nil
 	case Array:
@@ -131,6 +134,9 @@ func ParseBinary(t T, b []byte) (Datum, error) {
 		}
 		return ParseText(t, s, time.UTC)
 	case JSONB:
+		if t.Name == "json" {
+			return ParseText(t, string(b), time.UTC)
+		}
 		if len(b) < 1 || b[0] != 1 {
 			return Datum{}, sqlerr.New(sqlerr.ProtocolViolation, "unsupported jsonb version number")
 		}

@@ -112,6 +112,12 @@ func ParseText(t T, s string, loc *time.Location) (Datum, error) {
 		}
 		return Datum{Iv: iv}, nil
 	case JSONB:
+		if t.Name == "json" {
+			if _, err := CanonicalJSON(s); err != nil {
+				return Datum{}, err
+			}
+			return DText(s), nil
+		}
 		c, err := CanonicalJSON(s)
 		if err != nil {
 			return Datum{}, err

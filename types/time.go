@@ -362,7 +362,7 @@ func (v IntervalValue) ApproxMicros() int64 {
 func FormatInterval(v IntervalValue) string {
 	var parts []string
 	plural := func(n int64, unit string) string {
-		if n == 1 || n == -1 {
+		if n == 1 {
 			return fmt.Sprintf("%d %s", n, unit)
 		}
 		return fmt.Sprintf("%d %ss", n, unit)
@@ -371,7 +371,7 @@ func FormatInterval(v IntervalValue) string {
 		parts = append(parts, plural(int64(y), "year"))
 	}
 	if m := v.Months % 12; m != 0 {
-		if m == 1 || m == -1 {
+		if m == 1 {
 			parts = append(parts, fmt.Sprintf("%d mon", m))
 		} else {
 			parts = append(parts, fmt.Sprintf("%d mons", m))

@@ -67,6 +67,7 @@ var (
 	TTimestampTZ  = T{Kind: TimestampTZ, Mod: -1}
 	TInterval     = T{Kind: Interval, Mod: -1}
 	TJSONB        = T{Kind: JSONB, Mod: -1}
+	TJSON         = T{Kind: JSONB, Mod: -1, Name: "json"} // text kept as written
 	TOid          = T{Kind: Oid, Mod: -1}
 	TRegclass     = T{Kind: Oid, Mod: -1, Name: "regclass"}
 	TRegtype      = T{Kind: Oid, Mod: -1, Name: "regtype"}
@@ -167,6 +168,9 @@ func (t T) OID() uint32 {
 	case Interval:
 		return 1186
 	case JSONB:
+		if t.Name == "json" {
+			return 114
+		}
 		return 3802
 	case Oid:
 		switch t.Name {
@@ -307,6 +311,9 @@ func (t T) String() string {
 	case Interval:
 		return "interval"
 	case JSONB:
+		if t.Name == "json" {
+			return "json"
+		}
 		return "jsonb"
 	case Oid:
 		if t.Name != "" {
@@ -357,6 +364,9 @@ func (t T) TypName() string {
 	case Interval:
 		return "interval"
 	case JSONB:
+		if t.Name == "json" {
+			return "json"
+		}
 		return "jsonb"
 	case Oid:
 		if t.Name != "" {
@@ -377,7 +387,7 @@ func (t T) TypName() string {
 // BuiltinTypes lists the types that pg_type shows.
 func BuiltinTypes() []T {
 	base := []T{TBool, TBytea, TChar, TName, TInt64, TInt16, TInt32, TText, TOid, TJSONB,
-		TFloat32, TFloat64, {Kind: Text, Mod: -1, Name: "bpchar"}, TVarchar, TDate, TTime, TTimestamp,
+		TFloat32, TFloat64, {Kind: Text, Mod: -1, Name: "bpchar"}, TJSON, TVarchar, TDate, TTime, TTimestamp,
 		TTimestampTZ, TInterval, TNumeric, TRegclass, TRegtype, TRegproc, TRegnamespace, TUnknown,
 		TInt2Vector, TOidVector}
 	out := append([]T{}, base...)
@@ -484,8 +494,10 @@ func Parse(name string) (T, error) {
 		t = TTimestampTZ
 	case "interval":
 		t = TInterval
-	case "jsonb", "json":
+	case "jsonb":
 		t = TJSONB
+	case "json":
+		t = TJSON
 	case "oid":
 		t = TOid
 	case "regclass":

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"math"
+	"sort"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -40,6 +41,8 @@ type AggSpec struct {
 	Sep      expr.Expr // string_agg separator
 	Distinct bool
 	T        types.T // result type
+	// Order sorts the inputs of string_agg and array_agg (agg(x ORDER BY ...)).
+	Order []SortKey
 }
 
 // AggResultType returns the result type of an aggregate over arg, as PostgreSQL types it.
@@ -453,6 +456,7 @@ type datumAcc struct {
 }
 
 type aggState struct {
+	keys  [][]types.Datum // ORDER BY keys of each part
 	seen  bool
 	d     types.Datum
 	dec   *apd.Decimal
@@ -467,6 +471,74 @@ func (a *datumAcc) grow(n int) {
 	for len(a.states) < n {
 		a.states = append(a.states, aggState{})
 	}
+}
+
+// updateOrdered is update for string_agg/array_agg with ORDER BY: each
+// part keeps its sort keys (and its separator, sorted with it).
+func (a *datumAcc) updateOrdered(ctx *expr.Ctx, gids []int32, v expr.Value, sep expr.Value, keys []expr.Value) error {
+	for i, g := range gids {
+		d := v.At(i)
+		if d.Null {
+			continue
+		}
+		st := &a.states[g]
+		k := make([]types.Datum, len(keys)+1)
+		for j, kv := range keys {
+			k[j] = kv.At(i)
+		}
+		if a.spec.Kind == AggStringAgg {
+			k[len(keys)] = sep.At(i)
+			st.parts = append(st.parts, d.S)
+		} else {
+			st.parts = append(st.parts, types.FormatText(a.at, d, ctx.Loc))
+		}
+		st.keys = append(st.keys, k)
+		st.seen = true
+	}
+	return nil
+}
+
+// sortParts orders a group's parts by their ORDER BY keys (stable).
+func (a *datumAcc) sortParts(st *aggState) {
+	idx := make([]int, len(st.parts))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(x, y int) bool {
+		kx, ky := st.keys[idx[x]], st.keys[idx[y]]
+		for j, o := range a.spec.Order {
+			c := compareNullable(o.E.Type(), kx[j], ky[j], o.NullsFirst)
+			if o.Desc {
+				c = -c
+				if kx[j].Null != ky[j].Null {
+					c = -c
+				}
+			}
+			if c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	})
+	parts := make([]string, len(idx))
+	keys := make([][]types.Datum, len(idx))
+	for i, j := range idx {
+		parts[i], keys[i] = st.parts[j], st.keys[j]
+	}
+	if a.spec.Kind == AggStringAgg {
+		// separators go between parts in their sorted order
+		var joined []string
+		for i, p := range parts {
+			if i > 0 {
+				if s := keys[i][len(a.spec.Order)]; !s.Null {
+					joined = append(joined, s.S)
+				}
+			}
+			joined = append(joined, p)
+		}
+		parts = joined
+	}
+	st.parts = parts
 }
 
 func (a *datumAcc) update(ctx *expr.Ctx, gids []int32, v expr.Value, sep expr.Value) error {
@@ -541,6 +613,9 @@ func (a *datumAcc) result(ctx *expr.Ctx, n int) (arrow.Array, error) {
 		if !st.seen {
 			out[g] = types.NullDatum
 			continue
+		}
+		if st.keys != nil {
+			a.sortParts(st)
 		}
 		switch a.spec.Kind {
 		case AggSum:

@@ -157,6 +157,14 @@ func (h *HashAgg) updateAgg(ctx *expr.Ctx, i int, a AggSpec, b arrow.RecordBatch
 		}
 		defer sep.Release()
 	}
+	if ord, ok := h.accs[i].(*datumAcc); ok && len(a.Order) > 0 {
+		keys, err := evalAll(ctx, b, keyExprs(a.Order))
+		if err != nil {
+			return err
+		}
+		defer releaseValues(keys)
+		return ord.updateOrdered(ctx, gids, v, sep, keys)
+	}
 	if !a.Distinct {
 		return h.accs[i].update(ctx, gids, v, sep)
 	}

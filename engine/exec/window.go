@@ -25,6 +25,10 @@ const (
 	WinAvg
 	WinMin
 	WinMax
+	WinLag
+	WinLead
+	WinFirstValue
+	WinLastValue
 )
 
 // WinFunc is one window function call.
@@ -32,6 +36,9 @@ type WinFunc struct {
 	Kind WinKind
 	Arg  expr.Expr
 	T    types.T
+	// Offset and Default are lag/lead's second and third arguments.
+	Offset  int64
+	Default types.Datum
 }
 
 // Window computes window functions over partitions sorted by Order. Output:
@@ -201,6 +208,20 @@ func (w *Window) compute(ctx *expr.Ctx, fn WinFunc, arg expr.Value, idx []int, s
 				out[k] = types.DInt(int64(rank))
 			case WinDenseRank:
 				out[k] = types.DInt(int64(dense))
+			case WinLag, WinLead:
+				j := int64(k) - fn.Offset
+				if fn.Kind == WinLead {
+					j = int64(k) + fn.Offset
+				}
+				if j >= int64(start) && j < int64(end) {
+					out[k] = arg.At(int(j))
+				} else {
+					out[k] = fn.Default
+				}
+			case WinFirstValue:
+				out[k] = arg.At(start)
+			case WinLastValue:
+				out[k] = arg.At(pe - 1)
 			default:
 				out[k] = frameAgg(ctx, fn, arg, start, pe)
 			}

@@ -16,6 +16,9 @@ import (
 type Cast struct {
 	E  Expr
 	To types.T
+	// Explicit casts (CAST, ::) truncate text to a varchar(n)/char(n)
+	// length instead of failing, as in PostgreSQL.
+	Explicit bool
 }
 
 func (c *Cast) Type() types.T  { return c.To }
@@ -52,8 +55,15 @@ func (c *Cast) Eval(ctx *Ctx, b arrow.RecordBatch) (Value, error) {
 			return Value{Arr: v.Arr}, nil
 		}
 	}
+	truncate := c.Explicit && c.To.Kind == types.Text && c.To.Mod >= 0
 	return rowFunc(ctx, n, c.To, []Value{v}, true, func(ds []types.Datum) (types.Datum, error) {
-		return CastDatum(ctx, from, c.To, ds[0])
+		d := ds[0]
+		if truncate && (from.Kind == types.Text || from.Kind == types.Unknown) {
+			if r := []rune(d.S); int32(len(r)) > c.To.Mod {
+				d = types.DText(string(r[:c.To.Mod]))
+			}
+		}
+		return CastDatum(ctx, from, c.To, d)
 	})
 }
 

@@ -136,7 +136,7 @@ func init() {
 		}
 		return 0, nil
 	})
-	for _, n := range []string{"power", "pow"} {
+	for _, n := range []string{"power", "pow", "__pow"} {
 		Register(&Func{Name: n, Strict: true, Resolve: sig(tF64, tF64, tF64), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
 			if a[0].F == 0 && a[1].F < 0 {
 				return types.Datum{}, sqlerr.New(sqlerr.InvalidArgumentForPower, "zero raised to a negative power is undefined")
@@ -162,6 +162,7 @@ func init() {
 	}, Row: func(ctx *Ctx, a []types.Datum, at []types.T, rt types.T) (types.Datum, error) {
 		return ArithDatum(ctx, '%', at[0], at[1], rt, a[0], a[1])
 	}})
+	Register(&Func{Name: "__mod", Strict: true, Resolve: Lookup("mod")[0].Resolve, Row: Lookup("mod")[0].Row})
 	for _, n := range []string{"greatest", "least"} {
 		greatest := n == "greatest"
 		Register(&Func{Name: n, Resolve: func(args []types.T) (types.T, []types.T, bool) {

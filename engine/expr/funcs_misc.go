@@ -271,20 +271,35 @@ func init() {
 		}})
 	}
 	// JSON
-	Register(&Func{Name: "json_build_object", Resolve: anyArgs(types.TJSONB), Row: func(ctx *Ctx, a []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
-		if len(a)%2 != 0 {
-			return types.Datum{}, sqlerr.New(sqlerr.InvalidParameterValue, "argument list must have even number of elements")
-		}
-		m := map[string]any{}
-		for i := 0; i < len(a); i += 2 {
-			if a[i].Null {
-				return types.Datum{}, sqlerr.New(sqlerr.InvalidParameterValue, "argument %d cannot be null", i+1)
+	buildObject := func(jsonb bool) func(ctx *Ctx, a []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
+		return func(ctx *Ctx, a []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
+			if len(a)%2 != 0 {
+				return types.Datum{}, sqlerr.New(sqlerr.InvalidParameterValue, "argument list must have even number of elements")
 			}
-			m[asText(ctx, at[i], a[i])] = jsonValue(ctx, at[i+1], a[i+1])
+			m := map[string]any{}
+			var b strings.Builder
+			b.WriteString("{")
+			for i := 0; i < len(a); i += 2 {
+				if a[i].Null {
+					return types.Datum{}, sqlerr.New(sqlerr.InvalidParameterValue, "argument %d cannot be null", i+1)
+				}
+				k, v := asText(ctx, at[i], a[i]), jsonValue(ctx, at[i+1], a[i+1])
+				m[k] = v
+				// json keeps the order and spacing PostgreSQL's json_build_object writes
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(types.JSONText(k) + " : " + types.JSONText(v))
+			}
+			b.WriteString("}")
+			if jsonb {
+				return types.DText(types.JSONText(m)), nil
+			}
+			return types.DText(b.String()), nil
 		}
-		return types.DText(types.JSONText(m)), nil
-	}})
-	Register(&Func{Name: "jsonb_build_object", Resolve: anyArgs(types.TJSONB), Row: Lookup("json_build_object")[0].Row})
+	}
+	Register(&Func{Name: "json_build_object", Resolve: anyArgs(types.TJSON), Row: buildObject(false)})
+	Register(&Func{Name: "jsonb_build_object", Resolve: anyArgs(types.TJSONB), Row: buildObject(true)})
 	jsonGet := func(text bool) func(*Ctx, []types.Datum, []types.T, types.T) (types.Datum, error) {
 		return func(_ *Ctx, a []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
 			var v any

@@ -151,8 +151,17 @@ func init() {
 	}, Row: func(ctx *Ctx, a []types.Datum, at []types.T, rt types.T) (types.Datum, error) {
 		return Lookup("__at_time_zone")[0].Row(ctx, []types.Datum{a[1], a[0]}, []types.T{at[1], at[0]}, rt)
 	}})
-	Register(&Func{Name: "age", Strict: true, Resolve: sig(tIvl, tTSTZ, tTSTZ), Row: func(ctx *Ctx, a []types.Datum, at []types.T, rt types.T) (types.Datum, error) {
-		return ArithDatum(ctx, '-', at[0], at[1], rt, a[0], a[1])
+	Register(&Func{Name: "age", Strict: true, Resolve: func(args []types.T) (types.T, []types.T, bool) {
+		if len(args) != 2 {
+			return types.T{}, nil, false
+		}
+		t := tTSTZ
+		if args[0].Kind == types.Timestamp && args[1].Kind == types.Timestamp {
+			t = tTS
+		}
+		return tIvl, []types.T{t, t}, true
+	}, Row: func(ctx *Ctx, a []types.Datum, at []types.T, rt types.T) (types.Datum, error) {
+		return types.Datum{Iv: ageOf(ctx, at[0], a[0].I, a[1].I)}, nil
 	}})
 	Register(&Func{Name: "make_interval", Strict: true, Resolve: anyArgs(tIvl, 1, 2, 3, 4, 5, 6, 7), Row: func(ctx *Ctx, a []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
 		units := []string{"year", "month", "week", "day", "hour", "minute", "second"}
@@ -328,4 +337,35 @@ func extractNumeric(field string, t types.T, d types.Datum, f float64) (types.Da
 		return types.Datum{}, err
 	}
 	return types.DText(types.FormatDecimal(dec)), nil
+}
+
+// ageOf is PostgreSQL's age(): a symbolic difference in years, months and
+// days, borrowing field by field.
+func ageOf(ctx *Ctx, t types.T, x, y int64) types.IntervalValue {
+	loc := time.UTC
+	if t.Kind == types.TimestampTZ && ctx.Loc != nil {
+		loc = ctx.Loc
+	}
+	a, b := timeOf(x).In(loc), timeOf(y).In(loc)
+	neg := a.Before(b)
+	if neg {
+		a, b = b, a
+	}
+	months := (a.Year()-b.Year())*12 + int(a.Month()) - int(b.Month())
+	days := a.Day() - b.Day()
+	us := (int64(a.Hour()-b.Hour())*3600+int64(a.Minute()-b.Minute())*60+int64(a.Second()-b.Second()))*1e6 + int64(a.Nanosecond()-b.Nanosecond())/1000
+	if us < 0 {
+		us += 86400e6
+		days--
+	}
+	if days < 0 {
+		// borrow the length of the month before a's month
+		days += time.Date(a.Year(), a.Month(), 0, 0, 0, 0, 0, loc).Day()
+		months--
+	}
+	iv := types.IntervalValue{Months: int32(months), Days: int32(days), Micros: us}
+	if neg {
+		iv = iv.Neg()
+	}
+	return iv
 }

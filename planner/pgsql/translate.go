@@ -323,6 +323,29 @@ func (x *translator) callForms(ns []*node) ([]*node, error) {
 		case !qualified && n.isKw("array") && arg != nil && arg.isParen():
 			out = append(out, synth(n.tok, "__array_subquery(", []*node{arg}, ")"))
 			i++
+		case n.isLeaf(TIdent) && !keywords[n.tok.Val] && arg != nil && arg.isParen() && orderByAt(arg.kids) > 0:
+			// agg(args ORDER BY k [DESC], ...) → agg(args, __order_by(k, 'desc', ...))
+			at := orderByAt(arg.kids)
+			var keys []*node
+			for _, item := range splitTop(arg.kids[at+2:]) {
+				dir := "'asc'"
+				if len(item) > 1 && (item[len(item)-1].isKw("asc") || item[len(item)-1].isKw("desc")) {
+					dir = "'" + item[len(item)-1].tok.Val + "'"
+					item = item[:len(item)-1]
+				}
+				if len(item) == 0 {
+					return nil, x.errAt(arg, "syntax error at or near \"ORDER\"")
+				}
+				if len(keys) > 0 {
+					keys = append(keys, textNode(arg.tok, ","))
+				}
+				keys = append(keys, item...)
+				keys = append(keys, textNode(arg.tok, ", "+dir))
+			}
+			args := append([]*node{}, arg.kids[:at]...)
+			args = append(args, textNode(arg.tok, ","), synth(arg.tok, "__order_by(", keys, ")"))
+			out = append(out, n, &node{kind: groupNode, tok: arg.tok, kids: args, close: arg.close})
+			i++
 		case n.isLeaf(TIdent) && arg != nil && arg.isParen() && i+3 < len(ns) && ns[i+2].isKw("filter") && ns[i+3].isParen():
 			f := ns[i+3].kids
 			if len(f) < 2 || !f[0].isKw("where") {
@@ -349,6 +372,17 @@ func (x *translator) callForms(ns []*node) ([]*node, error) {
 		}
 	}
 	return out, nil
+}
+
+// orderByAt returns the index of a top-level ORDER BY inside a call's
+// argument list, or -1.
+func orderByAt(ns []*node) int {
+	for i := 1; i+1 < len(ns); i++ {
+		if ns[i].isKw("order") && ns[i+1].isKw("by") {
+			return i
+		}
+	}
+	return -1
 }
 
 // typeName reads a type name from the front of ns and returns it as text.
@@ -587,6 +621,18 @@ func (x *translator) postfix(ns []*node) ([]*node, error) {
 				call = synth(n.tok, "not", []*node{call}, "")
 			}
 			out = append(out, call)
+			i = e - 1
+		case n.kind == leafNode && n.tok.Kind == TOp && n.tok.Val == "^" && len(out) > 0:
+			// exponentiation (MySQL reads ^ as XOR)
+			left, err := takeLeft()
+			if err != nil {
+				return nil, err
+			}
+			right, e, err := takeRight(i + 1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, synth(n.tok, "__pow(", append(left, synth(n.tok, ",", right, "")), ")"))
 			i = e - 1
 		case n.kind == leafNode && n.tok.Kind == TOp && isCompareOp(n.tok.Val) && i+2 < len(ns) && (ns[i+1].isKw("any") || ns[i+1].isKw("some") || ns[i+1].isKw("all")) && ns[i+2].isParen() && !startsWithSelect(ns[i+2].kids):
 			left, err := takeLeft()

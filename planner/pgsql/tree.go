@@ -182,9 +182,8 @@ func (w *writer) emit(n *node, prev, next *node) {
 				w.put(t.Val, t.Pos)
 			case qualified, prev != nil && prev.isKw("as") && !callee:
 				w.put(quoteIdent(t.Val), t.Pos)
-			case callee && t.Val == "concat":
-				// TiDB turns || into concat(); PostgreSQL's concat() differs (it skips NULLs)
-				w.put("__concat", t.Pos)
+			case callee && calleeRenames[t.Val] != "":
+				w.put(calleeRenames[t.Val], t.Pos)
 			case callee || keywords[t.Val]:
 				w.put(t.Val, t.Pos)
 			default:
@@ -198,6 +197,14 @@ func (w *writer) emit(n *node, prev, next *node) {
 			w.put(t.Val, t.Pos)
 		}
 	}
+}
+
+// calleeRenames are functions whose MySQL meaning differs from
+// PostgreSQL's: TiDB turns || into concat() (PostgreSQL's concat skips
+// NULLs), mod() into the % operator, stddev and variance into the
+// population statistics (PostgreSQL's are the sample ones).
+var calleeRenames = map[string]string{
+	"concat": "__concat", "mod": "__mod", "stddev": "__stddev", "variance": "__variance", "std": "__stddev",
 }
 
 // keywords are the words emitted bare; every other unquoted word is a name
