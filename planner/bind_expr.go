@@ -42,6 +42,9 @@ type binder struct {
 	// deps are the catalog objects the statement reads.
 	deps      []string
 	viewDepth int
+	// srfCols maps set-returning calls of the select list to the columns
+	// of the ProjectSet below the projection.
+	srfCols map[ast.ExprNode]int
 }
 
 type cte struct {
@@ -770,6 +773,12 @@ func (b *binder) commonType(es []expr.Expr, what string) (types.T, error) {
 // funcCall binds a function call, including the dialect layer's markers.
 func (b *binder) funcCall(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 	name := x.FnName.L
+	if i, ok := b.srfCols[x]; ok {
+		return &expr.Col{Idx: i, T: sc.cols[i].Type, Name: name}, nil
+	}
+	if isSRF(name) {
+		return nil, sqlerr.Unsupported("set-returning function %s is only supported in FROM or as a whole select item", name)
+	}
 	if x.Schema.L != "" && x.Schema.L != "pg_catalog" && x.Schema.L != "public" {
 		return nil, b.errf(sqlerr.UndefinedFunction, "function %s.%s does not exist", x.Schema.O, name)
 	}

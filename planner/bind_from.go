@@ -7,7 +7,6 @@ import (
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/planner/pgsql"
 	"github.com/streamsql/streamsql/sqlerr"
-	"github.com/streamsql/streamsql/types"
 )
 
 // fromItem binds a FROM clause item: a table, a derived table, a table
@@ -377,69 +376,21 @@ func (b *binder) tableFunc(name, args, alias string, outer *scope) (Node, []Colu
 		}
 		bound = append(bound, e)
 	}
-	var cols []Column
-	switch name {
-	case "generate_series":
-		if len(bound) < 2 || len(bound) > 3 {
-			return nil, nil, sqlerr.New(sqlerr.UndefinedFunction, "function generate_series(%s) does not exist", argTypes(bound))
-		}
-		t := types.TInt64
-		allInt := true
-		for _, e := range bound[:2] {
-			if !e.Type().Kind.IsInteger() && e.Type().Kind != types.Unknown {
-				allInt = false
-			}
-		}
-		if allInt && bound[0].Type().Kind == types.Int32 && bound[1].Type().Kind == types.Int32 {
-			t = types.TInt32
-		}
-		if !allInt {
-			t = bound[0].Type()
-			if t.Kind == types.Unknown {
-				t = types.TTimestampTZ
-			}
-		}
-		for i := range bound[:2] {
-			if bound[i], err = b.coerce(bound[i], t); err != nil {
-				return nil, nil, err
-			}
-		}
-		if len(bound) == 3 {
-			step := types.TInt64
-			if !allInt {
-				step = types.TInterval
-			}
-			if bound[2], err = b.coerce(bound[2], step); err != nil {
-				return nil, nil, err
-			}
-		}
-		cols = []Column{{Name: "generate_series", Type: t, Table: alias}}
-		if alias != "generate_series" {
-			cols[0].Name = alias
-		}
-	case "unnest":
-		if len(bound) != 1 {
-			return nil, nil, sqlerr.Unsupported("unnest with several arrays is not supported")
-		}
-		at := bound[0].Type()
-		if at.Kind == types.Unknown {
-			at = types.TTextArray
-			if bound[0], err = b.coerce(bound[0], at); err != nil {
-				return nil, nil, err
-			}
-		}
-		if at.Kind != types.Array {
-			return nil, nil, sqlerr.New(sqlerr.UndefinedFunction, "function unnest(%s) does not exist", at)
-		}
-		cols = []Column{{Name: "unnest", Type: at.ElemType(), Table: alias}}
-		if alias != "unnest" {
-			cols[0].Name = alias
-		}
-	case "tumble", "hop", "session":
+	if name == "tumble" || name == "hop" || name == "session" {
 		return nil, nil, sqlerr.Unsupported("%s() windows need continuous queries, which are not available in this build", name)
-	default:
+	}
+	if !isSRF(name) {
 		return nil, nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s does not exist", name)
 	}
+	t, bound, err := b.bindSRF(name, bound)
+	if err != nil {
+		return nil, nil, err
+	}
+	colName := name
+	if alias != name {
+		colName = alias
+	}
+	cols := []Column{{Name: colName, Type: t, Table: alias}}
 	cols, err = b.aliasColumns(cols, alias)
 	if err != nil {
 		return nil, nil, err

@@ -215,6 +215,15 @@ func (b *binder) selectStmt(s *ast.SelectStmt, outer *scope) (Node, error) {
 			}
 		}
 	}
+	// set-returning functions of the select list run below the projection
+	if srf, err := b.selectListSRFs(fields, node, sc); err != nil {
+		return nil, err
+	} else if srf != nil {
+		if hasAgg {
+			return nil, sqlerr.Unsupported("set-returning functions with aggregates are not supported")
+		}
+		node = srf
+	}
 	// the scope the select list is bound in
 	post := sc
 	var agg *aggBinding

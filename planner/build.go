@@ -153,79 +153,31 @@ func build(ctx *expr.Ctx, db *DB, n Node) (exec.Operator, error) {
 		return exec.NewWindow(in, x.Partition, x.Order, x.Funcs), nil
 	case *TableFuncNode:
 		return buildTableFunc(ctx, x)
+	case *ProjectSetNode:
+		in, err := build(ctx, db, x.In)
+		if err != nil {
+			return nil, err
+		}
+		return buildProjectSet(ctx, in, x), nil
 	}
 	return nil, sqlerr.New(sqlerr.InternalError, "cannot build plan node %T", n)
 }
 
-// buildTableFunc materialises generate_series or unnest.
+// buildTableFunc materialises a set-returning function in FROM.
 func buildTableFunc(ctx *expr.Ctx, x *TableFuncNode) (exec.Operator, error) {
 	args := make([]types.Datum, len(x.Args))
+	argT := make([]types.T, len(x.Args))
 	for i, a := range x.Args {
 		d, err := expr.EvalRow(ctx, a)
 		if err != nil {
 			return nil, err
 		}
-		args[i] = d
+		args[i], argT[i] = d, a.Type()
 	}
 	t := x.Cols[0].Type
-	var out []types.Datum
-	switch x.Name {
-	case "generate_series":
-		if args[0].Null || args[1].Null || (len(args) > 2 && args[2].Null) {
-			break
-		}
-		if t.Kind.IsInteger() {
-			step := int64(1)
-			if len(args) > 2 {
-				step = args[2].I
-			}
-			if step == 0 {
-				return nil, sqlerr.New(sqlerr.InvalidParameterValue, "step size cannot equal zero")
-			}
-			for v := args[0].I; (step > 0 && v <= args[1].I) || (step < 0 && v >= args[1].I); v += step {
-				out = append(out, types.DInt(v))
-				if len(out) > 100_000_000 {
-					return nil, sqlerr.New(sqlerr.ProgramLimitExceeded, "generate_series result too large")
-				}
-			}
-			break
-		}
-		if len(args) < 3 {
-			return nil, sqlerr.New(sqlerr.UndefinedFunction, "function generate_series(%s, %s) does not exist", t, t)
-		}
-		step := args[2].Iv
-		if step.ApproxMicros() == 0 {
-			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "step size cannot equal zero")
-		}
-		loc := ctx.Loc
-		if t.Kind == types.Timestamp {
-			loc = nil
-		}
-		for v := args[0].I; (step.ApproxMicros() > 0 && v <= args[1].I) || (step.ApproxMicros() < 0 && v >= args[1].I); v = types.AddInterval(v, step, loc) {
-			out = append(out, types.DInt(v))
-			if len(out) > 10_000_000 {
-				return nil, sqlerr.New(sqlerr.ProgramLimitExceeded, "generate_series result too large")
-			}
-		}
-	case "unnest":
-		if args[0].Null {
-			break
-		}
-		elems, err := types.ParseArray(args[0].S)
-		if err != nil {
-			return nil, sqlerr.New(sqlerr.InvalidTextRep, "malformed array literal: %q", args[0].S)
-		}
-		for _, e := range elems {
-			if e == nil {
-				out = append(out, types.NullDatum)
-				continue
-			}
-			d, err := types.ParseText(t, *e, ctx.Loc)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, d)
-		}
+	out, err := srfEval(ctx, x.Name, t, argT, args)
+	if err != nil {
+		return nil, err
 	}
 	ts := colTypes(x.Cols)
 	var batches []arrow.RecordBatch

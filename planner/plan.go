@@ -107,6 +107,14 @@ type WindowNode struct {
 	Cols      []Column
 }
 
+// ProjectSetNode evaluates set-returning functions of a select list.
+type ProjectSetNode struct {
+	In    Node
+	Names []string
+	Args  [][]expr.Expr
+	Cols  []Column
+}
+
 // TableFuncNode is a set-returning function in FROM.
 type TableFuncNode struct {
 	Name string
@@ -126,6 +134,9 @@ func (n *UnionNode) Columns() []Column     { return n.Cols }
 func (n *SetOpNode) Columns() []Column     { return n.Left.Columns() }
 func (n *WindowNode) Columns() []Column    { return n.Cols }
 func (n *TableFuncNode) Columns() []Column { return n.Cols }
+func (n *ProjectSetNode) Columns() []Column { return n.Cols }
+func (n *ProjectSetNode) Children() []Node  { return []Node{n.In} }
+func (n *ProjectSetNode) describe() string  { return "ProjectSet " + strings.Join(n.Names, ", ") }
 
 func (n *ScanNode) Children() []Node      { return nil }
 func (n *ValuesNode) Children() []Node    { return nil }

@@ -38,6 +38,10 @@ cols = insp.get_columns("payments")
 assert [c["name"] for c in cols] == ["id", "address", "btc", "at", "ok"], cols
 assert str(cols[2]["type"]) == "NUMERIC(16, 8)", cols[2]["type"]
 assert cols[0]["nullable"] is False and cols[1]["nullable"] is True
+pk = insp.get_pk_constraint("payments")
+assert pk["constrained_columns"] == ["id"], pk
+t = sqlalchemy.Table("payments", sqlalchemy.MetaData(), autoload_with=engine)
+assert [c.name for c in t.primary_key.columns] == ["id"], t.primary_key
 with engine.connect() as c:
     n = c.execute(text("SELECT count(*) FROM payments WHERE ok = :ok"), {"ok": True}).scalar()
     assert n == 5, n

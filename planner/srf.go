@@ -1,0 +1,237 @@
+package planner
+
+import (
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/streamsql/streamsql/engine/exec"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// Set-returning functions: generate_series, unnest and generate_subscripts,
+// in FROM (TableFuncNode) or in a select list (ProjectSetNode).
+
+func isSRF(name string) bool {
+	switch name {
+	case "generate_series", "unnest", "generate_subscripts":
+		return true
+	}
+	return false
+}
+
+// bindSRF types a set-returning function's arguments and result.
+func (b *binder) bindSRF(name string, bound []expr.Expr) (types.T, []expr.Expr, error) {
+	var err error
+	switch name {
+	case "generate_series":
+		if len(bound) < 2 || len(bound) > 3 {
+			return types.T{}, nil, sqlerr.New(sqlerr.UndefinedFunction, "function generate_series(%s) does not exist", argTypes(bound))
+		}
+		t := types.TInt64
+		allInt := true
+		for _, e := range bound[:2] {
+			if !e.Type().Kind.IsInteger() && e.Type().Kind != types.Unknown {
+				allInt = false
+			}
+		}
+		if allInt && bound[0].Type().Kind == types.Int32 && bound[1].Type().Kind == types.Int32 {
+			t = types.TInt32
+		}
+		if !allInt {
+			t = bound[0].Type()
+			if t.Kind == types.Unknown {
+				t = types.TTimestampTZ
+			}
+		}
+		for i := range bound[:2] {
+			if bound[i], err = b.coerce(bound[i], t); err != nil {
+				return types.T{}, nil, err
+			}
+		}
+		if len(bound) == 3 {
+			step := types.TInt64
+			if !allInt {
+				step = types.TInterval
+			}
+			if bound[2], err = b.coerce(bound[2], step); err != nil {
+				return types.T{}, nil, err
+			}
+		}
+		return t, bound, nil
+	case "unnest", "generate_subscripts":
+		if name == "unnest" && len(bound) != 1 {
+			return types.T{}, nil, sqlerr.Unsupported("unnest with several arrays is not supported")
+		}
+		if name == "generate_subscripts" && (len(bound) < 2 || len(bound) > 3) {
+			return types.T{}, nil, sqlerr.New(sqlerr.UndefinedFunction, "function generate_subscripts(%s) does not exist", argTypes(bound))
+		}
+		at := bound[0].Type()
+		if at.Kind == types.Unknown {
+			at = types.TTextArray
+			if bound[0], err = b.coerce(bound[0], at); err != nil {
+				return types.T{}, nil, err
+			}
+		}
+		if at.Kind != types.Array {
+			return types.T{}, nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s(%s) does not exist", name, at)
+		}
+		if name == "generate_subscripts" {
+			for i := 1; i < len(bound); i++ {
+				want := types.TInt32
+				if i == 2 {
+					want = types.TBool
+				}
+				if bound[i], err = b.coerce(bound[i], want); err != nil {
+					return types.T{}, nil, err
+				}
+			}
+			return types.TInt32, bound, nil
+		}
+		return at.ElemType(), bound, nil
+	}
+	return types.T{}, nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s does not exist", name)
+}
+
+// srfEval computes the values of a set-returning function for one row.
+func srfEval(ctx *expr.Ctx, name string, t types.T, argT []types.T, args []types.Datum) ([]types.Datum, error) {
+	var out []types.Datum
+	for _, a := range args {
+		if a.Null {
+			return nil, nil
+		}
+	}
+	switch name {
+	case "generate_series":
+		if t.Kind.IsInteger() {
+			step := int64(1)
+			if len(args) > 2 {
+				step = args[2].I
+			}
+			if step == 0 {
+				return nil, sqlerr.New(sqlerr.InvalidParameterValue, "step size cannot equal zero")
+			}
+			for v := args[0].I; (step > 0 && v <= args[1].I) || (step < 0 && v >= args[1].I); v += step {
+				out = append(out, types.DInt(v))
+				if len(out)%65536 == 0 {
+					if len(out) > 100_000_000 {
+						return nil, sqlerr.New(sqlerr.ProgramLimitExceeded, "generate_series result too large")
+					}
+					if ctx.Go != nil && ctx.Go.Err() != nil {
+						return nil, sqlerr.New(sqlerr.QueryCanceled, "canceling statement due to user request")
+					}
+				}
+			}
+			return out, nil
+		}
+		if len(args) < 3 {
+			return nil, sqlerr.New(sqlerr.UndefinedFunction, "function generate_series(%s, %s) does not exist", t, t)
+		}
+		step := args[2].Iv
+		if step.ApproxMicros() == 0 {
+			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "step size cannot equal zero")
+		}
+		loc := ctx.Loc
+		if t.Kind == types.Timestamp {
+			loc = nil
+		}
+		for v := args[0].I; (step.ApproxMicros() > 0 && v <= args[1].I) || (step.ApproxMicros() < 0 && v >= args[1].I); v = types.AddInterval(v, step, loc) {
+			out = append(out, types.DInt(v))
+			if len(out) > 10_000_000 {
+				return nil, sqlerr.New(sqlerr.ProgramLimitExceeded, "generate_series result too large")
+			}
+		}
+		return out, nil
+	case "unnest", "generate_subscripts":
+		elems, err := types.ParseArray(args[0].S)
+		if err != nil {
+			return nil, sqlerr.New(sqlerr.InvalidTextRep, "malformed array literal: %q", args[0].S)
+		}
+		if name == "generate_subscripts" {
+			if args[1].I != 1 || len(elems) == 0 {
+				return nil, nil
+			}
+			lb := int64(1)
+			if argT[0].Name == "int2vector" || argT[0].Name == "oidvector" {
+				lb = 0
+			}
+			reverse := len(args) > 2 && args[2].I != 0
+			for i := range elems {
+				k := int64(i)
+				if reverse {
+					k = int64(len(elems) - 1 - i)
+				}
+				out = append(out, types.DInt(lb+k))
+			}
+			return out, nil
+		}
+		for _, e := range elems {
+			if e == nil {
+				out = append(out, types.NullDatum)
+				continue
+			}
+			d, err := types.ParseText(t, *e, ctx.Loc)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d)
+		}
+		return out, nil
+	}
+	return nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s does not exist", name)
+}
+
+// selectListSRFs finds set-returning calls that make up whole select
+// items, binds them, and returns the ProjectSet node to put under the
+// projection (nil when there are none).
+func (b *binder) selectListSRFs(fields []*ast.SelectField, node Node, sc *scope) (Node, error) {
+	var names []string
+	var args [][]expr.Expr
+	var cols []Column
+	for _, f := range fields {
+		if f.Expr == nil {
+			continue
+		}
+		call, ok := f.Expr.(*ast.FuncCallExpr)
+		if !ok || !isSRF(call.FnName.L) {
+			continue
+		}
+		bound, err := b.bindArgs(call.Args, sc)
+		if err != nil {
+			return nil, err
+		}
+		t, bound, err := b.bindSRF(call.FnName.L, bound)
+		if err != nil {
+			return nil, err
+		}
+		if b.srfCols == nil {
+			b.srfCols = map[ast.ExprNode]int{}
+		}
+		b.srfCols[f.Expr] = len(sc.cols) + len(names)
+		names = append(names, call.FnName.L)
+		args = append(args, bound)
+		cols = append(cols, Column{Name: call.FnName.L, Type: t})
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	all := append(append([]Column{}, sc.cols...), cols...)
+	sc.cols = all
+	return &ProjectSetNode{In: node, Names: names, Args: args, Cols: all}, nil
+}
+
+func buildProjectSet(ctx *expr.Ctx, in exec.Operator, x *ProjectSetNode) exec.Operator {
+	fs := make([]exec.SetFunc, len(x.Names))
+	base := len(x.Cols) - len(x.Names)
+	for i, name := range x.Names {
+		name := name
+		t := x.Cols[base+i].Type
+		argT := make([]types.T, len(x.Args[i]))
+		for k, a := range x.Args[i] {
+			argT[k] = a.Type()
+		}
+		fs[i] = exec.SetFunc{Args: x.Args[i], T: t, Eval: func(ctx *expr.Ctx, args []types.Datum) ([]types.Datum, error) {
+			return srfEval(ctx, name, t, argT, args)
+		}}
+	}
+	return exec.NewProjectSet(in, fs)
+}
