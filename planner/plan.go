@@ -122,18 +122,18 @@ type TableFuncNode struct {
 	Cols []Column
 }
 
-func (n *ScanNode) Columns() []Column      { return n.Cols }
-func (n *ValuesNode) Columns() []Column    { return n.Cols }
-func (n *FilterNode) Columns() []Column    { return n.In.Columns() }
-func (n *ProjectNode) Columns() []Column   { return n.Cols }
-func (n *AggNode) Columns() []Column       { return n.Cols }
-func (n *JoinNode) Columns() []Column      { return n.Cols }
-func (n *SortNode) Columns() []Column      { return n.In.Columns() }
-func (n *LimitNode) Columns() []Column     { return n.In.Columns() }
-func (n *UnionNode) Columns() []Column     { return n.Cols }
-func (n *SetOpNode) Columns() []Column     { return n.Left.Columns() }
-func (n *WindowNode) Columns() []Column    { return n.Cols }
-func (n *TableFuncNode) Columns() []Column { return n.Cols }
+func (n *ScanNode) Columns() []Column       { return n.Cols }
+func (n *ValuesNode) Columns() []Column     { return n.Cols }
+func (n *FilterNode) Columns() []Column     { return n.In.Columns() }
+func (n *ProjectNode) Columns() []Column    { return n.Cols }
+func (n *AggNode) Columns() []Column        { return n.Cols }
+func (n *JoinNode) Columns() []Column       { return n.Cols }
+func (n *SortNode) Columns() []Column       { return n.In.Columns() }
+func (n *LimitNode) Columns() []Column      { return n.In.Columns() }
+func (n *UnionNode) Columns() []Column      { return n.Cols }
+func (n *SetOpNode) Columns() []Column      { return n.Left.Columns() }
+func (n *WindowNode) Columns() []Column     { return n.Cols }
+func (n *TableFuncNode) Columns() []Column  { return n.Cols }
 func (n *ProjectSetNode) Columns() []Column { return n.Cols }
 func (n *ProjectSetNode) Children() []Node  { return []Node{n.In} }
 func (n *ProjectSetNode) describe() string  { return "ProjectSet " + strings.Join(n.Names, ", ") }
