@@ -28,20 +28,7 @@ func build(ctx *expr.Ctx, db *DB, n Node) (exec.Operator, error) {
 			ts := colTypes(x.Cols)
 			var batches []arrow.RecordBatch
 			if len(rows) > 0 {
-				cols := make([]arrow.Array, len(ts))
-				for c, t := range ts {
-					bld := types.NewBuilder(ctx.Mem, t)
-					bld.Reserve(len(rows))
-					for _, r := range rows {
-						types.AppendDatum(bld, t, r[c])
-					}
-					cols[c] = bld.NewArray()
-					bld.Release()
-				}
-				batches = append(batches, expr.NewBatch(ts, cols, len(rows)))
-				for _, c := range cols {
-					c.Release()
-				}
+				batches = append(batches, expr.BatchFromRows(ctx.Mem, ts, rows))
 			}
 			return exec.NewScan(ts, batches), nil
 		}
@@ -93,35 +80,17 @@ func build(ctx *expr.Ctx, db *DB, n Node) (exec.Operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		l := &exec.Limit{In: in, Count: -1}
-		if x.Count != nil {
-			d, err := expr.EvalRow(ctx, x.Count)
-			if err != nil {
-				in.Close()
-				return nil, err
-			}
-			if !d.Null {
-				if d.I < 0 {
-					in.Close()
-					return nil, sqlerr.New(sqlerr.InvalidRowCountInLimit, "LIMIT must not be negative")
-				}
-				l.Count = d.I
-			}
+		count, err := rowCount(ctx, x.Count, -1, sqlerr.InvalidRowCountInLimit, "LIMIT")
+		if err != nil {
+			in.Close()
+			return nil, err
 		}
-		if x.Offset != nil {
-			d, err := expr.EvalRow(ctx, x.Offset)
-			if err != nil {
-				in.Close()
-				return nil, err
-			}
-			if !d.Null {
-				if d.I < 0 {
-					in.Close()
-					return nil, sqlerr.New(sqlerr.InvalidRowCountInOffset, "OFFSET must not be negative")
-				}
-				l.Offset = d.I
-			}
+		offset, err := rowCount(ctx, x.Offset, 0, sqlerr.InvalidRowCountInOffset, "OFFSET")
+		if err != nil {
+			in.Close()
+			return nil, err
 		}
+		l := &exec.Limit{In: in, Count: count, Offset: offset}
 		return l, nil
 	case *UnionNode:
 		u := &exec.UnionAll{T: colTypes(x.Cols)}
@@ -161,6 +130,25 @@ func build(ctx *expr.Ctx, db *DB, n Node) (exec.Operator, error) {
 		return buildProjectSet(ctx, in, x), nil
 	}
 	return nil, sqlerr.New(sqlerr.InternalError, "cannot build plan node %T", n)
+}
+
+// rowCount evaluates a LIMIT or OFFSET (it may be a parameter); absent or
+// NULL gives def.
+func rowCount(ctx *expr.Ctx, e expr.Expr, def int64, code, what string) (int64, error) {
+	if e == nil {
+		return def, nil
+	}
+	d, err := expr.EvalRow(ctx, e)
+	if err != nil {
+		return 0, err
+	}
+	if d.Null {
+		return def, nil
+	}
+	if d.I < 0 {
+		return 0, sqlerr.New(code, "%s must not be negative", what)
+	}
+	return d.I, nil
 }
 
 // buildTableFunc materialises a set-returning function in FROM.

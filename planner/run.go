@@ -285,19 +285,7 @@ func rowsResult(ctx *expr.Ctx, cols []Column, rows [][]types.Datum, tag string, 
 	ts := colTypes(cols)
 	var batches []arrow.RecordBatch
 	if len(rows) > 0 {
-		arrs := make([]arrow.Array, len(ts))
-		for c, t := range ts {
-			b := types.NewBuilder(ctx.Mem, t)
-			for _, r := range rows {
-				types.AppendDatum(b, t, r[c])
-			}
-			arrs[c] = b.NewArray()
-			b.Release()
-		}
-		batches = append(batches, expr.NewBatch(ts, arrs, len(rows)))
-		for _, a := range arrs {
-			a.Release()
-		}
+		batches = append(batches, expr.BatchFromRows(ctx.Mem, ts, rows))
 	}
 	return &Result{Cols: cols, Rows: exec.NewScan(ts, batches), Ctx: ctx, Tag: tag, CountRows: count}
 }

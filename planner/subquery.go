@@ -98,7 +98,7 @@ func (s *subqueryExpr) resultFor(ctx *expr.Ctx, vals []types.Datum, lhs types.Da
 			sawNull = true
 			continue
 		}
-		ok := cmpText(s.cmp, types.Compare(t, lhs, v))
+		ok := expr.CompareByName(s.cmp, types.Compare(t, lhs, v))
 		if ok && s.mode == subAny {
 			return types.DBool(true), nil
 		}
@@ -110,22 +110,6 @@ func (s *subqueryExpr) resultFor(ctx *expr.Ctx, vals []types.Datum, lhs types.Da
 		return types.NullDatum, nil
 	}
 	return types.DBool(s.mode == subAll), nil
-}
-
-func cmpText(op string, c int) bool {
-	switch op {
-	case "=":
-		return c == 0
-	case "<>":
-		return c != 0
-	case "<":
-		return c < 0
-	case "<=":
-		return c <= 0
-	case ">":
-		return c > 0
-	}
-	return c >= 0
 }
 
 func (s *subqueryExpr) Eval(ctx *expr.Ctx, b arrow.RecordBatch) (expr.Value, error) {

@@ -3,6 +3,7 @@ package expr
 import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -27,6 +28,25 @@ func itoa(i int) string {
 		return string(rune('0' + i))
 	}
 	return itoa(i/10) + string(rune('0'+i%10))
+}
+
+// BatchFromRows builds a batch of columns of types ts from row-wise datums.
+func BatchFromRows[R ~[]types.Datum](mem memory.Allocator, ts []types.T, rows []R) arrow.RecordBatch {
+	cols := make([]arrow.Array, len(ts))
+	for c, t := range ts {
+		b := types.NewBuilder(mem, t)
+		b.Reserve(len(rows))
+		for _, r := range rows {
+			types.AppendDatum(b, t, r[c])
+		}
+		cols[c] = b.NewArray()
+		b.Release()
+	}
+	out := NewBatch(ts, cols, len(rows))
+	for _, c := range cols {
+		c.Release()
+	}
+	return out
 }
 
 // NewBatch assembles a batch from columns (it retains them).

@@ -256,7 +256,7 @@ func init() {
 				if err != nil {
 					return types.Datum{}, err
 				}
-				ok := cmpByName(a[0].S, types.Compare(et, a[1], d))
+				ok := CompareByName(a[0].S, types.Compare(et, a[1], d))
 				if ok && !all {
 					return types.DBool(true), nil
 				}
@@ -395,7 +395,9 @@ func sizePretty(n int64) string {
 	return fmt.Sprintf("%d %s", v, units[i])
 }
 
-func cmpByName(op string, c int) bool {
+// CompareByName applies a comparison operator given by name ("=", "<", ...)
+// to the result of types.Compare.
+func CompareByName(op string, c int) bool {
 	switch op {
 	case "=":
 		return c == 0

@@ -308,20 +308,8 @@ func (t *Table) Snapshot(mem memory.Allocator) ([]arrow.RecordBatch, [][]int64) 
 			if len(cur) == 0 {
 				return
 			}
-			cols := make([]arrow.Array, len(t.types))
-			for c, ty := range t.types {
-				b := types.NewBuilder(memory.DefaultAllocator, ty)
-				b.Reserve(len(cur))
-				for _, r := range cur {
-					types.AppendDatum(b, ty, r[c])
-				}
-				cols[c] = b.NewArray()
-				b.Release()
-			}
-			t.snap = append(t.snap, expr.NewBatch(t.types, cols, len(cur)))
-			for _, c := range cols {
-				c.Release()
-			}
+			// the snapshot outlives the statement: Go-managed memory
+			t.snap = append(t.snap, expr.BatchFromRows(memory.DefaultAllocator, t.types, cur))
 			cur = nil
 		}
 		for i, r := range t.rows {
