@@ -30,6 +30,7 @@ const (
 	KindView             Kind = "view"
 	KindMaterializedView Kind = "materialized view"
 	KindSink             Kind = "sink"
+	KindSequence         Kind = "sequence" // behind a SERIAL or IDENTITY column; Options["owned_by"] is table.column
 )
 
 // RelKind is the pg_class.relkind an object shows to PostgreSQL clients:
@@ -45,6 +46,8 @@ func (k Kind) RelKind() string {
 		return "v"
 	case KindMaterializedView:
 		return "m"
+	case KindSequence:
+		return "S"
 	}
 	return ""
 }
@@ -87,7 +90,7 @@ func (o *Object) ColumnIndex(name string) int {
 	return -1
 }
 
-// IsRelation reports whether the object can appear in FROM.
+// IsRelation reports whether the object shows in pg_class.
 func (o *Object) IsRelation() bool { return o.Kind != KindSink }
 
 // Catalog is the set of objects, safe for concurrent use.
@@ -275,7 +278,15 @@ func (c *Catalog) Drop(name string, cascade bool) ([]*Object, error) {
 		}
 		seen[x.Name] = true
 		deps := c.dependents(x.Name)
-		if len(deps) > 0 && !cascade {
+		var blocking []*Object
+		for _, d := range deps {
+			// a sequence owned by a column goes with its table
+			if d.Kind != KindSequence {
+				blocking = append(blocking, d)
+			}
+		}
+		if len(blocking) > 0 && !cascade {
+			deps = blocking
 			names := make([]string, len(deps))
 			for i, d := range deps {
 				names[i] = fmt.Sprintf("%s %s depends on %s %s", d.Kind, d.Name, x.Kind, x.Name)

@@ -140,6 +140,8 @@ func (b *binder) table(t *ast.TableName, alias string, outer *scope) (Node, []Co
 		return renamed(node, cols), cols, nil
 	case catalog.KindSource:
 		return nil, nil, sqlerr.Unsupported("reading source %q needs its connector, which is not available in this build", name)
+	case catalog.KindSequence:
+		return nil, nil, sqlerr.Unsupported("reading sequence %q as a relation is not supported; use nextval()", name)
 	}
 	return nil, nil, sqlerr.New(sqlerr.WrongObjectType, "%q is a %s, not a relation", name, o.Kind)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/streamsql/streamsql/catalog"
@@ -21,6 +22,37 @@ type DB struct {
 	tables  map[string]*storage.Table
 	// ddl serialises catalog changes with the storage they create.
 	ddl sync.Mutex
+	// sequences: the next value of each sequence, by name, started from
+	// the owning column's maximum when first used after a start.
+	seqMu sync.Mutex
+	seqs  map[string]int64
+}
+
+// nextVal advances sequence o (a catalog object of kind sequence).
+func (db *DB) nextVal(o *catalog.Object) (int64, error) {
+	db.seqMu.Lock()
+	defer db.seqMu.Unlock()
+	if db.seqs == nil {
+		db.seqs = map[string]int64{}
+	}
+	next, ok := db.seqs[o.Name]
+	if !ok {
+		next = 1
+		owner, col, _ := strings.Cut(o.Options["owned_by"], ".")
+		if tbl := db.Catalog.Lookup(owner); tbl != nil {
+			if t, err := db.Table(owner); err == nil {
+				ci := tbl.ColumnIndex(col)
+				t.Rows(func(_ int64, r storage.Row) bool {
+					if ci >= 0 && !r[ci].Null && r[ci].I >= next {
+						next = r[ci].I + 1
+					}
+					return true
+				})
+			}
+		}
+	}
+	db.seqs[o.Name] = next + 1
+	return next, nil
 }
 
 // Open opens the database in dir ("" for a database in memory only).

@@ -79,8 +79,21 @@ func (s *Session) createRelation(ctx *expr.Ctx, st *pgsql.CreateRelation) (*Resu
 		}
 		asRows = batchRows(batches)
 	}
+	var seqs []*catalog.Object
 	for _, c := range st.Columns {
 		col := catalog.Column{Name: c.Name, Type: c.Type, NotNull: c.NotNull, Default: c.Default}
+		if c.Serial {
+			if st.Kind != catalog.KindTable {
+				return nil, sqlerr.Unsupported("serial and identity columns are only supported on tables")
+			}
+			seq := st.Name + "_" + c.Name + "_seq"
+			col.Default = "nextval('" + seq + "'::regclass)"
+			col.NotNull = true
+			seqs = append(seqs, &catalog.Object{Name: seq, Kind: catalog.KindSequence, DependsOn: []string{st.Name},
+				Options: map[string]string{"owned_by": st.Name + "." + c.Name}, SQL: "-- owned by " + st.Name + "." + c.Name})
+			o.Columns = append(o.Columns, col)
+			continue
+		}
 		if c.Default != "" {
 			b := s.newBinder(&pgsql.Translated{}, nil)
 			if _, err := b.defaultExpr(col); err != nil {
@@ -125,8 +138,19 @@ func (s *Session) createRelation(ctx *expr.Ctx, st *pgsql.CreateRelation) (*Resu
 	if len(o.Columns) == 0 && st.Kind != catalog.KindTable {
 		return nil, sqlerr.New(sqlerr.SyntaxError, "a %s needs at least one column", st.Kind)
 	}
+	for _, seq := range seqs {
+		if s.db.Catalog.Lookup(seq.Name) != nil {
+			return nil, sqlerr.New(sqlerr.DuplicateTable, "relation %q already exists", seq.Name)
+		}
+	}
 	if err := s.db.Catalog.Create(o); err != nil {
 		return nil, err
+	}
+	for _, seq := range seqs {
+		if err := s.db.Catalog.Create(seq); err != nil {
+			_, _ = s.db.Catalog.Drop(o.Name, true)
+			return nil, err
+		}
 	}
 	if st.Kind == catalog.KindTable || st.Kind == catalog.KindStream {
 		t, err := s.db.openTable(o)
@@ -344,6 +368,12 @@ func (s *Session) drop(st *pgsql.Drop) (*Result, error) {
 				if err := s.db.dropTable(d.Name); err != nil {
 					return nil, err
 				}
+			}
+			if d.Kind == catalog.KindSequence {
+				s.db.seqMu.Lock()
+				delete(s.db.seqs, d.Name)
+				s.db.seqMu.Unlock()
+				continue
 			}
 			if d.Name != name {
 				notices = append(notices, fmt.Sprintf("drop cascades to %s %s", d.Kind, d.Name))

@@ -34,18 +34,71 @@ type dmlPlan struct {
 	setExprs   []expr.Expr // over [existing row, excluded row] for DO UPDATE; over the row for UPDATE
 	// UPDATE / DELETE
 	where expr.Expr
+	// RETURNING: expressions over the affected rows (table columns)
+	returning     []expr.Expr
+	returningCols []Column
+}
+
+// bindReturning binds a RETURNING list over the target table's columns.
+func (b *binder) bindReturning(d *dmlPlan, alias string) error {
+	if b.tr.Returning == "" {
+		return nil
+	}
+	q, err := b.s.parser.ParseSelectList(b.tr.Returning)
+	if err != nil {
+		return err
+	}
+	sc := &scope{cols: tableScope(d.table, alias)}
+	for _, f := range q.Node.(*ast.SelectStmt).Fields.Fields {
+		if f.WildCard != nil {
+			for i, c := range sc.cols {
+				d.returning = append(d.returning, &expr.Col{Idx: i, T: c.Type, Name: c.Name})
+				d.returningCols = append(d.returningCols, Column{Name: c.Name, Type: c.Type, TableOID: c.TableOID, AttNum: c.AttNum})
+			}
+			continue
+		}
+		e, err := b.bindExpr(f.Expr, sc)
+		if err != nil {
+			return err
+		}
+		if e.Type().Kind == types.Unknown {
+			if e, err = b.coerce(e, types.TText); err != nil {
+				return err
+			}
+		}
+		d.returning = append(d.returning, e)
+		d.returningCols = append(d.returningCols, Column{Name: fieldName(f), Type: e.Type()})
+	}
+	return nil
 }
 
 func (b *binder) dml(q *pgsql.Query) (*dmlPlan, error) {
+	var d *dmlPlan
+	var err error
+	alias := ""
 	switch n := q.Node.(type) {
 	case *ast.InsertStmt:
-		return b.insert(n)
+		d, err = b.insert(n)
 	case *ast.UpdateStmt:
-		return b.update(n)
+		d, err = b.update(n)
+		if err == nil {
+			_, alias, err = b.targetTable(n.TableRefs)
+		}
 	case *ast.DeleteStmt:
-		return b.delete(n)
+		d, err = b.delete(n)
+		if err == nil {
+			_, alias, err = b.targetTable(n.TableRefs)
+		}
+	default:
+		return nil, sqlerr.Unsupported("statement %T is not supported", q.Node)
 	}
-	return nil, sqlerr.Unsupported("statement %T is not supported", q.Node)
+	if err != nil {
+		return nil, err
+	}
+	if alias == "" {
+		alias = d.table.Name
+	}
+	return d, b.bindReturning(d, alias)
 }
 
 func (b *binder) targetTable(refs *ast.TableRefsClause) (*catalog.Object, string, error) {
@@ -322,28 +375,37 @@ func (b *binder) delete(n *ast.DeleteStmt) (*dmlPlan, error) {
 	return d, nil
 }
 
-// runDML executes a DML plan and returns the number of rows affected.
-func (s *Session) runDML(ctx *expr.Ctx, d *dmlPlan) (int64, error) {
+// runDML executes a DML plan and returns the number of rows affected and,
+// for RETURNING, the affected rows (new rows; deleted rows for DELETE).
+func (s *Session) runDML(ctx *expr.Ctx, d *dmlPlan) (int64, []storage.Row, error) {
+	n, rows, err := s.runDMLRows(ctx, d)
+	if d.returning == nil {
+		rows = nil
+	}
+	return n, rows, err
+}
+
+func (s *Session) runDMLRows(ctx *expr.Ctx, d *dmlPlan) (int64, []storage.Row, error) {
 	t, err := s.db.Table(d.table.Name)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	switch d.kind {
 	case dmlInsert:
 		op, err := build(ctx, s.db, d.source)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		batches, err := exec.Drain(ctx, op)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		rows := batchRows(batches)
 		if err := checkNotNull(d.table, rows); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		if d.onConflict == "" {
-			return int64(len(rows)), t.Apply(storage.Change{Inserts: rows})
+			return int64(len(rows)), rows, t.Apply(storage.Change{Inserts: rows})
 		}
 		return s.upsert(ctx, t, d, rows)
 	case dmlUpdate, dmlDelete:
@@ -354,10 +416,11 @@ func (s *Session) runDML(ctx *expr.Ctx, d *dmlPlan) (int64, error) {
 			}
 		}()
 		var ch storage.Change
+		var deleted []storage.Row
 		for i, b := range batches {
 			sel, err := selectRows(ctx, b, d.where)
 			if err != nil {
-				return 0, err
+				return 0, nil, err
 			}
 			if len(sel) == 0 {
 				continue
@@ -366,6 +429,15 @@ func (s *Session) runDML(ctx *expr.Ctx, d *dmlPlan) (int64, error) {
 				ch.Deletes = append(ch.Deletes, ids[i][r])
 			}
 			if d.kind == dmlDelete {
+				if d.returning != nil {
+					for _, r := range sel {
+						row := make(storage.Row, b.NumCols())
+						for c := range row {
+							row[c] = types.DatumAt(b.Column(c), r)
+						}
+						deleted = append(deleted, row)
+					}
+				}
 				continue
 			}
 			sub := expr.Take(ctx.Mem, b, sel)
@@ -373,7 +445,7 @@ func (s *Session) runDML(ctx *expr.Ctx, d *dmlPlan) (int64, error) {
 			for k, e := range d.setExprs {
 				if vals[k], err = e.Eval(ctx, sub); err != nil {
 					sub.Release()
-					return 0, err
+					return 0, nil, err
 				}
 			}
 			for r := 0; r < len(sel); r++ {
@@ -392,14 +464,18 @@ func (s *Session) runDML(ctx *expr.Ctx, d *dmlPlan) (int64, error) {
 			sub.Release()
 		}
 		if err := checkNotNull(d.table, ch.Inserts); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		if len(ch.Deletes) == 0 {
-			return 0, nil
+			return 0, nil, nil
 		}
-		return int64(len(ch.Deletes)), t.Apply(ch)
+		out := ch.Inserts
+		if d.kind == dmlDelete {
+			out = deleted
+		}
+		return int64(len(ch.Deletes)), out, t.Apply(ch)
 	}
-	return 0, nil
+	return 0, nil, nil
 }
 
 func selectRows(ctx *expr.Ctx, b arrow.RecordBatch, where expr.Expr) ([]int, error) {
@@ -452,7 +528,7 @@ func checkNotNull(o *catalog.Object, rows []storage.Row) error {
 }
 
 // upsert applies INSERT ... ON CONFLICT.
-func (s *Session) upsert(ctx *expr.Ctx, t *storage.Table, d *dmlPlan, rows []storage.Row) (int64, error) {
+func (s *Session) upsert(ctx *expr.Ctx, t *storage.Table, d *dmlPlan, rows []storage.Row) (int64, []storage.Row, error) {
 	var ch storage.Change
 	seen := map[string]bool{}
 	var n int64
@@ -460,7 +536,7 @@ func (s *Session) upsert(ctx *expr.Ctx, t *storage.Table, d *dmlPlan, rows []sto
 		k := t.KeyOf(r)
 		if seen[k] {
 			if d.onConflict == "update" {
-				return 0, sqlerr.New(sqlerr.CardinalityViolation, "ON CONFLICT DO UPDATE command cannot affect row a second time").WithHint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values.")
+				return 0, nil, sqlerr.New(sqlerr.CardinalityViolation, "ON CONFLICT DO UPDATE command cannot affect row a second time").WithHint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values.")
 			}
 			continue
 		}
@@ -490,26 +566,26 @@ func (s *Session) upsert(ctx *expr.Ctx, t *storage.Table, d *dmlPlan, rows []sto
 			v, err := e.Eval(ctx, batch)
 			if err != nil {
 				batch.Release()
-				return 0, err
+				return 0, nil, err
 			}
 			nr[d.setCols[k]] = v.At(0)
 			v.Release()
 		}
 		batch.Release()
 		if t.KeyOf(nr) != k {
-			return 0, sqlerr.Unsupported("ON CONFLICT DO UPDATE may not change the primary key")
+			return 0, nil, sqlerr.Unsupported("ON CONFLICT DO UPDATE may not change the primary key")
 		}
 		ch.Deletes = append(ch.Deletes, id)
 		ch.Inserts = append(ch.Inserts, nr)
 		n++
 	}
 	if len(ch.Inserts) == 0 && len(ch.Deletes) == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	if err := checkNotNull(d.table, ch.Inserts); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return n, t.Apply(ch)
+	return n, ch.Inserts, t.Apply(ch)
 }
 
 func colTypesOf(o *catalog.Object) []types.T {

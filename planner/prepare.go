@@ -50,6 +50,9 @@ func (s *Session) bind(p *Prepared) error {
 				return err
 			}
 			p.dml = d
+			if d.returning != nil {
+				p.Cols = d.returningCols
+			}
 		default:
 			return sqlerr.Unsupported("statement %T is not supported", n)
 		}

@@ -79,9 +79,23 @@ func (s *Session) execute(ctx *expr.Ctx, p *Prepared, params []types.Datum) (*Re
 			}
 			return &Result{Cols: p.Cols, Rows: op, Ctx: ctx, Tag: "SELECT", CountRows: true}, nil
 		}
-		n, err := s.runDML(ctx, p.dml)
+		n, rows, err := s.runDML(ctx, p.dml)
 		if err != nil {
 			return nil, err
+		}
+		if p.dml.returning != nil {
+			tag := [...]string{"INSERT 0", "UPDATE", "DELETE"}[p.dml.kind]
+			var batches []arrow.RecordBatch
+			if len(rows) > 0 {
+				in := expr.BatchFromRows(ctx.Mem, colTypesOf(p.dml.table), rows)
+				out, err := exec.ProjectBatch(ctx, in, p.dml.returning, colTypes(p.dml.returningCols))
+				in.Release()
+				if err != nil {
+					return nil, err
+				}
+				batches = append(batches, out)
+			}
+			return &Result{Cols: p.dml.returningCols, Rows: exec.NewScan(colTypes(p.dml.returningCols), batches), Ctx: ctx, Tag: tag, CountRows: true}, nil
 		}
 		switch p.dml.kind {
 		case dmlInsert:

@@ -238,6 +238,15 @@ func (c catalogFuncs) IndexDef(oid int64) (string, bool) {
 	return "", false
 }
 
+func (c catalogFuncs) NextVal(oid int64) (int64, error) {
+	for _, o := range c.db.Catalog.Objects() {
+		if int64(o.OID) == oid && o.Kind == catalog.KindSequence {
+			return c.db.nextVal(o)
+		}
+	}
+	return 0, sqlerr.New(sqlerr.UndefinedTable, "could not open relation with OID %d", oid)
+}
+
 func (c catalogFuncs) ConstraintDef(oid int64) (string, bool) {
 	for _, o := range c.db.Catalog.Objects() {
 		if len(o.PrimaryKey) > 0 && int64(o.OID+2) == oid {

@@ -446,11 +446,11 @@ func Parse(name string) (T, error) {
 	switch s {
 	case "bool", "boolean":
 		t = TBool
-	case "int2", "smallint", "smallserial":
+	case "int2", "smallint", "smallserial", "serial2":
 		t = TInt16
-	case "int4", "int", "integer", "serial":
+	case "int4", "int", "integer", "serial", "serial4":
 		t = TInt32
-	case "int8", "bigint", "bigserial":
+	case "int8", "bigint", "bigserial", "serial8":
 		t = TInt64
 	case "float4", "real":
 		t = TFloat32

@@ -40,6 +40,18 @@ func init() {
 	constFn("inet_server_addr", tText, func(*Ctx) types.Datum { return types.DText("127.0.0.1") })
 	constFn("txid_current", tBig, func(ctx *Ctx) types.Datum { return types.DInt(ctx.Now) })
 	constFn("pg_postmaster_start_time", tTSTZ, func(ctx *Ctx) types.Datum { return types.DInt(startTime) })
+	Register(&Func{Name: "__nextval", Strict: true, Volatile: true, Resolve: func(args []types.T) (types.T, []types.T, bool) {
+		if len(args) != 1 {
+			return types.T{}, nil, false
+		}
+		return tBig, []types.T{types.TRegclass}, true
+	}, Row: func(ctx *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+		if ctx.Catalog == nil {
+			return types.Datum{}, sqlerr.Unsupported("sequences are not available here")
+		}
+		v, err := ctx.Catalog.NextVal(a[0].I)
+		return types.DInt(v), err
+	}})
 	Register(&Func{Name: "current_schemas", Resolve: sig(types.TTextArray, tBool), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
 		if !a[0].Null && a[0].I != 0 {
 			return types.DText("{pg_catalog,public}"), nil

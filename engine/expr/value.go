@@ -81,6 +81,8 @@ type CatalogFuncs interface {
 	// definition of a constraint OID.
 	IndexDef(oid int64) (string, bool)
 	ConstraintDef(oid int64) (string, bool)
+	// NextVal advances the sequence with the given OID.
+	NextVal(oid int64) (int64, error)
 }
 
 // fixed-width value access -------------------------------------------------

@@ -470,11 +470,12 @@ func (p *Parser) parseColumnDefs(src string, toks []Token, cr *CreateRelation) e
 			return syntaxAt(src, part[1].Pos)
 		}
 		tsrc := src[part[1].Pos : part[j-1].Pos+len(part[j-1].Raw)]
-		typ, err := parseTypeText(tsrc)
+		typ, serial, err := parseTypeText(tsrc)
 		if err != nil {
 			return sqlerr.As(err).WithPosition(CharPos(src, part[1].Pos))
 		}
 		col.Type = typ
+		col.Serial = serial
 		for j < len(part) {
 			t := part[j]
 			switch {
@@ -496,6 +497,13 @@ func (p *Parser) parseColumnDefs(src string, toks []Token, cr *CreateRelation) e
 				}
 				col.Default = src[part[j+1].Pos : part[k-1].Pos+len(part[k-1].Raw)]
 				j = k
+			case t.Is("generated") && j+3 < len(part) && part[j+2].Is("as") && part[j+3].Is("identity"):
+				// GENERATED ALWAYS|BY DEFAULT AS IDENTITY: a sequence default
+				col.Serial, col.NotNull = true, true
+				j += 4
+				if j < len(part) && part[j].IsPunct("(") {
+					j = matchParen(part, j) + 1
+				}
 			case t.Is("unique") || t.Is("references") || t.Is("check") || t.Is("generated") || t.Is("collate") || t.Is("constraint"):
 				return sqlerr.Unsupported("column constraint %s is not supported", strings.ToUpper(t.Val)).WithPosition(CharPos(src, t.Pos))
 			default:
@@ -521,12 +529,16 @@ func isConstraintWord(t Token) bool {
 	return false
 }
 
-// parseTypeText parses a type name as written in DDL.
-func parseTypeText(s string) (types.T, error) {
-	if strings.EqualFold(strings.TrimSpace(s), "serial") || strings.EqualFold(strings.TrimSpace(s), "bigserial") {
-		return types.T{}, sqlerr.Unsupported("serial columns are not supported")
+// parseTypeText parses a type name as written in DDL; serial types are
+// integers whose default is the next value of a sequence.
+func parseTypeText(s string) (types.T, bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "serial", "serial4", "bigserial", "serial8", "smallserial", "serial2":
+		t, err := types.Parse(strings.ToLower(strings.TrimSpace(s)))
+		return t, true, err
 	}
-	return types.Parse(s)
+	t, err := types.Parse(s)
+	return t, false, err
 }
 
 func isSelect(q *Query) bool {

@@ -23,6 +23,7 @@ type ColumnDef struct {
 	NotNull    bool
 	PrimaryKey bool
 	Default    string // SQL text
+	Serial     bool   // SERIAL or IDENTITY: defaults to nextval of a sequence
 	Pos        int
 }
 

@@ -29,6 +29,9 @@ type Translated struct {
 	// ConflictTarget lists the columns of ON CONFLICT (...), if any.
 	ConflictTarget []string
 	OnConflict     string // "", "nothing", "update"
+	// Returning is the RETURNING list of INSERT/UPDATE/DELETE, in
+	// translated syntax ("" when absent).
+	Returning string
 
 	src  string
 	segs []seg
@@ -107,6 +110,24 @@ func (x *translator) rewrite(ns []*node, stmtTop bool) ([]*node, error) {
 		if n.kind == groupNode {
 			if n.kids, err = x.rewrite(n.kids, false); err != nil {
 				return nil, err
+			}
+		}
+	}
+	if stmtTop && len(ns) > 0 && (ns[0].isKw("insert") || ns[0].isKw("update") || ns[0].isKw("delete")) {
+		for i, n := range ns {
+			if n.isKw("returning") {
+				tail, err := x.rewrite(ns[i+1:], false)
+				if err != nil {
+					return nil, err
+				}
+				if len(tail) == 0 {
+					return nil, x.errAt(n, "syntax error at end of input")
+				}
+				var w writer
+				w.emitList(tail)
+				x.tr.Returning = w.b.String()
+				ns = ns[:i]
+				break
 			}
 		}
 	}
@@ -710,8 +731,6 @@ func (x *translator) keywordForms(ns []*node) ([]*node, error) {
 			return nil, x.unsupported(n, "SELECT DISTINCT ON is not supported")
 		case n.isKw("similar") && at(1).isKw("to"):
 			return nil, x.unsupported(n, "SIMILAR TO is not supported; use LIKE or ~")
-		case n.isKw("returning"):
-			return nil, x.unsupported(n, "RETURNING is not supported")
 		case n.isKw("between") && at(1).isKw("symmetric"):
 			return nil, x.unsupported(n, "BETWEEN SYMMETRIC is not supported")
 		case n.isKw("lateral"):

@@ -205,6 +205,8 @@ func (w *writer) emit(n *node, prev, next *node) {
 // population statistics (PostgreSQL's are the sample ones).
 var calleeRenames = map[string]string{
 	"concat": "__concat", "mod": "__mod", "stddev": "__stddev", "variance": "__variance", "std": "__stddev",
+	// TiDB's own sequence syntax: NEXTVAL(name)
+	"nextval": "__nextval", "setval": "__setval", "currval": "__currval", "lastval": "__lastval",
 }
 
 // keywords are the words emitted bare; every other unquoted word is a name
