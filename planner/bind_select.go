@@ -202,6 +202,13 @@ func (b *binder) selectStmt(s *ast.SelectStmt, outer *scope) (Node, error) {
 		node = b.pushFilter(node, pred)
 	}
 	fields := s.Fields.Fields
+	var distinctOn []ast.ExprNode
+	if len(fields) > 0 {
+		if f, ok := fields[0].Expr.(*ast.FuncCallExpr); ok && f.FnName.L == "__distinct_on" {
+			distinctOn = f.Args
+			fields = fields[1:]
+		}
+	}
 	hasAgg := s.GroupBy != nil || (s.Having != nil)
 	for _, f := range fields {
 		if f.Expr != nil && containsAgg(f.Expr) {
@@ -335,6 +342,32 @@ func (b *binder) selectStmt(s *ast.SelectStmt, outer *scope) (Node, error) {
 			orderKeys = append(orderKeys, k)
 		}
 	}
+	// DISTINCT ON keys are hidden columns too; ORDER BY must start with them
+	var onKeys []expr.Expr
+	for k, n := range distinctOn {
+		e, err := b.bindExpr(n, post)
+		if err != nil {
+			return nil, err
+		}
+		if k < len(orderKeys) {
+			ok := orderKeys[k].E.String() == e.String()
+			if c, isCol := orderKeys[k].E.(*expr.Col); isCol && !ok {
+				ok = exprs[c.Idx].String() == e.String()
+			}
+			if !ok {
+				return nil, sqlerr.New(sqlerr.InvalidColumnReference, "SELECT DISTINCT ON expressions must match initial ORDER BY expressions")
+			}
+		}
+		exprs = append(exprs, e)
+		cols = append(cols, Column{Name: "?distinct?", Type: e.Type(), Hidden: true})
+		hidden++
+		onKeys = append(onKeys, &expr.Col{Idx: len(exprs) - 1, T: e.Type()})
+	}
+	if len(onKeys) > 0 && len(orderKeys) < len(onKeys) {
+		for _, k := range onKeys[len(orderKeys):] {
+			orderKeys = append(orderKeys, exec.SortKey{E: k})
+		}
+	}
 	b.agg, b.win = nil, nil
 	if agg != nil {
 		aggCols := make([]Column, 0, len(agg.keys)+len(agg.aggs))
@@ -376,6 +409,11 @@ func (b *binder) selectStmt(s *ast.SelectStmt, outer *scope) (Node, error) {
 	node = &ProjectNode{In: node, Exprs: exprs, Cols: cols}
 	if distinct {
 		node = distinctNode(node)
+	}
+	if len(onKeys) > 0 {
+		node = &SortNode{In: node, Keys: orderKeys, Limit: -1}
+		node = &DistinctOnNode{In: node, Keys: onKeys}
+		orderKeys = nil
 	}
 	var err error
 	node, err = b.orderLimit(node, nil, s.Limit, orderKeys, &hidden)

@@ -122,6 +122,12 @@ func build(ctx *expr.Ctx, db *DB, n Node) (exec.Operator, error) {
 		return exec.NewWindow(in, x.Partition, x.Order, x.Funcs), nil
 	case *TableFuncNode:
 		return buildTableFunc(ctx, x)
+	case *DistinctOnNode:
+		in, err := build(ctx, db, x.In)
+		if err != nil {
+			return nil, err
+		}
+		return &exec.DistinctOn{In: in, Keys: x.Keys}, nil
 	case *ProjectSetNode:
 		in, err := build(ctx, db, x.In)
 		if err != nil {

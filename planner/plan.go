@@ -107,6 +107,16 @@ type WindowNode struct {
 	Cols      []Column
 }
 
+// DistinctOnNode keeps the first row per key of sorted input.
+type DistinctOnNode struct {
+	In   Node
+	Keys []expr.Expr
+}
+
+func (n *DistinctOnNode) Columns() []Column { return n.In.Columns() }
+func (n *DistinctOnNode) Children() []Node  { return []Node{n.In} }
+func (n *DistinctOnNode) describe() string  { return "DistinctOn " + exprList(n.Keys) }
+
 // ProjectSetNode evaluates set-returning functions of a select list.
 type ProjectSetNode struct {
 	In    Node

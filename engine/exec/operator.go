@@ -296,3 +296,43 @@ func (v *Values) Next(ctx *expr.Ctx) (arrow.RecordBatch, error) {
 	}
 	return expr.NewBatch(v.T, arrs, len(v.Rows)), nil
 }
+
+// DistinctOn keeps the first row of each run of equal Keys: SELECT
+// DISTINCT ON over input sorted by those keys.
+type DistinctOn struct {
+	In   Operator
+	Keys []expr.Expr
+	last []byte
+	have bool
+}
+
+func (d *DistinctOn) Types() []types.T { return d.In.Types() }
+func (d *DistinctOn) Close()           { d.In.Close() }
+func (d *DistinctOn) Next(ctx *expr.Ctx) (arrow.RecordBatch, error) {
+	for {
+		b, err := d.In.Next(ctx)
+		if err != nil || b == nil {
+			return nil, err
+		}
+		keys, err := evalAll(ctx, b, d.Keys)
+		if err != nil {
+			b.Release()
+			return nil, err
+		}
+		ts := exprTypes(d.Keys)
+		var keep []int
+		for i, k := range rowKeys(keys, ts, int(b.NumRows())) {
+			if !d.have || k != string(d.last) {
+				keep = append(keep, i)
+				d.last, d.have = []byte(k), true
+			}
+		}
+		releaseValues(keys)
+		out := expr.Take(ctx.Mem, b, keep)
+		b.Release()
+		if out.NumRows() > 0 {
+			return out, nil
+		}
+		out.Release()
+	}
+}

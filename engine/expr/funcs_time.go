@@ -26,6 +26,21 @@ func init() {
 	for _, n := range []string{"now", "current_timestamp", "transaction_timestamp", "statement_timestamp"} {
 		Register(&Func{Name: n, Volatile: true, Resolve: sig(tTSTZ), Row: now})
 	}
+	Register(&Func{Name: "pg_sleep", Strict: true, Volatile: true, Resolve: sig(types.TText, tF64), Row: func(ctx *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+		d := time.Duration(a[0].F * float64(time.Second))
+		t := time.NewTimer(d)
+		defer t.Stop()
+		if ctx.Go == nil {
+			<-t.C
+			return types.DText(""), nil
+		}
+		select {
+		case <-t.C:
+			return types.DText(""), nil
+		case <-ctx.Go.Done():
+			return types.Datum{}, sqlerr.New(sqlerr.QueryCanceled, "canceling statement due to user request")
+		}
+	}})
 	Register(&Func{Name: "clock_timestamp", Volatile: true, Resolve: sig(tTSTZ), Row: func(*Ctx, []types.Datum, []types.T, types.T) (types.Datum, error) {
 		return types.DInt(time.Now().UnixMicro()), nil
 	}})

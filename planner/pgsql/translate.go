@@ -728,7 +728,9 @@ func (x *translator) keywordForms(ns []*node) ([]*node, error) {
 			out = append(out, textNode(n.tok, "is true"))
 			i = j - 1
 		case n.isKw("distinct") && at(1).isKw("on") && at(2).isParen():
-			return nil, x.unsupported(n, "SELECT DISTINCT ON is not supported")
+			// SELECT DISTINCT ON (k) ... → SELECT __distinct_on(k), ...
+			out = append(out, synth(n.tok, "__distinct_on(", at(2).kids, "),"))
+			i += 2
 		case n.isKw("similar") && at(1).isKw("to"):
 			return nil, x.unsupported(n, "SIMILAR TO is not supported; use LIKE or ~")
 		case n.isKw("between") && at(1).isKw("symmetric"):
