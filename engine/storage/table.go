@@ -359,20 +359,9 @@ func (t *Table) encode(ch Change, ids []int64) ([]byte, error) {
 	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(ch.Inserts)))
 	for i, r := range ch.Inserts {
 		buf = binary.LittleEndian.AppendUint64(buf, uint64(ids[i]))
-		for c, ty := range t.types {
-			if r[c].Null {
-				buf = append(buf, 1)
-				continue
-			}
-			buf = append(buf, 0)
-			at := len(buf)
-			buf = append(buf, 0, 0, 0, 0)
-			var err error
-			buf, err = types.AppendBinary(buf, ty, r[c])
-			if err != nil {
-				return nil, err
-			}
-			binary.LittleEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
+		var err error
+		if buf, err = types.AppendRow(buf, t.types, r); err != nil {
+			return nil, err
 		}
 	}
 	return buf, nil
@@ -404,32 +393,11 @@ func (t *Table) decode(p []byte) (Change, []int64, error) {
 			return ch, nil, errCorrupt
 		}
 		ids = append(ids, int64(binary.LittleEndian.Uint64(p)))
-		p = p[8:]
-		r := make(Row, len(t.types))
-		for c, ty := range t.types {
-			if len(p) < 1 {
-				return ch, nil, errCorrupt
-			}
-			if p[0] == 1 {
-				r[c] = types.NullDatum
-				p = p[1:]
-				continue
-			}
-			if len(p) < 5 {
-				return ch, nil, errCorrupt
-			}
-			l := int(binary.LittleEndian.Uint32(p[1:]))
-			p = p[5:]
-			if len(p) < l {
-				return ch, nil, errCorrupt
-			}
-			d, err := types.ParseBinary(ty, p[:l])
-			if err != nil {
-				return ch, nil, err
-			}
-			r[c] = d
-			p = p[l:]
+		r, rest, err := types.DecodeRow(t.types, p[8:])
+		if err != nil {
+			return ch, nil, err
 		}
+		p = rest
 		ch.Inserts = append(ch.Inserts, r)
 	}
 	return ch, ids, nil
