@@ -3,6 +3,10 @@ package types
 import (
 	"encoding/binary"
 	"errors"
+	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 )
 
 // Rows on disk (table logs, stream segments) are a sequence of columns,
@@ -59,4 +63,81 @@ func DecodeRow(ts []T, p []byte) ([]Datum, []byte, error) {
 		p = p[l:]
 	}
 	return row, p, nil
+}
+
+// AppendBinaryTo appends a value in binary wire format (nil for NULL) to
+// an Arrow builder made by NewBuilder(t): the fast path of decoding rows
+// straight into columns.
+func AppendBinaryTo(b array.Builder, t T, v []byte) error {
+	if v == nil {
+		b.AppendNull()
+		return nil
+	}
+	switch bb := b.(type) {
+	case *array.Float64Builder:
+		if len(v) == 8 {
+			bb.Append(math.Float64frombits(binary.BigEndian.Uint64(v)))
+			return nil
+		}
+	case *array.Int64Builder:
+		if len(v) == 8 {
+			bb.Append(int64(binary.BigEndian.Uint64(v)))
+			return nil
+		}
+		if len(v) == 4 && t.Kind == Oid {
+			bb.Append(int64(binary.BigEndian.Uint32(v)))
+			return nil
+		}
+	case *array.Int32Builder:
+		if len(v) == 4 {
+			bb.Append(int32(binary.BigEndian.Uint32(v)))
+			return nil
+		}
+	case *array.TimestampBuilder:
+		if len(v) == 8 {
+			bb.Append(arrow.Timestamp(int64(binary.BigEndian.Uint64(v)) + pgEpochMicros))
+			return nil
+		}
+	case *array.StringBuilder:
+		if t.Kind == Text {
+			bb.BinaryBuilder.Append(v)
+			return nil
+		}
+	case *array.BinaryBuilder:
+		bb.Append(v)
+		return nil
+	}
+	d, err := ParseBinary(t, v)
+	if err != nil {
+		return err
+	}
+	AppendDatum(b, t, d)
+	return nil
+}
+
+// DecodeRowInto decodes one row from p straight into builders and returns the rest.
+func DecodeRowInto(bs []array.Builder, ts []T, p []byte) ([]byte, error) {
+	for c, t := range ts {
+		if len(p) < 1 {
+			return nil, ErrCorruptRow
+		}
+		if p[0] == 1 {
+			bs[c].AppendNull()
+			p = p[1:]
+			continue
+		}
+		if len(p) < 5 {
+			return nil, ErrCorruptRow
+		}
+		l := int(binary.LittleEndian.Uint32(p[1:]))
+		p = p[5:]
+		if len(p) < l {
+			return nil, ErrCorruptRow
+		}
+		if err := AppendBinaryTo(bs[c], t, p[:l:l]); err != nil {
+			return nil, err
+		}
+		p = p[l:]
+	}
+	return p, nil
 }

@@ -1,0 +1,50 @@
+package streamstore
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/streamsql/streamsql/types"
+)
+
+// ReadBatch reads up to max records with sequence numbers >= from as one
+// Arrow record batch (columns of the stream's types), with each row's
+// sequence number, and the position to continue from. The caller releases
+// the batch; it is nil when there is nothing to read.
+func (s *Shard) ReadBatch(mem memory.Allocator, from uint64, max int) (arrow.RecordBatch, []uint64, uint64, error) {
+	builders := make([]array.Builder, len(s.ts))
+	fields := make([]arrow.Field, len(s.ts))
+	reserve := min(max, 1<<16)
+	for c, t := range s.ts {
+		builders[c] = types.NewBuilder(mem, t)
+		builders[c].Reserve(reserve)
+		if sb, ok := builders[c].(*array.StringBuilder); ok {
+			sb.ReserveData(reserve * 32)
+		}
+		fields[c] = arrow.Field{Name: fmt.Sprintf("c%d", c), Type: types.ArrowType(t), Nullable: true}
+	}
+	defer func() {
+		for _, b := range builders {
+			b.Release()
+		}
+	}()
+	seqs := make([]uint64, 0, reserve)
+	next, n, err := s.readFrames(from, max, func(seq uint64, _ int64, rows []byte) ([]byte, error) {
+		seqs = append(seqs, seq)
+		return types.DecodeRowInto(builders, s.ts, rows)
+	})
+	if err != nil || n == 0 {
+		return nil, nil, next, err
+	}
+	cols := make([]arrow.Array, len(s.ts))
+	for c, b := range builders {
+		cols[c] = b.NewArray()
+	}
+	batch := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, int64(n))
+	for _, c := range cols {
+		c.Release()
+	}
+	return batch, seqs, next, nil
+}
