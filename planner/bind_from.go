@@ -7,6 +7,7 @@ import (
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/planner/pgsql"
 	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
 )
 
 // fromItem binds a FROM clause item: a table, a derived table, a table
@@ -119,6 +120,13 @@ func (b *binder) table(t *ast.TableName, alias string, outer *scope) (Node, []Co
 		for i, c := range o.Columns {
 			cols[i] = Column{Name: c.Name, Type: c.Type, Table: alias, TableOID: o.OID, AttNum: int16(i + 1)}
 		}
+		if o.Kind == catalog.KindStream {
+			// where each record is: hidden from SELECT *, there by name
+			for _, c := range streamSystemColumns {
+				c.Table = alias
+				cols = append(cols, c)
+			}
+		}
 		cols, err := b.aliasColumns(cols, alias)
 		if err != nil {
 			return nil, nil, err
@@ -144,6 +152,14 @@ func (b *binder) table(t *ast.TableName, alias string, outer *scope) (Node, []Co
 		return nil, nil, sqlerr.Unsupported("reading sequence %q as a relation is not supported; use nextval()", name)
 	}
 	return nil, nil, sqlerr.New(sqlerr.WrongObjectType, "%q is a %s, not a relation", name, o.Kind)
+}
+
+// streamSystemColumns are a stream record's position: its shard, its
+// sequence number in the shard and its arrival time.
+var streamSystemColumns = []Column{
+	{Name: "_shard", Type: types.TInt32, System: true},
+	{Name: "_seq", Type: types.TInt64, System: true},
+	{Name: "_arrival", Type: types.TTimestampTZ, System: true},
 }
 
 // renamed gives a node new output column names (a projection of its columns).

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/streamsql/streamsql/catalog"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/sqlerr"
@@ -31,6 +32,14 @@ func build(ctx *expr.Ctx, db *DB, n Node) (exec.Operator, error) {
 				batches = append(batches, expr.BatchFromRows(ctx.Mem, ts, rows))
 			}
 			return exec.NewScan(ts, batches), nil
+		}
+		if x.Rel.Kind == catalog.KindStream {
+			// a bounded read of what the stream retains now
+			batches, err := db.streamSnapshot(ctx.Mem, x.Rel.Name, colTypes(x.Cols))
+			if err != nil {
+				return nil, err
+			}
+			return exec.NewScan(colTypes(x.Cols), batches), nil
 		}
 		t, err := db.Table(x.Rel.Name)
 		if err != nil {

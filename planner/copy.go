@@ -2,6 +2,7 @@ package planner
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 // copyFormat is the text or CSV format of COPY.
 type copyFormat struct {
+	binary bool
 	csv    bool
 	delim  byte
 	null   string
@@ -33,7 +35,7 @@ func parseCopyOptions(opts map[string]string) (copyFormat, error) {
 	case "csv":
 		f.csv, f.delim, f.null = true, ',', ""
 	case "binary":
-		return f, sqlerr.Unsupported("COPY BINARY is not supported")
+		f.binary = true
 	default:
 		return f, sqlerr.New(sqlerr.InvalidParameterValue, "COPY format %q not recognized", opts["format"])
 	}
@@ -81,6 +83,10 @@ type CopyIn struct {
 	skipHdr bool
 	// Columns is the number of columns the client sends.
 	Columns int
+	// Binary is set for COPY ... (FORMAT binary).
+	Binary     bool
+	sawHeader  bool
+	sawTrailer bool
 }
 
 // CopyOut streams a query's rows as COPY TO STDOUT lines.
@@ -158,6 +164,10 @@ func (s *Session) copy(ctx *expr.Ctx, st *pgsql.Copy, p *Prepared) (*Result, err
 		}
 	}
 	ci.Columns = len(ci.target)
+	ci.Binary = f.binary
+	if f.binary && !st.From {
+		return nil, sqlerr.Unsupported("COPY TO in binary format is not supported")
+	}
 	return &Result{CopyIn: ci}, nil
 }
 
@@ -167,8 +177,96 @@ func (c *CopyIn) Write(data []byte) error {
 	return c.parse(false)
 }
 
+var copyBinarySignature = []byte("PGCOPY\n\xff\r\n\x00")
+
+// parseBinary consumes complete tuples of the binary COPY format.
+func (c *CopyIn) parseBinary(final bool) error {
+	b := c.buf
+	if !c.sawHeader {
+		if len(b) < 19 {
+			if final {
+				return c.errf("COPY file signature not recognized")
+			}
+			return nil
+		}
+		if string(b[:11]) != string(copyBinarySignature) {
+			return c.errf("COPY file signature not recognized")
+		}
+		ext := int(binary.BigEndian.Uint32(b[15:]))
+		if len(b) < 19+ext {
+			return nil
+		}
+		b = b[19+ext:]
+		c.sawHeader = true
+	}
+	for len(b) >= 2 && !c.sawTrailer {
+		n := int(int16(binary.BigEndian.Uint16(b)))
+		if n == -1 {
+			c.sawTrailer = true
+			b = b[2:]
+			break
+		}
+		if n != len(c.target) {
+			return c.errf("row field count is %d, expected %d", n, len(c.target))
+		}
+		p := 2
+		vals := make([][]byte, n)
+		complete := true
+		for k := 0; k < n; k++ {
+			if len(b) < p+4 {
+				complete = false
+				break
+			}
+			l := int(int32(binary.BigEndian.Uint32(b[p:])))
+			p += 4
+			if l < 0 {
+				continue
+			}
+			if len(b) < p+l {
+				complete = false
+				break
+			}
+			vals[k] = b[p : p+l]
+			if vals[k] == nil {
+				vals[k] = []byte{}
+			}
+			p += l
+		}
+		if !complete {
+			break
+		}
+		r := make(storage.Row, len(c.table.Columns))
+		for i := range r {
+			r[i] = types.NullDatum
+		}
+		for k, v := range vals {
+			if v == nil {
+				continue
+			}
+			col := c.table.Columns[c.target[k]]
+			d, err := types.ParseBinary(col.Type, v)
+			if err != nil {
+				return sqlerr.As(err).WithDetail(fmt.Sprintf("COPY %s, line %d, column %s", c.table.Name, c.line+1, col.Name))
+			}
+			r[c.target[k]] = d
+		}
+		c.rows = append(c.rows, r)
+		c.line++
+		b = b[p:]
+	}
+	c.buf = b
+	// end of data at a tuple boundary is fine with or without the trailer
+	if final && len(c.buf) > 0 && !c.sawTrailer {
+		return c.errf("unexpected end of binary COPY data")
+	}
+	return nil
+}
+
 // parse consumes complete records from the buffer.
 func (c *CopyIn) parse(final bool) error {
+	if c.Binary {
+		return c.parseBinary(final)
+	}
 	for len(c.buf) > 0 {
 		end, fields, err := c.record(final)
 		if err != nil {
@@ -336,14 +434,7 @@ func (c *CopyIn) Finish() (int64, error) {
 	if err := checkNotNull(c.table, c.rows); err != nil {
 		return 0, err
 	}
-	t, err := c.s.db.Table(c.table.Name)
-	if err != nil {
-		return 0, err
-	}
-	if len(c.rows) == 0 {
-		return 0, nil
-	}
-	if err := t.Apply(storage.Change{Inserts: c.rows}); err != nil {
+	if err := c.s.db.appendRows(c.table, c.rows); err != nil {
 		return 0, err
 	}
 	return int64(len(c.rows)), nil

@@ -1,14 +1,21 @@
 package planner
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/engine/storage"
+	"github.com/streamsql/streamsql/sources/streamstore"
 	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
 )
@@ -22,6 +29,10 @@ type DB struct {
 	tables  map[string]*storage.Table
 	// ddl serialises catalog changes with the storage they create.
 	ddl sync.Mutex
+	// streams live in the embedded stream store
+	store    *streamstore.Store
+	storeTmp string // removed on Close: the store of an in-memory database
+	streams  map[string]*streamstore.Stream
 	// sequences: the next value of each sequence, by name, started from
 	// the owning column's maximum when first used after a start.
 	seqMu sync.Mutex
@@ -55,27 +66,291 @@ func (db *DB) nextVal(o *catalog.Object) (int64, error) {
 	return next, nil
 }
 
+// Options configure a database.
+type Options struct {
+	// StreamNoSync acknowledges stream appends once written to the OS,
+	// without fsync (faster; a machine crash can lose acknowledged records).
+	StreamNoSync bool
+}
+
 // Open opens the database in dir ("" for a database in memory only).
-func Open(dir string) (*DB, error) {
+func Open(dir string) (*DB, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith opens the database in dir with options.
+func OpenWith(dir string, opts Options) (*DB, error) {
 	cat, err := catalog.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{Catalog: cat, dir: dir, tables: map[string]*storage.Table{}}
+	db := &DB{Catalog: cat, dir: dir, tables: map[string]*storage.Table{}, streams: map[string]*streamstore.Stream{}}
+	storeDir := ""
 	if dir != "" {
 		if err := os.MkdirAll(filepath.Join(dir, "tables"), 0o755); err != nil {
 			return nil, fmt.Errorf("planner: %w", err)
 		}
-	}
-	for _, o := range cat.Objects() {
-		if o.Kind != catalog.KindTable && o.Kind != catalog.KindStream {
-			continue
-		}
-		if _, err := db.openTable(o); err != nil {
+		storeDir = filepath.Join(dir, "streams")
+	} else {
+		tmp, err := os.MkdirTemp("", "streamsql-streams")
+		if err != nil {
 			return nil, err
+		}
+		storeDir, db.storeTmp = tmp, tmp
+	}
+	db.store = streamstore.Open(storeDir, streamstore.Options{NoSync: opts.StreamNoSync})
+	for _, o := range cat.Objects() {
+		switch o.Kind {
+		case catalog.KindTable:
+			if _, err := db.openTable(o); err != nil {
+				return nil, err
+			}
+		case catalog.KindStream:
+			if _, err := db.openStream(o); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return db, nil
+}
+
+// streamConfig reads a stream's WITH options.
+func streamConfig(o *catalog.Object) (streamstore.Config, error) {
+	cfg := streamstore.Config{Shards: 1, PartitionBy: -1}
+	for _, c := range o.Columns {
+		cfg.Types = append(cfg.Types, c.Type)
+	}
+	if v := o.Options["shards"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return cfg, sqlerr.New(sqlerr.InvalidParameterValue, "shards must be a positive integer, not %q", v)
+		}
+		cfg.Shards = n
+	}
+	if v := o.Options["partition_by"]; v != "" {
+		i := o.ColumnIndex(v)
+		if i < 0 {
+			return cfg, sqlerr.New(sqlerr.UndefinedColumn, "partition_by column %q does not exist", v)
+		}
+		cfg.PartitionBy = i
+	}
+	if v := o.Options["retention"]; v != "" {
+		d, err := parseRetention(v)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Retention = d
+	}
+	return cfg, nil
+}
+
+func parseRetention(v string) (time.Duration, error) {
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return d, nil
+	}
+	iv, err := types.ParseInterval(v)
+	if err != nil || iv.ApproxMicros() <= 0 {
+		return 0, sqlerr.New(sqlerr.InvalidParameterValue, "invalid retention %q (use e.g. '24h' or '7 days')", v)
+	}
+	return time.Duration(iv.ApproxMicros()) * time.Microsecond, nil
+}
+
+func streamKey(o *catalog.Object) string { return fmt.Sprintf("%d", o.OID) }
+
+func (db *DB) openStream(o *catalog.Object) (*streamstore.Stream, error) {
+	cfg, err := streamConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	s, err := db.store.OpenStream(streamKey(o), cfg)
+	if err != nil {
+		return nil, err
+	}
+	db.mu.Lock()
+	db.streams[o.Name] = s
+	db.mu.Unlock()
+	return s, nil
+}
+
+// Stream returns the store of a stream.
+func (db *DB) Stream(name string) (*streamstore.Stream, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	s, ok := db.streams[name]
+	if !ok {
+		return nil, sqlerr.New(sqlerr.UndefinedTable, "stream %q does not exist", name)
+	}
+	return s, nil
+}
+
+func (db *DB) dropStream(o *catalog.Object) error {
+	db.mu.Lock()
+	delete(db.streams, o.Name)
+	db.mu.Unlock()
+	return db.store.Drop(streamKey(o))
+}
+
+// EnforceRetention deletes stream segments past their retention.
+func (db *DB) EnforceRetention(now time.Time) {
+	db.mu.RLock()
+	var ss []*streamstore.Stream
+	for _, s := range db.streams {
+		ss = append(ss, s)
+	}
+	db.mu.RUnlock()
+	for _, s := range ss {
+		_ = s.EnforceRetention(now)
+	}
+}
+
+// appendRows stores new rows in a table or a stream (durably, all or nothing).
+func (db *DB) appendRows(o *catalog.Object, rows []storage.Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if o.Kind == catalog.KindStream {
+		s, err := db.Stream(o.Name)
+		if err != nil {
+			return err
+		}
+		rs := make([][]types.Datum, len(rows))
+		for i, r := range rows {
+			rs[i] = r
+		}
+		if _, err := s.Append(rs); err != nil {
+			return sqlerr.New(sqlerr.IOError, "could not append to stream %q: %v", o.Name, err)
+		}
+		return nil
+	}
+	t, err := db.Table(o.Name)
+	if err != nil {
+		return err
+	}
+	return t.Apply(storage.Change{Inserts: rows})
+}
+
+// streamSnapshot reads everything a stream retains now, shard by shard,
+// with each record's shard, sequence number and arrival time as three
+// extra columns.
+func (db *DB) streamSnapshot(mem memory.Allocator, name string, ts []types.T) ([]arrow.RecordBatch, error) {
+	s, err := db.Stream(name)
+	if err != nil {
+		return nil, err
+	}
+	var out []arrow.RecordBatch
+	fail := func(err error) ([]arrow.RecordBatch, error) {
+		for _, x := range out {
+			x.Release()
+		}
+		return nil, err
+	}
+	for _, sh := range s.Shards() {
+		end := sh.Latest()
+		for from := sh.TrimHorizon(); from < end; {
+			b, seqs, arrivals, next, err := sh.ReadBatchWithPositions(mem, from, min(4096, int(end-from)))
+			if err != nil {
+				return fail(err)
+			}
+			if b == nil {
+				break
+			}
+			shardIDs := make([]int32, len(seqs))
+			seqCol := make([]int64, len(seqs))
+			for i := range seqs {
+				shardIDs[i], seqCol[i] = int32(sh.ID), int64(seqs[i])
+			}
+			cols := make([]arrow.Array, 0, b.NumCols()+3)
+			for c := 0; c < int(b.NumCols()); c++ {
+				col := b.Column(c)
+				col.Retain()
+				cols = append(cols, col)
+			}
+			cols = append(cols, expr.NewFixed(types.TInt32, shardIDs, nil, 0), expr.NewFixed(types.TInt64, seqCol, nil, 0), expr.NewFixed(types.TTimestampTZ, arrivals, nil, 0))
+			out = append(out, expr.NewBatch(ts, cols, int(b.NumRows())))
+			for _, c := range cols {
+				c.Release()
+			}
+			b.Release()
+			from = next
+		}
+	}
+	return out, nil
+}
+
+// Position is where an ingested record landed in a stream.
+type Position = streamstore.Position
+
+// IngestJSON appends JSON objects (column name → value) to a stream or
+// table durably and returns, for a stream, each record's position. Values
+// are converted as text input of the column's type; missing columns are
+// NULL; unknown keys are an error.
+func (db *DB) IngestJSON(name string, objs []map[string]any) ([]Position, error) {
+	o := db.Catalog.Lookup(name)
+	if o == nil || (o.Kind != catalog.KindStream && o.Kind != catalog.KindTable) {
+		return nil, sqlerr.New(sqlerr.UndefinedTable, "stream %q does not exist", name)
+	}
+	rows := make([]storage.Row, len(objs))
+	for i, obj := range objs {
+		r := make(storage.Row, len(o.Columns))
+		for c := range r {
+			r[c] = types.NullDatum
+		}
+		for k, v := range obj {
+			c := o.ColumnIndex(k)
+			if c < 0 {
+				return nil, sqlerr.New(sqlerr.UndefinedColumn, "record %d: column %q of %q does not exist", i+1, k, name)
+			}
+			d, err := jsonDatum(o.Columns[c].Type, v)
+			if err != nil {
+				e := sqlerr.As(err)
+				return nil, e.WithDetail(fmt.Sprintf("record %d, column %s", i+1, k))
+			}
+			r[c] = d
+		}
+		rows[i] = r
+	}
+	if err := checkNotNull(o, rows); err != nil {
+		return nil, err
+	}
+	if o.Kind == catalog.KindTable {
+		return nil, db.appendRows(o, rows)
+	}
+	s, err := db.Stream(name)
+	if err != nil {
+		return nil, err
+	}
+	rs := make([][]types.Datum, len(rows))
+	for i, r := range rows {
+		rs[i] = r
+	}
+	pos, err := s.Append(rs)
+	if err != nil {
+		return nil, sqlerr.New(sqlerr.IOError, "could not append to stream %q: %v", name, err)
+	}
+	return pos, nil
+}
+
+func jsonDatum(t types.T, v any) (types.Datum, error) {
+	switch x := v.(type) {
+	case nil:
+		return types.NullDatum, nil
+	case string:
+		return types.ParseText(t, x, time.UTC)
+	case json.Number:
+		if !t.Kind.IsNumeric() && t.Kind != types.Text && t.Kind != types.JSONB {
+			return types.Datum{}, sqlerr.New(sqlerr.DatatypeMismatch, "a number cannot be stored in a column of type %s", t)
+		}
+		return types.ParseText(t, x.String(), time.UTC)
+	case bool:
+		if t.Kind != types.Bool && t.Kind != types.JSONB && t.Kind != types.Text {
+			return types.Datum{}, sqlerr.New(sqlerr.DatatypeMismatch, "a boolean cannot be stored in a column of type %s", t)
+		}
+		return types.ParseText(t, strconv.FormatBool(x), time.UTC)
+	default:
+		if t.Kind != types.JSONB {
+			return types.Datum{}, sqlerr.New(sqlerr.DatatypeMismatch, "a JSON object or array cannot be stored in a column of type %s", t)
+		}
+		b, _ := json.Marshal(x)
+		return types.ParseText(t, string(b), time.UTC)
+	}
 }
 
 // Close closes every table.
@@ -89,6 +364,10 @@ func (db *DB) Close() error {
 		}
 	}
 	db.tables = map[string]*storage.Table{}
+	db.store.Close()
+	if db.storeTmp != "" {
+		os.RemoveAll(db.storeTmp)
+	}
 	return first
 }
 

@@ -63,6 +63,9 @@ func (s *Session) createRelation(ctx *expr.Ctx, st *pgsql.CreateRelation) (*Resu
 			return nil, err
 		}
 		for _, c := range visible(node.Columns()) {
+			if c.System {
+				continue
+			}
 			t := c.Type
 			if t.Kind == types.Unknown || t.Kind == types.Null {
 				t = types.TText
@@ -138,6 +141,11 @@ func (s *Session) createRelation(ctx *expr.Ctx, st *pgsql.CreateRelation) (*Resu
 	if len(o.Columns) == 0 && st.Kind != catalog.KindTable {
 		return nil, sqlerr.New(sqlerr.SyntaxError, "a %s needs at least one column", st.Kind)
 	}
+	if st.Kind == catalog.KindStream {
+		if _, err := streamConfig(o); err != nil {
+			return nil, err
+		}
+	}
 	for _, seq := range seqs {
 		if s.db.Catalog.Lookup(seq.Name) != nil {
 			return nil, sqlerr.New(sqlerr.DuplicateTable, "relation %q already exists", seq.Name)
@@ -152,16 +160,19 @@ func (s *Session) createRelation(ctx *expr.Ctx, st *pgsql.CreateRelation) (*Resu
 			return nil, err
 		}
 	}
-	if st.Kind == catalog.KindTable || st.Kind == catalog.KindStream {
-		t, err := s.db.openTable(o)
-		if err != nil {
+	switch st.Kind {
+	case catalog.KindTable:
+		if _, err := s.db.openTable(o); err != nil {
 			_, _ = s.db.Catalog.Drop(o.Name, true)
 			return nil, err
 		}
-		if len(asRows) > 0 {
-			if err := t.Apply(storage.Change{Inserts: asRows}); err != nil {
-				return nil, err
-			}
+		if err := s.db.appendRows(o, asRows); err != nil {
+			return nil, err
+		}
+	case catalog.KindStream:
+		if _, err := s.db.openStream(o); err != nil {
+			_, _ = s.db.Catalog.Drop(o.Name, true)
+			return nil, err
 		}
 	}
 	if st.AsQuery != nil {
@@ -364,8 +375,13 @@ func (s *Session) drop(st *pgsql.Drop) (*Result, error) {
 			return nil, err
 		}
 		for _, d := range dropped {
-			if d.Kind == catalog.KindTable || d.Kind == catalog.KindStream {
+			switch d.Kind {
+			case catalog.KindTable:
 				if err := s.db.dropTable(d.Name); err != nil {
+					return nil, err
+				}
+			case catalog.KindStream:
+				if err := s.db.dropStream(d); err != nil {
 					return nil, err
 				}
 			}
@@ -406,9 +422,26 @@ func (s *Session) describe(ctx *expr.Ctx, st *pgsql.Describe) (*Result, error) {
 		rows = append(rows, row(c.Name, c.Type.String(), !c.NotNull, pk, def))
 	}
 	res := rowsResult(ctx, describeColumns, rows, "SHOW", true)
+	var notes []string
 	if o.Watermark != nil {
-		res.Notice = fmt.Sprintf("watermark: %s AS %s", o.Watermark.Column, o.Watermark.Expr)
+		notes = append(notes, fmt.Sprintf("watermark: %s AS %s", o.Watermark.Column, o.Watermark.Expr))
 	}
+	if o.Kind == catalog.KindStream {
+		if str, err := s.db.Stream(o.Name); err == nil {
+			cfg, _ := streamConfig(o)
+			var recs, bytes int64
+			for _, st := range str.Stats() {
+				recs += st.Records
+				bytes += st.Bytes
+			}
+			ret := "forever"
+			if cfg.Retention > 0 {
+				ret = cfg.Retention.String()
+			}
+			notes = append(notes, fmt.Sprintf("stream: %d shards, retention %s, %d records, %d bytes (per shard: SELECT * FROM streamsql_shards WHERE stream = '%s')", len(str.Shards()), ret, recs, bytes, o.Name))
+		}
+	}
+	res.Notice = strings.Join(notes, "\n")
 	return res, nil
 }
 

@@ -386,10 +386,6 @@ func (s *Session) runDML(ctx *expr.Ctx, d *dmlPlan) (int64, []storage.Row, error
 }
 
 func (s *Session) runDMLRows(ctx *expr.Ctx, d *dmlPlan) (int64, []storage.Row, error) {
-	t, err := s.db.Table(d.table.Name)
-	if err != nil {
-		return 0, nil, err
-	}
 	switch d.kind {
 	case dmlInsert:
 		op, err := build(ctx, s.db, d.source)
@@ -405,10 +401,18 @@ func (s *Session) runDMLRows(ctx *expr.Ctx, d *dmlPlan) (int64, []storage.Row, e
 			return 0, nil, err
 		}
 		if d.onConflict == "" {
-			return int64(len(rows)), rows, t.Apply(storage.Change{Inserts: rows})
+			return int64(len(rows)), rows, s.db.appendRows(d.table, rows)
+		}
+		t, err := s.db.Table(d.table.Name)
+		if err != nil {
+			return 0, nil, err
 		}
 		return s.upsert(ctx, t, d, rows)
 	case dmlUpdate, dmlDelete:
+		t, err := s.db.Table(d.table.Name)
+		if err != nil {
+			return 0, nil, err
+		}
 		batches, ids := t.Snapshot(ctx.Mem)
 		defer func() {
 			for _, b := range batches {

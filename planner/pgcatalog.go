@@ -164,9 +164,17 @@ func init() {
 				am = 2
 			}
 			tuples := -1.0
-			if r.obj != nil && (r.obj.Kind == catalog.KindTable || r.obj.Kind == catalog.KindStream) {
+			if r.obj != nil && r.obj.Kind == catalog.KindTable {
 				if t, err := db.Table(r.name); err == nil {
 					tuples = float64(t.Len())
+				}
+			}
+			if r.obj != nil && r.obj.Kind == catalog.KindStream {
+				if s, err := db.Stream(r.name); err == nil {
+					tuples = 0
+					for _, st := range s.Stats() {
+						tuples += float64(st.Records)
+					}
 				}
 			}
 			out = append(out, row(r.oid, r.name, r.ns, r.oid+2, 0, ownerOID, am, r.oid, 0, 0, tuples, 0, 0,
@@ -427,6 +435,27 @@ func init() {
 			}
 			return out, nil
 		})
+	pg("streamsql_shards", 12010, `stream name, shard int4, parent_shard int4, records int8, bytes int8, segments int4,
+		oldest_seq int8, next_seq int8, recovered_skipped_bytes int8, recovered_cut_bytes int8`, func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
+		var out [][]types.Datum
+		for _, o := range db.Catalog.Objects() {
+			if o.Kind != catalog.KindStream {
+				continue
+			}
+			s, err := db.Stream(o.Name)
+			if err != nil {
+				continue
+			}
+			for _, st := range s.Stats() {
+				var parent any
+				if st.Parent >= 0 {
+					parent = st.Parent
+				}
+				out = append(out, row(o.Name, st.ID, parent, st.Records, st.Bytes, st.Segments, int64(st.Oldest), int64(st.Next), st.RecoveredSkipped, st.RecoveredCut))
+			}
+		}
+		return out, nil
+	})
 	pg("pg_stat_activity", 12006, "datid oid, datname name, pid int4, usename name, application_name text, client_addr text, backend_start timestamptz, state text, query text", nil)
 	pg("pg_locks", 12007, "locktype text, database oid, relation oid, pid int4, mode text, granted bool", nil)
 

@@ -20,6 +20,9 @@ type Column struct {
 	TableOID uint32
 	AttNum   int16
 	Hidden   bool // not visible to SELECT * (e.g. USING duplicates)
+	// System columns (a stream record's _shard, _seq, _arrival) are left
+	// out of SELECT * but can be named.
+	System bool
 }
 
 // Node is a logical plan node. Nodes hold data only; build.go turns them

@@ -16,6 +16,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	// the binary under test is built from these packages: importing them
+	// makes go test's cache notice when they change
+	_ "github.com/streamsql/streamsql/wire"
 )
 
 var binary string

@@ -191,6 +191,21 @@ func TestPgxTablesAndErrors(t *testing.T) {
 	if err := c.QueryRow(ctx, "SELECT count(*) FROM payments").Scan(&n); err != nil || n != 20 {
 		t.Errorf("after errors: %d %v", n, err)
 	}
+	// binary COPY (pgx CopyFrom)
+	n2, err := c.CopyFrom(ctx, pgx.Identifier{"payments"}, []string{"id", "address", "btc", "at"}, pgx.CopyFromRows([][]any{
+		{int64(100), "bc1qcopy", pgtype.Numeric{Int: big.NewInt(5), Exp: -1, Valid: true}, at},
+		{int64(101), nil, nil, nil},
+	}))
+	if err != nil || n2 != 2 {
+		t.Fatalf("CopyFrom: %d %v", n2, err)
+	}
+	var addr *string
+	if err := c.QueryRow(ctx, "SELECT address FROM payments WHERE id = 101").Scan(&addr); err != nil || addr != nil {
+		t.Fatalf("copied NULL: %v %v", addr, err)
+	}
+	if _, err := c.Exec(ctx, "DELETE FROM payments WHERE id >= 100"); err != nil {
+		t.Fatal(err)
+	}
 	// a syntax error reports its position
 	_, err = c.Exec(ctx, "SELECT 1 FROM payments WHERE WHERE")
 	var pe *pgconn.PgError

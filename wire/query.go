@@ -201,7 +201,14 @@ func (c *conn) sendRowsMore(res *planner.Result, formats []int16, max int64) (in
 // copyIn runs the COPY FROM STDIN sub-protocol.
 func (c *conn) copyIn(ci *planner.CopyIn) error {
 	formats := make([]uint16, ci.Columns)
-	c.be.Send(&pgproto3.CopyInResponse{OverallFormat: 0, ColumnFormatCodes: formats})
+	overall := byte(0)
+	if ci.Binary {
+		overall = 1
+		for i := range formats {
+			formats[i] = 1
+		}
+	}
+	c.be.Send(&pgproto3.CopyInResponse{OverallFormat: overall, ColumnFormatCodes: formats})
 	if err := c.be.Flush(); err != nil {
 		return netError{err}
 	}

@@ -53,6 +53,7 @@ func serve(args []string) error {
 	usersFile := fs.String("users-file", "", "file of user:password lines; turns on password authentication")
 	cleartext := fs.Bool("cleartext", false, "ask for passwords in clear text instead of SCRAM-SHA-256")
 	verbose := fs.Bool("v", false, "log debug messages")
+	streamFsync := fs.Bool("stream-fsync", true, "fsync stream appends before acknowledging them (group commit); false trades crash safety for speed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,7 +76,7 @@ func serve(args []string) error {
 	if *password != "" {
 		auth.Users["*"] = *password
 	}
-	db, err := planner.Open(*dataDir)
+	db, err := planner.OpenWith(*dataDir, planner.Options{StreamNoSync: !*streamFsync})
 	if err != nil {
 		return err
 	}
@@ -87,8 +88,21 @@ func serve(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv := wire.NewServer(db, auth, log)
+	go func() {
+		// stream retention: whole old segments go
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				db.EnforceRetention(now)
+			}
+		}
+	}()
 	if *httpAddr != "" {
-		hs := &http.Server{Addr: *httpAddr, Handler: httpHandler(db), ReadHeaderTimeout: 5 * time.Second}
+		hs := &http.Server{Addr: *httpAddr, Handler: wire.HTTPHandler(db), ReadHeaderTimeout: 5 * time.Second}
 		hl, err := net.Listen("tcp", *httpAddr)
 		if err != nil {
 			return err
@@ -133,16 +147,4 @@ func readUsers(path string) (map[string]string, error) {
 		users[u] = p
 	}
 	return users, sc.Err()
-}
-
-func httpHandler(db *planner.DB) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprintf(w, "# TYPE streamsql_catalog_objects gauge\nstreamsql_catalog_objects %d\n", len(db.Catalog.Objects()))
-	})
-	return mux
 }

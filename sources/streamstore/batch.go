@@ -14,6 +14,13 @@ import (
 // sequence number, and the position to continue from. The caller releases
 // the batch; it is nil when there is nothing to read.
 func (s *Shard) ReadBatch(mem memory.Allocator, from uint64, max int) (arrow.RecordBatch, []uint64, uint64, error) {
+	b, seqs, _, next, err := s.ReadBatchWithPositions(mem, from, max)
+	return b, seqs, next, err
+}
+
+// ReadBatchWithPositions is ReadBatch that also returns each record's
+// arrival time (µs since the epoch).
+func (s *Shard) ReadBatchWithPositions(mem memory.Allocator, from uint64, max int) (arrow.RecordBatch, []uint64, []int64, uint64, error) {
 	builders := make([]array.Builder, len(s.ts))
 	fields := make([]arrow.Field, len(s.ts))
 	reserve := min(max, 1<<16)
@@ -31,12 +38,14 @@ func (s *Shard) ReadBatch(mem memory.Allocator, from uint64, max int) (arrow.Rec
 		}
 	}()
 	seqs := make([]uint64, 0, reserve)
-	next, n, err := s.readFrames(from, max, func(seq uint64, _ int64, rows []byte) ([]byte, error) {
+	arrivals := make([]int64, 0, reserve)
+	next, n, err := s.readFrames(from, max, func(seq uint64, arrival int64, rows []byte) ([]byte, error) {
 		seqs = append(seqs, seq)
+		arrivals = append(arrivals, arrival)
 		return types.DecodeRowInto(builders, s.ts, rows)
 	})
 	if err != nil || n == 0 {
-		return nil, nil, next, err
+		return nil, nil, nil, next, err
 	}
 	cols := make([]arrow.Array, len(s.ts))
 	for c, b := range builders {
@@ -46,5 +55,5 @@ func (s *Shard) ReadBatch(mem memory.Allocator, from uint64, max int) (arrow.Rec
 	for _, c := range cols {
 		c.Release()
 	}
-	return batch, seqs, next, nil
+	return batch, seqs, arrivals, next, nil
 }

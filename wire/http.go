@@ -1,0 +1,114 @@
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/streamsql/streamsql/planner"
+	"github.com/streamsql/streamsql/sqlerr"
+)
+
+// maxIngestBody bounds one ingest request.
+const maxIngestBody = 64 << 20
+
+// HTTPHandler serves the HTTP API: GET /health, GET /metrics, and
+// POST /streams/{name}/records with JSON lines or a JSON array of objects.
+// The reply lists each record's shard and sequence number once it is durable.
+func HTTPHandler(db *planner.DB) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, "# TYPE streamsql_catalog_objects gauge\nstreamsql_catalog_objects %d\n", len(db.Catalog.Objects()))
+	})
+	mux.HandleFunc("POST /streams/{name}/records", func(w http.ResponseWriter, r *http.Request) {
+		objs, err := decodeRecords(io.LimitReader(r.Body, maxIngestBody))
+		if err != nil {
+			httpError(w, http.StatusBadRequest, sqlerr.New(sqlerr.InvalidTextRep, "%v", err))
+			return
+		}
+		pos, err := db.IngestJSON(r.PathValue("name"), objs)
+		if err != nil {
+			status := http.StatusBadRequest
+			switch sqlerr.Code(err) {
+			case sqlerr.UndefinedTable:
+				status = http.StatusNotFound
+			case sqlerr.IOError, sqlerr.InternalError:
+				status = http.StatusInternalServerError
+			}
+			httpError(w, status, err)
+			return
+		}
+		type rec struct {
+			Shard int    `json:"shard"`
+			Seq   uint64 `json:"sequence_number"`
+		}
+		out := struct {
+			Records []rec `json:"records"`
+		}{Records: make([]rec, len(pos))}
+		for i, p := range pos {
+			out.Records[i] = rec{Shard: p.Shard, Seq: p.Seq}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	return mux
+}
+
+func httpError(w http.ResponseWriter, status int, err error) {
+	e := sqlerr.As(err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": e.Message, "code": e.Code, "detail": e.Detail})
+}
+
+// decodeRecords reads a JSON array of objects or JSON lines.
+func decodeRecords(r io.Reader) ([]map[string]any, error) {
+	br := bufio.NewReader(r)
+	first, err := peekNonSpace(br)
+	if err != nil {
+		return nil, errors.New("empty request body")
+	}
+	dec := json.NewDecoder(br)
+	dec.UseNumber()
+	var out []map[string]any
+	if first == '[' {
+		if err := dec.Decode(&out); err != nil {
+			return nil, fmt.Errorf("malformed JSON array: %v", err)
+		}
+		return out, nil
+	}
+	for {
+		var m map[string]any
+		err := dec.Decode(&m)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("malformed JSON line %d: %v", len(out)+1, err)
+		}
+		out = append(out, m)
+	}
+}
+
+func peekNonSpace(br *bufio.Reader) (byte, error) {
+	for {
+		b, err := br.Peek(1)
+		if err != nil {
+			return 0, err
+		}
+		if !bytes.ContainsAny(b, " \t\r\n") {
+			return b[0], nil
+		}
+		if _, err := br.ReadByte(); err != nil {
+			return 0, err
+		}
+	}
+}
