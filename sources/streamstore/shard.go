@@ -32,6 +32,7 @@ type Shard struct {
 	notify    chan struct{}
 	queue     []*appendReq
 	writing   bool
+	wbuf      []byte // the committer's encoding buffer, reused between groups
 	records   int64
 	bytes     int64
 	report    scanReport
@@ -147,7 +148,7 @@ func (s *Shard) commit(batch []*appendReq) {
 	base := seg.size
 	s.mu.Unlock()
 
-	var buf []byte
+	buf := s.wbuf[:0]
 	next := start
 	frames := make([]frame, 0, len(batch))
 	for _, r := range batch {
@@ -172,6 +173,9 @@ func (s *Shard) commit(batch []*appendReq) {
 		_ = seg.f.Truncate(base)
 		fail(fmt.Errorf("streamstore: writing shard %d: %w", s.ID, err))
 		return
+	}
+	if cap(buf) <= 64<<20 {
+		s.wbuf = buf
 	}
 	s.mu.Lock()
 	seg.frames = append(seg.frames, frames...)
