@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -413,4 +414,82 @@ func (db *DB) dropTable(name string) error {
 		return t.Remove()
 	}
 	return nil
+}
+
+// StreamRecord is a record read back by position, for the HTTP consumer API.
+type StreamRecord struct {
+	Shard   int            `json:"shard"`
+	Seq     uint64         `json:"sequence_number"`
+	Arrival string         `json:"arrival"`
+	Data    map[string]any `json:"data"`
+}
+
+// ReadStream reads up to limit records of one shard from a position:
+// "oldest" (trim horizon), "latest", a sequence number, "after:N", or
+// "at:<timestamp>". With wait > 0 a reader at the tail waits that long
+// for a new record. It returns the records and the sequence number to
+// continue from.
+func (db *DB) ReadStream(ctx context.Context, name string, shard int, from string, limit int, wait time.Duration) ([]StreamRecord, uint64, error) {
+	o := db.Catalog.Lookup(name)
+	s, err := db.Stream(name)
+	if err != nil || o == nil {
+		return nil, 0, sqlerr.New(sqlerr.UndefinedTable, "stream %q does not exist", name)
+	}
+	if shard < 0 || shard >= len(s.Shards()) {
+		return nil, 0, sqlerr.New(sqlerr.InvalidParameterValue, "stream %q has no shard %d", name, shard)
+	}
+	sh := s.Shards()[shard]
+	var pos uint64
+	switch {
+	case from == "" || from == "oldest" || from == "trim_horizon":
+		pos = sh.TrimHorizon()
+	case from == "latest":
+		pos = sh.Latest()
+	case strings.HasPrefix(from, "after:"):
+		n, err := strconv.ParseUint(from[6:], 10, 64)
+		if err != nil {
+			return nil, 0, sqlerr.New(sqlerr.InvalidParameterValue, "bad position %q", from)
+		}
+		pos = n + 1
+	case strings.HasPrefix(from, "at:"):
+		us, err := types.ParseTimestamp(from[3:], true, time.UTC)
+		if err != nil {
+			return nil, 0, err
+		}
+		pos = sh.AtTime(us)
+	default:
+		n, err := strconv.ParseUint(from, 10, 64)
+		if err != nil {
+			return nil, 0, sqlerr.New(sqlerr.InvalidParameterValue, "bad position %q (oldest, latest, N, after:N or at:TIMESTAMP)", from)
+		}
+		pos = n
+	}
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	if wait > 0 && pos >= sh.Latest() {
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		_ = sh.Wait(wctx, pos)
+		cancel()
+	}
+	recs, next, err := sh.Read(pos, limit)
+	if err != nil {
+		return nil, 0, sqlerr.New(sqlerr.IOError, "%v", err)
+	}
+	out := make([]StreamRecord, len(recs))
+	for i, r := range recs {
+		data := map[string]any{}
+		for c, col := range o.Columns {
+			if r.Row[c].Null {
+				data[col.Name] = nil
+				continue
+			}
+			data[col.Name] = types.FormatText(col.Type, r.Row[c], time.UTC)
+		}
+		out[i] = StreamRecord{Shard: shard, Seq: r.Seq, Arrival: types.FormatTimestamp(r.Arrival, true, time.UTC), Data: data}
+	}
+	if len(recs) == 0 {
+		next = pos
+	}
+	return out, next, nil
 }

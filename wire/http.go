@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/streamsql/streamsql/planner"
 	"github.com/streamsql/streamsql/sqlerr"
@@ -16,9 +18,11 @@ import (
 // maxIngestBody bounds one ingest request.
 const maxIngestBody = 64 << 20
 
-// HTTPHandler serves the HTTP API: GET /health, GET /metrics, and
-// POST /streams/{name}/records with JSON lines or a JSON array of objects.
-// The reply lists each record's shard and sequence number once it is durable.
+// HTTPHandler serves the HTTP API: GET /health, GET /metrics,
+// POST /streams/{name}/records with JSON lines or a JSON array of objects
+// (the reply lists each record's shard and sequence number once it is
+// durable), and GET /streams/{name}/shards/{shard}/records?from=&limit=&wait=
+// to read a shard from any position, as an independent consumer.
 func HTTPHandler(db *planner.DB) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
@@ -58,6 +62,33 @@ func HTTPHandler(db *planner.DB) http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(out)
+	})
+	mux.HandleFunc("GET /streams/{name}/shards/{shard}/records", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		shard, err := strconv.Atoi(r.PathValue("shard"))
+		if err != nil {
+			httpError(w, http.StatusBadRequest, sqlerr.New(sqlerr.InvalidParameterValue, "bad shard %q", r.PathValue("shard")))
+			return
+		}
+		limit, _ := strconv.Atoi(q.Get("limit"))
+		var wait time.Duration
+		if v := q.Get("wait"); v != "" {
+			if wait, err = time.ParseDuration(v); err != nil || wait > time.Minute {
+				httpError(w, http.StatusBadRequest, sqlerr.New(sqlerr.InvalidParameterValue, "bad wait %q (e.g. 500ms, at most 1m)", v))
+				return
+			}
+		}
+		recs, next, err := db.ReadStream(r.Context(), r.PathValue("name"), shard, q.Get("from"), limit, wait)
+		if err != nil {
+			status := http.StatusBadRequest
+			if sqlerr.Code(err) == sqlerr.UndefinedTable {
+				status = http.StatusNotFound
+			}
+			httpError(w, status, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"records": recs, "next": next})
 	})
 	return mux
 }
