@@ -141,3 +141,25 @@ func DecodeRowInto(bs []array.Builder, ts []T, p []byte) ([]byte, error) {
 	}
 	return p, nil
 }
+
+// SkipRow returns what follows the row at the front of p, without decoding it.
+func SkipRow(ts []T, p []byte) ([]byte, error) {
+	for range ts {
+		if len(p) < 1 {
+			return nil, ErrCorruptRow
+		}
+		if p[0] == 1 {
+			p = p[1:]
+			continue
+		}
+		if len(p) < 5 {
+			return nil, ErrCorruptRow
+		}
+		l := int(binary.LittleEndian.Uint32(p[1:]))
+		if len(p) < 5+l {
+			return nil, ErrCorruptRow
+		}
+		p = p[5+l:]
+	}
+	return p, nil
+}
