@@ -87,6 +87,7 @@ type CopyIn struct {
 	Binary     bool
 	sawHeader  bool
 	sawTrailer bool
+	block      []types.Datum
 }
 
 // CopyOut streams a query's rows as COPY TO STDOUT lines.
@@ -173,8 +174,30 @@ func (s *Session) copy(ctx *expr.Ctx, st *pgsql.Copy, p *Prepared) (*Result, err
 
 // Write takes a chunk of COPY data (any split).
 func (c *CopyIn) Write(data []byte) error {
+	if len(c.buf) == 0 {
+		// parse the client's chunk in place; keep only an incomplete tail
+		c.buf = data
+		err := c.parse(false)
+		c.buf = append([]byte(nil), c.buf...)
+		return err
+	}
 	c.buf = append(c.buf, data...)
 	return c.parse(false)
+}
+
+// newRow returns an all-NULL row, carved from a block shared by many rows
+// so that a large COPY does not allocate per row.
+func (c *CopyIn) newRow() storage.Row {
+	n := len(c.table.Columns)
+	if len(c.block) < n {
+		c.block = make([]types.Datum, n*1024)
+	}
+	r := storage.Row(c.block[:n:n])
+	c.block = c.block[n:]
+	for i := range r {
+		r[i] = types.NullDatum
+	}
+	return r
 }
 
 var copyBinarySignature = []byte("PGCOPY\n\xff\r\n\x00")
@@ -235,10 +258,7 @@ func (c *CopyIn) parseBinary(final bool) error {
 		if !complete {
 			break
 		}
-		r := make(storage.Row, len(c.table.Columns))
-		for i := range r {
-			r[i] = types.NullDatum
-		}
+		r := c.newRow()
 		for k, v := range vals {
 			if v == nil {
 				continue
@@ -405,10 +425,7 @@ func (c *CopyIn) addRow(fields []*string) error {
 		}
 		return c.errf("extra data after last expected column")
 	}
-	r := make(storage.Row, len(c.table.Columns))
-	for i := range r {
-		r[i] = types.NullDatum
-	}
+	r := c.newRow()
 	for k, f := range fields {
 		col := c.table.Columns[c.target[k]]
 		if f == nil {

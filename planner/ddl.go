@@ -438,7 +438,11 @@ func (s *Session) describe(ctx *expr.Ctx, st *pgsql.Describe) (*Result, error) {
 			if cfg.Retention > 0 {
 				ret = cfg.Retention.String()
 			}
-			notes = append(notes, fmt.Sprintf("stream: %d shards, retention %s, %d records, %d bytes (per shard: SELECT * FROM streamsql_shards WHERE stream = '%s')", len(str.Shards()), ret, recs, bytes, o.Name))
+			notes = append(notes, fmt.Sprintf("stream: %d shards, partition by %s, retention %s, %d records, %d bytes", len(str.Shards()), orDefault(o.Options["partition_by"], "round robin"), ret, recs, bytes))
+			for _, st := range str.Stats() {
+				notes = append(notes, fmt.Sprintf("shard %d: %d records, %d bytes, %d segments, oldest sequence %d, next sequence %d", st.ID, st.Records, st.Bytes, st.Segments, st.Oldest, st.Next))
+			}
+			notes = append(notes, fmt.Sprintf("(also: SELECT * FROM streamsql_shards WHERE stream = '%s')", o.Name))
 		}
 	}
 	res.Notice = strings.Join(notes, "\n")
@@ -495,3 +499,10 @@ func sortRows(rows [][]types.Datum) {
 }
 
 type arrowBatch = arrow.RecordBatch
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
