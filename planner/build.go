@@ -21,86 +21,23 @@ func colTypes(cols []Column) []types.T {
 func build(ctx *expr.Ctx, db *DB, n Node) (exec.Operator, error) {
 	switch x := n.(type) {
 	case *ScanNode:
-		if x.Virtual != nil {
-			rows, err := x.Virtual.rows(ctx, db)
-			if err != nil {
-				return nil, err
-			}
-			ts := colTypes(x.Cols)
-			var batches []arrow.RecordBatch
-			if len(rows) > 0 {
-				batches = append(batches, expr.BatchFromRows(ctx.Mem, ts, rows))
-			}
-			return exec.NewScan(ts, batches), nil
-		}
-		if x.Rel.Kind == catalog.KindStream {
-			// a bounded read of what the stream retains now
-			batches, err := db.streamSnapshot(ctx.Mem, x.Rel.Name, colTypes(x.Cols))
-			if err != nil {
-				return nil, err
-			}
-			return exec.NewScan(colTypes(x.Cols), batches), nil
-		}
-		t, err := db.Table(x.Rel.Name)
-		if err != nil {
-			return nil, err
-		}
-		batches, _ := t.Snapshot(ctx.Mem)
-		return exec.NewScan(colTypes(x.Cols), batches), nil
+		return buildScan(ctx, db, x)
 	case *ValuesNode:
 		return &exec.Values{T: colTypes(x.Cols), Rows: x.Rows}, nil
-	case *FilterNode:
-		in, err := build(ctx, db, x.In)
-		if err != nil {
-			return nil, err
-		}
-		return &exec.Filter{In: in, Pred: x.Pred}, nil
-	case *ProjectNode:
-		in, err := build(ctx, db, x.In)
-		if err != nil {
-			return nil, err
-		}
-		return exec.NewProject(in, x.Exprs), nil
-	case *AggNode:
-		in, err := build(ctx, db, x.In)
-		if err != nil {
-			return nil, err
-		}
-		return exec.NewHashAgg(in, x.Keys, x.Aggs), nil
+	case *TableFuncNode:
+		return buildTableFunc(ctx, x)
 	case *JoinNode:
-		l, err := build(ctx, db, x.Left)
+		l, r, err := buildPair(ctx, db, x.Left, x.Right)
 		if err != nil {
-			return nil, err
-		}
-		r, err := build(ctx, db, x.Right)
-		if err != nil {
-			l.Close()
 			return nil, err
 		}
 		return exec.NewHashJoin(x.Kind, l, r, x.LeftKeys, x.RightKeys, x.Residual), nil
-	case *SortNode:
-		in, err := build(ctx, db, x.In)
+	case *SetOpNode:
+		l, r, err := buildPair(ctx, db, x.Left, x.Right)
 		if err != nil {
 			return nil, err
 		}
-		return &exec.Sort{In: in, Keys: x.Keys, Limit: x.Limit}, nil
-	case *LimitNode:
-		in, err := build(ctx, db, x.In)
-		if err != nil {
-			return nil, err
-		}
-		count, err := rowCount(ctx, x.Count, -1, sqlerr.InvalidRowCountInLimit, "LIMIT")
-		if err != nil {
-			in.Close()
-			return nil, err
-		}
-		offset, err := rowCount(ctx, x.Offset, 0, sqlerr.InvalidRowCountInOffset, "OFFSET")
-		if err != nil {
-			in.Close()
-			return nil, err
-		}
-		l := &exec.Limit{In: in, Count: count, Offset: offset}
-		return l, nil
+		return &exec.SetOp{Left: l, Right: r, Except: x.Except, All: x.All}, nil
 	case *UnionNode:
 		u := &exec.UnionAll{T: colTypes(x.Cols)}
 		for _, in := range x.Inputs {
@@ -112,39 +49,96 @@ func build(ctx *expr.Ctx, db *DB, n Node) (exec.Operator, error) {
 			u.Inputs = append(u.Inputs, op)
 		}
 		return u, nil
-	case *SetOpNode:
-		l, err := build(ctx, db, x.Left)
+	}
+	// the rest have one input
+	kids := n.Children()
+	if len(kids) != 1 {
+		return nil, sqlerr.New(sqlerr.InternalError, "cannot build plan node %T", n)
+	}
+	in, err := build(ctx, db, kids[0])
+	if err != nil {
+		return nil, err
+	}
+	op, err := buildOver(ctx, n, in)
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	return op, nil
+}
+
+func buildPair(ctx *expr.Ctx, db *DB, left, right Node) (exec.Operator, exec.Operator, error) {
+	l, err := build(ctx, db, left)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := build(ctx, db, right)
+	if err != nil {
+		l.Close()
+		return nil, nil, err
+	}
+	return l, r, nil
+}
+
+// buildOver makes the operator of a one-input node over its built input.
+func buildOver(ctx *expr.Ctx, n Node, in exec.Operator) (exec.Operator, error) {
+	switch x := n.(type) {
+	case *FilterNode:
+		return &exec.Filter{In: in, Pred: x.Pred}, nil
+	case *ProjectNode:
+		return exec.NewProject(in, x.Exprs), nil
+	case *AggNode:
+		return exec.NewHashAgg(in, x.Keys, x.Aggs), nil
+	case *SortNode:
+		return &exec.Sort{In: in, Keys: x.Keys, Limit: x.Limit}, nil
+	case *LimitNode:
+		count, err := rowCount(ctx, x.Count, -1, sqlerr.InvalidRowCountInLimit, "LIMIT")
 		if err != nil {
 			return nil, err
 		}
-		r, err := build(ctx, db, x.Right)
+		offset, err := rowCount(ctx, x.Offset, 0, sqlerr.InvalidRowCountInOffset, "OFFSET")
 		if err != nil {
-			l.Close()
 			return nil, err
 		}
-		return &exec.SetOp{Left: l, Right: r, Except: x.Except, All: x.All}, nil
+		return &exec.Limit{In: in, Count: count, Offset: offset}, nil
 	case *WindowNode:
-		in, err := build(ctx, db, x.In)
-		if err != nil {
-			return nil, err
-		}
 		return exec.NewWindow(in, x.Partition, x.Order, x.Funcs), nil
-	case *TableFuncNode:
-		return buildTableFunc(ctx, x)
 	case *DistinctOnNode:
-		in, err := build(ctx, db, x.In)
-		if err != nil {
-			return nil, err
-		}
 		return &exec.DistinctOn{In: in, Keys: x.Keys}, nil
 	case *ProjectSetNode:
-		in, err := build(ctx, db, x.In)
-		if err != nil {
-			return nil, err
-		}
 		return buildProjectSet(ctx, in, x), nil
 	}
 	return nil, sqlerr.New(sqlerr.InternalError, "cannot build plan node %T", n)
+}
+
+// buildScan reads a table, a stream or a catalog relation.
+func buildScan(ctx *expr.Ctx, db *DB, x *ScanNode) (exec.Operator, error) {
+	ts := colTypes(x.Cols)
+	if x.Virtual != nil {
+		rows, err := x.Virtual.rows(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		var batches []arrow.RecordBatch
+		if len(rows) > 0 {
+			batches = append(batches, expr.BatchFromRows(ctx.Mem, ts, rows))
+		}
+		return exec.NewScan(ts, batches), nil
+	}
+	if x.Rel.Kind == catalog.KindStream {
+		// a bounded read of what the stream retains now
+		batches, err := db.streamSnapshot(ctx.Mem, x.Rel.Name, ts)
+		if err != nil {
+			return nil, err
+		}
+		return exec.NewScan(ts, batches), nil
+	}
+	t, err := db.Table(x.Rel.Name)
+	if err != nil {
+		return nil, err
+	}
+	batches, _ := t.Snapshot(ctx.Mem)
+	return exec.NewScan(ts, batches), nil
 }
 
 // rowCount evaluates a LIMIT or OFFSET (it may be a parameter); absent or

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -457,59 +456,7 @@ func (c *CopyIn) Finish() (int64, error) {
 	return int64(len(c.rows)), nil
 }
 
-func unescapeCopy(s string) (string, error) {
-	if strings.IndexByte(s, '\\') < 0 {
-		return s, nil
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if ch != '\\' || i+1 >= len(s) {
-			b.WriteByte(ch)
-			continue
-		}
-		i++
-		switch e := s[i]; e {
-		case 'b':
-			b.WriteByte('\b')
-		case 'f':
-			b.WriteByte('\f')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 't':
-			b.WriteByte('\t')
-		case 'v':
-			b.WriteByte('\v')
-		case 'x':
-			j := i + 1
-			for j < len(s) && j < i+3 && strings.IndexByte("0123456789abcdefABCDEF", s[j]) >= 0 {
-				j++
-			}
-			if j == i+1 {
-				b.WriteByte('x')
-				continue
-			}
-			v, _ := strconv.ParseUint(s[i+1:j], 16, 8)
-			b.WriteByte(byte(v))
-			i = j - 1
-		default:
-			if e >= '0' && e <= '7' {
-				j := i
-				for j < len(s) && j < i+3 && s[j] >= '0' && s[j] <= '7' {
-					j++
-				}
-				v, _ := strconv.ParseUint(s[i:j], 8, 8)
-				b.WriteByte(byte(v))
-				i = j - 1
-			} else {
-				b.WriteByte(e)
-			}
-		}
-	}
-	return b.String(), nil
-}
+func unescapeCopy(s string) (string, error) { return pgsql.DecodeBackslashes(s, true) }
 
 // Each calls f with every output line (ending in a newline); it closes Rows.
 func (c *CopyOut) Each(f func(line []byte) error) (int64, error) {

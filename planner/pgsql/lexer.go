@@ -272,80 +272,100 @@ func lexString(src string, i int) (string, int, error) {
 }
 
 func lexEString(src string, i int) (string, int, error) {
-	var b strings.Builder
+	// find the closing quote: \x and '' do not close the string
 	j := i + 1
 	for {
 		if j >= len(src) {
 			return "", 0, sqlerr.Syntax(CharPos(src, i), "unterminated quoted string at or near %q", src[i-1:])
 		}
-		c := src[j]
-		if c == '\'' {
-			if j+1 < len(src) && src[j+1] == '\'' {
-				b.WriteByte('\'')
-				j += 2
-				continue
-			}
-			return b.String(), j + 1, nil
+		switch {
+		case src[j] == '\\' && j+1 < len(src):
+			j += 2
+		case src[j] == '\'' && j+1 < len(src) && src[j+1] == '\'':
+			j += 2
+		case src[j] == '\'':
+			val, err := DecodeBackslashes(src[i+1:j], false)
+			return val, j + 1, err
+		default:
+			j++
 		}
-		if c != '\\' || j+1 >= len(src) {
-			b.WriteByte(c)
+	}
+}
+
+// DecodeBackslashes decodes C-style escapes: \b \f \n \r \t, \xHH, octal
+// \ooo, and any other escaped character as itself. For E” strings (copy
+// false) \uXXXX and \UXXXXXXXX are Unicode and ” is a quote; in COPY's text
+// format (copy true) \v is a vertical tab.
+func DecodeBackslashes(s string, copy bool) (string, error) {
+	if strings.IndexByte(s, '\\') < 0 && (copy || !strings.Contains(s, "''")) {
+		return s, nil
+	}
+	var b strings.Builder
+	for j := 0; j < len(s); j++ {
+		c := s[j]
+		if c == '\'' && !copy && j+1 < len(s) && s[j+1] == '\'' {
+			b.WriteByte('\'')
 			j++
 			continue
 		}
+		if c != '\\' || j+1 >= len(s) {
+			b.WriteByte(c)
+			continue
+		}
 		j++
-		e := src[j]
-		switch e {
-		case 'b':
+		e := s[j]
+		switch {
+		case e == 'b':
 			b.WriteByte('\b')
-		case 'f':
+		case e == 'f':
 			b.WriteByte('\f')
-		case 'n':
+		case e == 'n':
 			b.WriteByte('\n')
-		case 'r':
+		case e == 'r':
 			b.WriteByte('\r')
-		case 't':
+		case e == 't':
 			b.WriteByte('\t')
-		case 'x':
+		case e == 'v' && copy:
+			b.WriteByte('\v')
+		case e == 'x':
 			k := j + 1
-			for k < len(src) && k < j+3 && strings.IndexByte("0123456789abcdefABCDEF", src[k]) >= 0 {
+			for k < len(s) && k < j+3 && strings.IndexByte("0123456789abcdefABCDEF", s[k]) >= 0 {
 				k++
 			}
 			if k == j+1 {
 				b.WriteByte('x')
-				break
+				continue
 			}
-			v, _ := strconv.ParseUint(src[j+1:k], 16, 8)
+			v, _ := strconv.ParseUint(s[j+1:k], 16, 8)
 			b.WriteByte(byte(v))
 			j = k - 1
-		case 'u', 'U':
+		case (e == 'u' || e == 'U') && !copy:
 			w := 4
 			if e == 'U' {
 				w = 8
 			}
-			if j+w >= len(src) {
-				return "", 0, sqlerr.New(sqlerr.InvalidEscapeSequence, "invalid Unicode escape")
+			if j+w >= len(s) {
+				return "", sqlerr.New(sqlerr.InvalidEscapeSequence, "invalid Unicode escape")
 			}
-			v, err := strconv.ParseUint(src[j+1:j+1+w], 16, 32)
+			v, err := strconv.ParseUint(s[j+1:j+1+w], 16, 32)
 			if err != nil {
-				return "", 0, sqlerr.New(sqlerr.InvalidEscapeSequence, "invalid Unicode escape")
+				return "", sqlerr.New(sqlerr.InvalidEscapeSequence, "invalid Unicode escape")
 			}
 			b.WriteRune(rune(v))
 			j += w
-		default:
-			if e >= '0' && e <= '7' {
-				k := j
-				for k < len(src) && k < j+3 && src[k] >= '0' && src[k] <= '7' {
-					k++
-				}
-				v, _ := strconv.ParseUint(src[j:k], 8, 8)
-				b.WriteByte(byte(v))
-				j = k - 1
-			} else {
-				b.WriteByte(e)
+		case e >= '0' && e <= '7':
+			k := j
+			for k < len(s) && k < j+3 && s[k] >= '0' && s[k] <= '7' {
+				k++
 			}
+			v, _ := strconv.ParseUint(s[j:k], 8, 8)
+			b.WriteByte(byte(v))
+			j = k - 1
+		default:
+			b.WriteByte(e)
 		}
-		j++
 	}
+	return b.String(), nil
 }
 
 // Split cuts a token stream into statements at top-level semicolons; each

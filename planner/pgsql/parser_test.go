@@ -106,3 +106,25 @@ func TestFullJoinNeverAnAlias(t *testing.T) {
 		t.Fatalf("FULL became an alias: %+v", j.Left)
 	}
 }
+
+func TestStringLiterals(t *testing.T) {
+	for src, want := range map[string]string{
+		`E'a\tb''c\x41\101\u00e9'`: "a\tb'cAAé",
+		`E'it\'s'`:                 "it's",
+		`'plain ''quoted'' \n'`:    `plain 'quoted' \n`,
+		`$tag$a 'b' $x$ c$tag$`:    `a 'b' $x$ c`,
+		"'con'\n  'cat'":           "concat",
+	} {
+		toks, err := Lex(src)
+		if err != nil {
+			t.Errorf("%s: %v", src, err)
+			continue
+		}
+		if toks[0].Kind != TString || toks[0].Val != want || toks[1].Kind != TEOF {
+			t.Errorf("%s: got %q (%d tokens)", src, toks[0].Val, len(toks))
+		}
+	}
+	if _, err := Lex(`E'unterminated\'`); err == nil {
+		t.Error("unterminated E'' string accepted")
+	}
+}
