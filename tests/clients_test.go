@@ -50,3 +50,19 @@ func TestPython(t *testing.T) {
 		t.Fatalf("python check failed: %v\n%s\nserver log:\n%s", err, out, s.logText())
 	}
 }
+
+// node-postgres (npm pg), installed into tests/clients by .ci/run.
+func TestNodePostgres(t *testing.T) {
+	node := need(t, "node")
+	if _, err := os.Stat("clients/node_modules/pg"); err != nil {
+		if inCI() {
+			t.Fatal("node-postgres is required in CI (npm install --prefix tests/clients)")
+		}
+		t.Skip("node-postgres not installed (npm install --prefix tests/clients)")
+	}
+	s := startServer(t)
+	out, err := exec.Command(node, "clients/node_check.js", s.addr()).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "node ok") {
+		t.Fatalf("node-postgres check failed: %v\n%s", err, out)
+	}
+}
