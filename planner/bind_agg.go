@@ -88,6 +88,11 @@ func (a *aggBinding) addAgg(b *binder, n ast.ExprNode, name string, args []ast.E
 	b.agg = nil
 	defer func() { b.agg = saved }()
 	kind := aggKinds[name]
+	if len(args) > 0 {
+		if f, ok := args[0].(*ast.FuncCallExpr); ok && f.FnName.L == "__distinct" {
+			distinct, args = true, args[1:]
+		}
+	}
 	spec := exec.AggSpec{Kind: kind, Distinct: distinct}
 	// agg(x ORDER BY k) arrives as agg(x, __order_by(k, 'dir', ...))
 	if len(args) > 0 {

@@ -188,7 +188,7 @@ func init() {
 	}
 	Register(&Func{Name: "array_upper", Strict: true, Resolve: anyArgs(tInt, 2), Row: arrayLen})
 	Register(&Func{Name: "array_length", Strict: true, Resolve: anyArgs(tInt, 2), Row: arrayLen})
-	Register(&Func{Name: "cardinality", Strict: true, Resolve: anyArgs(tInt, 1), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+	Register(&Func{Name: "__cardinality", Strict: true, Resolve: anyArgs(tInt, 1), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
 		elems, _ := types.ParseArray(a[0].S)
 		return types.DInt(int64(len(elems))), nil
 	}})

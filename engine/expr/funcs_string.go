@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -417,10 +418,46 @@ func likeMatcher(pat, esc string, ci bool) (func(string) bool, error) {
 }
 
 func init() {
-	// the || operator (TiDB's concat): NULL if any operand is NULL
-	Register(&Func{Name: "concat", Strict: true, Resolve: variadic(tText, tText, 2), Row: func(ctx *Ctx, a []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
+	// the || operator (TiDB's concat): NULL if any operand is NULL; the
+	// operands are cast to text, so booleans read true/false
+	Register(&Func{Name: "concat", Strict: true, Resolve: func(args []types.T) (types.T, []types.T, bool) {
+		// array || array, array || element, element || array
+		for _, t := range args {
+			if t.Kind == types.Array && len(args) == 2 {
+				want := make([]types.T, 2)
+				for i, u := range args {
+					want[i] = u
+					if u.Kind == types.Unknown {
+						want[i] = t
+					}
+				}
+				return t, want, true
+			}
+		}
+		return variadic(tText, tText, 2)(args)
+	}, Row: func(ctx *Ctx, a []types.Datum, at []types.T, rt types.T) (types.Datum, error) {
+		if rt.Kind == types.Array {
+			var elems []*string
+			for i, d := range a {
+				if at[i].Kind == types.Array {
+					es, err := types.ParseArray(d.S)
+					if err != nil {
+						return types.Datum{}, sqlerr.New(sqlerr.InvalidTextRep, "malformed array literal: %q", d.S)
+					}
+					elems = append(elems, es...)
+					continue
+				}
+				e := types.FormatText(at[i], d, ctx.Loc)
+				elems = append(elems, &e)
+			}
+			return types.DText(types.FormatArray(elems)), nil
+		}
 		var b strings.Builder
 		for i, d := range a {
+			if at[i].Kind == types.Bool {
+				b.WriteString(strconv.FormatBool(d.I != 0))
+				continue
+			}
 			b.WriteString(asText(ctx, at[i], d))
 		}
 		return types.DText(b.String()), nil

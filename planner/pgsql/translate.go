@@ -344,6 +344,11 @@ func (x *translator) callForms(ns []*node) ([]*node, error) {
 		case !qualified && n.isKw("array") && arg != nil && arg.isParen():
 			out = append(out, synth(n.tok, "__array_subquery(", []*node{arg}, ")"))
 			i++
+		case n.isLeaf(TIdent) && !keywords[n.tok.Val] && arg != nil && arg.isParen() && len(arg.kids) > 1 && arg.kids[0].isKw("distinct") && !isTiDBAggregate(n.tok.Val):
+			// agg(DISTINCT x, ...) for aggregates TiDB parses as plain calls
+			kids := append([]*node{textNode(arg.kids[0].tok, "__distinct(),")}, arg.kids[1:]...)
+			out = append(out, n, &node{kind: groupNode, tok: arg.tok, kids: kids, close: arg.close})
+			i++
 		case n.isLeaf(TIdent) && !keywords[n.tok.Val] && arg != nil && arg.isParen() && orderByAt(arg.kids) > 0:
 			// agg(args ORDER BY k [DESC], ...) → agg(args, __order_by(k, 'desc', ...))
 			at := orderByAt(arg.kids)
@@ -393,6 +398,16 @@ func (x *translator) callForms(ns []*node) ([]*node, error) {
 		}
 	}
 	return out, nil
+}
+
+// isTiDBAggregate reports whether the TiDB grammar parses name(DISTINCT ...)
+// itself.
+func isTiDBAggregate(name string) bool {
+	switch name {
+	case "count", "sum", "avg", "min", "max", "group_concat", "var_samp", "var_pop", "stddev_samp", "stddev_pop", "bit_and", "bit_or", "bit_xor", "approx_count_distinct":
+		return true
+	}
+	return false
 }
 
 // orderByAt returns the index of a top-level ORDER BY inside a call's

@@ -207,6 +207,8 @@ var calleeRenames = map[string]string{
 	"concat": "__concat", "mod": "__mod", "stddev": "__stddev", "variance": "__variance", "std": "__stddev",
 	// TiDB's own sequence syntax: NEXTVAL(name)
 	"nextval": "__nextval", "setval": "__setval", "currval": "__currval", "lastval": "__lastval",
+	// keywords of TiDB's grammar that are plain functions in PostgreSQL
+	"cardinality": "__cardinality",
 }
 
 // keywords are the words emitted bare; every other unquoted word is a name
