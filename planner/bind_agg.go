@@ -168,6 +168,10 @@ func (a *aggBinding) addAgg(b *binder, n ast.ExprNode, name string, args []ast.E
 			}
 		}
 		spec.Arg = arg
+		// DISTINCT deduplicates by sorting in PostgreSQL: the parts come out in order
+		if distinct && spec.Order == nil && (kind == exec.AggStringAgg || kind == exec.AggArrayAgg) {
+			spec.Order = []exec.SortKey{{E: arg}}
+		}
 	}
 	t, err := exec.AggResultType(spec.Kind, argType(spec.Arg))
 	if err != nil {

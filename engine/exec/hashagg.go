@@ -143,6 +143,21 @@ func (h *HashAgg) consume(ctx *expr.Ctx) error {
 }
 
 func (h *HashAgg) updateAgg(ctx *expr.Ctx, i int, a AggSpec, b arrow.RecordBatch, gids []int32) error {
+	if a.Distinct {
+		// keep only the first occurrence of each (group, value), then
+		// aggregate those rows as usual
+		keep, err := h.firstOccurrences(ctx, i, a, b, gids)
+		if err != nil || len(keep) == 0 {
+			return err
+		}
+		sub := expr.Take(ctx.Mem, b, keep)
+		defer sub.Release()
+		subG := make([]int32, len(keep))
+		for k, r := range keep {
+			subG[k] = gids[r]
+		}
+		b, gids = sub, subG
+	}
 	var v, sep expr.Value
 	var err error
 	if a.Arg != nil {
@@ -165,10 +180,17 @@ func (h *HashAgg) updateAgg(ctx *expr.Ctx, i int, a AggSpec, b arrow.RecordBatch
 		defer releaseValues(keys)
 		return ord.updateOrdered(ctx, gids, v, sep, keys)
 	}
-	if !a.Distinct {
-		return h.accs[i].update(ctx, gids, v, sep)
+	return h.accs[i].update(ctx, gids, v, sep)
+}
+
+// firstOccurrences returns the rows whose (group, argument) pair was not
+// seen before by aggregate i; NULL arguments are left out.
+func (h *HashAgg) firstOccurrences(ctx *expr.Ctx, i int, a AggSpec, b arrow.RecordBatch, gids []int32) ([]int, error) {
+	v, err := a.Arg.Eval(ctx, b)
+	if err != nil {
+		return nil, err
 	}
-	// keep only the first occurrence of each (group, value)
+	defer v.Release()
 	var keep []int
 	var buf []byte
 	at := a.Arg.Type()
@@ -186,24 +208,7 @@ func (h *HashAgg) updateAgg(ctx *expr.Ctx, i int, a AggSpec, b arrow.RecordBatch
 		h.seen[i][string(buf)] = struct{}{}
 		keep = append(keep, r)
 	}
-	if len(keep) == 0 {
-		return nil
-	}
-	sub := make([]int32, len(keep))
-	for k, r := range keep {
-		sub[k] = gids[r]
-	}
-	vals := expr.Value{D: v.D}
-	if !v.IsScalar() {
-		vals.Arr = expr.TakeArray(ctx.Mem, v.Arr, keep)
-		defer vals.Arr.Release()
-	}
-	seps := expr.Value{D: sep.D}
-	if sep.Arr != nil {
-		seps.Arr = expr.TakeArray(ctx.Mem, sep.Arr, keep)
-		defer seps.Arr.Release()
-	}
-	return h.accs[i].update(ctx, sub, vals, seps)
+	return keep, nil
 }
 
 func evalAll(ctx *expr.Ctx, b arrow.RecordBatch, es []expr.Expr) ([]expr.Value, error) {
