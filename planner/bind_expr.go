@@ -113,7 +113,12 @@ func (b *binder) assign(e expr.Expr, to types.T, col string) (expr.Expr, error) 
 		p.T = to
 		return p, nil
 	}
-	return b.fold(&expr.Cast{E: e, To: to})
+	out, err := b.fold(&expr.Cast{E: e, To: to})
+	if err != nil {
+		// say which column the value was for
+		return nil, sqlerr.As(err).WithDetail(fmt.Sprintf("The value was for column %q.", col))
+	}
+	return out, nil
 }
 
 // fold evaluates an expression with only constant inputs now.

@@ -89,8 +89,8 @@ func serve(args []string) error {
 	defer stop()
 	srv := wire.NewServer(db, auth, log)
 	go func() {
-		// stream retention: whole old segments go
-		t := time.NewTicker(30 * time.Second)
+		// stream retention: whole old segments go (a check of segment metadata)
+		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
 			select {

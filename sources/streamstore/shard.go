@@ -262,6 +262,10 @@ func (s *Shard) readFrames(from uint64, max int, fn func(seq uint64, arrival int
 		}
 		buf = buf[:fr.size]
 		if _, err := ref.seg.f.ReadAt(buf, fr.off); err != nil {
+			if s.trimmed(ref.seg) && n == 0 {
+				// retention removed the segment under us: go on from the oldest kept record
+				return s.readFrames(s.oldest(), max, fn)
+			}
 			return from, 0, fmt.Errorf("streamstore: reading shard %d: %w", s.ID, err)
 		}
 		rows := buf[frameHeader+batchHeader:]
@@ -283,6 +287,18 @@ func (s *Shard) readFrames(from uint64, max int, fn func(seq uint64, arrival int
 		}
 	}
 	return next, n, nil
+}
+
+// trimmed reports whether seg is no longer part of the shard.
+func (s *Shard) trimmed(seg *segment) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range s.segs {
+		if x == seg {
+			return false
+		}
+	}
+	return true
 }
 
 // readBufs holds frame buffers between reads.
@@ -357,15 +373,19 @@ func (s *Shard) AtTime(t int64) uint64 {
 	return s.committed
 }
 
-// trim deletes whole segments whose newest record arrived before cutoff;
-// the segment being appended to stays.
+// trim deletes whole segments whose newest record arrived before cutoff
+// (the one being appended to as well, once all of it has expired: the next
+// append starts a new one).
 func (s *Shard) trim(cutoff int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.writing {
+		return nil // a commit is using the active segment; try again later
+	}
 	keep := s.segs[:0]
 	var err error
-	for i, seg := range s.segs {
-		if i < len(s.segs)-1 && len(seg.frames) > 0 && seg.lastArrival() < cutoff {
+	for _, seg := range s.segs {
+		if len(seg.frames) > 0 && seg.lastArrival() < cutoff {
 			seg.f.Close()
 			if e := s.fs.Remove(seg.path); e != nil && err == nil {
 				err = e

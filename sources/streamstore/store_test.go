@@ -273,13 +273,31 @@ func TestRetentionAndPositions(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := sh.Stats()
-	if after.Segments != 1 || before < 3 {
-		t.Fatalf("segments %d → %d", before, after.Segments)
+	if after.Segments != 0 || before < 3 || after.Records != 0 {
+		t.Fatalf("segments %d → %d, %d records left", before, after.Segments, after.Records)
 	}
-	// reading from the trim horizon (or an expired position) starts at the oldest kept record
+	// sequence numbers go on after everything expired
+	pos, err := s.Append([][]types.Datum{rec("z", 1)})
+	if err != nil || pos[0].Seq != 61 {
+		t.Fatalf("append after full expiry: %v %v", pos, err)
+	}
+	// a retention that keeps the newer segments: reading from an expired
+	// position starts at the oldest kept record
+	for i := 0; i < 40; i++ {
+		s.Append([][]types.Datum{rec("w", float64(i))})
+	}
+	keepFrom := sh.Latest()
+	time.Sleep(2 * time.Millisecond)
+	cut := time.Now()
+	for i := 0; i < 40; i++ {
+		s.Append([][]types.Datum{rec("v", float64(i))})
+	}
+	if err := s.EnforceRetention(cut.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	rs := readAll(t, sh, 1)
-	if len(rs) == 0 || rs[0].Seq != sh.TrimHorizon() || rs[len(rs)-1].Seq != 60 {
-		t.Fatalf("after retention: %d records from %d", len(rs), sh.TrimHorizon())
+	if len(rs) == 0 || rs[0].Seq != sh.TrimHorizon() || rs[0].Seq > keepFrom || rs[len(rs)-1].Seq != sh.Latest()-1 {
+		t.Fatalf("after partial retention: %d records from %d (kept from %d)", len(rs), sh.TrimHorizon(), keepFrom)
 	}
 }
 
