@@ -373,9 +373,9 @@ func ageOf(ctx *Ctx, t types.T, x, y int64) types.IntervalValue {
 		us += 86400e6
 		days--
 	}
-	if days < 0 {
-		// borrow the length of the month before a's month
-		days += time.Date(a.Year(), a.Month(), 0, 0, 0, 0, 0, loc).Day()
+	for days < 0 {
+		// borrow the length of the earlier date's month, as PostgreSQL does
+		days += time.Date(b.Year(), b.Month()+1, 0, 0, 0, 0, 0, loc).Day()
 		months--
 	}
 	iv := types.IntervalValue{Months: int32(months), Days: int32(days), Micros: us}
