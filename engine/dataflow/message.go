@@ -1,0 +1,45 @@
+package dataflow
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// MsgKind says what a message carries.
+type MsgKind uint8
+
+// Message kinds: they travel in order on one channel.
+const (
+	MsgData MsgKind = iota
+	MsgWatermark
+	MsgBarrier
+)
+
+// Msg is one message on a dataflow edge.
+type Msg struct {
+	Kind MsgKind
+	// Batch and Weights (one per row; nil means every row is +1) for data.
+	Batch   arrow.RecordBatch
+	Weights []int64
+	// Watermark: no later message carries event time below it (µs).
+	Watermark int64
+	// Barrier: the checkpoint it belongs to.
+	Barrier uint64
+}
+
+// Weight returns the weight of row i.
+func (m *Msg) Weight(i int) int64 {
+	if m.Weights == nil {
+		return 1
+	}
+	return m.Weights[i]
+}
+
+// Release frees the batch.
+func (m *Msg) Release() {
+	if m.Batch != nil {
+		m.Batch.Release()
+		m.Batch = nil
+	}
+}
+
+type arrowBatch = arrow.RecordBatch
