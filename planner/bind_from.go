@@ -133,6 +133,18 @@ func (b *binder) table(t *ast.TableName, alias string, outer *scope) (Node, []Co
 		}
 		return &ScanNode{Rel: o, Cols: cols}, cols, nil
 	case catalog.KindView, catalog.KindMaterializedView:
+		if o.Kind == catalog.KindMaterializedView && b.s.db.flow(o.Name) != nil {
+			// maintained incrementally: read its current rows
+			cols := make([]Column, len(o.Columns))
+			for i, c := range o.Columns {
+				cols[i] = Column{Name: c.Name, Type: c.Type, Table: alias, TableOID: o.OID, AttNum: int16(i + 1)}
+			}
+			cols, err := b.aliasColumns(cols, alias)
+			if err != nil {
+				return nil, nil, err
+			}
+			return &ScanNode{Rel: o, Cols: cols}, cols, nil
+		}
 		node, err := b.viewQuery(o)
 		if err != nil {
 			return nil, nil, err

@@ -125,6 +125,17 @@ func buildScan(ctx *expr.Ctx, db *DB, x *ScanNode) (exec.Operator, error) {
 		}
 		return exec.NewScan(ts, batches), nil
 	}
+	if x.Rel.Kind == catalog.KindMaterializedView {
+		f := db.flow(x.Rel.Name)
+		if f == nil {
+			return nil, sqlerr.New(sqlerr.UndefinedTable, "materialized view %q is not running", x.Rel.Name)
+		}
+		batches, err := f.snapshot(ctx.Mem)
+		if err != nil {
+			return nil, err
+		}
+		return exec.NewScan(ts, batches), nil
+	}
 	if x.Rel.Kind == catalog.KindStream {
 		// a bounded read of what the stream retains now
 		batches, err := db.streamSnapshot(ctx.Mem, x.Rel.Name, ts)

@@ -31,6 +31,7 @@ type DB struct {
 	// ddl serialises catalog changes with the storage they create.
 	ddl sync.Mutex
 	// streams live in the embedded stream store
+	flows    map[string]*viewFlow // incrementally maintained materialized views
 	store    *streamstore.Store
 	storeTmp string // removed on Close: the store of an in-memory database
 	streams  map[string]*streamstore.Stream
@@ -107,6 +108,14 @@ func OpenWith(dir string, opts Options) (*DB, error) {
 		case catalog.KindStream:
 			if _, err := db.openStream(o); err != nil {
 				return nil, err
+			}
+		}
+	}
+	// materialized views over streams replay them from the store
+	for _, o := range cat.Objects() {
+		if o.Kind == catalog.KindMaterializedView {
+			if err := db.startFlow(o); err != nil {
+				return nil, fmt.Errorf("materialized view %q: %w", o.Name, err)
 			}
 		}
 	}
@@ -356,6 +365,9 @@ func jsonDatum(t types.T, v any) (types.Datum, error) {
 
 // Close closes every table.
 func (db *DB) Close() error {
+	for _, name := range db.flowNames() {
+		db.stopFlow(name)
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var first error
@@ -492,4 +504,14 @@ func (db *DB) ReadStream(ctx context.Context, name string, shard int, from strin
 		next = pos
 	}
 	return out, next, nil
+}
+
+func (db *DB) flowNames() []string {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	var out []string
+	for k := range db.flows {
+		out = append(out, k)
+	}
+	return out
 }

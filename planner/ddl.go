@@ -294,9 +294,16 @@ func (s *Session) createView(ctx *expr.Ctx, st *pgsql.CreateView) (*Result, erro
 		if _, err := s.db.Catalog.Drop(st.Name, false); err != nil {
 			return nil, err
 		}
+		s.db.stopFlow(st.Name)
 	}
 	if err := s.db.Catalog.Create(o); err != nil {
 		return nil, err
+	}
+	if kind == catalog.KindMaterializedView {
+		if err := s.db.startFlow(o); err != nil {
+			_, _ = s.db.Catalog.Drop(o.Name, true)
+			return nil, err
+		}
 	}
 	return &Result{Tag: tag}, nil
 }
@@ -384,6 +391,9 @@ func (s *Session) drop(st *pgsql.Drop) (*Result, error) {
 				if err := s.db.dropStream(d); err != nil {
 					return nil, err
 				}
+			}
+			if d.Kind == catalog.KindMaterializedView {
+				s.db.stopFlow(d.Name)
 			}
 			if d.Kind == catalog.KindSequence {
 				s.db.seqMu.Lock()

@@ -168,7 +168,10 @@ func (s *Session) execute(ctx *expr.Ctx, p *Prepared, params []types.Datum) (*Re
 		}
 		return &Result{Tag: "TRUNCATE TABLE"}, nil
 	case *pgsql.Flush:
-		// tables are written synchronously: everything written is visible
+		// tables are written synchronously; incremental views catch up
+		if err := s.db.flushFlows(ctx.Go); err != nil {
+			return nil, err
+		}
 		return &Result{Tag: "FLUSH"}, nil
 	case *pgsql.Copy:
 		return s.copy(ctx, st, p)

@@ -422,3 +422,11 @@ func (s *Shard) Stats() ShardStats {
 }
 
 var _ = time.Now
+
+// Changed returns a channel that is closed when the next records are
+// committed: a reader of several shards selects on them instead of polling.
+func (s *Shard) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notify
+}

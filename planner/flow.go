@@ -1,0 +1,415 @@
+package planner
+
+import (
+	"context"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/engine/dataflow"
+	"github.com/streamsql/streamsql/engine/exec"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/planner/pgsql"
+	"github.com/streamsql/streamsql/sources/streamstore"
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// A materialized view over one stream whose query is stateless steps
+// (WHERE, projections) around at most one GROUP BY is maintained
+// incrementally: a goroutine reads the stream's shards from the start
+// (replaying after a restart) and at the tail, pushes changelog batches
+// through the steps and the incremental aggregate, and applies the output
+// changelog to the view's rows. Other views are computed when read.
+
+// viewFlow is a running incremental view.
+type viewFlow struct {
+	name   string
+	stream *streamstore.Stream
+	ts     []types.T // the stream scan's columns (data and system)
+	pre    []Node    // stateless steps below the aggregate, innermost first
+	agg    *dataflow.IncAgg
+	post   []Node // stateless steps above it, innermost first
+	outTs  []types.T
+
+	mu        sync.RWMutex
+	rows      map[string]*viewRow
+	positions []uint64
+	progress  chan struct{} // closed and replaced whenever positions advance
+	err       error
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type viewRow struct {
+	d []types.Datum
+	n int64
+}
+
+// planFlow recognises an incremental shape in a view's plan; nil if it has none.
+func planFlow(db *DB, node Node) (*viewFlow, error) {
+	f := &viewFlow{}
+	n := node
+	var steps []Node
+	for {
+		switch x := n.(type) {
+		case *FilterNode, *ProjectNode:
+			steps = append([]Node{x}, steps...)
+			n = x.Children()[0]
+			continue
+		case *AggNode:
+			if f.agg != nil {
+				return nil, nil
+			}
+			for _, a := range x.Aggs {
+				if a.Distinct {
+					return nil, nil
+				}
+				switch a.Kind {
+				case exec.AggCountStar, exec.AggCount, exec.AggSum, exec.AggAvg, exec.AggMin, exec.AggMax:
+				default:
+					return nil, nil
+				}
+			}
+			agg, err := dataflow.NewIncAgg(x.Keys, x.Aggs)
+			if err != nil {
+				return nil, nil
+			}
+			f.agg, f.post, steps = agg, steps, nil
+			n = x.In
+			continue
+		case *ScanNode:
+			if x.Rel == nil || x.Rel.Kind != catalog.KindStream {
+				return nil, nil
+			}
+			s, err := db.Stream(x.Rel.Name)
+			if err != nil {
+				return nil, err
+			}
+			f.stream, f.ts = s, colTypes(x.Cols)
+			if f.agg != nil {
+				f.pre = steps
+			} else {
+				f.post = steps
+			}
+			f.outTs = colTypes(visible(node.Columns()))
+			return f, nil
+		}
+		return nil, nil
+	}
+}
+
+// start runs the flow until stop.
+func (f *viewFlow) start(db *DB, name string) {
+	f.name = name
+	f.rows = map[string]*viewRow{}
+	f.positions = make([]uint64, len(f.stream.Shards()))
+	for i, sh := range f.stream.Shards() {
+		f.positions[i] = sh.TrimHorizon()
+	}
+	f.progress = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel, f.done = cancel, make(chan struct{})
+	go f.run(ctx, db)
+}
+
+func (f *viewFlow) stop() {
+	f.cancel()
+	<-f.done
+}
+
+func (f *viewFlow) run(ctx context.Context, db *DB) {
+	defer close(f.done)
+	ectx := &expr.Ctx{Go: ctx, Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db}}
+	shards := f.stream.Shards()
+	for {
+		progressed := false
+		for i, sh := range shards {
+			b, seqs, arrivals, next, err := sh.ReadBatchWithPositions(memory.DefaultAllocator, f.positions[i], exec.BatchSize)
+			if err != nil {
+				f.fail(err)
+				return
+			}
+			if b == nil {
+				continue
+			}
+			batch := withPositions(f.ts, b, sh.ID, seqs, arrivals)
+			b.Release()
+			ectx.Now = time.Now().UnixMicro()
+			err = f.apply(ectx, batch)
+			batch.Release()
+			if err != nil {
+				f.fail(err)
+				return
+			}
+			f.mu.Lock()
+			f.positions[i] = next
+			close(f.progress)
+			f.progress = make(chan struct{})
+			f.mu.Unlock()
+			progressed = true
+		}
+		if progressed {
+			continue
+		}
+		// wait for any shard to change, without polling
+		cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}}
+		for _, sh := range shards {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(sh.Changed())})
+		}
+		// a commit between the reads above and now has already closed its channel
+		behind := false
+		for i, sh := range shards {
+			if sh.Latest() > f.positions[i] {
+				behind = true
+			}
+		}
+		if behind {
+			continue
+		}
+		if chosen, _, _ := reflect.Select(cases); chosen == 0 {
+			return
+		}
+	}
+}
+
+func (f *viewFlow) fail(err error) {
+	f.mu.Lock()
+	f.err = err
+	close(f.progress)
+	f.progress = make(chan struct{})
+	f.mu.Unlock()
+}
+
+// apply pushes one batch of stream records through the view's steps.
+func (f *viewFlow) apply(ctx *expr.Ctx, b arrow.RecordBatch) error {
+	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}
+	b.Retain()
+	steps := f.post
+	if f.agg != nil {
+		var err error
+		if m, err = runSteps(ctx, f.pre, m); err != nil {
+			return err
+		}
+		out, err := f.agg.Process(ctx, m)
+		m.Release()
+		if err != nil {
+			return err
+		}
+		m = out
+	}
+	m, err := runSteps(ctx, steps, m)
+	if err != nil {
+		return err
+	}
+	defer m.Release()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var key []byte
+	for r := 0; r < int(m.Batch.NumRows()); r++ {
+		row := make([]types.Datum, len(f.outTs))
+		key = key[:0]
+		for c := range row {
+			row[c] = types.DatumAt(m.Batch.Column(c), r)
+			key = exec.AppendKey(key, f.outTs[c], row[c])
+		}
+		vr := f.rows[string(key)]
+		if vr == nil {
+			vr = &viewRow{d: row}
+			f.rows[string(key)] = vr
+		}
+		vr.n += m.Weight(r)
+		if vr.n == 0 {
+			delete(f.rows, string(key))
+		}
+	}
+	return nil
+}
+
+// runSteps applies stateless filters and projections to a changelog
+// message, keeping each row's weight with it.
+func runSteps(ctx *expr.Ctx, steps []Node, m *dataflow.Msg) (*dataflow.Msg, error) {
+	for _, s := range steps {
+		switch x := s.(type) {
+		case *FilterNode:
+			v, err := x.Pred.Eval(ctx, m.Batch)
+			if err != nil {
+				m.Release()
+				return nil, err
+			}
+			n := int(m.Batch.NumRows())
+			var sel []int
+			if v.IsScalar() {
+				if !v.D.Null && v.D.I != 0 {
+					for i := 0; i < n; i++ {
+						sel = append(sel, i)
+					}
+				}
+			} else {
+				sel = exec.Selection(v.Arr, n)
+			}
+			v.Release()
+			out := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.Take(ctx.Mem, m.Batch, sel)}
+			if m.Weights != nil {
+				out.Weights = make([]int64, len(sel))
+				for k, i := range sel {
+					out.Weights[k] = m.Weights[i]
+				}
+			}
+			m.Release()
+			m = out
+		case *ProjectNode:
+			b, err := exec.ProjectBatch(ctx, m.Batch, x.Exprs, colTypes(x.Cols))
+			m.Release()
+			if err != nil {
+				return nil, err
+			}
+			m = &dataflow.Msg{Kind: dataflow.MsgData, Batch: b, Weights: m.Weights}
+		}
+	}
+	return m, nil
+}
+
+// withPositions adds a shard read's _shard, _seq and _arrival columns.
+func withPositions(ts []types.T, b arrow.RecordBatch, shard int, seqs []uint64, arrivals []int64) arrow.RecordBatch {
+	shardIDs := make([]int32, len(seqs))
+	seqCol := make([]int64, len(seqs))
+	for i := range seqs {
+		shardIDs[i], seqCol[i] = int32(shard), int64(seqs[i])
+	}
+	cols := make([]arrow.Array, 0, b.NumCols()+3)
+	for c := 0; c < int(b.NumCols()); c++ {
+		col := b.Column(c)
+		col.Retain()
+		cols = append(cols, col)
+	}
+	cols = append(cols, expr.NewFixed(types.TInt32, shardIDs, nil, 0), expr.NewFixed(types.TInt64, seqCol, nil, 0), expr.NewFixed(types.TTimestampTZ, arrivals, nil, 0))
+	out := expr.NewBatch(ts, cols, int(b.NumRows()))
+	for _, c := range cols {
+		c.Release()
+	}
+	return out
+}
+
+// snapshot returns the view's current rows (a consistent point in time:
+// whole batches are applied under the lock).
+func (f *viewFlow) snapshot(mem memory.Allocator) ([]arrow.RecordBatch, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.err != nil {
+		return nil, sqlerr.New(sqlerr.InternalError, "materialized view %q failed: %v", f.name, f.err)
+	}
+	var rows [][]types.Datum
+	for _, r := range f.rows {
+		for i := int64(0); i < r.n; i++ {
+			rows = append(rows, r.d)
+		}
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return []arrow.RecordBatch{expr.BatchFromRows(mem, f.outTs, rows)}, nil
+}
+
+// waitFor blocks until every shard has been processed up to target.
+func (f *viewFlow) waitFor(ctx context.Context, target []uint64) error {
+	for {
+		f.mu.RLock()
+		done := true
+		for i, p := range f.positions {
+			if p < target[i] {
+				done = false
+			}
+		}
+		err, ch := f.err, f.progress
+		f.mu.RUnlock()
+		if err != nil {
+			return sqlerr.New(sqlerr.InternalError, "materialized view %q failed: %v", f.name, err)
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return sqlerr.New(sqlerr.QueryCanceled, "canceling statement due to user request")
+		}
+	}
+}
+
+// startFlow starts incremental maintenance of materialized view o when its
+// query has a supported shape; otherwise the view is computed when read.
+func (db *DB) startFlow(o *catalog.Object) error {
+	s := db.NewSession(expr.OwnerName, "streamsql")
+	stmts, err := s.parser.Parse(o.Query)
+	if err != nil || len(stmts) != 1 {
+		return err
+	}
+	q, ok := stmts[0].(*pgsql.Query)
+	if !ok {
+		return nil
+	}
+	b := s.newBinder(q.Tr, nil)
+	sel, ok := q.Node.(ast.ResultSetNode)
+	if !ok {
+		return nil
+	}
+	node, err := b.query(sel, nil)
+	if err != nil {
+		return err
+	}
+	f, err := planFlow(db, node)
+	if err != nil || f == nil {
+		return err
+	}
+	f.start(db, o.Name)
+	db.mu.Lock()
+	if db.flows == nil {
+		db.flows = map[string]*viewFlow{}
+	}
+	db.flows[o.Name] = f
+	db.mu.Unlock()
+	return nil
+}
+
+func (db *DB) flow(name string) *viewFlow {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.flows[name]
+}
+
+func (db *DB) stopFlow(name string) {
+	db.mu.Lock()
+	f := db.flows[name]
+	delete(db.flows, name)
+	db.mu.Unlock()
+	if f != nil {
+		f.stop()
+	}
+}
+
+// flushFlows waits until every incremental view reflects everything that
+// was written to its stream before the call.
+func (db *DB) flushFlows(ctx context.Context) error {
+	db.mu.RLock()
+	flows := make([]*viewFlow, 0, len(db.flows))
+	for _, f := range db.flows {
+		flows = append(flows, f)
+	}
+	db.mu.RUnlock()
+	for _, f := range flows {
+		target := make([]uint64, len(f.stream.Shards()))
+		for i, sh := range f.stream.Shards() {
+			target[i] = sh.Latest()
+		}
+		if err := f.waitFor(ctx, target); err != nil {
+			return err
+		}
+	}
+	return nil
+}
