@@ -1,8 +1,11 @@
 package planner
 
 import (
+	"strings"
+
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/engine/dataflow"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/planner/pgsql"
@@ -398,6 +401,9 @@ func (b *binder) tableFunc(name, args, alias string, outer *scope) (Node, []Colu
 		return nil, nil, err
 	}
 	sel := q.Node.(*ast.SelectStmt)
+	if name == "tumble" || name == "hop" {
+		return b.windowTVF(name, sel, alias, outer)
+	}
 	var bound []expr.Expr
 	for _, f := range sel.Fields.Fields {
 		e, err := b.bindExpr(f.Expr, &scope{parent: outer})
@@ -406,8 +412,8 @@ func (b *binder) tableFunc(name, args, alias string, outer *scope) (Node, []Colu
 		}
 		bound = append(bound, e)
 	}
-	if name == "tumble" || name == "hop" || name == "session" {
-		return nil, nil, sqlerr.Unsupported("%s() windows need continuous queries, which are not available in this build", name)
+	if name == "session" {
+		return nil, nil, sqlerr.Unsupported("SESSION windows are not supported yet")
 	}
 	if !isSRF(name) {
 		return nil, nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s does not exist", name)
@@ -426,4 +432,86 @@ func (b *binder) tableFunc(name, args, alias string, outer *scope) (Node, []Colu
 		return nil, nil, err
 	}
 	return &TableFuncNode{Name: name, Args: bound, Cols: cols}, cols, nil
+}
+
+// windowTVF binds TUMBLE(rel, time_col, size [, offset]) and
+// HOP(rel, time_col, slide, size [, offset]).
+func (b *binder) windowTVF(name string, sel *ast.SelectStmt, alias string, outer *scope) (Node, []Column, error) {
+	fields := sel.Fields.Fields
+	hop := name == "hop"
+	min, max := 3, 4
+	if hop {
+		min, max = 4, 5
+	}
+	if len(fields) < min || len(fields) > max {
+		return nil, nil, sqlerr.New(sqlerr.UndefinedFunction, "%s takes a relation, a time column and %d intervals", strings.ToUpper(name), min-2)
+	}
+	relName, ok := fields[0].Expr.(*ast.ColumnNameExpr)
+	if !ok {
+		return nil, nil, sqlerr.New(sqlerr.SyntaxError, "the first argument of %s must name a stream, table or view", strings.ToUpper(name))
+	}
+	in, inCols, err := b.table(&ast.TableName{Name: relName.Name.Name, Schema: relName.Name.Table}, relName.Name.Name.O, outer)
+	if err != nil {
+		return nil, nil, err
+	}
+	timeName, ok := fields[1].Expr.(*ast.ColumnNameExpr)
+	if !ok {
+		return nil, nil, sqlerr.New(sqlerr.SyntaxError, "the second argument of %s must name a time column", strings.ToUpper(name))
+	}
+	timeCol := -1
+	for i, c := range inCols {
+		if c.Name == timeName.Name.Name.O {
+			timeCol = i
+		}
+	}
+	if timeCol < 0 {
+		return nil, nil, sqlerr.New(sqlerr.UndefinedColumn, "column %q does not exist", timeName.Name.Name.O)
+	}
+	tt := inCols[timeCol].Type
+	if tt.Kind != types.Timestamp && tt.Kind != types.TimestampTZ {
+		return nil, nil, sqlerr.New(sqlerr.DatatypeMismatch, "the time column of %s must be a timestamp, not %s", strings.ToUpper(name), tt)
+	}
+	durs := make([]int64, 0, 3)
+	for _, f := range fields[2:] {
+		e, err := b.bindExpr(f.Expr, &scope{})
+		if err != nil {
+			return nil, nil, err
+		}
+		if e, err = b.coerce(e, types.TInterval); err != nil {
+			return nil, nil, err
+		}
+		c, ok := e.(*expr.Const)
+		if !ok || c.D.Null {
+			return nil, nil, sqlerr.Unsupported("window sizes must be constant intervals")
+		}
+		if c.D.Iv.Months != 0 {
+			return nil, nil, sqlerr.Unsupported("windows measured in months or years are not supported")
+		}
+		durs = append(durs, int64(c.D.Iv.Days)*86400_000_000+c.D.Iv.Micros)
+	}
+	spec := dataflow.WindowSpec{TimeCol: timeCol, TimeType: tt, Hopping: hop}
+	if hop {
+		spec.Slide, spec.Size = durs[0], durs[1]
+		if len(durs) > 2 {
+			spec.Offset = durs[2]
+		}
+	} else {
+		spec.Size, spec.Slide = durs[0], durs[0]
+		if len(durs) > 1 {
+			spec.Offset = durs[1]
+		}
+	}
+	if spec.Size <= 0 || spec.Slide <= 0 {
+		return nil, nil, sqlerr.New(sqlerr.InvalidParameterValue, "window sizes must be positive")
+	}
+	if alias == name {
+		alias = relName.Name.Name.O
+	}
+	cols := make([]Column, 0, len(inCols)+2)
+	for _, c := range inCols {
+		c.Table = alias
+		cols = append(cols, c)
+	}
+	cols = append(cols, Column{Name: "window_start", Type: tt, Table: alias}, Column{Name: "window_end", Type: tt, Table: alias})
+	return &WindowTVFNode{In: in, Spec: spec, Cols: cols}, cols, nil
 }

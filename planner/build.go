@@ -3,6 +3,7 @@ package planner
 import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/engine/dataflow"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/sqlerr"
@@ -105,6 +106,8 @@ func buildOver(ctx *expr.Ctx, n Node, in exec.Operator) (exec.Operator, error) {
 		return exec.NewWindow(in, x.Partition, x.Order, x.Funcs), nil
 	case *DistinctOnNode:
 		return &exec.DistinctOn{In: in, Keys: x.Keys}, nil
+	case *WindowTVFNode:
+		return dataflow.NewWindowAssign(in, x.Spec), nil
 	case *ProjectSetNode:
 		return buildProjectSet(ctx, in, x), nil
 	}

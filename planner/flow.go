@@ -58,7 +58,7 @@ func planFlow(db *DB, node Node) (*viewFlow, error) {
 	var steps []Node
 	for {
 		switch x := n.(type) {
-		case *FilterNode, *ProjectNode:
+		case *FilterNode, *ProjectNode, *WindowTVFNode:
 			steps = append([]Node{x}, steps...)
 			n = x.Children()[0]
 			continue
@@ -270,6 +270,17 @@ func runSteps(ctx *expr.Ctx, steps []Node, m *dataflow.Msg) (*dataflow.Msg, erro
 				return nil, err
 			}
 			m = &dataflow.Msg{Kind: dataflow.MsgData, Batch: b, Weights: m.Weights}
+		case *WindowTVFNode:
+			b, rows := dataflow.AssignWindows(ctx, m.Batch, x.Spec, colTypes(x.Cols))
+			out := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}
+			if m.Weights != nil {
+				out.Weights = make([]int64, len(rows))
+				for k, r := range rows {
+					out.Weights[k] = m.Weights[r]
+				}
+			}
+			m.Release()
+			m = out
 		}
 	}
 	return m, nil

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/engine/dataflow"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/types"
@@ -108,6 +109,23 @@ type WindowNode struct {
 	Order     []exec.SortKey
 	Funcs     []exec.WinFunc
 	Cols      []Column
+}
+
+// WindowTVFNode is TUMBLE or HOP in FROM: its input's columns plus
+// window_start and window_end (one row per window a row falls in).
+type WindowTVFNode struct {
+	In   Node
+	Spec dataflow.WindowSpec
+	Cols []Column
+}
+
+func (n *WindowTVFNode) Columns() []Column { return n.Cols }
+func (n *WindowTVFNode) Children() []Node  { return []Node{n.In} }
+func (n *WindowTVFNode) describe() string {
+	if n.Spec.Hopping {
+		return fmt.Sprintf("Hop slide=%dus size=%dus", n.Spec.Slide, n.Spec.Size)
+	}
+	return fmt.Sprintf("Tumble size=%dus", n.Spec.Size)
 }
 
 // DistinctOnNode keeps the first row per key of sorted input.

@@ -48,7 +48,7 @@ func TestIncrementalViewsMatchPostgres(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	cols := "(symbol TEXT, price DOUBLE PRECISION, qty BIGINT, note TEXT)"
+	cols := "(symbol TEXT, price DOUBLE PRECISION, qty BIGINT, note TEXT, ts TIMESTAMP)"
 	exec(pgc, "CREATE TABLE trades "+cols)
 	exec(ss, "CREATE STREAM trades "+cols+" WITH (shards = 3, partition_by = 'symbol')")
 	views := map[string]string{
@@ -56,6 +56,14 @@ func TestIncrementalViewsMatchPostgres(t *testing.T) {
 		"busy":       "SELECT symbol, count(*) AS n FROM trades WHERE price > 50 GROUP BY symbol HAVING count(*) > 2",
 		"big":        "SELECT symbol, price * qty AS notional FROM trades WHERE qty > 5",
 		"total":      "SELECT count(*) AS n, sum(price) AS s, avg(qty) AS a FROM trades",
+		"per_minute": "SELECT symbol, window_start, window_end, count(*) AS n, sum(qty) AS q FROM TUMBLE(trades, ts, INTERVAL '1' MINUTE) GROUP BY symbol, window_start, window_end",
+		"hopping":    "SELECT window_start, max(price) AS hi FROM HOP(trades, ts, INTERVAL '30' SECOND, INTERVAL '2' MINUTE) GROUP BY window_start",
+	}
+	// what PostgreSQL runs for the windowed views
+	pgQuery := map[string]string{
+		"per_minute": "SELECT symbol, date_trunc('minute', ts), date_trunc('minute', ts) + INTERVAL '1 minute', count(*), sum(qty) FROM trades WHERE ts IS NOT NULL GROUP BY 1, 2, 3",
+		"hopping": `SELECT w, max(price) FROM trades, generate_series(date_bin('30 seconds', ts, TIMESTAMP '2000-01-01') - INTERVAL '90 seconds',
+			date_bin('30 seconds', ts, TIMESTAMP '2000-01-01'), INTERVAL '30 seconds') AS w WHERE ts IS NOT NULL GROUP BY w`,
 	}
 	r := rand.New(rand.NewPCG(9, 9))
 	insert := func(rows int, single bool) {
@@ -65,7 +73,11 @@ func TestIncrementalViewsMatchPostgres(t *testing.T) {
 			if r.IntN(3) > 0 {
 				note = fmt.Sprintf("'n%d'", r.IntN(10))
 			}
-			vals = append(vals, fmt.Sprintf("('%s', %d.5, %d, %s)", []string{"BTC", "ETH", "SOL", "ADA", "XRP"}[r.IntN(5)], r.IntN(100), r.IntN(10), note))
+			ts := "NULL"
+			if r.IntN(10) > 0 {
+				ts = fmt.Sprintf("TIMESTAMP '2026-01-01 00:00:00' + INTERVAL '%d seconds'", r.IntN(600))
+			}
+			vals = append(vals, fmt.Sprintf("('%s', %d.5, %d, %s, %s)", []string{"BTC", "ETH", "SOL", "ADA", "XRP"}[r.IntN(5)], r.IntN(100), r.IntN(10), note, ts))
 		}
 		if single {
 			for _, v := range vals {
@@ -82,13 +94,21 @@ func TestIncrementalViewsMatchPostgres(t *testing.T) {
 		t.Helper()
 		exec(ss, "FLUSH")
 		for name, q := range views {
-			want, werr := runRows(ctx, pgc, q)
+			pq := q
+			if p, ok := pgQuery[name]; ok {
+				pq = p
+			}
+			want, werr := runRows(ctx, pgc, pq)
 			got, gerr := runRows(ctx, ss, "SELECT * FROM "+name)
-			if werr != nil || gerr != nil {
-				t.Fatalf("%s %s: %v %v", when, name, werr, gerr)
+			adhoc, aerr := runRows(ctx, ss, q) // the same query as a batch over the stream
+			if werr != nil || gerr != nil || aerr != nil {
+				t.Fatalf("%s %s: %v %v %v", when, name, werr, gerr, aerr)
 			}
 			if strings.Join(want, "\n") != strings.Join(got, "\n") {
 				t.Errorf("%s: view %s\n--- postgres\n%s\n--- streamsql\n%s", when, name, strings.Join(want, "\n"), strings.Join(got, "\n"))
+			}
+			if strings.Join(want, "\n") != strings.Join(adhoc, "\n") {
+				t.Errorf("%s: query of %s as a batch\n--- postgres\n%s\n--- streamsql\n%s", when, name, strings.Join(want, "\n"), strings.Join(adhoc, "\n"))
 			}
 		}
 	}
