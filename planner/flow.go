@@ -36,6 +36,19 @@ type viewFlow struct {
 	post   []Node // stateless steps above it, innermost first
 	outTs  []types.T
 
+	// windows closed by the watermark (when the stream has one and the
+	// view groups by a window)
+	wmExpr    expr.Expr // over the stream scan's columns
+	wms       *dataflow.Watermarks
+	window    *WindowTVFNode
+	endKey    int   // index of the group key holding window_end (or -1)
+	startKey  int   // index of the group key holding window_start (or -1)
+	eowc      bool  // EMIT ON WINDOW CLOSE: only closed windows reach the view
+	watermark int64 // current, µs
+	hasWM     bool
+	late      int64 // rows dropped because their windows had closed
+	groups    int   // aggregate groups held (state size)
+
 	mu        sync.RWMutex
 	rows      map[string]*viewRow
 	positions []uint64
@@ -52,8 +65,9 @@ type viewRow struct {
 }
 
 // planFlow recognises an incremental shape in a view's plan; nil if it has none.
-func planFlow(db *DB, node Node) (*viewFlow, error) {
-	f := &viewFlow{}
+func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error) {
+	f := &viewFlow{endKey: -1, startKey: -1, eowc: o.Options["emit"] == "on window close"}
+	var aggNode *AggNode
 	n := node
 	var steps []Node
 	for {
@@ -80,7 +94,7 @@ func planFlow(db *DB, node Node) (*viewFlow, error) {
 			if err != nil {
 				return nil, nil
 			}
-			f.agg, f.post, steps = agg, steps, nil
+			f.agg, f.post, steps, aggNode = agg, steps, nil, x
 			n = x.In
 			continue
 		case *ScanNode:
@@ -98,10 +112,130 @@ func planFlow(db *DB, node Node) (*viewFlow, error) {
 				f.post = steps
 			}
 			f.outTs = colTypes(visible(node.Columns()))
+			if err := f.planWindows(b, x.Rel, aggNode); err != nil {
+				return nil, err
+			}
+			if f.eowc && f.endKey < 0 && f.startKey < 0 {
+				return nil, sqlerr.Unsupported("EMIT ON WINDOW CLOSE needs a GROUP BY on window_start or window_end of a TUMBLE or HOP over a stream with a WATERMARK")
+			}
 			return f, nil
 		}
 		return nil, nil
 	}
+}
+
+// planWindows finds the window the aggregate groups by and binds the
+// stream's watermark expression.
+func (f *viewFlow) planWindows(b *binder, rel *catalog.Object, agg *AggNode) error {
+	if agg == nil || rel.Watermark == nil {
+		return nil
+	}
+	for _, st := range f.pre {
+		if w, ok := st.(*WindowTVFNode); ok {
+			f.window = w
+		} else if _, isFilter := st.(*FilterNode); !isFilter && f.window != nil {
+			return nil // a projection after the window: columns moved
+		}
+	}
+	if f.window == nil {
+		return nil
+	}
+	base := len(f.window.In.Columns())
+	for k, e := range agg.Keys {
+		if c, ok := e.(*expr.Col); ok {
+			switch c.Idx {
+			case base:
+				f.startKey = k
+			case base + 1:
+				f.endKey = k
+			}
+		}
+	}
+	if f.startKey < 0 && f.endKey < 0 {
+		return nil
+	}
+	q, err := b.s.parser.ParseExpr(rel.Watermark.Expr)
+	if err != nil {
+		return err
+	}
+	sub := &binder{s: b.s, tr: q.Tr}
+	e, err := sub.bindExpr(q.Node.(*ast.SelectStmt).Fields.Fields[0].Expr, &scope{cols: tableScope(rel, rel.Name)})
+	if err != nil {
+		return err
+	}
+	f.wmExpr = e
+	f.wms = dataflow.NewWatermarks(len(f.stream.Shards()), 0, watermarkIdle)
+	return nil
+}
+
+// watermarkIdle is how long a silent shard holds the watermark back.
+const watermarkIdle = 2 * time.Second
+
+// windowEnd returns the end of the window of a group's key.
+func (f *viewFlow) windowEnd(key []types.Datum) (int64, bool) {
+	if f.endKey >= 0 && !key[f.endKey].Null {
+		return key[f.endKey].I, true
+	}
+	if f.startKey >= 0 && !key[f.startKey].Null {
+		return key[f.startKey].I + f.window.Spec.Size, true
+	}
+	return 0, false
+}
+
+// observe feeds a batch's event times to the watermark tracker.
+func (f *viewFlow) observe(ctx *expr.Ctx, shard int, b arrow.RecordBatch) error {
+	if f.wms == nil {
+		return nil
+	}
+	v, err := f.wmExpr.Eval(ctx, b)
+	if err != nil {
+		return err
+	}
+	defer v.Release()
+	now := time.Now()
+	for i := 0; i < int(b.NumRows()); i++ {
+		if d := v.At(i); !d.Null {
+			f.wms.Observe(shard, d.I, now)
+		}
+	}
+	return nil
+}
+
+// closeWindows expires the groups whose windows the watermark passed; in
+// EMIT ON WINDOW CLOSE mode their final rows go to the view now.
+func (f *viewFlow) closeWindows(ctx *expr.Ctx) error {
+	if f.wms == nil {
+		return nil
+	}
+	wm, ok := f.wms.Current(time.Now())
+	f.mu.RLock()
+	stale := f.hasWM && wm <= f.watermark
+	f.mu.RUnlock()
+	if !ok || stale {
+		return nil
+	}
+	f.window.Spec.ClosedBefore, f.window.Spec.HasClosed = wm, true
+	final := f.agg.Expire(func(key []types.Datum) bool {
+		end, ok := f.windowEnd(key)
+		return ok && end <= wm
+	})
+	f.mu.Lock()
+	f.watermark, f.hasWM = wm, true
+	f.groups = f.agg.Groups()
+	f.mu.Unlock()
+	if !f.eowc || len(final) == 0 {
+		return nil
+	}
+	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(ctx.Mem, f.agg.Types(), final)}
+	m, err := runSteps(ctx, f.post, m, nil)
+	if err != nil {
+		return err
+	}
+	defer m.Release()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.applyLocked(m)
+	return nil
 }
 
 // start runs the flow until stop.
@@ -141,8 +275,14 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 			batch := withPositions(f.ts, b, sh.ID, seqs, arrivals)
 			b.Release()
 			ectx.Now = time.Now().UnixMicro()
-			err = f.apply(ectx, batch)
+			err = f.observe(ectx, i, batch)
+			if err == nil {
+				err = f.apply(ectx, batch)
+			}
 			batch.Release()
+			if err == nil {
+				err = f.closeWindows(ectx)
+			}
 			if err != nil {
 				f.fail(err)
 				return
@@ -172,7 +312,16 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 		if behind {
 			continue
 		}
-		if chosen, _, _ := reflect.Select(cases); chosen == 0 {
+		if f.wms != nil {
+			// idle shards stop holding the watermark back after a while
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(time.After(watermarkIdle / 2))})
+		}
+		chosen, _, _ := reflect.Select(cases)
+		if chosen == 0 {
+			return
+		}
+		if err := f.closeWindows(ectx); err != nil {
+			f.fail(err)
 			return
 		}
 	}
@@ -193,7 +342,8 @@ func (f *viewFlow) apply(ctx *expr.Ctx, b arrow.RecordBatch) error {
 	steps := f.post
 	if f.agg != nil {
 		var err error
-		if m, err = runSteps(ctx, f.pre, m); err != nil {
+		var late int64
+		if m, err = runSteps(ctx, f.pre, m, &late); err != nil {
 			return err
 		}
 		out, err := f.agg.Process(ctx, m)
@@ -201,15 +351,30 @@ func (f *viewFlow) apply(ctx *expr.Ctx, b arrow.RecordBatch) error {
 		if err != nil {
 			return err
 		}
+		f.mu.Lock()
+		f.late += late
+		f.groups = f.agg.Groups()
+		f.mu.Unlock()
+		if f.eowc {
+			// results reach the view when their window closes
+			out.Release()
+			return nil
+		}
 		m = out
 	}
-	m, err := runSteps(ctx, steps, m)
+	m, err := runSteps(ctx, steps, m, nil)
 	if err != nil {
 		return err
 	}
 	defer m.Release()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.applyLocked(m)
+	return nil
+}
+
+// applyLocked adds a changelog to the view's rows; callers hold f.mu.
+func (f *viewFlow) applyLocked(m *dataflow.Msg) {
 	var key []byte
 	for r := 0; r < int(m.Batch.NumRows()); r++ {
 		row := make([]types.Datum, len(f.outTs))
@@ -228,12 +393,11 @@ func (f *viewFlow) apply(ctx *expr.Ctx, b arrow.RecordBatch) error {
 			delete(f.rows, string(key))
 		}
 	}
-	return nil
 }
 
 // runSteps applies stateless filters and projections to a changelog
 // message, keeping each row's weight with it.
-func runSteps(ctx *expr.Ctx, steps []Node, m *dataflow.Msg) (*dataflow.Msg, error) {
+func runSteps(ctx *expr.Ctx, steps []Node, m *dataflow.Msg, late *int64) (*dataflow.Msg, error) {
 	for _, s := range steps {
 		switch x := s.(type) {
 		case *FilterNode:
@@ -271,7 +435,10 @@ func runSteps(ctx *expr.Ctx, steps []Node, m *dataflow.Msg) (*dataflow.Msg, erro
 			}
 			m = &dataflow.Msg{Kind: dataflow.MsgData, Batch: b, Weights: m.Weights}
 		case *WindowTVFNode:
-			b, rows := dataflow.AssignWindows(ctx, m.Batch, x.Spec, colTypes(x.Cols))
+			b, rows, dropped := dataflow.AssignWindowsLate(ctx, m.Batch, x.Spec, colTypes(x.Cols))
+			if late != nil {
+				*late += int64(dropped)
+			}
 			out := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}
 			if m.Weights != nil {
 				out.Weights = make([]int64, len(rows))
@@ -374,7 +541,7 @@ func (db *DB) startFlow(o *catalog.Object) error {
 	if err != nil {
 		return err
 	}
-	f, err := planFlow(db, node)
+	f, err := planFlow(db, b, node, o)
 	if err != nil || f == nil {
 		return err
 	}
@@ -423,4 +590,18 @@ func (db *DB) flushFlows(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// flowStats describes a view for streamsql_views.
+type flowStats struct {
+	groups    int
+	late      int64
+	watermark int64
+	hasWM     bool
+}
+
+func (f *viewFlow) stats() flowStats {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return flowStats{groups: f.groups, late: f.late, watermark: f.watermark, hasWM: f.hasWM}
 }

@@ -456,6 +456,30 @@ func init() {
 		}
 		return out, nil
 	})
+	pg("streamsql_views", 12011, "view name, incremental bool, emit text, groups int8, late_rows int8, watermark timestamptz", func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
+		var out [][]types.Datum
+		for _, o := range db.Catalog.Objects() {
+			if o.Kind != catalog.KindMaterializedView {
+				continue
+			}
+			emit := "on update"
+			if o.Options["emit"] != "" {
+				emit = o.Options["emit"]
+			}
+			f := db.flow(o.Name)
+			if f == nil {
+				out = append(out, row(o.Name, false, emit, nil, nil, nil))
+				continue
+			}
+			st := f.stats()
+			var wm any
+			if st.hasWM {
+				wm = st.watermark
+			}
+			out = append(out, row(o.Name, true, emit, int64(st.groups), st.late, wm))
+		}
+		return out, nil
+	})
 	pg("pg_stat_activity", 12006, "datid oid, datname name, pid int4, usename name, application_name text, client_addr text, backend_start timestamptz, state text, query text", nil)
 	pg("pg_locks", 12007, "locktype text, database oid, relation oid, pid int4, mode text, granted bool", nil)
 

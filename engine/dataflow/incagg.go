@@ -293,3 +293,19 @@ func (a *IncAgg) result(s exec.AggSpec, acc *incAcc) types.Datum {
 	}
 	panic(fmt.Sprintf("dataflow: aggregate %d", s.Kind))
 }
+
+// Expire removes the groups for which closed reports true (given the
+// group's key values) and returns their final result rows: a window
+// closing frees its state.
+func (a *IncAgg) Expire(closed func(key []types.Datum) bool) [][]types.Datum {
+	var out [][]types.Datum
+	for k, g := range a.groups {
+		if closed(g.key) {
+			if g.rows > 0 {
+				out = append(out, a.output(g))
+			}
+			delete(a.groups, k)
+		}
+	}
+	return out
+}

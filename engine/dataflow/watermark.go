@@ -16,6 +16,7 @@ type Watermarks struct {
 	has      []bool
 	current  int64
 	started  bool
+	first    time.Time // of the first observation: shards silent since are idle
 }
 
 // NewWatermarks tracks n shards.
@@ -25,6 +26,9 @@ func NewWatermarks(n int, lateness int64, idle time.Duration) *Watermarks {
 
 // Observe records event time ts on a shard, at wall time now.
 func (w *Watermarks) Observe(shard int, ts int64, now time.Time) {
+	if w.first.IsZero() {
+		w.first = now
+	}
 	if !w.has[shard] || ts > w.maxSeen[shard] {
 		w.maxSeen[shard] = ts
 	}
@@ -39,7 +43,7 @@ func (w *Watermarks) Current(now time.Time) (int64, bool) {
 	for i := range w.maxSeen {
 		if !w.has[i] {
 			// a shard that never saw data holds the watermark back until it idles
-			if w.IdleTimeout > 0 && w.started {
+			if w.IdleTimeout > 0 && !w.first.IsZero() && now.Sub(w.first) > w.IdleTimeout {
 				continue
 			}
 			return w.current, w.started

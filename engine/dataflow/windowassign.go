@@ -15,6 +15,10 @@ type WindowSpec struct {
 	Size, Slide int64
 	Offset      int64
 	Hopping     bool
+	// ClosedBefore, when HasClosed, drops the windows that end at or
+	// before it: the watermark closed them and late rows must not reopen them.
+	ClosedBefore int64
+	HasClosed    bool
 }
 
 // AssignWindows returns b with window_start and window_end columns added:
@@ -22,6 +26,14 @@ type WindowSpec struct {
 // HOP); rows with a NULL time are in no window. rows[i] is the input row of
 // output row i, so that weights can follow.
 func AssignWindows(ctx *expr.Ctx, b arrow.RecordBatch, w WindowSpec, ts []types.T) (arrow.RecordBatch, []int) {
+	out, rows, _ := AssignWindowsLate(ctx, b, w, ts)
+	return out, rows
+}
+
+// AssignWindowsLate is AssignWindows that also counts the rows that fell
+// only in closed windows (late rows, dropped).
+func AssignWindowsLate(ctx *expr.Ctx, b arrow.RecordBatch, w WindowSpec, ts []types.T) (arrow.RecordBatch, []int, int) {
+	late := 0
 	n := int(b.NumRows())
 	times := b.Column(w.TimeCol)
 	var rows []int
@@ -33,14 +45,27 @@ func AssignWindows(ctx *expr.Ctx, b arrow.RecordBatch, w WindowSpec, ts []types.
 		}
 		t := types.DatumAt(times, i).I
 		if !w.Hopping {
+			s := TumbleStart(t, w.Size, w.Offset)
+			if w.HasClosed && s+w.Size <= w.ClosedBefore {
+				late++
+				continue
+			}
 			rows = append(rows, i)
-			starts = append(starts, TumbleStart(t, w.Size, w.Offset))
+			starts = append(starts, s)
 			continue
 		}
 		buf = HopStarts(buf[:0], t-w.Offset, w.Slide, w.Size)
+		kept := false
 		for _, s := range buf {
+			if w.HasClosed && s+w.Offset+w.Size <= w.ClosedBefore {
+				continue
+			}
+			kept = true
 			rows = append(rows, i)
 			starts = append(starts, s+w.Offset)
+		}
+		if !kept && len(buf) > 0 {
+			late++
 		}
 	}
 	ends := make([]int64, len(starts))
@@ -56,7 +81,7 @@ func AssignWindows(ctx *expr.Ctx, b arrow.RecordBatch, w WindowSpec, ts []types.
 	for _, c := range cols {
 		c.Release()
 	}
-	return out, rows
+	return out, rows, late
 }
 
 var _ exec.Operator = (*WindowAssign)(nil)
