@@ -96,12 +96,21 @@ type CopyOut struct {
 	Types   []types.T
 	format  copyFormat
 	Columns int
+	// Streaming rows (COPY (SUBSCRIBE ...)) are flushed after every batch.
+	Streaming bool
 }
 
 func (s *Session) copy(ctx *expr.Ctx, st *pgsql.Copy, p *Prepared) (*Result, error) {
 	f, err := parseCopyOptions(st.Options)
 	if err != nil {
 		return nil, err
+	}
+	if st.Subscribe != nil {
+		sub, cols, err := s.subscribe(ctx, st.Subscribe)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{CopyOut: &CopyOut{Rows: sub, Ctx: ctx, Types: colTypes(cols), format: f, Columns: len(cols), Streaming: true}}, nil
 	}
 	if !st.From {
 		node := p.plan
@@ -458,8 +467,9 @@ func (c *CopyIn) Finish() (int64, error) {
 
 func unescapeCopy(s string) (string, error) { return pgsql.DecodeBackslashes(s, true) }
 
-// Each calls f with every output line (ending in a newline); it closes Rows.
-func (c *CopyOut) Each(f func(line []byte) error) (int64, error) {
+// Each calls f with every output line (ending in a newline), and batchDone
+// (when not nil) after each batch; it closes Rows.
+func (c *CopyOut) Each(f func(line []byte) error, batchDone func() error) (int64, error) {
 	defer c.Rows.Close()
 	var n int64
 	var line []byte
@@ -497,6 +507,11 @@ func (c *CopyOut) Each(f func(line []byte) error) (int64, error) {
 			n++
 		}
 		b.Release()
+		if batchDone != nil {
+			if err := batchDone(); err != nil {
+				return n, err
+			}
+		}
 	}
 }
 

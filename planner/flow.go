@@ -52,8 +52,14 @@ type viewFlow struct {
 	mu        sync.RWMutex
 	rows      map[string]*viewRow
 	positions []uint64
-	progress  chan struct{} // closed and replaced whenever positions advance
+	progress  chan struct{} // closed and replaced whenever positions advance or changes are logged
 	err       error
+
+	// subscriptions (subscribe.go)
+	lastTS  int64 // logical time of the last batch that changed rows, µs
+	subs    map[*subscription]struct{}
+	log     []change // changes not yet read by every subscriber
+	logBase int64    // position of log[0]
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -376,6 +382,11 @@ func (f *viewFlow) apply(ctx *expr.Ctx, b arrow.RecordBatch) error {
 // applyLocked adds a changelog to the view's rows; callers hold f.mu.
 func (f *viewFlow) applyLocked(m *dataflow.Msg) {
 	var key []byte
+	var changes []change
+	var at map[string]int
+	if m.Batch.NumRows() > 0 {
+		at = map[string]int{}
+	}
 	for r := 0; r < int(m.Batch.NumRows()); r++ {
 		row := make([]types.Datum, len(f.outTs))
 		key = key[:0]
@@ -388,11 +399,20 @@ func (f *viewFlow) applyLocked(m *dataflow.Msg) {
 			vr = &viewRow{d: row}
 			f.rows[string(key)] = vr
 		}
-		vr.n += m.Weight(r)
+		w := m.Weight(r)
+		vr.n += w
 		if vr.n == 0 {
 			delete(f.rows, string(key))
 		}
+		i, ok := at[string(key)]
+		if !ok {
+			i = len(changes)
+			at[string(key)] = i
+			changes = append(changes, change{row: row})
+		}
+		changes[i].diff += w
 	}
+	f.logChangesLocked(changes)
 }
 
 // runSteps applies stateless filters and projections to a changelog
@@ -598,10 +618,17 @@ type flowStats struct {
 	late      int64
 	watermark int64
 	hasWM     bool
+	subs      int
+	subLag    int64 // changes the slowest subscriber has not read
 }
 
 func (f *viewFlow) stats() flowStats {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return flowStats{groups: f.groups, late: f.late, watermark: f.watermark, hasWM: f.hasWM}
+	st := flowStats{groups: f.groups, late: f.late, watermark: f.watermark, hasWM: f.hasWM, subs: len(f.subs)}
+	end := f.logBase + int64(len(f.log))
+	for s := range f.subs {
+		st.subLag = max(st.subLag, end-s.pos)
+	}
+	return st
 }

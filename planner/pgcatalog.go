@@ -80,6 +80,8 @@ func row(vals ...any) []types.Datum {
 			out[i] = types.DInt(int64(x))
 		case int16:
 			out[i] = types.DInt(int64(x))
+		case int32:
+			out[i] = types.DInt(int64(x))
 		case float64:
 			out[i] = types.DFloat(x)
 		case string:
@@ -456,7 +458,7 @@ func init() {
 		}
 		return out, nil
 	})
-	pg("streamsql_views", 12011, "view name, incremental bool, emit text, groups int8, late_rows int8, watermark timestamptz", func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
+	pg("streamsql_views", 12011, "view name, incremental bool, emit text, groups int8, late_rows int8, watermark timestamptz, subscribers int4, subscriber_lag int8", func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
 		var out [][]types.Datum
 		for _, o := range db.Catalog.Objects() {
 			if o.Kind != catalog.KindMaterializedView {
@@ -468,7 +470,7 @@ func init() {
 			}
 			f := db.flow(o.Name)
 			if f == nil {
-				out = append(out, row(o.Name, false, emit, nil, nil, nil))
+				out = append(out, row(o.Name, false, emit, nil, nil, nil, nil, nil))
 				continue
 			}
 			st := f.stats()
@@ -476,7 +478,7 @@ func init() {
 			if st.hasWM {
 				wm = st.watermark
 			}
-			out = append(out, row(o.Name, true, emit, int64(st.groups), st.late, wm))
+			out = append(out, row(o.Name, true, emit, int64(st.groups), st.late, wm, int32(st.subs), st.subLag))
 		}
 		return out, nil
 	})

@@ -88,7 +88,18 @@ func (s *Session) bind(p *Prepared) error {
 		if !st.Move {
 			p.Cols = c.cols
 		}
+	case *pgsql.Subscribe:
+		_, _, cols, err := s.planSubscribe(st, false)
+		if err != nil {
+			return err
+		}
+		p.Cols = cols
 	case *pgsql.Copy:
+		if st.Subscribe != nil {
+			if _, _, _, err := s.planSubscribe(st.Subscribe, false); err != nil {
+				return err
+			}
+		}
 		if st.Query != nil && !st.From {
 			b := s.newBinder(st.Query.Tr, nil)
 			node, err := b.query(st.Query.Node.(ast.ResultSetNode), nil)
@@ -98,6 +109,10 @@ func (s *Session) bind(p *Prepared) error {
 			p.plan = node
 		}
 	case *pgsql.Declare:
+		if st.Subscribe != nil {
+			_, _, _, err := s.planSubscribe(st.Subscribe, false)
+			return err
+		}
 		b := s.newBinder(st.Query.Tr, p.hint)
 		node, err := b.query(st.Query.Node.(ast.ResultSetNode), nil)
 		if err != nil {

@@ -35,6 +35,9 @@ type Result struct {
 	CopyOut *CopyOut
 	// Suspended is set when a cursor still has rows.
 	Suspended bool
+	// Streaming marks rows that arrive over time (SUBSCRIBE): the wire
+	// layer flushes after every batch.
+	Streaming bool
 }
 
 // Close releases the rows.
@@ -179,6 +182,14 @@ func (s *Session) execute(ctx *expr.Ctx, p *Prepared, params []types.Datum) (*Re
 		if _, dup := s.cursors[st.Name]; dup {
 			return nil, sqlerr.New(sqlerr.DuplicateCursor, "cursor %q already exists", st.Name)
 		}
+		if st.Subscribe != nil {
+			sub, cols, err := s.subscribe(ctx, st.Subscribe)
+			if err != nil {
+				return nil, err
+			}
+			s.cursors[st.Name] = &cursor{op: sub, sub: sub, ctx: ctx, cols: cols}
+			return &Result{Tag: "DECLARE CURSOR"}, nil
+		}
 		op, err := build(ctx, s.db, p.plan)
 		if err != nil {
 			return nil, err
@@ -190,7 +201,19 @@ func (s *Session) execute(ctx *expr.Ctx, p *Prepared, params []types.Datum) (*Re
 		if !ok {
 			return nil, sqlerr.New(sqlerr.InvalidCursorName, "cursor %q does not exist", st.Name)
 		}
+		if c.sub != nil {
+			return c.fetchSubscription(ctx, st)
+		}
+		if len(st.Options) > 0 {
+			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "FETCH options apply to subscription cursors only")
+		}
 		return c.fetch(st)
+	case *pgsql.Subscribe:
+		sub, cols, err := s.subscribe(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Cols: cols, Rows: sub, Ctx: ctx, Tag: "SUBSCRIBE", CountRows: true, Streaming: true}, nil
 	case *pgsql.CloseCursor:
 		if st.Name == "all" {
 			for k, c := range s.cursors {
@@ -314,6 +337,7 @@ type cursor struct {
 	cols    []Column
 	pending arrow.RecordBatch
 	done    bool
+	sub     *subscription // a cursor over SUBSCRIBE
 }
 
 func (c *cursor) close() {
@@ -325,6 +349,19 @@ func (c *cursor) close() {
 }
 
 func (c *cursor) fetch(st *pgsql.Fetch) (*Result, error) {
+	return c.take(st, c.ctx, func(int64) (arrow.RecordBatch, error) {
+		b, err := c.op.Next(c.ctx)
+		if b == nil && err == nil {
+			c.done = true
+		}
+		return b, err
+	})
+}
+
+// take gathers up to st.Count rows (all with -1) from the pending batch and
+// then next, which returns nil when no more rows are to be had now; got is
+// the number of rows gathered so far.
+func (c *cursor) take(st *pgsql.Fetch, ctx *expr.Ctx, next func(got int64) (arrow.RecordBatch, error)) (*Result, error) {
 	want := st.Count
 	var out []arrow.RecordBatch
 	var got int64
@@ -333,11 +370,13 @@ func (c *cursor) fetch(st *pgsql.Fetch) (*Result, error) {
 		c.pending = nil
 		if b == nil {
 			var err error
-			if b, err = c.op.Next(c.ctx); err != nil {
+			if b, err = next(got); err != nil {
+				for _, o := range out {
+					o.Release()
+				}
 				return nil, err
 			}
 			if b == nil {
-				c.done = true
 				break
 			}
 		}
@@ -353,12 +392,11 @@ func (c *cursor) fetch(st *pgsql.Fetch) (*Result, error) {
 		out = append(out, b)
 		got += n
 	}
-	ts := colTypes(c.cols)
 	if st.Move {
 		for _, b := range out {
 			b.Release()
 		}
 		return &Result{Tag: fmt.Sprintf("MOVE %d", got)}, nil
 	}
-	return &Result{Cols: c.cols, Rows: exec.NewScan(ts, out), Ctx: c.ctx, Tag: "FETCH", CountRows: true}, nil
+	return &Result{Cols: c.cols, Rows: exec.NewScan(colTypes(c.cols), out), Ctx: ctx, Tag: "FETCH", CountRows: true}, nil
 }

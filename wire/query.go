@@ -160,6 +160,13 @@ func (c *conn) sendRows(res *planner.Result, formats []int16, max int64) (int64,
 
 func (c *conn) sendRowsMore(res *planner.Result, formats []int16, max int64) (int64, bool, error) {
 	enc := newRowEncoder(res.Cols, formats, c.sess.Location())
+	if res.Streaming {
+		// the row description goes out before the first change arrives
+		c.pending = 0
+		if err := c.be.Flush(); err != nil {
+			return 0, false, netError{err}
+		}
+	}
 	var n int64
 	for {
 		if max > 0 && n >= max {
@@ -195,6 +202,13 @@ func (c *conn) sendRowsMore(res *planner.Result, formats []int16, max int64) (in
 			}
 		}
 		b.Release()
+		if res.Streaming {
+			// rows that arrive over time go out as they arrive
+			c.pending = 0
+			if err := c.be.Flush(); err != nil {
+				return n, false, netError{err}
+			}
+		}
 	}
 }
 
@@ -244,13 +258,18 @@ func (c *conn) copyIn(ci *planner.CopyIn) error {
 
 func (c *conn) copyOut(co *planner.CopyOut) error {
 	c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, co.Columns)})
+	if flush := c.flushIf(co.Streaming); flush != nil {
+		if err := flush(); err != nil {
+			return err
+		}
+	}
 	n, err := co.Each(func(line []byte) error {
 		c.be.Send(&pgproto3.CopyData{Data: line})
 		if err := c.maybeFlush(); err != nil {
 			return netError{err}
 		}
 		return nil
-	})
+	}, c.flushIf(co.Streaming))
 	if err != nil {
 		return err
 	}
@@ -281,4 +300,18 @@ func decodeParams(ts []types.T, formats []int16, vals [][]byte, c *conn) ([]type
 		}
 	}
 	return out, nil
+}
+
+// flushIf returns a function that flushes buffered output, or nil.
+func (c *conn) flushIf(streaming bool) func() error {
+	if !streaming {
+		return nil
+	}
+	return func() error {
+		c.pending = 0
+		if err := c.be.Flush(); err != nil {
+			return netError{err}
+		}
+		return nil
+	}
 }

@@ -28,6 +28,7 @@ func FuzzParse(f *testing.F) {
 		"SELECT $$a$$ || 'b' ~* 'c', ARRAY[1,2][1], x -> 'k' ->> 'j'",
 		"COPY t (a, b) FROM STDIN WITH (FORMAT csv, HEADER true)",
 		"/* nested /* comment */ */ SELECT 1; SELECT 2",
+		"COPY (SUBSCRIBE TO v WITH (snapshot = false)) TO STDOUT; DECLARE c CURSOR FOR SUBSCRIBE (SELECT 1); FETCH 10 c WITH (timeout = '1s')",
 	} {
 		f.Add(s)
 	}

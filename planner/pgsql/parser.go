@@ -263,7 +263,7 @@ func (p *Parser) parseOne(src string, toks []Token) (Statement, error) {
 	case "listen", "unlisten", "analyze", "vacuum", "checkpoint", "notify":
 		return &Ignored{Tag: strings.ToUpper(kw(0))}, nil
 	case "subscribe":
-		return nil, sqlerr.Unsupported("SUBSCRIBE is not available yet: continuous queries are not implemented in this build").WithPosition(CharPos(src, t0.Pos))
+		return p.parseSubscribe(src, toks)
 	case "prepare", "execute":
 		return nil, sqlerr.Unsupported("SQL-level %s is not supported; use the extended query protocol", strings.ToUpper(kw(0))).WithPosition(CharPos(src, t0.Pos))
 	case "alter", "grant", "revoke", "comment", "lock", "do", "call", "merge", "reindex", "cluster", "refresh", "import", "load":
@@ -860,11 +860,19 @@ func (p *Parser) parseCopy(src string, toks []Token) (Statement, error) {
 			return nil, sqlerr.Syntax(CharPos(src, len(src)), "syntax error at end of input")
 		}
 		qt := append(append([]Token{}, toks[i+1:end]...), Token{Kind: TEOF, Pos: toks[end].Pos})
-		q, err := p.ParseQuery(src, qt)
-		if err != nil {
-			return nil, err
+		if qt[0].Is("subscribe") {
+			sub, err := p.parseSubscribe(src, qt)
+			if err != nil {
+				return nil, err
+			}
+			c.Subscribe = sub.(*Subscribe)
+		} else {
+			q, err := p.ParseQuery(src, qt)
+			if err != nil {
+				return nil, err
+			}
+			c.Query = q
 		}
-		c.Query = q
 		i = end + 1
 	} else {
 		name, rest, err := qualifiedName(src, toks[i:])
@@ -887,7 +895,7 @@ func (p *Parser) parseCopy(src string, toks []Token) (Statement, error) {
 	switch {
 	case toks[i].Is("from"):
 		c.From = true
-		if c.Query != nil {
+		if c.Query != nil || c.Subscribe != nil {
 			return nil, syntaxAt(src, toks[i].Pos)
 		}
 		if !toks[i+1].Is("stdin") {
@@ -956,7 +964,12 @@ func (p *Parser) parseDeclare(src string, toks []Token) (Statement, error) {
 		return nil, syntaxAt(src, toks[i].Pos)
 	}
 	if toks[i+1].Is("subscribe") {
-		return nil, sqlerr.Unsupported("SUBSCRIBE is not available yet: continuous queries are not implemented in this build").WithPosition(CharPos(src, toks[i+1].Pos))
+		sub, err := p.parseSubscribe(src, toks[i+1:])
+		if err != nil {
+			return nil, err
+		}
+		d.Subscribe = sub.(*Subscribe)
+		return d, nil
 	}
 	q, err := p.ParseQuery(src, toks[i+1:])
 	if err != nil {
@@ -1001,8 +1014,59 @@ func parseFetch(src string, toks []Token) (Statement, error) {
 		return nil, syntaxAt(src, toks[i].Pos)
 	}
 	f.Name = toks[i].Val
-	if toks[i+1].Kind != TEOF {
-		return nil, syntaxAt(src, toks[i+1].Pos)
+	i++
+	if toks[i].Is("with") {
+		opts, n, err := parseOptions(src, toks[i+1:])
+		if err != nil {
+			return nil, err
+		}
+		f.Options = opts
+		i += 1 + n
+	}
+	if toks[i].Kind != TEOF {
+		return nil, syntaxAt(src, toks[i].Pos)
 	}
 	return f, nil
+}
+
+// parseSubscribe parses SUBSCRIBE [TO] name | SUBSCRIBE [TO] (query),
+// then an optional WITH (options).
+func (p *Parser) parseSubscribe(src string, toks []Token) (Statement, error) {
+	sub := &Subscribe{Options: map[string]string{}}
+	i := 1
+	if toks[i].Is("to") {
+		i++
+	}
+	if toks[i].IsPunct("(") {
+		end := matchParen(toks, i)
+		if end < 0 {
+			return nil, sqlerr.Syntax(CharPos(src, len(src)), "syntax error at end of input")
+		}
+		qt := append(append([]Token{}, toks[i+1:end]...), Token{Kind: TEOF, Pos: toks[end].Pos})
+		q, err := p.ParseQuery(src, qt)
+		if err != nil {
+			return nil, err
+		}
+		sub.Query = q
+		i = end + 1
+	} else {
+		name, rest, err := qualifiedName(src, toks[i:])
+		if err != nil {
+			return nil, err
+		}
+		sub.Name = name
+		i = len(toks) - len(rest)
+	}
+	if toks[i].Is("with") {
+		opts, n, err := parseOptions(src, toks[i+1:])
+		if err != nil {
+			return nil, err
+		}
+		sub.Options = opts
+		i += 1 + n
+	}
+	if toks[i].Kind != TEOF {
+		return nil, syntaxAt(src, toks[i].Pos)
+	}
+	return sub, nil
 }

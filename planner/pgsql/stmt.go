@@ -98,11 +98,12 @@ type Txn struct{ Op string }
 
 // Copy is COPY t [(cols)] FROM STDIN [options] or COPY t|(query) TO STDOUT [options].
 type Copy struct {
-	Table   string
-	Columns []string
-	Query   *Query
-	From    bool
-	Options map[string]string
+	Table     string
+	Columns   []string
+	Query     *Query
+	Subscribe *Subscribe // COPY (SUBSCRIBE ...) TO STDOUT
+	From      bool
+	Options   map[string]string
 }
 
 // Truncate is TRUNCATE [TABLE] names.
@@ -113,8 +114,9 @@ type Flush struct{}
 
 // Declare is DECLARE name [BINARY] [NO SCROLL] CURSOR [WITH HOLD] FOR query.
 type Declare struct {
-	Name  string
-	Query *Query
+	Name      string
+	Query     *Query
+	Subscribe *Subscribe // DECLARE c CURSOR FOR SUBSCRIBE ...
 }
 
 // Fetch is FETCH [FORWARD] [n|ALL] [FROM|IN] name.
@@ -122,6 +124,16 @@ type Fetch struct {
 	Name  string
 	Count int64 // -1 for ALL
 	Move  bool
+	// Options are FETCH ... WITH (timeout = '1s'), for subscriptions.
+	Options map[string]string
+}
+
+// Subscribe is SUBSCRIBE [TO] name | SUBSCRIBE (query) [WITH (options)]:
+// a never-ending stream of the changes to a view or query's result.
+type Subscribe struct {
+	Name    string // a relation, or "" with Query
+	Query   *Query
+	Options map[string]string // snapshot, since
 }
 
 // CloseCursor is CLOSE name | CLOSE ALL.
@@ -141,6 +153,7 @@ type Empty struct{}
 type Ignored struct{ Tag string }
 
 func (*Query) statement()          {}
+func (*Subscribe) statement()      {}
 func (*CreateRelation) statement() {}
 func (*CreateView) statement()     {}
 func (*CreateSink) statement()     {}

@@ -1,0 +1,377 @@
+package planner
+
+// SUBSCRIBE: a never-ending stream of the changes to an incrementally
+// maintained result. Each running view keeps, while anyone subscribes, an
+// in-memory changelog of what its applied batches changed (consolidated per
+// batch); a subscription is a cursor into it. The dataflow only appends, so a
+// slow subscriber never slows it or other subscribers: it falls behind on the
+// changelog, which is bounded (maxSubscriptionLog changes); a subscriber
+// further behind than that fails with 54000 rather than holding memory.
+//
+// A row is (_ts, _diff, columns...): _ts is the view's logical time of the
+// batch that made the change, in microseconds since the epoch and strictly
+// increasing per view; an update is a −1 and a +1 at the same _ts.
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/engine/exec"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/planner/pgsql"
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// maxSubscriptionLog bounds the changes a view keeps for its subscribers.
+const maxSubscriptionLog = 1 << 20
+
+// change is one consolidated change to a view's rows.
+type change struct {
+	ts, diff int64
+	row      []types.Datum
+}
+
+// logChangesLocked records the consolidated changes of one applied batch
+// for subscribers and wakes them; callers hold f.mu.
+func (f *viewFlow) logChangesLocked(changes []change) {
+	if len(changes) == 0 {
+		return
+	}
+	now := time.Now().UnixMicro()
+	if now <= f.lastTS {
+		now = f.lastTS + 1
+	}
+	f.lastTS = now
+	if len(f.subs) == 0 {
+		return
+	}
+	// retractions first, so that a reader never sees a row twice
+	sort.SliceStable(changes, func(i, j int) bool { return changes[i].diff < 0 && changes[j].diff > 0 })
+	for _, c := range changes {
+		if c.diff != 0 {
+			c.ts = now
+			f.log = append(f.log, c)
+		}
+	}
+	f.trimLogLocked()
+	close(f.progress)
+	f.progress = make(chan struct{})
+}
+
+// trimLogLocked drops changes every subscriber has read, and the oldest
+// ones when the log is over its bound.
+func (f *viewFlow) trimLogLocked() {
+	end := f.logBase + int64(len(f.log))
+	low := end
+	for s := range f.subs {
+		if s.pos < low {
+			low = s.pos
+		}
+	}
+	if over := int64(len(f.log)) - maxSubscriptionLog; over > 0 && low < f.logBase+over {
+		low = f.logBase + over // the laggards lose their place
+	}
+	drop := low - f.logBase
+	switch {
+	case drop <= 0:
+		return
+	case drop == int64(len(f.log)):
+		clear(f.log)
+		f.log = f.log[:0]
+	case drop >= 4096 && 2*drop >= int64(len(f.log)):
+		f.log = append([]change(nil), f.log[drop:]...)
+	default:
+		return // cheaper to keep a few read changes than to copy
+	}
+	f.logBase = low
+}
+
+// subscription reads a view's changes; it is an exec.Operator whose Next
+// blocks until there are changes (or the statement is cancelled).
+type subscription struct {
+	f    *viewFlow
+	own  bool // a flow started for this subscription alone
+	ts   []types.T
+	snap []change
+	pos  int64
+}
+
+var subscriptionSeq atomic.Int64
+
+// attach registers a subscription at the view's current state.
+func (f *viewFlow) attach(snapshot bool, ts []types.T) (*subscription, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, sqlerr.New(sqlerr.InternalError, "materialized view %q failed: %v", f.name, f.err)
+	}
+	s := &subscription{f: f, ts: ts, pos: f.logBase + int64(len(f.log))}
+	if snapshot {
+		keys := make([]string, 0, len(f.rows))
+		for k := range f.rows {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			r := f.rows[k]
+			s.snap = append(s.snap, change{ts: f.lastTS, diff: r.n, row: r.d})
+		}
+	}
+	if f.subs == nil {
+		f.subs = map[*subscription]struct{}{}
+	}
+	f.subs[s] = struct{}{}
+	return s, nil
+}
+
+func (s *subscription) Types() []types.T { return s.ts }
+
+func (s *subscription) Next(ctx *expr.Ctx) (arrow.RecordBatch, error) { return s.next(ctx, -1) }
+
+// next returns the next changes, waiting up to wait for some (forever when
+// wait < 0); nil when the wait ran out or the view went away.
+func (s *subscription) next(ctx *expr.Ctx, wait time.Duration) (arrow.RecordBatch, error) {
+	if len(s.snap) > 0 {
+		n := min(len(s.snap), exec.BatchSize)
+		b := s.batch(ctx, s.snap[:n])
+		s.snap = s.snap[n:]
+		return b, nil
+	}
+	var timer <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timer = t.C
+	}
+	f := s.f
+	for {
+		f.mu.Lock()
+		if f.err != nil {
+			f.mu.Unlock()
+			return nil, sqlerr.New(sqlerr.InternalError, "materialized view %q failed: %v", f.name, f.err)
+		}
+		if s.pos < f.logBase {
+			f.mu.Unlock()
+			return nil, sqlerr.New(sqlerr.ProgramLimitExceeded, "subscription to %q fell more than %d changes behind; subscribe again", f.name, maxSubscriptionLog)
+		}
+		if avail := f.logBase + int64(len(f.log)) - s.pos; avail > 0 {
+			n := min(avail, exec.BatchSize)
+			off := s.pos - f.logBase
+			b := s.batch(ctx, f.log[off:off+n])
+			s.pos += n
+			f.mu.Unlock()
+			return b, nil
+		}
+		progress := f.progress
+		f.mu.Unlock()
+		if wait == 0 {
+			return nil, nil
+		}
+		var cancel <-chan struct{}
+		if ctx.Go != nil {
+			cancel = ctx.Go.Done()
+		}
+		select {
+		case <-progress:
+		case <-f.done:
+			return nil, nil
+		case <-timer:
+			return nil, nil
+		case <-cancel:
+			return nil, sqlerr.New(sqlerr.QueryCanceled, "canceling statement due to user request")
+		}
+	}
+}
+
+func (s *subscription) batch(ctx *expr.Ctx, cs []change) arrow.RecordBatch {
+	rows := make([][]types.Datum, len(cs))
+	for i, c := range cs {
+		row := make([]types.Datum, 0, len(c.row)+2)
+		row = append(row, types.DInt(c.ts), types.DInt(c.diff))
+		rows[i] = append(row, c.row...)
+	}
+	return expr.BatchFromRows(ctx.Mem, s.ts, rows)
+}
+
+func (s *subscription) Close() {
+	f := s.f
+	if f == nil {
+		return
+	}
+	s.f = nil
+	f.mu.Lock()
+	delete(f.subs, s)
+	f.trimLogLocked()
+	f.mu.Unlock()
+	if s.own {
+		f.stop()
+	}
+}
+
+// subscribeOptions reads WITH (snapshot = ..., since = ...).
+func subscribeOptions(opts map[string]string) (snapshot bool, err error) {
+	snapshot = true
+	for k, v := range opts {
+		switch k {
+		case "snapshot":
+			b, ok := parseBoolOption(v)
+			if !ok {
+				return false, sqlerr.New(sqlerr.InvalidParameterValue, "snapshot must be true or false, not %q", v)
+			}
+			snapshot = b
+		case "since":
+			return false, sqlerr.Unsupported("SUBSCRIBE ... WITH (since = ...) is not supported yet: view changelogs are not kept in the stream store, so a subscription cannot resume")
+		default:
+			return false, sqlerr.New(sqlerr.InvalidParameterValue, "unknown SUBSCRIBE option %q (known: snapshot)", k)
+		}
+	}
+	return snapshot, nil
+}
+
+func parseBoolOption(v string) (bool, bool) {
+	switch strings.ToLower(v) {
+	case "true", "on", "yes", "1":
+		return true, true
+	case "false", "off", "no", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// subscriptionColumns are _ts, _diff, then the result's columns.
+func subscriptionColumns(cols []Column) []Column {
+	out := []Column{{Name: "_ts", Type: types.TInt64}, {Name: "_diff", Type: types.TInt64}}
+	for _, c := range cols {
+		out = append(out, Column{Name: c.Name, Type: c.Type})
+	}
+	return out
+}
+
+// planSubscribe finds or plans the incremental flow a SUBSCRIBE reads. For
+// a materialized view that is maintained incrementally it is the view's own
+// flow; otherwise the query (or SELECT * FROM the relation) is planned as a
+// flow of its own, started only when start is set.
+func (s *Session) planSubscribe(st *pgsql.Subscribe, start bool) (f *viewFlow, own bool, cols []Column, err error) {
+	if _, err := subscribeOptions(st.Options); err != nil {
+		return nil, false, nil, err
+	}
+	q := st.Query
+	if st.Name != "" {
+		o := s.db.Catalog.Lookup(st.Name)
+		if o == nil {
+			return nil, false, nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", st.Name)
+		}
+		if o.Kind == catalog.KindMaterializedView {
+			if f := s.db.flow(o.Name); f != nil {
+				for _, c := range o.Columns {
+					cols = append(cols, Column{Name: c.Name, Type: c.Type})
+				}
+				return f, false, subscriptionColumns(cols), nil
+			}
+		}
+		stmts, err := s.parser.Parse("SELECT * FROM " + quoteIdent(o.Name))
+		if err != nil {
+			return nil, false, nil, err
+		}
+		q = stmts[0].(*pgsql.Query)
+	}
+	sel, ok := q.Node.(ast.ResultSetNode)
+	if !ok {
+		return nil, false, nil, sqlerr.New(sqlerr.SyntaxError, "SUBSCRIBE needs a query")
+	}
+	b := s.newBinder(q.Tr, nil)
+	node, err := b.query(sel, nil)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	cols = subscriptionColumns(visible(node.Columns()))
+	if !start {
+		return nil, true, cols, nil
+	}
+	f, err = planFlow(s.db, b, node, &catalog.Object{Options: map[string]string{}})
+	if err != nil {
+		return nil, false, nil, err
+	}
+	if f == nil {
+		return nil, false, nil, sqlerr.Unsupported("SUBSCRIBE needs a result that is maintained incrementally over a stream: filters, projections, TUMBLE/HOP and one GROUP BY over one stream, or a materialized view of that shape")
+	}
+	f.start(s.db, fmt.Sprintf("subscribe#%d", subscriptionSeq.Add(1)))
+	return f, true, cols, nil
+}
+
+// subscribe starts a subscription: the flow first catches up with every
+// row written before the statement, so the snapshot reflects them.
+func (s *Session) subscribe(ctx *expr.Ctx, st *pgsql.Subscribe) (*subscription, []Column, error) {
+	snapshot, err := subscribeOptions(st.Options)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, own, cols, err := s.planSubscribe(st, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	target := make([]uint64, len(f.stream.Shards()))
+	for i, sh := range f.stream.Shards() {
+		target[i] = sh.Latest()
+	}
+	if err := f.waitFor(ctx.Go, target); err != nil {
+		if own {
+			f.stop()
+		}
+		return nil, nil, err
+	}
+	sub, err := f.attach(snapshot, colTypes(cols))
+	if err != nil {
+		if own {
+			f.stop()
+		}
+		return nil, nil, err
+	}
+	sub.own = own
+	return sub, cols, nil
+}
+
+// fetchSubscription is FETCH from a subscription cursor: it waits (up to
+// the timeout, or until the first change when there is none) for at least
+// one row, then returns what is available, up to the count.
+func (c *cursor) fetchSubscription(ctx *expr.Ctx, st *pgsql.Fetch) (*Result, error) {
+	wait := time.Duration(-1)
+	for k, v := range st.Options {
+		if k != "timeout" {
+			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "unknown FETCH option %q (known: timeout)", k)
+		}
+		d, err := parseTimeout(v)
+		if err != nil {
+			return nil, err
+		}
+		wait = d
+	}
+	return c.take(st, ctx, func(got int64) (arrow.RecordBatch, error) {
+		if got > 0 {
+			return c.sub.next(ctx, 0) // only what is already there
+		}
+		return c.sub.next(ctx, wait)
+	})
+}
+
+func parseTimeout(v string) (time.Duration, error) {
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return d, nil
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	iv, err := types.ParseInterval(v)
+	if err != nil || iv.ApproxMicros() < 0 {
+		return 0, sqlerr.New(sqlerr.InvalidParameterValue, "invalid timeout %q (use e.g. '1s' or '500 milliseconds')", v)
+	}
+	return time.Duration(iv.ApproxMicros()) * time.Microsecond, nil
+}

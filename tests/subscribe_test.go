@@ -1,0 +1,305 @@
+package tests
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// change is one subscription row: _ts, _diff and the view's columns as text.
+type change struct {
+	ts, diff int64
+	row      string
+}
+
+func subscribeSetup(t *testing.T, s *server) (*pgx.Conn, func(string)) {
+	c := s.connect(t)
+	exec := func(q string) {
+		t.Helper()
+		if _, err := c.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec("CREATE STREAM pay (k TEXT, v INT)")
+	exec("CREATE MATERIALIZED VIEW totals AS SELECT k, count(*) AS n, sum(v) AS s FROM pay GROUP BY k")
+	exec("INSERT INTO pay VALUES ('a', 1), ('b', 2), ('a', 3)")
+	return c, exec
+}
+
+// readChanges reads n subscription rows from rs.
+func readChanges(t *testing.T, rs pgx.Rows, n int) []change {
+	t.Helper()
+	var out []change
+	for len(out) < n && rs.Next() {
+		vals, err := rs.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, change{ts: vals[0].(int64), diff: vals[1].(int64), row: joinValues(vals[2:])})
+	}
+	if len(out) < n {
+		t.Fatalf("subscription ended after %d of %d rows: %v", len(out), n, rs.Err())
+	}
+	return out
+}
+
+// SUBSCRIBE as plain DataRows (pgx): the snapshot first, then every change
+// as it happens; an update is a −1 and a +1 at the same _ts, _ts never goes
+// back; dropping the view ends the subscription.
+func TestSubscribeDataRows(t *testing.T) {
+	s := startServer(t)
+	_, exec := subscribeSetup(t, s)
+	sc := s.connect(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	rs, err := sc.Query(ctx, "SUBSCRIBE TO totals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); rs.Close() }()
+	if got := fieldNames(rs); got != "_ts _diff k n s" {
+		t.Fatalf("columns: %s", got)
+	}
+	snap := readChanges(t, rs, 2)
+	if snap[0].row != "a 2 4" || snap[1].row != "b 1 2" || snap[0].diff != 1 || snap[0].ts != snap[1].ts {
+		t.Fatalf("snapshot: %+v", snap)
+	}
+	exec("INSERT INTO pay VALUES ('a', 10)")
+	upd := readChanges(t, rs, 2)
+	if upd[0].diff != -1 || upd[0].row != "a 2 4" || upd[1].diff != 1 || upd[1].row != "a 3 14" || upd[0].ts != upd[1].ts || upd[0].ts <= snap[0].ts {
+		t.Fatalf("update: %+v after %+v", upd, snap)
+	}
+	exec("INSERT INTO pay VALUES ('c', 7)")
+	ins := readChanges(t, rs, 1)
+	if ins[0].diff != 1 || ins[0].row != "c 1 7" || ins[0].ts <= upd[0].ts {
+		t.Fatalf("insert: %+v", ins)
+	}
+	exec("DROP MATERIALIZED VIEW totals")
+	if rs.Next() {
+		t.Fatalf("rows after the view was dropped")
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatalf("subscription ended with %v", err)
+	}
+	if tag := rs.CommandTag().String(); tag != "SUBSCRIBE 5" {
+		t.Fatalf("tag %q", tag)
+	}
+}
+
+func fieldNames(rs pgx.Rows) string {
+	var names []string
+	for _, f := range rs.FieldDescriptions() {
+		names = append(names, f.Name)
+	}
+	return strings.Join(names, " ")
+}
+
+// DECLARE ... CURSOR FOR SUBSCRIBE and FETCH, for drivers that need each
+// result to end: FETCH waits for the first change (or the timeout) and
+// returns what is there. Also SUBSCRIBE over an ad hoc query.
+func TestSubscribeCursorFetch(t *testing.T) {
+	s := startServer(t)
+	c, exec := subscribeSetup(t, s)
+	ctx := context.Background()
+	fetch := func(q string) []change {
+		t.Helper()
+		rs, err := c.Query(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		defer rs.Close()
+		var out []change
+		for rs.Next() {
+			vals, err := rs.Values()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, change{ts: vals[0].(int64), diff: vals[1].(int64), row: joinValues(vals[2:])})
+		}
+		if err := rs.Err(); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return out
+	}
+	exec("BEGIN")
+	exec("DECLARE c CURSOR FOR SUBSCRIBE TO totals WITH (snapshot = false)")
+	if got := fetch("FETCH ALL c WITH (timeout = '50ms')"); len(got) != 0 {
+		t.Fatalf("changes without a write: %+v", got)
+	}
+	done := make(chan []change)
+	go func() {
+		// FETCH without a timeout waits for the first change
+		rs, err := c.Query(ctx, "FETCH 10 c")
+		if err != nil {
+			done <- nil
+			return
+		}
+		var out []change
+		for rs.Next() {
+			vals, _ := rs.Values()
+			out = append(out, change{ts: vals[0].(int64), diff: vals[1].(int64), row: joinValues(vals[2:])})
+		}
+		rs.Close()
+		done <- out
+	}()
+	w := s.connect(t)
+	if _, err := w.Exec(ctx, "INSERT INTO pay VALUES ('b', 5)"); err != nil {
+		t.Fatal(err)
+	}
+	got := <-done
+	if len(got) != 2 || got[0].diff != -1 || got[0].row != "b 1 2" || got[1].diff != 1 || got[1].row != "b 2 7" || got[0].ts != got[1].ts {
+		t.Fatalf("fetched %+v", got)
+	}
+	exec("CLOSE c")
+	exec("COMMIT")
+
+	// an ad hoc query: its current result as the snapshot, with counts
+	exec("BEGIN")
+	exec("DECLARE q CURSOR FOR SUBSCRIBE (SELECT k, v * 2 AS w FROM pay WHERE v > 1)")
+	got = fetch("FETCH ALL q WITH (timeout = '1s')")
+	var rows []string
+	for _, ch := range got {
+		rows = append(rows, fmt.Sprintf("%d %s", ch.diff, ch.row))
+	}
+	if strings.Join(rows, "; ") != "1 a 6; 1 b 4; 1 b 10" {
+		t.Fatalf("ad hoc snapshot: %v", rows)
+	}
+	exec("COMMIT")
+
+	// errors: SQLSTATEs as PostgreSQL users expect
+	for q, code := range map[string]string{
+		"SUBSCRIBE TO nope":                              "42P01",
+		"SUBSCRIBE TO totals WITH (since = 1)":           "0A000",
+		"SUBSCRIBE TO totals WITH (snapshot = 'maybe')":  "22023",
+		"SUBSCRIBE TO totals WITH (color = 'blue')":      "22023",
+		"SUBSCRIBE (SELECT k FROM pay ORDER BY k)":       "0A000",
+		"SUBSCRIBE (SELECT nope FROM pay)":               "42703",
+		"COPY (SUBSCRIBE TO totals) FROM STDIN":          "42601",
+		"SUBSCRIBE TO totals WITH (snapshot = false) xx": "42601",
+	} {
+		_, err := c.Exec(ctx, q)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != code {
+			t.Errorf("%s: got %v, want %s", q, err, code)
+		}
+	}
+}
+
+// COPY (SUBSCRIBE ...) TO STDOUT with psql: the rows arrive as COPY data
+// while the statement runs; psql's cancel (SIGINT) ends it.
+func TestSubscribeCopyPsql(t *testing.T) {
+	bin := need(t, "psql")
+	s := startServer(t)
+	c, run := subscribeSetup(t, s)
+	ctx := context.Background()
+	cmd := exec.Command(bin, "-X", "-q", s.url("tester"), "-c", "COPY (SUBSCRIBE TO totals) TO STDOUT")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	// the subscriber has attached and read everything logged for it
+	caughtUp := func() bool {
+		var n int32
+		var lag int64
+		err := c.QueryRow(ctx, "SELECT subscribers, subscriber_lag FROM streamsql_views WHERE view = 'totals'").Scan(&n, &lag)
+		return err == nil && n == 1 && lag == 0
+	}
+	waitUntil(t, caughtUp)
+	run("INSERT INTO pay VALUES ('a', 100)")
+	run("FLUSH")
+	waitUntil(t, caughtUp)
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	var lines []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		f := strings.SplitN(sc.Text(), "\t", 3)
+		lines = append(lines, f[1]+" "+f[2])
+	}
+	_ = cmd.Wait()
+	if got := strings.Join(lines, "; "); got != "1 a\t2\t4; 1 b\t1\t2; -1 a\t2\t4; 1 a\t3\t104" {
+		t.Fatalf("COPY (SUBSCRIBE) output: %q", got)
+	}
+}
+
+// A stalled subscriber (it never reads) does not slow the dataflow or a
+// live subscriber next to it; it just falls behind on the view's changelog.
+func TestSubscribeStalledNextToLive(t *testing.T) {
+	s := startServer(t)
+	c, exec := subscribeSetup(t, s)
+	ctx := context.Background()
+	stalled := s.connect(t)
+	// (pgx's extended protocol returns from Query only at the first row when
+	// the statement is cached; the simple protocol returns at RowDescription)
+	srs, err := stalled.Query(ctx, "SUBSCRIBE TO totals WITH (snapshot = false)", pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stalled.PgConn().Close(ctx) }()
+	_ = srs // never read
+	live := s.connect(t)
+	lctx, cancel := context.WithCancel(ctx)
+	lrs, err := live.Query(lctx, "SUBSCRIBE TO totals WITH (snapshot = false)", pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); lrs.Close() }()
+	// enough changes, with wide rows, to fill the stalled socket's buffers
+	pad := strings.Repeat("x", 200)
+	exec(fmt.Sprintf("INSERT INTO pay SELECT 'key' || g || '%s', g FROM generate_series(1, 30000) g", pad))
+	exec("INSERT INTO pay VALUES ('last', 42)")
+	exec("FLUSH")
+	seen := 0
+	for lrs.Next() {
+		vals, err := lrs.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		if vals[2] == "last" {
+			break
+		}
+	}
+	if seen != 30001 {
+		t.Fatalf("live subscriber saw %d changes, want 30001 (err %v)", seen, lrs.Err())
+	}
+	var lag int64
+	if err := c.QueryRow(ctx, "SELECT subscriber_lag FROM streamsql_views WHERE view = 'totals'").Scan(&lag); err != nil {
+		t.Fatal(err)
+	}
+	if lag == 0 {
+		t.Fatalf("the stalled subscriber is not behind")
+	}
+}
+
+// waitUntil polls cond (a state the test cannot be told about) until it
+// holds; it fails after a generous bound rather than hanging.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not reached")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func joinValues(vals []any) string {
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		parts[i] = fmt.Sprint(v)
+	}
+	return strings.Join(parts, " ")
+}
