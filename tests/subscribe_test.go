@@ -303,3 +303,26 @@ func joinValues(vals []any) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// A subscriber whose connection drops (no cancel, no Terminate) is noticed
+// while it waits for changes: its subscription ends and frees its place.
+func TestSubscribeClientGone(t *testing.T) {
+	s := startServer(t)
+	c, _ := subscribeSetup(t, s)
+	ctx := context.Background()
+	for _, q := range []string{"SUBSCRIBE TO totals", "COPY (SUBSCRIBE TO totals) TO STDOUT"} {
+		sub := s.connect(t)
+		// send the statement, then drop the connection without reading
+		_ = sub.PgConn().Exec(ctx, q)
+		subscribers := func() int32 {
+			var n int32
+			if err := c.QueryRow(ctx, "SELECT subscribers FROM streamsql_views WHERE view = 'totals'").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		waitUntil(t, func() bool { return subscribers() == 1 })
+		_ = sub.PgConn().Conn().Close()
+		waitUntil(t, func() bool { return subscribers() == 0 })
+	}
+}

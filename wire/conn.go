@@ -20,6 +20,7 @@ import (
 type conn struct {
 	srv    *Server
 	nc     net.Conn
+	rd     *peerReader
 	be     *pgproto3.Backend
 	sess   *planner.Session
 	pid    uint32
@@ -52,7 +53,8 @@ type portal struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	return &conn{srv: s, nc: nc, be: pgproto3.NewBackend(nc, nc), stmts: map[string]*preparedStmt{}, portals: map[string]*portal{}}
+	rd := &peerReader{nc: nc}
+	return &conn{srv: s, nc: nc, rd: rd, be: pgproto3.NewBackend(rd, nc), stmts: map[string]*preparedStmt{}, portals: map[string]*portal{}}
 }
 
 func (c *conn) cancelRunning() {

@@ -161,6 +161,8 @@ func (c *conn) sendRows(res *planner.Result, formats []int16, max int64) (int64,
 func (c *conn) sendRowsMore(res *planner.Result, formats []int16, max int64) (int64, bool, error) {
 	enc := newRowEncoder(res.Cols, formats, c.sess.Location())
 	if res.Streaming {
+		// a client that goes away ends the subscription
+		defer c.rd.watch(c.cancelRunning)()
 		// the row description goes out before the first change arrives
 		c.pending = 0
 		if err := c.be.Flush(); err != nil {
@@ -259,6 +261,7 @@ func (c *conn) copyIn(ci *planner.CopyIn) error {
 func (c *conn) copyOut(co *planner.CopyOut) error {
 	c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, co.Columns)})
 	if flush := c.flushIf(co.Streaming); flush != nil {
+		defer c.rd.watch(c.cancelRunning)()
 		if err := flush(); err != nil {
 			return err
 		}
