@@ -382,9 +382,10 @@ func (f *viewFlow) apply(ctx *expr.Ctx, b arrow.RecordBatch) error {
 // applyLocked adds a changelog to the view's rows; callers hold f.mu.
 func (f *viewFlow) applyLocked(m *dataflow.Msg) {
 	var key []byte
+	// changes are consolidated for subscribers, when there are any
 	var changes []change
 	var at map[string]int
-	if m.Batch.NumRows() > 0 {
+	if len(f.subs) > 0 {
 		at = map[string]int{}
 	}
 	for r := 0; r < int(m.Batch.NumRows()); r++ {
@@ -404,15 +405,19 @@ func (f *viewFlow) applyLocked(m *dataflow.Msg) {
 		if vr.n == 0 {
 			delete(f.rows, string(key))
 		}
-		i, ok := at[string(key)]
-		if !ok {
-			i = len(changes)
-			at[string(key)] = i
-			changes = append(changes, change{row: row})
+		if at != nil {
+			i, ok := at[string(key)]
+			if !ok {
+				i = len(changes)
+				at[string(key)] = i
+				changes = append(changes, change{row: row})
+			}
+			changes[i].diff += w
 		}
-		changes[i].diff += w
 	}
-	f.logChangesLocked(changes)
+	if m.Batch.NumRows() > 0 {
+		f.logChangesLocked(changes)
+	}
 }
 
 // runSteps applies stateless filters and projections to a changelog

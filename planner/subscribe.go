@@ -41,16 +41,14 @@ type change struct {
 
 // logChangesLocked records the consolidated changes of one applied batch
 // for subscribers and wakes them; callers hold f.mu.
+// The batch's logical time advances even when nobody subscribes.
 func (f *viewFlow) logChangesLocked(changes []change) {
-	if len(changes) == 0 {
-		return
-	}
 	now := time.Now().UnixMicro()
 	if now <= f.lastTS {
 		now = f.lastTS + 1
 	}
 	f.lastTS = now
-	if len(f.subs) == 0 {
+	if len(changes) == 0 {
 		return
 	}
 	// retractions first, so that a reader never sees a row twice
