@@ -232,16 +232,7 @@ func (f *viewFlow) closeWindows(ctx *expr.Ctx) error {
 	if !f.eowc || len(final) == 0 {
 		return nil
 	}
-	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(ctx.Mem, f.agg.Types(), final)}
-	m, err := runSteps(ctx, f.post, m, nil)
-	if err != nil {
-		return err
-	}
-	defer m.Release()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.applyLocked(m)
-	return nil
+	return f.emit(ctx, &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(ctx.Mem, f.agg.Types(), final)})
 }
 
 // start runs the flow until stop.
@@ -345,7 +336,6 @@ func (f *viewFlow) fail(err error) {
 func (f *viewFlow) apply(ctx *expr.Ctx, b arrow.RecordBatch) error {
 	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}
 	b.Retain()
-	steps := f.post
 	if f.agg != nil {
 		var err error
 		var late int64
@@ -368,7 +358,13 @@ func (f *viewFlow) apply(ctx *expr.Ctx, b arrow.RecordBatch) error {
 		}
 		m = out
 	}
-	m, err := runSteps(ctx, steps, m, nil)
+	return f.emit(ctx, m)
+}
+
+// emit runs a changelog through the steps above the aggregate and applies
+// it to the view's rows.
+func (f *viewFlow) emit(ctx *expr.Ctx, m *dataflow.Msg) error {
+	m, err := runSteps(ctx, f.post, m, nil)
 	if err != nil {
 		return err
 	}
