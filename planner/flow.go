@@ -83,24 +83,10 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			n = x.Children()[0]
 			continue
 		case *AggNode:
-			if f.agg != nil {
+			if aggNode != nil {
 				return nil, nil
 			}
-			for _, a := range x.Aggs {
-				if a.Distinct {
-					return nil, nil
-				}
-				switch a.Kind {
-				case exec.AggCountStar, exec.AggCount, exec.AggSum, exec.AggAvg, exec.AggMin, exec.AggMax:
-				default:
-					return nil, nil
-				}
-			}
-			agg, err := dataflow.NewIncAgg(x.Keys, x.Aggs)
-			if err != nil {
-				return nil, nil
-			}
-			f.agg, f.post, steps, aggNode = agg, steps, nil, x
+			f.post, steps, aggNode = steps, nil, x
 			n = x.In
 			continue
 		case *ScanNode:
@@ -112,7 +98,7 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 				return nil, err
 			}
 			f.stream, f.ts = s, colTypes(x.Cols)
-			if f.agg != nil {
+			if aggNode != nil {
 				f.pre = steps
 			} else {
 				f.post = steps
@@ -120,6 +106,19 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			f.outTs = colTypes(visible(node.Columns()))
 			if err := f.planWindows(b, x.Rel, aggNode); err != nil {
 				return nil, err
+			}
+			if aggNode != nil {
+				opts := dataflow.IncAggOptions{AppendOnly: true, Quiet: f.eowc}
+				if f.endKey >= 0 {
+					opts.HasWindow, opts.WindowKey = true, f.endKey
+				} else if f.startKey >= 0 {
+					opts.HasWindow, opts.WindowKey, opts.WindowAdd = true, f.startKey, f.window.Spec.Size
+				}
+				agg, err := dataflow.NewIncAgg(aggNode.Keys, aggNode.Aggs, opts)
+				if err != nil {
+					return nil, nil // computed when read
+				}
+				f.agg = agg
 			}
 			if f.eowc && f.endKey < 0 && f.startKey < 0 {
 				return nil, sqlerr.Unsupported("EMIT ON WINDOW CLOSE needs a GROUP BY on window_start or window_end of a TUMBLE or HOP over a stream with a WATERMARK")
@@ -174,19 +173,14 @@ func (f *viewFlow) planWindows(b *binder, rel *catalog.Object, agg *AggNode) err
 	return nil
 }
 
+// flowReadMax is the most records a view reads from a shard at once: a
+// view catching up (replay, a burst) works on large batches, so the
+// changelog it emits per input row shrinks; at the tail batches are as
+// small as what arrived.
+const flowReadMax = 1 << 16
+
 // watermarkIdle is how long a silent shard holds the watermark back.
 const watermarkIdle = 2 * time.Second
-
-// windowEnd returns the end of the window of a group's key.
-func (f *viewFlow) windowEnd(key []types.Datum) (int64, bool) {
-	if f.endKey >= 0 && !key[f.endKey].Null {
-		return key[f.endKey].I, true
-	}
-	if f.startKey >= 0 && !key[f.startKey].Null {
-		return key[f.startKey].I + f.window.Spec.Size, true
-	}
-	return 0, false
-}
 
 // observe feeds a batch's event times to the watermark tracker.
 func (f *viewFlow) observe(ctx *expr.Ctx, shard int, b arrow.RecordBatch) error {
@@ -198,11 +192,24 @@ func (f *viewFlow) observe(ctx *expr.Ctx, shard int, b arrow.RecordBatch) error 
 		return err
 	}
 	defer v.Release()
-	now := time.Now()
-	for i := 0; i < int(b.NumRows()); i++ {
-		if d := v.At(i); !d.Null {
-			f.wms.Observe(shard, d.I, now)
+	// the tracker keeps the maximum per shard: observe the batch's
+	var hi int64
+	seen := false
+	if !v.IsScalar() && v.Arr.NullN() == 0 && (v.Arr.DataType().ID() == arrow.TIMESTAMP || v.Arr.DataType().ID() == arrow.INT64) {
+		for _, x := range expr.FixedValues[int64](v.Arr)[:b.NumRows()] {
+			if !seen || x > hi {
+				hi, seen = x, true
+			}
 		}
+	} else {
+		for i := 0; i < int(b.NumRows()); i++ {
+			if d := v.At(i); !d.Null && (!seen || d.I > hi) {
+				hi, seen = d.I, true
+			}
+		}
+	}
+	if seen {
+		f.wms.Observe(shard, hi, time.Now())
 	}
 	return nil
 }
@@ -221,10 +228,7 @@ func (f *viewFlow) closeWindows(ctx *expr.Ctx) error {
 		return nil
 	}
 	f.window.Spec.ClosedBefore, f.window.Spec.HasClosed = wm, true
-	final := f.agg.Expire(func(key []types.Datum) bool {
-		end, ok := f.windowEnd(key)
-		return ok && end <= wm
-	})
+	final := f.agg.ExpireWindows(wm)
 	f.mu.Lock()
 	f.watermark, f.hasWM = wm, true
 	f.groups = f.agg.Groups()
@@ -261,7 +265,7 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 	for {
 		progressed := false
 		for i, sh := range shards {
-			b, seqs, arrivals, next, err := sh.ReadBatchWithPositions(memory.DefaultAllocator, f.positions[i], exec.BatchSize)
+			b, seqs, arrivals, next, err := sh.ReadBatchWithPositions(memory.DefaultAllocator, f.positions[i], flowReadMax)
 			if err != nil {
 				f.fail(err)
 				return
@@ -460,8 +464,8 @@ func runSteps(ctx *expr.Ctx, steps []Node, m *dataflow.Msg, late *int64) (*dataf
 			if late != nil {
 				*late += int64(dropped)
 			}
-			out := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}
-			if m.Weights != nil {
+			out := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b, Weights: m.Weights}
+			if m.Weights != nil && rows != nil {
 				out.Weights = make([]int64, len(rows))
 				for k, r := range rows {
 					out.Weights[k] = m.Weights[r]

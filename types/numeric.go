@@ -142,3 +142,17 @@ func numericToFloat(s string) (float64, error) {
 	}
 	return strconv.ParseFloat(s, 64)
 }
+
+// DivNumeric is PostgreSQL's numeric division n / d: the quotient rounded
+// (half away from zero) to select_div_scale digits, computed with only the
+// digits that scale needs.
+func DivNumeric(n, d *apd.Decimal) *apd.Decimal {
+	scale := DivScale(n, d)
+	digits := int64(n.NumDigits()) + int64(n.Exponent) - int64(d.Exponent) + int64(scale) + 10
+	if digits < 20 {
+		digits = 20
+	}
+	q := new(apd.Decimal)
+	_, _ = DecCtx.WithPrecision(uint32(digits)).Quo(q, n, d)
+	return RoundScale(q, scale)
+}

@@ -108,7 +108,7 @@ func TestIncAggMatchesBatchUnderRetractions(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	ctx := &expr.Ctx{Go: context.Background(), Mem: mem}
-	ts := []types.T{types.TText, types.TInt64, types.TFloat64}
+	ts := []types.T{types.TText, types.TInt64, types.TFloat64, types.TInt32}
 	col := func(i int) *expr.Col { return &expr.Col{Idx: i, T: ts[i]} }
 	aggs := []exec.AggSpec{
 		{Kind: exec.AggCountStar, T: types.TInt64},
@@ -117,9 +117,20 @@ func TestIncAggMatchesBatchUnderRetractions(t *testing.T) {
 		{Kind: exec.AggMax, Arg: col(2), T: types.TFloat64},
 		{Kind: exec.AggAvg, Arg: col(1), T: types.TNumeric},
 		{Kind: exec.AggCount, Arg: col(2), T: types.TInt64},
+		{Kind: exec.AggCount, Arg: col(1), T: types.TInt64, Distinct: true},
+		{Kind: exec.AggSum, Arg: col(1), T: types.TNumeric, Distinct: true},
+		{Kind: exec.AggStddevSamp, Arg: col(1), T: types.TNumeric},
+		{Kind: exec.AggVarPop, Arg: col(1), T: types.TNumeric},
+		{Kind: exec.AggMin, Arg: col(2), T: types.TFloat64},
 	}
-	for _, batchSize := range []int{1, 7, 200} {
-		agg, err := NewIncAgg([]expr.Expr{col(0)}, aggs)
+	// text keys (the general table), integer keys with NULLs (the integer
+	// table, whose groups come and go), and an append-only input (min/max
+	// keep only the extreme)
+	keySets := [][]expr.Expr{{col(0)}, {col(3), col(0)}, {col(3)}}
+	for run, batchSize := range []int{1, 7, 200, 1, 7, 200, 1, 7, 200} {
+		keys := keySets[run/3]
+		appendOnly := run >= 6
+		agg, err := NewIncAgg(keys, append(aggs, exec.AggSpec{Kind: exec.AggMax, Arg: col(1), T: types.TInt64}), IncAggOptions{AppendOnly: appendOnly})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,15 +141,18 @@ func TestIncAggMatchesBatchUnderRetractions(t *testing.T) {
 			var rows [][]types.Datum
 			var ws []int64
 			for i := 0; i < batchSize; i++ {
-				if len(live) > 0 && r.IntN(3) == 0 {
+				if len(live) > 0 && r.IntN(3) == 0 && !appendOnly {
 					k := r.IntN(len(live))
 					rows, ws = append(rows, live[k]), append(ws, -1)
 					live = append(live[:k], live[k+1:]...)
 					continue
 				}
-				row := []types.Datum{types.DText([]string{"a", "b", "c"}[r.IntN(3)]), types.DInt(int64(r.IntN(100))), types.DFloat(float64(r.IntN(50)))}
+				row := []types.Datum{types.DText([]string{"a", "b", "c"}[r.IntN(3)]), types.DInt(int64(r.IntN(100))), types.DFloat(float64(r.IntN(50))), types.DInt(int64(r.IntN(40)))}
 				if r.IntN(6) == 0 {
 					row[2] = types.NullDatum
+				}
+				if r.IntN(9) == 0 {
+					row[3] = types.NullDatum
 				}
 				rows, ws = append(rows, row), append(ws, 1)
 				live = append(live, row)
@@ -158,7 +172,7 @@ func TestIncAggMatchesBatchUnderRetractions(t *testing.T) {
 		var want []string
 		if len(live) > 0 {
 			scan := exec.NewScan(ts, []arrowBatch{expr.BatchFromRows(mem, ts, live)})
-			bs, err := exec.Drain(ctx, exec.NewHashAgg(scan, []expr.Expr{col(0)}, aggs))
+			bs, err := exec.Drain(ctx, exec.NewHashAgg(scan, keys, append(aggs, exec.AggSpec{Kind: exec.AggMax, Arg: col(1), T: types.TInt64})))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -181,7 +195,7 @@ func TestIncAggMatchesBatchUnderRetractions(t *testing.T) {
 		sort.Strings(want)
 		sort.Strings(got)
 		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("batch size %d:\n got %v\nwant %v", batchSize, got, want)
+			t.Fatalf("keys %v, batch size %d:\n got %v\nwant %v", keys, batchSize, got, want)
 		}
 	}
 }

@@ -1,9 +1,8 @@
 package dataflow
 
 import (
-	"fmt"
+	"container/heap"
 
-	"github.com/cockroachdb/apd/v3"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/sqlerr"
@@ -13,56 +12,72 @@ import (
 // IncAgg maintains GROUP BY aggregates under insertions and retractions:
 // for each input changelog batch it emits the changelog of its output —
 // for every group whose result changed, −old and +new (only +new for a new
-// group, only −old for a group whose last row was retracted). min and max
-// keep a multiset of values, so retracting the current extreme is correct.
+// group, only −old for a group whose last row was retracted).
+//
+// It is vectorized: a hash table maps each row's key to a dense group id
+// (integer keys hash their values directly), and each aggregate keeps its
+// state in flat slices by group id, updated a column at a time. The last
+// emitted row of each group is kept, so an update costs one new result per
+// touched group, not a recomputation of the old one.
 type IncAgg struct {
 	Keys []expr.Expr
 	Aggs []exec.AggSpec
 
+	opts     IncAggOptions
 	keyTypes []types.T
 	outTypes []types.T
-	groups   map[string]*incGroup
+	tab      groupTable
+	accs     []incAccum
+	rows     []int64         // sum of weights, by group id
+	keyRows  [][]types.Datum // key values, by group id
+	last     [][]types.Datum // last emitted output row, by group id (nil: none)
+	alive    []bool
+	live     int
+	ends     map[int64][]int32 // window end → groups (when grouped by a window)
+	endHeap  int64Heap
+
+	// per batch
+	gids    []int32
+	stamp   []uint32
+	epoch   uint32
+	touched []int32
+	arena   []types.Datum
 }
 
-type incGroup struct {
-	key  []types.Datum
-	rows int64 // sum of weights
-	accs []incAcc
-}
-
-type incAcc struct {
-	n    int64 // weighted count of non-NULL inputs
-	sumF float64
-	sumD *apd.Decimal
-	iv   types.IntervalValue
-	// min/max: value key → value and multiplicity
-	vals map[string]*incVal
-}
-
-type incVal struct {
-	d types.Datum
-	n int64
+// IncAggOptions tune an IncAgg to its input and emit mode.
+type IncAggOptions struct {
+	// AppendOnly: the input never retracts (rows of a stream), so min and
+	// max keep only the extreme instead of a multiset of values.
+	AppendOnly bool
+	// Quiet: Process updates state and emits nothing; results come out of
+	// Expire (EMIT ON WINDOW CLOSE).
+	Quiet bool
+	// WindowKey, when HasWindow, is the key column whose value plus
+	// WindowAdd is the end of the group's window: Expire then finds
+	// closed windows without scanning every group.
+	HasWindow bool
+	WindowKey int
+	WindowAdd int64
 }
 
 // NewIncAgg returns an incremental aggregate. Supported: count(*), count,
-// sum, avg, min, max (DISTINCT is not).
-func NewIncAgg(keys []expr.Expr, aggs []exec.AggSpec) (*IncAgg, error) {
-	a := &IncAgg{Keys: keys, Aggs: aggs, groups: map[string]*incGroup{}}
+// sum, avg, min, max, bool_and, bool_or, the variance family, and the
+// DISTINCT forms of count, sum, avg, min and max.
+func NewIncAgg(keys []expr.Expr, aggs []exec.AggSpec, opts IncAggOptions) (*IncAgg, error) {
+	a := &IncAgg{Keys: keys, Aggs: aggs, opts: opts, ends: map[int64][]int32{}}
 	for _, k := range keys {
 		a.keyTypes = append(a.keyTypes, k.Type())
 		a.outTypes = append(a.outTypes, k.Type())
 	}
 	for _, s := range aggs {
-		switch s.Kind {
-		case exec.AggCountStar, exec.AggCount, exec.AggSum, exec.AggAvg, exec.AggMin, exec.AggMax:
-		default:
-			return nil, sqlerr.Unsupported("this aggregate is not supported in continuous queries yet")
+		acc, err := newIncAccum(s, opts.AppendOnly)
+		if err != nil {
+			return nil, err
 		}
-		if s.Distinct {
-			return nil, sqlerr.Unsupported("DISTINCT aggregates are not supported in continuous queries yet")
-		}
+		a.accs = append(a.accs, acc)
 		a.outTypes = append(a.outTypes, s.T)
 	}
+	a.tab = newGroupTable(a.keyTypes)
 	return a, nil
 }
 
@@ -70,7 +85,7 @@ func NewIncAgg(keys []expr.Expr, aggs []exec.AggSpec) (*IncAgg, error) {
 func (a *IncAgg) Types() []types.T { return a.outTypes }
 
 // Groups is the number of groups held.
-func (a *IncAgg) Groups() int { return len(a.groups) }
+func (a *IncAgg) Groups() int { return a.live }
 
 // Process applies one data message and returns the output changelog (a
 // message with no rows when nothing changed). The input stays owned by the caller.
@@ -86,87 +101,143 @@ func (a *IncAgg) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 		defer v.Release()
 		keys[i] = v
 	}
-	args := make([]expr.Value, len(a.Aggs))
-	for i, s := range a.Aggs {
-		if s.Arg == nil {
-			continue
+	if cap(a.gids) < n {
+		a.gids = make([]int32, n)
+	}
+	gids := a.gids[:n]
+	a.tab.assign(keys, n, gids, func(g int32, row int) { a.added(g, keys, row) })
+
+	// rows per group, and which groups this batch touches (in first-touch order)
+	a.epoch++
+	if a.epoch == 0 {
+		clear(a.stamp)
+		a.epoch = 1
+	}
+	a.touched = a.touched[:0]
+	rows, stamp, epoch := a.rows, a.stamp, a.epoch
+	for i, g := range gids {
+		if m.Weights != nil {
+			rows[g] += m.Weights[i]
+		} else {
+			rows[g]++
 		}
-		v, err := s.Arg.Eval(ctx, b)
+		if stamp[g] != epoch {
+			stamp[g] = epoch
+			a.touched = append(a.touched, g)
+		}
+	}
+	for i, s := range a.Aggs {
+		var v expr.Value
+		if s.Arg != nil {
+			x, err := s.Arg.Eval(ctx, b)
+			if err != nil {
+				return nil, err
+			}
+			v = x
+		}
+		err := a.accs[i].update(gids, m.Weights, v)
+		v.Release()
 		if err != nil {
 			return nil, err
 		}
-		defer v.Release()
-		args[i] = v
 	}
-	type touched struct {
-		g   *incGroup
-		old []types.Datum // nil: the group had no output
-	}
-	var order []string
-	seen := map[string]*touched{}
-	var kb []byte
-	row := make([]types.Datum, len(a.Keys))
-	for r := 0; r < n; r++ {
-		w := m.Weight(r)
-		if w == 0 {
-			continue
-		}
-		kb = kb[:0]
-		for i, k := range keys {
-			row[i] = k.At(r)
-			kb = exec.AppendKey(kb, a.keyTypes[i], row[i])
-		}
-		g := a.groups[string(kb)]
-		t := seen[string(kb)]
-		if t == nil {
-			t = &touched{}
-			if g != nil {
-				t.old = a.output(g)
-			}
-			seen[string(kb)] = t
-			order = append(order, string(kb))
-		}
-		if g == nil {
-			g = &incGroup{key: append([]types.Datum(nil), row...), accs: make([]incAcc, len(a.Aggs))}
-			a.groups[string(kb)] = g
-		}
-		t.g = g
-		g.rows += w
-		for i, s := range a.Aggs {
-			var d types.Datum
-			if s.Arg != nil {
-				d = args[i].At(r)
-			}
-			if err := a.apply(&g.accs[i], s, d, w); err != nil {
-				return nil, err
-			}
-		}
-	}
-	var outRows [][]types.Datum
+
+	var out [][]types.Datum
 	var weights []int64
-	for _, k := range order {
-		t := seen[k]
-		var now []types.Datum
-		if t.g.rows > 0 {
-			now = a.output(t.g)
-		} else if t.g.rows < 0 {
+	width := len(a.outTypes)
+	// output rows live in an arena reused by every batch (the output batch
+	// copies them; last[g] keeps its own copy)
+	if need := 2 * width * len(a.touched); cap(a.arena) < need && !a.opts.Quiet {
+		a.arena = make([]types.Datum, 0, need)
+	}
+	arena := a.arena[:0]
+	for _, g := range a.touched {
+		switch {
+		case a.rows[g] < 0:
 			return nil, sqlerr.New(sqlerr.InternalError, "group retracted more often than inserted")
-		} else {
-			delete(a.groups, k)
-		}
-		if t.old != nil && now != nil && sameRow(a.outTypes, t.old, now) {
+		case a.opts.Quiet:
+			if a.rows[g] == 0 {
+				a.removeGroup(g)
+			}
 			continue
 		}
-		if t.old != nil {
-			outRows, weights = append(outRows, t.old), append(weights, -1)
+		old := a.last[g]
+		if a.rows[g] == 0 {
+			if old != nil {
+				out, weights = append(out, old), append(weights, -1)
+			}
+			a.removeGroup(g)
+			continue
 		}
-		if now != nil {
-			outRows, weights = append(outRows, now), append(weights, 1)
+		start := len(arena)
+		arena = a.appendResult(arena, g)
+		now := arena[start:len(arena):len(arena)]
+		if old != nil && sameRow(a.outTypes, old, now) {
+			continue
+		}
+		if old != nil {
+			// the stored row is overwritten below: emit a copy
+			at := len(arena)
+			arena = append(arena, old...)
+			out, weights = append(out, arena[at:len(arena):len(arena)]), append(weights, -1)
+		}
+		out, weights = append(out, now), append(weights, 1)
+		if old == nil {
+			a.last[g] = make([]types.Datum, width)
+		}
+		copy(a.last[g], now)
+	}
+	return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, a.outTypes, out), Weights: weights}, nil
+}
+
+// added initialises a new group from row's key values.
+func (a *IncAgg) added(g int32, keys []expr.Value, row int) {
+	n := int(g) + 1
+	if len(a.rows) < n {
+		n = max(n, 2*len(a.rows))
+		a.rows = growTo(a.rows, n)
+		a.keyRows = growTo(a.keyRows, n)
+		a.last = growTo(a.last, n)
+		a.alive = growTo(a.alive, n)
+		a.stamp = growTo(a.stamp, n)
+		for _, acc := range a.accs {
+			acc.grow(n)
 		}
 	}
-	out := &Msg{Kind: MsgData, Weights: weights}
-	out.Batch = expr.BatchFromRows(ctx.Mem, a.outTypes, outRows)
-	return out, nil
+	key := make([]types.Datum, len(keys))
+	for i, k := range keys {
+		key[i] = k.At(row)
+	}
+	a.keyRows[g], a.rows[g], a.last[g], a.alive[g] = key, 0, nil, true
+	a.stamp[g] = 0
+	for _, acc := range a.accs {
+		acc.reset(g)
+	}
+	a.live++
+	if a.opts.HasWindow {
+		if d := key[a.opts.WindowKey]; !d.Null {
+			end := d.I + a.opts.WindowAdd
+			if _, ok := a.ends[end]; !ok {
+				heap.Push(&a.endHeap, end)
+			}
+			a.ends[end] = append(a.ends[end], g)
+		}
+	}
+}
+
+func (a *IncAgg) removeGroup(g int32) {
+	a.tab.remove(g)
+	a.keyRows[g], a.last[g], a.alive[g] = nil, nil, false
+	a.live--
+}
+
+// appendResult appends group g's output row.
+func (a *IncAgg) appendResult(dst []types.Datum, g int32) []types.Datum {
+	dst = append(dst, a.keyRows[g]...)
+	for _, acc := range a.accs {
+		dst = append(dst, acc.result(g))
+	}
+	return dst
 }
 
 func sameRow(ts []types.T, x, y []types.Datum) bool {
@@ -181,131 +252,55 @@ func sameRow(ts []types.T, x, y []types.Datum) bool {
 	return true
 }
 
-func (a *IncAgg) apply(acc *incAcc, s exec.AggSpec, d types.Datum, w int64) error {
-	switch s.Kind {
-	case exec.AggCountStar:
-		acc.n += w
-		return nil
-	}
-	if d.Null {
-		return nil
-	}
-	acc.n += w
-	at := s.Arg.Type()
-	switch s.Kind {
-	case exec.AggSum, exec.AggAvg:
-		switch at.Kind {
-		case types.Float32, types.Float64:
-			acc.sumF += d.F * float64(w)
-		case types.Interval:
-			acc.iv = acc.iv.Add(d.Iv.Scale(float64(w)))
-		default:
-			var x *apd.Decimal
-			if at.Kind == types.Numeric {
-				var err error
-				if x, err = types.ParseDecimal(d.S); err != nil {
-					return err
-				}
-			} else {
-				x = apd.New(d.I, 0)
+// ExpireWindows removes the groups whose window ends at or before wm (the
+// watermark closed them) and, when Quiet, returns their final rows (others
+// have emitted them already): a window closing frees its state. It needs
+// the WindowKey option.
+func (a *IncAgg) ExpireWindows(wm int64) [][]types.Datum {
+	var out [][]types.Datum
+	for len(a.endHeap) > 0 && a.endHeap[0] <= wm {
+		end := heap.Pop(&a.endHeap).(int64)
+		for _, g := range a.ends[end] {
+			if !a.alive[g] {
+				continue
 			}
-			if w != 1 {
-				_, _ = types.DecCtx.Mul(x, x, apd.New(w, 0))
+			if k := a.keyRows[g][a.opts.WindowKey]; k.Null || k.I+a.opts.WindowAdd != end {
+				continue // the id was reused by another window's group
 			}
-			if acc.sumD == nil {
-				acc.sumD = apd.New(0, 0)
+			if a.rows[g] > 0 && a.opts.Quiet {
+				out = append(out, a.appendResult(nil, g))
 			}
-			_, _ = types.DecCtx.Add(acc.sumD, acc.sumD, x)
+			a.removeGroup(g)
 		}
-	case exec.AggMin, exec.AggMax:
-		if acc.vals == nil {
-			acc.vals = map[string]*incVal{}
-		}
-		k := string(AppendOrderedKey(nil, at, d))
-		v := acc.vals[k]
-		if v == nil {
-			v = &incVal{d: d}
-			acc.vals[k] = v
-		}
-		v.n += w
-		if v.n == 0 {
-			delete(acc.vals, k)
-		}
+		delete(a.ends, end)
 	}
-	return nil
-}
-
-// output computes a group's result row.
-func (a *IncAgg) output(g *incGroup) []types.Datum {
-	row := append([]types.Datum(nil), g.key...)
-	for i, s := range a.Aggs {
-		acc := &g.accs[i]
-		row = append(row, a.result(s, acc))
-	}
-	return row
-}
-
-func (a *IncAgg) result(s exec.AggSpec, acc *incAcc) types.Datum {
-	switch s.Kind {
-	case exec.AggCountStar, exec.AggCount:
-		return types.DInt(acc.n)
-	}
-	if acc.n == 0 {
-		return types.NullDatum
-	}
-	at := s.Arg.Type()
-	switch s.Kind {
-	case exec.AggSum:
-		switch {
-		case at.Kind == types.Float32 || at.Kind == types.Float64:
-			return types.DFloat(acc.sumF)
-		case at.Kind == types.Interval:
-			return types.Datum{Iv: acc.iv}
-		case s.T.Kind == types.Int64:
-			v, _ := acc.sumD.Int64()
-			return types.DInt(v)
-		}
-		return types.DText(types.FormatDecimal(acc.sumD))
-	case exec.AggAvg:
-		switch {
-		case at.Kind == types.Float32 || at.Kind == types.Float64:
-			return types.DFloat(acc.sumF / float64(acc.n))
-		case at.Kind == types.Interval:
-			return types.Datum{Iv: acc.iv.Scale(1 / float64(acc.n))}
-		}
-		cnt := apd.New(acc.n, 0)
-		q := new(apd.Decimal)
-		scale := types.DivScale(acc.sumD, cnt)
-		_, _ = types.DecCtx.Quo(q, acc.sumD, cnt)
-		return types.DText(types.FormatDecimal(types.RoundScale(q, scale)))
-	case exec.AggMin, exec.AggMax:
-		var best string
-		first := true
-		for k := range acc.vals {
-			if first || (s.Kind == exec.AggMin && k < best) || (s.Kind == exec.AggMax && k > best) {
-				best, first = k, false
-			}
-		}
-		if first {
-			return types.NullDatum
-		}
-		return acc.vals[best].d
-	}
-	panic(fmt.Sprintf("dataflow: aggregate %d", s.Kind))
+	return out
 }
 
 // Expire removes the groups for which closed reports true (given the
-// group's key values) and returns their final result rows: a window
-// closing frees its state.
+// group's key values) and returns their final result rows.
 func (a *IncAgg) Expire(closed func(key []types.Datum) bool) [][]types.Datum {
 	var out [][]types.Datum
-	for k, g := range a.groups {
-		if closed(g.key) {
-			if g.rows > 0 {
-				out = append(out, a.output(g))
+	for g := range a.alive {
+		if a.alive[g] && closed(a.keyRows[g]) {
+			if a.rows[g] > 0 {
+				out = append(out, a.appendResult(nil, int32(g)))
 			}
-			delete(a.groups, k)
+			a.removeGroup(int32(g))
 		}
 	}
 	return out
+}
+
+type int64Heap []int64
+
+func (h int64Heap) Len() int           { return len(h) }
+func (h int64Heap) Less(i, j int) bool { return h[i] < h[j] }
+func (h int64Heap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *int64Heap) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *int64Heap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }

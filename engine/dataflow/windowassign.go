@@ -32,7 +32,11 @@ func AssignWindows(ctx *expr.Ctx, b arrow.RecordBatch, w WindowSpec, ts []types.
 
 // AssignWindowsLate is AssignWindows that also counts the rows that fell
 // only in closed windows (late rows, dropped).
+// rows is nil when every input row became exactly one output row, in order.
 func AssignWindowsLate(ctx *expr.Ctx, b arrow.RecordBatch, w WindowSpec, ts []types.T) (arrow.RecordBatch, []int, int) {
+	if out := tumbleAll(b, w, ts); out != nil {
+		return out, nil, 0
+	}
 	late := 0
 	n := int(b.NumRows())
 	times := b.Column(w.TimeCol)
@@ -82,6 +86,37 @@ func AssignWindowsLate(ctx *expr.Ctx, b arrow.RecordBatch, w WindowSpec, ts []ty
 		c.Release()
 	}
 	return out, rows, late
+}
+
+// tumbleAll is the common case of TUMBLE: no NULL times and no late rows,
+// so every row keeps its columns and gains its window (nil otherwise).
+func tumbleAll(b arrow.RecordBatch, w WindowSpec, ts []types.T) arrow.RecordBatch {
+	times := b.Column(w.TimeCol)
+	if w.Hopping || times.NullN() > 0 || times.DataType().ID() != arrow.TIMESTAMP {
+		return nil
+	}
+	vals := expr.FixedValues[int64](times)[:b.NumRows()]
+	starts := make([]int64, len(vals))
+	ends := make([]int64, len(vals))
+	// rows of one window come in runs: divide only when leaving the last window
+	lo, hi := int64(1), int64(0)
+	for i, t := range vals {
+		if t < lo || t >= hi {
+			lo = TumbleStart(t, w.Size, w.Offset)
+			hi = lo + w.Size
+			if w.HasClosed && hi <= w.ClosedBefore {
+				return nil
+			}
+		}
+		starts[i], ends[i] = lo, hi
+	}
+	cols := make([]arrow.Array, 0, b.NumCols()+2)
+	cols = append(cols, b.Columns()...)
+	st, en := expr.NewFixed(w.TimeType, starts, nil, 0), expr.NewFixed(w.TimeType, ends, nil, 0)
+	out := expr.NewBatch(ts, append(cols, st, en), len(vals))
+	st.Release()
+	en.Release()
+	return out
 }
 
 var _ exec.Operator = (*WindowAssign)(nil)

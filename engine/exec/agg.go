@@ -271,11 +271,7 @@ func (s *sumIntAcc) result(ctx *expr.Ctx, n int) (arrow.Array, error) {
 		switch {
 		case s.avg:
 			sum := s.total(g)
-			cnt := apd.New(s.cnt[g], 0)
-			q := new(apd.Decimal)
-			scale := types.DivScale(sum, cnt)
-			_, _ = types.DecCtx.Quo(q, sum, cnt)
-			types.AppendDatum(b, s.out, types.DText(types.FormatDecimal(types.RoundScale(q, scale))))
+			types.AppendDatum(b, s.out, types.DText(types.FormatDecimal(types.DivNumeric(sum, apd.New(s.cnt[g], 0)))))
 		case s.out.Kind == types.Numeric:
 			types.AppendDatum(b, s.out, types.DText(types.FormatDecimal(s.total(g))))
 		default:
@@ -460,6 +456,7 @@ type aggState struct {
 	seen  bool
 	d     types.Datum
 	dec   *apd.Decimal
+	sq    *apd.Decimal // sum of squares (exact variance of integers and numerics)
 	n     int64
 	mean  float64
 	m2    float64
@@ -594,6 +591,20 @@ func (a *datumAcc) update(ctx *expr.Ctx, gids []int32, v expr.Value, sep expr.Va
 		case AggArrayAgg:
 			st.parts = append(st.parts, types.FormatText(a.at, d, ctx.Loc))
 		case AggVarSamp, AggVarPop, AggStddevSamp, AggStddevPop:
+			if a.spec.T.Kind == types.Numeric {
+				x, err := DecimalOf(a.at, d)
+				if err != nil {
+					return err
+				}
+				if st.dec == nil {
+					st.dec, st.sq = apd.New(0, 0), apd.New(0, 0)
+				}
+				_, _ = types.DecCtx.Add(st.dec, st.dec, x)
+				_, _ = types.DecCtx.Mul(x, x, x)
+				_, _ = types.DecCtx.Add(st.sq, st.sq, x)
+				st.n++
+				break
+			}
 			x := d.Approx(a.at.Kind)
 			st.n++
 			delta := x - st.mean
@@ -629,11 +640,7 @@ func (a *datumAcc) result(ctx *expr.Ctx, n int) (arrow.Array, error) {
 				out[g] = types.Datum{Iv: st.iv.Scale(1 / float64(st.n))}
 				continue
 			}
-			cnt := apd.New(st.n, 0)
-			q := new(apd.Decimal)
-			scale := types.DivScale(st.dec, cnt)
-			_, _ = types.DecCtx.Quo(q, st.dec, cnt)
-			out[g] = types.DText(types.FormatDecimal(types.RoundScale(q, scale)))
+			out[g] = types.DText(types.FormatDecimal(types.DivNumeric(st.dec, apd.New(st.n, 0))))
 		case AggStringAgg:
 			out[g] = types.DText(strings.Join(st.parts, ""))
 		case AggArrayAgg:
@@ -643,6 +650,10 @@ func (a *datumAcc) result(ctx *expr.Ctx, n int) (arrow.Array, error) {
 			}
 			out[g] = types.DText(types.FormatArray(elems))
 		case AggVarSamp, AggVarPop, AggStddevSamp, AggStddevPop:
+			if st.sq != nil {
+				out[g] = Variance(a.spec.Kind, st.n, st.dec, st.sq, a.spec.T)
+				continue
+			}
 			den := float64(st.n)
 			if a.spec.Kind == AggVarSamp || a.spec.Kind == AggStddevSamp {
 				den--

@@ -1,6 +1,8 @@
 package exec
 
 import (
+	"math/bits"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/streamsql/streamsql/engine/expr"
@@ -64,16 +66,7 @@ func (g *intGrouper) resize(size int) {
 	g.slots = make([]int32, size)
 	g.slotKeys = make([]int64, size)
 	g.mask = uint64(size - 1)
-	g.shift = uint(64 - bitsLen(uint64(size)-1))
-}
-
-func bitsLen(x uint64) int {
-	n := 0
-	for x != 0 {
-		n++
-		x >>= 1
-	}
-	return n
+	g.shift = uint(64 - bits.Len64(uint64(size)-1))
 }
 
 // slot is Fibonacci hashing: the top bits of k times 2^64/φ.

@@ -285,11 +285,7 @@ func frameAgg(ctx *expr.Ctx, fn WinFunc, arg expr.Value, from, to int) types.Dat
 		return types.DFloat(sumF)
 	}
 	if fn.Kind == WinAvg {
-		c := apd.New(count, 0)
-		q := new(apd.Decimal)
-		scale := types.DivScale(sumD, c)
-		_, _ = types.DecCtx.Quo(q, sumD, c)
-		return types.DText(types.FormatDecimal(types.RoundScale(q, scale)))
+		return types.DText(types.FormatDecimal(types.DivNumeric(sumD, apd.New(count, 0))))
 	}
 	if fn.T.Kind == types.Int64 {
 		v, _ := sumD.Int64()

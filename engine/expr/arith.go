@@ -351,11 +351,7 @@ func numericArith(op byte, a, b string) (types.Datum, error) {
 		if y.IsZero() {
 			return types.Datum{}, errDivZero
 		}
-		scale := types.DivScale(x, y)
-		_, err = c.Quo(z, x, y)
-		if err == nil {
-			z = types.RoundScale(z, scale)
-		}
+		z = types.DivNumeric(x, y)
 	case '%':
 		if y.IsZero() {
 			return types.Datum{}, errDivZero

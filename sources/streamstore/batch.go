@@ -23,8 +23,12 @@ func (s *Shard) ReadBatch(mem memory.Allocator, from uint64, max int) (arrow.Rec
 func (s *Shard) ReadBatchWithPositions(mem memory.Allocator, from uint64, max int) (arrow.RecordBatch, []uint64, []int64, uint64, error) {
 	builders := make([]array.Builder, len(s.ts))
 	fields := make([]arrow.Field, len(s.ts))
-	reserve := min(max, 1<<16)
 	s.mu.Lock()
+	// room for what is there to read, not for max
+	reserve := 0
+	if s.committed > from {
+		reserve = int(min(uint64(max), s.committed-from, 1<<16))
+	}
 	if s.widths == nil {
 		s.widths = make([]int, len(s.ts))
 	}

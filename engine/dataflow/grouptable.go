@@ -1,0 +1,262 @@
+package dataflow
+
+import (
+	"math/bits"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/streamsql/streamsql/engine/exec"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// A groupTable maps group keys to dense group ids. Ids of removed groups
+// are handed out again, so per-group state lives in flat slices indexed by
+// id and stays as small as the number of live groups.
+type groupTable interface {
+	// assign sets gids[i] to the group of row i, adding groups as needed;
+	// added is called once for each new group, in row order.
+	assign(keys []expr.Value, n int, gids []int32, added func(g int32, row int))
+	remove(g int32)
+}
+
+func newGroupTable(ts []types.T) groupTable {
+	for _, t := range ts {
+		if !intLike(t.Kind) {
+			return &datumTable{ts: ts, index: map[string]int32{}}
+		}
+	}
+	return newIntTable(len(ts))
+}
+
+// intLike kinds are stored as integers in Arrow (64 bits or fewer).
+func intLike(k types.Kind) bool {
+	switch k {
+	case types.Int16, types.Int32, types.Int64, types.Date, types.Time, types.Timestamp, types.TimestampTZ, types.Oid:
+		return true
+	}
+	return false
+}
+
+// intColumn returns the values of an integer-like column widened to int64
+// (*bufp is reused for the conversions), and whether any is NULL.
+func intColumn(v expr.Value, n int, bufp *[]int64) ([]int64, bool) {
+	buf := (*bufp)[:0]
+	defer func() { *bufp = buf[:0] }()
+	if v.IsScalar() {
+		for i := 0; i < n; i++ {
+			buf = append(buf, v.D.I)
+		}
+		return buf, v.D.Null
+	}
+	switch v.Arr.DataType().ID() {
+	case arrow.INT64, arrow.TIMESTAMP, arrow.TIME64:
+		vals := expr.FixedValues[int64](v.Arr)[:n]
+		return vals, v.Arr.NullN() > 0
+	case arrow.INT32, arrow.DATE32:
+		for _, x := range expr.FixedValues[int32](v.Arr)[:n] {
+			buf = append(buf, int64(x))
+		}
+	case arrow.INT16:
+		for _, x := range expr.FixedValues[int16](v.Arr)[:n] {
+			buf = append(buf, int64(x))
+		}
+	default:
+		for i := 0; i < n; i++ {
+			buf = append(buf, v.At(i).I)
+		}
+	}
+	return buf, v.Arr.NullN() > 0
+}
+
+// intTable is an open-addressing hash table (linear probing, deletion by
+// backward shift) over keys of up to a few integer-like columns: each key
+// is its values plus a word of NULL flags, stored flat by group id.
+type intTable struct {
+	w     int     // words per key: one per column, then the NULL flags
+	words []int64 // key words by group id
+	slots []int32 // group id + 1; 0 is empty
+	mask  uint64
+	shift uint
+	used  int
+	free  []int32
+	ids   int32 // ids handed out so far
+	cols  [][]int64
+	bufs  [][]int64
+	key   []int64
+}
+
+func newIntTable(cols int) *intTable {
+	t := &intTable{w: cols + 1, cols: make([][]int64, cols), bufs: make([][]int64, cols), key: make([]int64, cols+1)}
+	t.resize(1024)
+	return t
+}
+
+func (t *intTable) resize(size int) {
+	t.slots = make([]int32, size)
+	t.mask = uint64(size - 1)
+	t.shift = uint(64 - bits.Len64(uint64(size)-1))
+}
+
+const fib = 0x9E3779B97F4A7C15
+
+// home is the slot a key hashes to (multiplicative hashing, top bits).
+func (t *intTable) home(k []int64) uint64 {
+	h := uint64(len(k))
+	for _, x := range k {
+		h = (h ^ uint64(x)) * fib
+		h ^= h >> 29
+	}
+	return (h * fib) >> t.shift
+}
+
+func (t *intTable) keyOf(g int32) []int64 {
+	return t.words[int(g)*t.w : int(g+1)*t.w]
+}
+
+// find returns the group of key k, adding it when new.
+func (t *intTable) find(k []int64) (int32, bool) {
+	h := t.home(k)
+	for {
+		s := t.slots[h]
+		if s == 0 {
+			break
+		}
+		if equalWords(t.keyOf(s-1), k) {
+			return s - 1, false
+		}
+		h = (h + 1) & t.mask
+	}
+	var g int32
+	if n := len(t.free); n > 0 {
+		g, t.free = t.free[n-1], t.free[:n-1]
+		copy(t.keyOf(g), k)
+	} else {
+		g = t.ids
+		t.ids++
+		t.words = append(t.words, k...)
+	}
+	t.slots[h] = g + 1
+	t.used++
+	if t.used*2 > len(t.slots) {
+		t.rehash()
+	}
+	return g, true
+}
+
+func equalWords(a, b []int64) bool {
+	for i := range b {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *intTable) rehash() {
+	old := t.slots
+	t.resize(len(old) * 2)
+	for _, s := range old {
+		if s == 0 {
+			continue
+		}
+		h := t.home(t.keyOf(s - 1))
+		for t.slots[h] != 0 {
+			h = (h + 1) & t.mask
+		}
+		t.slots[h] = s
+	}
+}
+
+func (t *intTable) assign(keys []expr.Value, n int, gids []int32, added func(int32, int)) {
+	nulls := false
+	for c, v := range keys {
+		var hasNull bool
+		t.cols[c], hasNull = intColumn(v, n, &t.bufs[c])
+		nulls = nulls || hasNull
+	}
+	k := t.key
+	for i := 0; i < n; i++ {
+		var flags int64
+		for c, col := range t.cols {
+			k[c] = col[i]
+			if nulls && keys[c].At(i).Null {
+				k[c], flags = 0, flags|1<<c
+			}
+		}
+		k[len(t.cols)] = flags
+		g, isNew := t.find(k)
+		gids[i] = g
+		if isNew {
+			added(g, i)
+		}
+	}
+}
+
+func (t *intTable) remove(g int32) {
+	h := t.home(t.keyOf(g))
+	for t.slots[h] != g+1 {
+		h = (h + 1) & t.mask
+	}
+	// backward shift: move later members of the probe run into the hole
+	i := h
+	for {
+		t.slots[i] = 0
+		j := i
+		for {
+			j = (j + 1) & t.mask
+			s := t.slots[j]
+			if s == 0 {
+				t.used--
+				t.free = append(t.free, g)
+				return
+			}
+			k := t.home(t.keyOf(s - 1))
+			// s stays when its home lies cyclically in (i, j]
+			if (i <= j && i < k && k <= j) || (i > j && (i < k || k <= j)) {
+				continue
+			}
+			t.slots[i] = s
+			i = j
+			break
+		}
+	}
+}
+
+// datumTable is the general table: keys encoded for equality (NUMERIC
+// normalised, so 1.0 and 1.00 are one group) in a Go map.
+type datumTable struct {
+	ts    []types.T
+	index map[string]int32
+	enc   []string // by group id
+	free  []int32
+	buf   []byte
+}
+
+func (t *datumTable) assign(keys []expr.Value, n int, gids []int32, added func(int32, int)) {
+	for i := 0; i < n; i++ {
+		t.buf = t.buf[:0]
+		for c, v := range keys {
+			t.buf = exec.AppendKey(t.buf, t.ts[c], v.At(i))
+		}
+		g, ok := t.index[string(t.buf)]
+		if !ok {
+			k := string(t.buf)
+			if m := len(t.free); m > 0 {
+				g, t.free = t.free[m-1], t.free[:m-1]
+				t.enc[g] = k
+			} else {
+				g = int32(len(t.enc))
+				t.enc = append(t.enc, k)
+			}
+			t.index[k] = g
+			added(g, i)
+		}
+		gids[i] = g
+	}
+}
+
+func (t *datumTable) remove(g int32) {
+	delete(t.index, t.enc[g])
+	t.enc[g] = ""
+	t.free = append(t.free, g)
+}
