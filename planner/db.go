@@ -24,10 +24,11 @@ import (
 // DB is one streamsql database: the catalog and the storage of its tables.
 // It is shared by every session.
 type DB struct {
-	Catalog *catalog.Catalog
-	dir     string
-	mu      sync.RWMutex
-	tables  map[string]*storage.Table
+	Catalog   *catalog.Catalog
+	viewBatch int // records per view read (Options.ViewBatch)
+	dir       string
+	mu        sync.RWMutex
+	tables    map[string]*storage.Table
 	// ddl serialises catalog changes with the storage they create.
 	ddl sync.Mutex
 	// streams live in the embedded stream store
@@ -73,6 +74,10 @@ type Options struct {
 	// StreamNoSync acknowledges stream appends once written to the OS,
 	// without fsync (faster; a machine crash can lose acknowledged records).
 	StreamNoSync bool
+	// ViewBatch is the most records a materialized view reads from a shard
+	// at once (0: 65,536). Results never depend on it; tests run views
+	// with 1 to check that.
+	ViewBatch int
 }
 
 // Open opens the database in dir ("" for a database in memory only).
@@ -84,7 +89,10 @@ func OpenWith(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{Catalog: cat, dir: dir, tables: map[string]*storage.Table{}, streams: map[string]*streamstore.Stream{}}
+	db := &DB{Catalog: cat, dir: dir, tables: map[string]*storage.Table{}, streams: map[string]*streamstore.Stream{}, viewBatch: opts.ViewBatch}
+	if db.viewBatch <= 0 {
+		db.viewBatch = flowReadMax
+	}
 	storeDir := ""
 	if dir != "" {
 		if err := os.MkdirAll(filepath.Join(dir, "tables"), 0o755); err != nil {

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"math"
 	"reflect"
 	"sync"
 	"time"
@@ -182,36 +183,100 @@ const flowReadMax = 1 << 16
 // watermarkIdle is how long a silent shard holds the watermark back.
 const watermarkIdle = 2 * time.Second
 
-// observe feeds a batch's event times to the watermark tracker.
-func (f *viewFlow) observe(ctx *expr.Ctx, shard int, b arrow.RecordBatch) error {
+// applyBatch pushes one batch of a shard's records through the flow. With
+// a watermark, the batch is cut where the watermark, advanced row by row
+// by the batch's own event times, passes the end of a window: rows after
+// the cut see that window closed (late rows, dropped) and EMIT ON WINDOW
+// CLOSE emits it there. So which rows are late never depends on how a
+// shard's records were batched — one record at a time, a large replay
+// batch, or a restart in between give the same view. (Across shards it
+// depends on how reads of different shards interleave, as in every engine
+// whose sources keep their own watermarks.)
+func (f *viewFlow) applyBatch(ctx *expr.Ctx, shard int, b arrow.RecordBatch) error {
 	if f.wms == nil {
-		return nil
+		return f.apply(ctx, b)
 	}
 	v, err := f.wmExpr.Eval(ctx, b)
 	if err != nil {
 		return err
 	}
 	defer v.Release()
-	// the tracker keeps the maximum per shard: observe the batch's
-	var hi int64
-	seen := false
-	if !v.IsScalar() && v.Arr.NullN() == 0 && (v.Arr.DataType().ID() == arrow.TIMESTAMP || v.Arr.DataType().ID() == arrow.INT64) {
-		for _, x := range expr.FixedValues[int64](v.Arr)[:b.NumRows()] {
-			if !seen || x > hi {
-				hi, seen = x, true
+	n := int(b.NumRows())
+	now := time.Now()
+	for lo := 0; lo < n; {
+		hi := f.cut(v, shard, lo, n, now)
+		sub := b
+		if lo > 0 || hi < n {
+			rows := make([]int, hi-lo)
+			for i := range rows {
+				rows[i] = lo + i
 			}
+			sub = expr.Take(ctx.Mem, b, rows)
+		} else {
+			b.Retain()
 		}
-	} else {
-		for i := 0; i < int(b.NumRows()); i++ {
-			if d := v.At(i); !d.Null && (!seen || d.I > hi) {
-				hi, seen = d.I, true
-			}
+		err := f.apply(ctx, sub)
+		sub.Release()
+		if err == nil {
+			err = f.closeWindows(ctx)
 		}
-	}
-	if seen {
-		f.wms.Observe(shard, hi, time.Now())
+		if err != nil {
+			return err
+		}
+		lo = hi
 	}
 	return nil
+}
+
+// cut feeds the event times of rows lo.. to the watermark tracker and
+// returns the end of the first segment: just after the row that moves the
+// watermark past a window's end, or n.
+func (f *viewFlow) cut(v expr.Value, shard, lo, n int, now time.Time) int {
+	wm, ok := f.wms.Current(now)
+	next := int64(math.MinInt64) // event time at which to look again
+	if ok {
+		next = f.nextEnd(wm)
+	}
+	var vals []int64
+	if !v.IsScalar() && v.Arr.NullN() == 0 && (v.Arr.DataType().ID() == arrow.TIMESTAMP || v.Arr.DataType().ID() == arrow.INT64) {
+		vals = expr.FixedValues[int64](v.Arr)
+	}
+	for i := lo; i < n; i++ {
+		var t int64
+		if vals != nil {
+			t = vals[i]
+		} else if d := v.At(i); !d.Null {
+			t = d.I
+		} else {
+			continue
+		}
+		f.wms.Observe(shard, t, now)
+		if t < next {
+			continue
+		}
+		w, has := f.wms.Current(now)
+		if has && (!ok || w >= next) {
+			return i + 1
+		}
+		next = math.MaxInt64 // other shards hold the watermark back
+	}
+	return n
+}
+
+// nextEnd is the earliest window end after wm: ends lie on the grid
+// offset + size + k·slide.
+func (f *viewFlow) nextEnd(wm int64) int64 {
+	sp := f.window.Spec
+	step := sp.Slide
+	if step <= 0 {
+		step = sp.Size
+	}
+	base := sp.Offset + sp.Size
+	q := (wm - base) / step
+	if (wm-base)%step < 0 {
+		q--
+	}
+	return base + (q+1)*step
 }
 
 // closeWindows expires the groups whose windows the watermark passed; in
@@ -265,7 +330,7 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 	for {
 		progressed := false
 		for i, sh := range shards {
-			b, seqs, arrivals, next, err := sh.ReadBatchWithPositions(memory.DefaultAllocator, f.positions[i], flowReadMax)
+			b, seqs, arrivals, next, err := sh.ReadBatchWithPositions(memory.DefaultAllocator, f.positions[i], db.viewBatch)
 			if err != nil {
 				f.fail(err)
 				return
@@ -276,14 +341,8 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 			batch := withPositions(f.ts, b, sh.ID, seqs, arrivals)
 			b.Release()
 			ectx.Now = time.Now().UnixMicro()
-			err = f.observe(ectx, i, batch)
-			if err == nil {
-				err = f.apply(ectx, batch)
-			}
+			err = f.applyBatch(ectx, i, batch)
 			batch.Release()
-			if err == nil {
-				err = f.closeWindows(ectx)
-			}
 			if err != nil {
 				f.fail(err)
 				return

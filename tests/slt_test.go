@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -27,6 +28,16 @@ import (
 //
 // Records end at a blank line. Every script runs against streamsql and
 // against PostgreSQL 15, so its expected results are checked by the oracle.
+//
+// Streaming scripts (stream_*.slt) feed streams and read materialized
+// views. On PostgreSQL, CREATE STREAM becomes CREATE TABLE (without the
+// WATERMARK clause and WITH options) and FLUSH is skipped, so the same
+// INSERTs fill tables and each view's contents are compared with a batch
+// query over them: scripts create the view twice, as a streamsql
+// materialized view and (onlyif postgres) as the plain PostgreSQL view it
+// must equal. On streamsql every streaming script runs three times: views
+// reading one record at a time, reading 65,536 at a time, and with a
+// server restart halfway through the script (the view is rebuilt then).
 
 type record struct {
 	kind    string // statement, query, restart
@@ -179,7 +190,32 @@ type target struct {
 	name    string
 	connect func() (*pgconn.PgConn, error)
 	restart func()
+	// restartAt, when > 0, restarts the server before the record with
+	// this index (and flushes after it, so views have caught up)
+	restartAt int
 }
+
+var (
+	createStream = regexp.MustCompile(`(?is)^\s*CREATE\s+STREAM\s`)
+	watermarkFor = regexp.MustCompile(`(?is),\s*WATERMARK\s+FOR\s+.*\)`)
+	withOptions  = regexp.MustCompile(`(?is)\)\s*WITH\s*\(.*\)\s*$`)
+)
+
+// forPostgres maps streamsql's stream statements onto PostgreSQL: a stream
+// is a table, FLUSH has nothing to wait for ("" skips the record).
+func forPostgres(sql string) string {
+	if strings.EqualFold(strings.TrimSpace(sql), "FLUSH") {
+		return ""
+	}
+	if !createStream.MatchString(sql) {
+		return sql
+	}
+	sql = createStream.ReplaceAllString(sql, "CREATE TABLE ")
+	sql = withOptions.ReplaceAllString(sql, ")")
+	return watermarkFor.ReplaceAllString(sql, ")")
+}
+
+func streaming(path string) bool { return strings.HasPrefix(filepath.Base(path), "stream_") }
 
 func runScript(t *testing.T, path string, tg target) {
 	got := map[int][]string{}
@@ -195,11 +231,21 @@ func runScript(t *testing.T, path string, tg target) {
 		t.Fatal(err)
 	}
 	defer func() { conn.Close(ctx) }()
-	for _, r := range recs {
+	for i, r := range recs {
 		if r.only != "" && r.only != tg.name {
 			continue
 		}
 		where := fmt.Sprintf("%s:%d (%s)", filepath.Base(path), r.line, tg.name)
+		if i == tg.restartAt && i > 0 {
+			conn.Close(ctx)
+			tg.restart()
+			if conn, err = tg.connect(); err != nil {
+				t.Fatalf("%s: reconnect: %v", where, err)
+			}
+			if _, err := conn.Exec(ctx, "FLUSH").ReadAll(); err != nil {
+				t.Fatalf("%s: flush after restart: %v", where, err)
+			}
+		}
 		switch r.kind {
 		case "restart":
 			if tg.restart != nil {
@@ -211,8 +257,14 @@ func runScript(t *testing.T, path string, tg target) {
 			}
 			continue
 		}
+		sql := r.sql
+		if tg.name == "postgres" {
+			if sql = forPostgres(sql); sql == "" {
+				continue
+			}
+		}
 		qctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		results, err := conn.Exec(qctx, r.sql).ReadAll()
+		results, err := conn.Exec(qctx, sql).ReadAll()
 		cancel()
 		if r.errCode != "" {
 			var pe *pgconn.PgError
@@ -280,15 +332,28 @@ func scripts(t *testing.T) []string {
 
 func TestSQLLogic(t *testing.T) {
 	for _, f := range scripts(t) {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			s := startServer(t)
-			runScript(t, f, target{
+		run := func(t *testing.T, restartMidway bool, args ...string) {
+			s := startServer(t, args...)
+			tg := target{
 				name: "streamsql",
 				connect: func() (*pgconn.PgConn, error) {
 					return pgconn.Connect(context.Background(), s.url("tester"))
 				},
 				restart: s.restart,
-			})
+			}
+			if restartMidway {
+				tg.restartAt = len(parseScript(t, f)) / 2
+			}
+			runScript(t, f, tg)
+		}
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if !streaming(f) {
+				run(t, false)
+				return
+			}
+			t.Run("batch=1", func(t *testing.T) { run(t, false, "--view-batch-size", "1") })
+			t.Run("batch=65536", func(t *testing.T) { run(t, false, "--view-batch-size", "65536") })
+			t.Run("restart-midway", func(t *testing.T) { run(t, true) })
 		})
 	}
 }

@@ -54,6 +54,7 @@ func serve(args []string) error {
 	cleartext := fs.Bool("cleartext", false, "ask for passwords in clear text instead of SCRAM-SHA-256")
 	verbose := fs.Bool("v", false, "log debug messages")
 	streamFsync := fs.Bool("stream-fsync", true, "fsync stream appends before acknowledging them (group commit); false trades crash safety for speed")
+	viewBatch := fs.Int("view-batch-size", 65536, "most records a materialized view reads from a shard at once (results do not depend on it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func serve(args []string) error {
 	if *password != "" {
 		auth.Users["*"] = *password
 	}
-	db, err := planner.OpenWith(*dataDir, planner.Options{StreamNoSync: !*streamFsync})
+	db, err := planner.OpenWith(*dataDir, planner.Options{StreamNoSync: !*streamFsync, ViewBatch: *viewBatch})
 	if err != nil {
 		return err
 	}
