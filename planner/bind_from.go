@@ -401,7 +401,7 @@ func (b *binder) tableFunc(name, args, alias string, outer *scope) (Node, []Colu
 		return nil, nil, err
 	}
 	sel := q.Node.(*ast.SelectStmt)
-	if name == "tumble" || name == "hop" {
+	if name == "tumble" || name == "hop" || name == "session" {
 		return b.windowTVF(name, sel, alias, outer)
 	}
 	var bound []expr.Expr
@@ -411,9 +411,6 @@ func (b *binder) tableFunc(name, args, alias string, outer *scope) (Node, []Colu
 			return nil, nil, err
 		}
 		bound = append(bound, e)
-	}
-	if name == "session" {
-		return nil, nil, sqlerr.Unsupported("SESSION windows are not supported yet")
 	}
 	if !isSRF(name) {
 		return nil, nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s does not exist", name)
@@ -434,14 +431,16 @@ func (b *binder) tableFunc(name, args, alias string, outer *scope) (Node, []Colu
 	return &TableFuncNode{Name: name, Args: bound, Cols: cols}, cols, nil
 }
 
-// windowTVF binds TUMBLE(rel, time_col, size [, offset]) and
-// HOP(rel, time_col, slide, size [, offset]).
+// windowTVF binds TUMBLE(rel, time_col, size [, offset]),
+// HOP(rel, time_col, slide, size [, offset]) and SESSION(rel, time_col, gap).
 func (b *binder) windowTVF(name string, sel *ast.SelectStmt, alias string, outer *scope) (Node, []Column, error) {
 	fields := sel.Fields.Fields
 	hop := name == "hop"
 	min, max := 3, 4
 	if hop {
 		min, max = 4, 5
+	} else if name == "session" {
+		max = 3
 	}
 	if len(fields) < min || len(fields) > max {
 		return nil, nil, sqlerr.New(sqlerr.UndefinedFunction, "%s takes a relation, a time column and %d intervals", strings.ToUpper(name), min-2)
@@ -490,7 +489,9 @@ func (b *binder) windowTVF(name string, sel *ast.SelectStmt, alias string, outer
 		durs = append(durs, int64(c.D.Iv.Days)*86400_000_000+c.D.Iv.Micros)
 	}
 	spec := dataflow.WindowSpec{TimeCol: timeCol, TimeType: tt, Hopping: hop}
-	if hop {
+	if name == "session" {
+		spec.Session, spec.Gap, spec.Size, spec.Slide = true, durs[0], durs[0], durs[0]
+	} else if hop {
 		spec.Slide, spec.Size = durs[0], durs[1]
 		if len(durs) > 2 {
 			spec.Offset = durs[2]

@@ -377,7 +377,11 @@ func (b *binder) selectStmt(s *ast.SelectStmt, outer *scope) (Node, error) {
 		for i, a := range agg.aggs {
 			aggCols = append(aggCols, Column{Name: "agg" + strconv.Itoa(i), Type: a.T})
 		}
-		node = &AggNode{In: node, Keys: agg.keys, Aggs: agg.aggs, Cols: aggCols}
+		an := &AggNode{In: node, Keys: agg.keys, Aggs: agg.aggs, Cols: aggCols}
+		if err := partitionSessions(an); err != nil {
+			return nil, err
+		}
+		node = an
 		if having != nil {
 			node = &FilterNode{In: node, Pred: having}
 		}
@@ -689,4 +693,34 @@ func (b *binder) sortKey(it *ast.ByItem, sc *scope) (exec.SortKey, error) {
 	}
 	k.E = bound
 	return k, nil
+}
+
+// partitionSessions gives a SESSION window under an aggregate its
+// partition: the GROUP BY keys other than window_start and window_end,
+// which must be columns of the windowed relation.
+func partitionSessions(a *AggNode) error {
+	n := a.In
+	for {
+		f, ok := n.(*FilterNode)
+		if !ok {
+			break
+		}
+		n = f.In
+	}
+	w, ok := n.(*WindowTVFNode)
+	if !ok || !w.Spec.Session {
+		return nil
+	}
+	base := len(w.In.Columns())
+	w.Partition = nil
+	for _, k := range a.Keys {
+		c, ok := k.(*expr.Col)
+		if !ok {
+			return sqlerr.Unsupported("GROUP BY over SESSION windows must list columns (the session partition), not expressions")
+		}
+		if c.Idx < base {
+			w.Partition = append(w.Partition, c.Idx)
+		}
+	}
+	return nil
 }

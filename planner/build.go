@@ -107,6 +107,9 @@ func buildOver(ctx *expr.Ctx, n Node, in exec.Operator) (exec.Operator, error) {
 	case *DistinctOnNode:
 		return &exec.DistinctOn{In: in, Keys: x.Keys}, nil
 	case *WindowTVFNode:
+		if x.Spec.Session {
+			return dataflow.NewSessionAssign(in, x.Spec, x.Partition), nil
+		}
 		return dataflow.NewWindowAssign(in, x.Spec), nil
 	case *ProjectSetNode:
 		return buildProjectSet(ctx, in, x), nil

@@ -34,8 +34,12 @@ type viewFlow struct {
 	ts     []types.T // the stream scan's columns (data and system)
 	pre    []Node    // stateless steps below the aggregate, innermost first
 	agg    *dataflow.IncAgg
-	post   []Node // stateless steps above it, innermost first
-	outTs  []types.T
+	sess   *dataflow.SessionAgg // instead of agg, for SESSION windows
+	// sessOnScan: only filters below the SESSION window, so its time
+	// column is a column of the stream's rows
+	sessOnScan bool
+	post       []Node // stateless steps above it, innermost first
+	outTs      []types.T
 
 	// windows closed by the watermark (when the stream has one and the
 	// view groups by a window)
@@ -105,10 +109,15 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 				f.post = steps
 			}
 			f.outTs = colTypes(visible(node.Columns()))
+			if sessionStep(f.post) >= 0 {
+				return nil, nil // sessions without an aggregate: computed when read
+			}
 			if err := f.planWindows(b, x.Rel, aggNode); err != nil {
 				return nil, err
 			}
-			if aggNode != nil {
+			if i := sessionStep(f.pre); aggNode != nil && i >= 0 {
+				f.planSession(aggNode, i)
+			} else if aggNode != nil {
 				opts := dataflow.IncAggOptions{AppendOnly: true, Quiet: f.eowc}
 				if f.endKey >= 0 {
 					opts.HasWindow, opts.WindowKey = true, f.endKey
@@ -121,8 +130,8 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 				}
 				f.agg = agg
 			}
-			if f.eowc && f.endKey < 0 && f.startKey < 0 {
-				return nil, sqlerr.Unsupported("EMIT ON WINDOW CLOSE needs a GROUP BY on window_start or window_end of a TUMBLE or HOP over a stream with a WATERMARK")
+			if f.eowc && f.endKey < 0 && f.startKey < 0 && (f.sess == nil || f.wms == nil) {
+				return nil, sqlerr.Unsupported("EMIT ON WINDOW CLOSE needs a GROUP BY on window_start or window_end of a TUMBLE or HOP, or a SESSION window, over a stream with a WATERMARK")
 			}
 			return f, nil
 		}
@@ -139,12 +148,18 @@ func (f *viewFlow) planWindows(b *binder, rel *catalog.Object, agg *AggNode) err
 	for _, st := range f.pre {
 		if w, ok := st.(*WindowTVFNode); ok {
 			f.window = w
+			if w.Spec.Session {
+				break
+			}
 		} else if _, isFilter := st.(*FilterNode); !isFilter && f.window != nil {
 			return nil // a projection after the window: columns moved
 		}
 	}
 	if f.window == nil {
 		return nil
+	}
+	if f.window.Spec.Session {
+		return f.bindWatermark(b, rel)
 	}
 	base := len(f.window.In.Columns())
 	for k, e := range agg.Keys {
@@ -160,6 +175,11 @@ func (f *viewFlow) planWindows(b *binder, rel *catalog.Object, agg *AggNode) err
 	if f.startKey < 0 && f.endKey < 0 {
 		return nil
 	}
+	return f.bindWatermark(b, rel)
+}
+
+// bindWatermark binds the stream's WATERMARK FOR expression.
+func (f *viewFlow) bindWatermark(b *binder, rel *catalog.Object) error {
 	q, err := b.s.parser.ParseExpr(rel.Watermark.Expr)
 	if err != nil {
 		return err
@@ -172,6 +192,65 @@ func (f *viewFlow) planWindows(b *binder, rel *catalog.Object, agg *AggNode) err
 	f.wmExpr = e
 	f.wms = dataflow.NewWatermarks(len(f.stream.Shards()), 0, watermarkIdle)
 	return nil
+}
+
+// sessionStep is the index of a SESSION window among steps, or -1.
+func sessionStep(steps []Node) int {
+	for i, st := range steps {
+		if w, ok := st.(*WindowTVFNode); ok && w.Spec.Session {
+			return i
+		}
+	}
+	return -1
+}
+
+// planSession maintains an aggregate over SESSION windows: the steps
+// below the window feed the session operator, which recomputes a
+// partition's sessions with the steps above the window and the aggregate
+// as a batch (one session at a time) when its rows change.
+func (f *viewFlow) planSession(agg *AggNode, at int) {
+	w := f.pre[at].(*WindowTVFNode)
+	above := f.pre[at+1:]
+	f.pre = f.pre[:at]
+	f.sessOnScan = true
+	for _, st := range f.pre {
+		if _, ok := st.(*FilterNode); !ok {
+			f.sessOnScan = false
+		}
+	}
+	outTs := make([]types.T, 0, len(agg.Keys)+len(agg.Aggs))
+	for _, k := range agg.Keys {
+		outTs = append(outTs, k.Type())
+	}
+	for _, a := range agg.Aggs {
+		outTs = append(outTs, a.T)
+	}
+	compute := func(ctx *expr.Ctx, b arrow.RecordBatch) ([][]types.Datum, error) {
+		b.Retain()
+		m, err := runSteps(ctx, above, &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}, nil)
+		if err != nil {
+			return nil, err
+		}
+		in := colTypes(agg.In.Columns())
+		bs, err := exec.Drain(ctx, exec.NewHashAgg(exec.NewScan(in, []arrow.RecordBatch{m.Batch}), agg.Keys, agg.Aggs))
+		if err != nil {
+			return nil, err
+		}
+		var rows [][]types.Datum
+		for _, b := range bs {
+			for r := 0; r < int(b.NumRows()); r++ {
+				row := make([]types.Datum, b.NumCols())
+				for c := range row {
+					row[c] = types.DatumAt(b.Column(c), r)
+				}
+				rows = append(rows, row)
+			}
+			b.Release()
+		}
+		return rows, nil
+	}
+	f.sess = dataflow.NewSessionAgg(w.Spec, w.Partition, colTypes(w.In.Columns()), outTs, compute)
+	f.sess.Quiet = f.eowc
 }
 
 // flowReadMax is the most records a view reads from a shard at once: a
@@ -203,6 +282,9 @@ func (f *viewFlow) applyBatch(ctx *expr.Ctx, shard int, b arrow.RecordBatch) err
 	defer v.Release()
 	n := int(b.NumRows())
 	now := time.Now()
+	if f.sess != nil {
+		return f.applySessions(ctx, shard, b, v, now)
+	}
 	for lo := 0; lo < n; {
 		hi := f.cut(v, shard, lo, n, now)
 		sub := b
@@ -228,13 +310,64 @@ func (f *viewFlow) applyBatch(ctx *expr.Ctx, shard int, b arrow.RecordBatch) err
 	return nil
 }
 
+// applySessions drops the rows that are behind the watermark as it
+// stands just before each of them (so that, as with window cuts, lateness
+// does not depend on batching) and applies the rest.
+func (f *viewFlow) applySessions(ctx *expr.Ctx, shard int, b arrow.RecordBatch, v expr.Value, now time.Time) error {
+	timeCol := -1
+	if f.sessOnScan {
+		timeCol = f.window.Spec.TimeCol
+	}
+	wm0, _ := f.wms.Current(now)
+	bound := wm0
+	var keep []int
+	late := 0
+	for i := 0; i < int(b.NumRows()); i++ {
+		if timeCol >= 0 && !b.Column(timeCol).IsNull(i) {
+			ts := types.DatumAt(b.Column(timeCol), i).I
+			if ts < bound {
+				if wm, ok := f.wms.Current(now); ok && ts < wm {
+					if keep == nil {
+						keep = make([]int, 0, b.NumRows())
+						for k := 0; k < i; k++ {
+							keep = append(keep, k)
+						}
+					}
+					late++
+					continue
+				}
+			}
+		}
+		if keep != nil {
+			keep = append(keep, i)
+		}
+		if d := v.At(i); !d.Null {
+			f.wms.Observe(shard, d.I, now)
+			bound = max(bound, d.I)
+		}
+	}
+	if keep != nil {
+		b = expr.Take(ctx.Mem, b, keep)
+		defer b.Release()
+		f.mu.Lock()
+		f.late += int64(late)
+		f.mu.Unlock()
+	}
+	if err := f.apply(ctx, b); err != nil {
+		return err
+	}
+	return f.closeWindows(ctx)
+}
+
 // cut feeds the event times of rows lo.. to the watermark tracker and
 // returns the end of the first segment: just after the row that moves the
 // watermark past a window's end, or n.
 func (f *viewFlow) cut(v expr.Value, shard, lo, n int, now time.Time) int {
 	wm, ok := f.wms.Current(now)
 	next := int64(math.MinInt64) // event time at which to look again
-	if ok {
+	if f.sess != nil {
+		next = math.MaxInt64 // session ends are not on a grid: no cuts
+	} else if ok {
 		next = f.nextEnd(wm)
 	}
 	var vals []int64
@@ -293,15 +426,22 @@ func (f *viewFlow) closeWindows(ctx *expr.Ctx) error {
 		return nil
 	}
 	f.window.Spec.ClosedBefore, f.window.Spec.HasClosed = wm, true
-	final := f.agg.ExpireWindows(wm)
+	var final [][]types.Datum
+	var ts []types.T
+	groups := 0
+	if f.sess != nil {
+		final, ts, groups = f.sess.Expire(wm), f.sess.OutTypes, f.sess.Groups()
+	} else {
+		final, ts, groups = f.agg.ExpireWindows(wm), f.agg.Types(), f.agg.Groups()
+	}
 	f.mu.Lock()
 	f.watermark, f.hasWM = wm, true
-	f.groups = f.agg.Groups()
+	f.groups = groups
 	f.mu.Unlock()
 	if !f.eowc || len(final) == 0 {
 		return nil
 	}
-	return f.emit(ctx, &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(ctx.Mem, f.agg.Types(), final)})
+	return f.emit(ctx, &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(ctx.Mem, ts, final)})
 }
 
 // start runs the flow until stop.
@@ -399,20 +539,30 @@ func (f *viewFlow) fail(err error) {
 func (f *viewFlow) apply(ctx *expr.Ctx, b arrow.RecordBatch) error {
 	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}
 	b.Retain()
-	if f.agg != nil {
+	if f.agg != nil || f.sess != nil {
 		var err error
 		var late int64
 		if m, err = runSteps(ctx, f.pre, m, &late); err != nil {
 			return err
 		}
-		out, err := f.agg.Process(ctx, m)
+		var out *dataflow.Msg
+		var groups int
+		if f.sess != nil {
+			before := f.sess.Late
+			out, err = f.sess.Process(ctx, m)
+			late += f.sess.Late - before
+			groups = f.sess.Groups()
+		} else {
+			out, err = f.agg.Process(ctx, m)
+			groups = f.agg.Groups()
+		}
 		m.Release()
 		if err != nil {
 			return err
 		}
 		f.mu.Lock()
 		f.late += late
-		f.groups = f.agg.Groups()
+		f.groups = groups
 		f.mu.Unlock()
 		if f.eowc {
 			// results reach the view when their window closes

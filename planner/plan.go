@@ -111,17 +111,23 @@ type WindowNode struct {
 	Cols      []Column
 }
 
-// WindowTVFNode is TUMBLE or HOP in FROM: its input's columns plus
-// window_start and window_end (one row per window a row falls in).
+// WindowTVFNode is TUMBLE, HOP or SESSION in FROM: its input's columns
+// plus window_start and window_end (one row per window a row falls in).
 type WindowTVFNode struct {
 	In   Node
 	Spec dataflow.WindowSpec
 	Cols []Column
+	// Partition: for SESSION, the input columns whose values each have
+	// their own sessions (the GROUP BY keys of the aggregate above).
+	Partition []int
 }
 
 func (n *WindowTVFNode) Columns() []Column { return n.Cols }
 func (n *WindowTVFNode) Children() []Node  { return []Node{n.In} }
 func (n *WindowTVFNode) describe() string {
+	if n.Spec.Session {
+		return fmt.Sprintf("Session gap=%dus partition=%v", n.Spec.Gap, n.Partition)
+	}
 	if n.Spec.Hopping {
 		return fmt.Sprintf("Hop slide=%dus size=%dus", n.Spec.Slide, n.Spec.Size)
 	}

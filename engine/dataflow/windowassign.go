@@ -15,6 +15,9 @@ type WindowSpec struct {
 	Size, Slide int64
 	Offset      int64
 	Hopping     bool
+	// Session windows (SESSION): rows of a partition less than Gap apart.
+	Session bool
+	Gap     int64
 	// ClosedBefore, when HasClosed, drops the windows that end at or
 	// before it: the watermark closed them and late rows must not reopen them.
 	ClosedBefore int64
