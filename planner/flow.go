@@ -31,10 +31,15 @@ import (
 type viewFlow struct {
 	name   string
 	stream *streamstore.Stream
-	ts     []types.T // the stream scan's columns (data and system)
-	pre    []Node    // stateless steps below the aggregate, innermost first
-	agg    *dataflow.IncAgg
-	sess   *dataflow.SessionAgg // instead of agg, for SESSION windows
+	// a view over another incrementally maintained view has no stream: its
+	// parent feeds it its changelog (snapshot first), in the parent's
+	// goroutine, right after applying each change to itself
+	parent   *viewFlow
+	children []*viewFlow // guarded by mu
+	ts       []types.T   // the stream scan's columns (data and system)
+	pre      []Node      // stateless steps below the aggregate, innermost first
+	agg      *dataflow.IncAgg
+	sess     *dataflow.SessionAgg // instead of agg, for SESSION windows
 	// sessOnScan: only filters below the SESSION window, so its time
 	// column is a column of the stream's rows
 	sessOnScan bool
@@ -68,6 +73,7 @@ type viewFlow struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+	ectx   *expr.Ctx // a child's evaluation context
 }
 
 type viewRow struct {
@@ -95,14 +101,24 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			n = x.In
 			continue
 		case *ScanNode:
-			if x.Rel == nil || x.Rel.Kind != catalog.KindStream {
+			if x.Rel == nil {
 				return nil, nil
 			}
-			s, err := db.Stream(x.Rel.Name)
-			if err != nil {
-				return nil, err
+			switch x.Rel.Kind {
+			case catalog.KindStream:
+				s, err := db.Stream(x.Rel.Name)
+				if err != nil {
+					return nil, err
+				}
+				f.stream = s
+			case catalog.KindMaterializedView:
+				if f.parent = db.flow(x.Rel.Name); f.parent == nil {
+					return nil, nil
+				}
+			default:
+				return nil, nil
 			}
-			f.stream, f.ts = s, colTypes(x.Cols)
+			f.ts = colTypes(x.Cols)
 			if aggNode != nil {
 				f.pre = steps
 			} else {
@@ -118,7 +134,8 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			if i := sessionStep(f.pre); aggNode != nil && i >= 0 {
 				f.planSession(aggNode, i)
 			} else if aggNode != nil {
-				opts := dataflow.IncAggOptions{AppendOnly: true, Quiet: f.eowc}
+				// a stream only inserts; a view's changelog also retracts
+				opts := dataflow.IncAggOptions{AppendOnly: f.parent == nil, Quiet: f.eowc}
 				if f.endKey >= 0 {
 					opts.HasWindow, opts.WindowKey = true, f.endKey
 				} else if f.startKey >= 0 {
@@ -273,7 +290,7 @@ const watermarkIdle = 2 * time.Second
 // whose sources keep their own watermarks.)
 func (f *viewFlow) applyBatch(ctx *expr.Ctx, shard int, b arrow.RecordBatch) error {
 	if f.wms == nil {
-		return f.apply(ctx, b)
+		return f.apply(ctx, b, nil)
 	}
 	v, err := f.wmExpr.Eval(ctx, b)
 	if err != nil {
@@ -297,7 +314,7 @@ func (f *viewFlow) applyBatch(ctx *expr.Ctx, shard int, b arrow.RecordBatch) err
 		} else {
 			b.Retain()
 		}
-		err := f.apply(ctx, sub)
+		err := f.apply(ctx, sub, nil)
 		sub.Release()
 		if err == nil {
 			err = f.closeWindows(ctx)
@@ -353,7 +370,7 @@ func (f *viewFlow) applySessions(ctx *expr.Ctx, shard int, b arrow.RecordBatch, 
 		f.late += int64(late)
 		f.mu.Unlock()
 	}
-	if err := f.apply(ctx, b); err != nil {
+	if err := f.apply(ctx, b, nil); err != nil {
 		return err
 	}
 	return f.closeWindows(ctx)
@@ -448,6 +465,11 @@ func (f *viewFlow) closeWindows(ctx *expr.Ctx) error {
 func (f *viewFlow) start(db *DB, name string) {
 	f.name = name
 	f.rows = map[string]*viewRow{}
+	f.progress = make(chan struct{})
+	if f.parent != nil {
+		f.attachTo(db, f.parent)
+		return
+	}
 	f.positions = make([]uint64, len(f.stream.Shards()))
 	for i, sh := range f.stream.Shards() {
 		f.positions[i] = sh.TrimHorizon()
@@ -459,8 +481,58 @@ func (f *viewFlow) start(db *DB, name string) {
 }
 
 func (f *viewFlow) stop() {
+	if p := f.parent; p != nil {
+		p.mu.Lock()
+		for i, c := range p.children {
+			if c == f {
+				p.children = append(p.children[:i:i], p.children[i+1:]...)
+				break
+			}
+		}
+		p.mu.Unlock()
+		return
+	}
 	f.cancel()
 	<-f.done
+}
+
+// attachTo makes f a child of parent: f first takes the parent's current
+// rows as inserts, then every change after them. The parent's lock is held
+// throughout, so no change falls between the snapshot and the first
+// change delivered.
+func (f *viewFlow) attachTo(db *DB, parent *viewFlow) {
+	ctx := &expr.Ctx{Go: context.Background(), Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db}}
+	f.ectx = ctx
+	parent.mu.Lock()
+	defer parent.mu.Unlock()
+	parent.children = append(parent.children, f)
+	if parent.err != nil {
+		f.fail(parent.err)
+		return
+	}
+	rows := make([][]types.Datum, 0, len(parent.rows))
+	weights := make([]int64, 0, len(parent.rows))
+	for _, r := range parent.rows {
+		rows, weights = append(rows, r.d), append(weights, r.n)
+	}
+	if len(rows) == 0 {
+		return
+	}
+	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(ctx.Mem, parent.outTs, rows), Weights: weights}
+	err := f.apply(ctx, m.Batch, m.Weights)
+	m.Release()
+	if err != nil {
+		f.fail(err)
+	}
+}
+
+// source is the flow that reads a stream for f (f itself, or the root of
+// the views f is built on).
+func (f *viewFlow) source() *viewFlow {
+	for f.parent != nil {
+		f = f.parent
+	}
+	return f
 }
 
 func (f *viewFlow) run(ctx context.Context, db *DB) {
@@ -535,9 +607,10 @@ func (f *viewFlow) fail(err error) {
 	f.mu.Unlock()
 }
 
-// apply pushes one batch of stream records through the view's steps.
-func (f *viewFlow) apply(ctx *expr.Ctx, b arrow.RecordBatch) error {
-	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}
+// apply pushes one changelog batch (stream records: weights nil) through
+// the view's steps.
+func (f *viewFlow) apply(ctx *expr.Ctx, b arrow.RecordBatch, weights []int64) error {
+	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b, Weights: weights}
 	b.Retain()
 	if f.agg != nil || f.sess != nil {
 		var err error
@@ -583,9 +656,24 @@ func (f *viewFlow) emit(ctx *expr.Ctx, m *dataflow.Msg) error {
 	}
 	defer m.Release()
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.applyLocked(m)
+	children := f.children
+	f.mu.Unlock()
+	for _, c := range children {
+		if c.failed() {
+			continue
+		}
+		if err := c.apply(c.ectx, m.Batch, m.Weights); err != nil {
+			c.fail(err) // a view built on this one fails alone
+		}
+	}
 	return nil
+}
+
+func (f *viewFlow) failed() bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.err != nil
 }
 
 // applyLocked adds a changelog to the view's rows; callers hold f.mu.
@@ -815,6 +903,9 @@ func (db *DB) flushFlows(ctx context.Context) error {
 	}
 	db.mu.RUnlock()
 	for _, f := range flows {
+		if f.stream == nil {
+			continue // fed by its parent, in the parent's goroutine
+		}
 		target := make([]uint64, len(f.stream.Shards()))
 		for i, sh := range f.stream.Shards() {
 			target[i] = sh.Latest()

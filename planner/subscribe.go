@@ -316,11 +316,12 @@ func (s *Session) subscribe(ctx *expr.Ctx, st *pgsql.Subscribe) (*subscription, 
 	if err != nil {
 		return nil, nil, err
 	}
-	target := make([]uint64, len(f.stream.Shards()))
-	for i, sh := range f.stream.Shards() {
+	src := f.source()
+	target := make([]uint64, len(src.stream.Shards()))
+	for i, sh := range src.stream.Shards() {
 		target[i] = sh.Latest()
 	}
-	if err := f.waitFor(ctx.Go, target); err != nil {
+	if err := src.waitFor(ctx.Go, target); err != nil {
 		if own {
 			f.stop()
 		}
