@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"reflect"
 	"sync"
@@ -89,7 +90,16 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 	var steps []Node
 	for {
 		switch x := n.(type) {
-		case *FilterNode, *ProjectNode, *WindowTVFNode:
+		case *FilterNode:
+			if top, below := topNOf(x); top != nil {
+				steps = append(top, steps...)
+				n = below
+				continue
+			}
+			steps = append([]Node{x}, steps...)
+			n = x.In
+			continue
+		case *ProjectNode, *WindowTVFNode:
 			steps = append([]Node{x}, steps...)
 			n = x.Children()[0]
 			continue
@@ -131,11 +141,24 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			if err := f.planWindows(b, x.Rel, aggNode); err != nil {
 				return nil, err
 			}
+			// top-N steps over the stream itself see only inserts
+			for _, st := range f.pre {
+				if t, ok := st.(*topNStep); ok {
+					t.op.AppendOnly = f.parent == nil
+				}
+			}
+			if aggNode == nil {
+				for _, st := range f.post {
+					if t, ok := st.(*topNStep); ok {
+						t.op.AppendOnly = f.parent == nil
+					}
+				}
+			}
 			if i := sessionStep(f.pre); aggNode != nil && i >= 0 {
 				f.planSession(aggNode, i)
 			} else if aggNode != nil {
 				// a stream only inserts; a view's changelog also retracts
-				opts := dataflow.IncAggOptions{AppendOnly: f.parent == nil, Quiet: f.eowc}
+				opts := dataflow.IncAggOptions{AppendOnly: f.parent == nil && !retracts(f.pre), Quiet: f.eowc}
 				if f.endKey >= 0 {
 					opts.HasWindow, opts.WindowKey = true, f.endKey
 				} else if f.startKey >= 0 {
@@ -209,6 +232,78 @@ func (f *viewFlow) bindWatermark(b *binder, rel *catalog.Object) error {
 	f.wmExpr = e
 	f.wms = dataflow.NewWatermarks(len(f.stream.Shards()), 0, watermarkIdle)
 	return nil
+}
+
+// topNStep is ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) <= N in a
+// flow: the window function's rows, limited to the first N per partition.
+type topNStep struct {
+	w  *WindowNode
+	op *dataflow.TopN
+}
+
+func (t *topNStep) Columns() []Column { return t.w.Cols }
+func (t *topNStep) Children() []Node  { return []Node{t.w.In} }
+func (t *topNStep) describe() string {
+	return fmt.Sprintf("TopN n=%d partition=%v", t.op.N, t.w.Partition)
+}
+
+// topNOf recognises a top-N filter: rn <= N (or rn < N, N >= rn) where rn
+// is the only function of a window, ROW_NUMBER(), directly below or
+// through a projection. It returns the steps replacing the filter and the
+// window's input.
+func topNOf(f *FilterNode) ([]Node, Node) {
+	c, ok := f.Pred.(*expr.Compare)
+	if !ok {
+		return nil, nil
+	}
+	col, lim, op := c.L, c.R, c.Op
+	switch op {
+	case expr.GE:
+		col, lim, op = c.R, c.L, expr.LE
+	case expr.GT:
+		col, lim, op = c.R, c.L, expr.LT
+	}
+	k, ok := lim.(*expr.Const)
+	ref, ok2 := col.(*expr.Col)
+	if !ok || !ok2 || k.D.Null || (op != expr.LE && op != expr.LT) {
+		return nil, nil
+	}
+	n := k.D.I
+	if k.Type().Kind != types.Int64 && k.Type().Kind != types.Int32 && k.Type().Kind != types.Int16 {
+		return nil, nil
+	}
+	if op == expr.LT {
+		n--
+	}
+	var proj *ProjectNode
+	in := f.In
+	idx := ref.Idx
+	if p, ok := in.(*ProjectNode); ok {
+		c, ok := p.Exprs[idx].(*expr.Col)
+		if !ok {
+			return nil, nil
+		}
+		proj, in, idx = p, p.In, c.Idx
+	}
+	w, ok := in.(*WindowNode)
+	if !ok || len(w.Funcs) != 1 || w.Funcs[0].Kind != exec.WinRowNumber || idx != len(w.In.Columns()) || n < 0 {
+		return nil, nil
+	}
+	step := &topNStep{w: w, op: dataflow.NewTopN(w.Partition, w.Order, n, colTypes(w.In.Columns()), false)}
+	if proj != nil {
+		return []Node{step, proj}, w.In
+	}
+	return []Node{step}, w.In
+}
+
+// retracts reports whether steps can turn inserts into retractions.
+func retracts(steps []Node) bool {
+	for _, st := range steps {
+		if _, ok := st.(*topNStep); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // sessionStep is the index of a SESSION window among steps, or -1.
@@ -756,6 +851,13 @@ func runSteps(ctx *expr.Ctx, steps []Node, m *dataflow.Msg, late *int64) (*dataf
 				return nil, err
 			}
 			m = &dataflow.Msg{Kind: dataflow.MsgData, Batch: b, Weights: m.Weights}
+		case *topNStep:
+			out, err := x.op.Process(ctx, m)
+			m.Release()
+			if err != nil {
+				return nil, err
+			}
+			m = out
 		case *WindowTVFNode:
 			b, rows, dropped := dataflow.AssignWindowsLate(ctx, m.Batch, x.Spec, colTypes(x.Cols))
 			if late != nil {

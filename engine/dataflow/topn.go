@@ -1,0 +1,203 @@
+package dataflow
+
+import (
+	"sort"
+
+	"github.com/streamsql/streamsql/engine/exec"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// TopN maintains ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) <= N
+// incrementally: per partition it keeps the rows (a multiset, so
+// retractions work) and the N rows it emitted with their row numbers; a
+// change to a partition recomputes its top N and emits the difference.
+// Its output is the input row followed by the row number. Over an input
+// that never retracts, rows that fall out of the top N are dropped, so
+// state stays at N rows per partition.
+type TopN struct {
+	Partition  []expr.Expr
+	Order      []exec.SortKey
+	N          int64
+	InTypes    []types.T
+	AppendOnly bool
+
+	outTypes []types.T
+	parts    map[string]*topPart
+	buf      []byte
+}
+
+type topPart struct {
+	rows map[string]*topRow
+	top  [][]types.Datum
+}
+
+type topRow struct {
+	d    []types.Datum // the input row
+	keys []types.Datum // its ORDER BY values
+	n    int64
+}
+
+// NewTopN returns an empty top-N operator.
+func NewTopN(partition []expr.Expr, order []exec.SortKey, n int64, in []types.T, appendOnly bool) *TopN {
+	return &TopN{Partition: partition, Order: order, N: n, InTypes: in, AppendOnly: appendOnly,
+		outTypes: append(append([]types.T{}, in...), types.TInt64), parts: map[string]*topPart{}}
+}
+
+// Types are the output columns: the input's and the row number.
+func (t *TopN) Types() []types.T { return t.outTypes }
+
+// Rows is the number of rows held.
+func (t *TopN) Rows() int {
+	n := 0
+	for _, p := range t.parts {
+		n += len(p.rows)
+	}
+	return n
+}
+
+// Process applies a changelog batch and returns the changes to the top N.
+func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
+	b := m.Batch
+	eval := func(es []expr.Expr) ([]expr.Value, error) {
+		vs := make([]expr.Value, len(es))
+		for i, e := range es {
+			v, err := e.Eval(ctx, b)
+			if err != nil {
+				for _, x := range vs[:i] {
+					x.Release()
+				}
+				return nil, err
+			}
+			vs[i] = v
+		}
+		return vs, nil
+	}
+	pvals, err := eval(t.Partition)
+	if err != nil {
+		return nil, err
+	}
+	orderExprs := make([]expr.Expr, len(t.Order))
+	for i, k := range t.Order {
+		orderExprs[i] = k.E
+	}
+	ovals, err := eval(orderExprs)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, v := range append(pvals, ovals...) {
+			v.Release()
+		}
+	}()
+	touched := map[string]*topPart{}
+	var order []string
+	for r := 0; r < int(b.NumRows()); r++ {
+		t.buf = t.buf[:0]
+		for i, v := range pvals {
+			t.buf = exec.AppendKey(t.buf, t.Partition[i].Type(), v.At(r))
+		}
+		pk := string(t.buf)
+		p := t.parts[pk]
+		if p == nil {
+			p = &topPart{rows: map[string]*topRow{}}
+			t.parts[pk] = p
+		}
+		if touched[pk] == nil {
+			touched[pk] = p
+			order = append(order, pk)
+		}
+		row := make([]types.Datum, b.NumCols())
+		for c := range row {
+			row[c] = types.DatumAt(b.Column(c), r)
+			t.buf = exec.AppendKey(t.buf, t.InTypes[c], row[c])
+		}
+		x := p.rows[string(t.buf)]
+		if x == nil {
+			keys := make([]types.Datum, len(ovals))
+			for i, v := range ovals {
+				keys[i] = v.At(r)
+			}
+			x = &topRow{d: row, keys: keys}
+			p.rows[string(t.buf)] = x
+		}
+		x.n += m.Weight(r)
+		if x.n == 0 {
+			delete(p.rows, string(t.buf))
+		}
+	}
+	var out [][]types.Datum
+	var weights []int64
+	for _, pk := range order {
+		p := touched[pk]
+		now := t.top(p)
+		out, weights = diffRows(t.outTypes, p.top, now, out, weights)
+		p.top = now
+		if len(p.rows) == 0 {
+			delete(t.parts, pk)
+		}
+	}
+	return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, t.outTypes, out), Weights: weights}, nil
+}
+
+// top sorts a partition's rows and returns its first N with row numbers.
+func (t *TopN) top(p *topPart) [][]types.Datum {
+	type entry struct {
+		enc string
+		r   *topRow
+	}
+	all := make([]entry, 0, len(p.rows))
+	for k, r := range p.rows {
+		all = append(all, entry{k, r})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if c := t.compare(all[i].r.keys, all[j].r.keys); c != 0 {
+			return c < 0
+		}
+		return all[i].enc < all[j].enc // ties: a fixed order
+	})
+	var out [][]types.Datum
+	for _, e := range all {
+		for k := int64(0); k < e.r.n && int64(len(out)) < t.N; k++ {
+			out = append(out, append(append(make([]types.Datum, 0, len(e.r.d)+1), e.r.d...), types.DInt(int64(len(out)+1))))
+		}
+	}
+	if t.AppendOnly {
+		// rows outside the top N can never come back into it
+		kept := int64(0)
+		for _, e := range all {
+			if kept >= t.N {
+				delete(p.rows, e.enc)
+				continue
+			}
+			kept += e.r.n
+		}
+	}
+	return out
+}
+
+func (t *TopN) compare(a, b []types.Datum) int {
+	for i, k := range t.Order {
+		x, y := a[i], b[i]
+		var c int
+		switch {
+		case x.Null && y.Null:
+		case x.Null || y.Null:
+			// NULLs sort before or after every value, regardless of direction
+			c = 1
+			if x.Null == k.NullsFirst {
+				c = -1
+			}
+			return c
+		default:
+			c = types.Compare(k.E.Type(), x, y)
+			if k.Desc {
+				c = -c
+			}
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
