@@ -122,7 +122,7 @@ func OpenWith(dir string, opts Options) (*DB, error) {
 	// materialized views over streams replay them from the store
 	for _, o := range cat.Objects() {
 		if o.Kind == catalog.KindMaterializedView {
-			if err := db.startFlow(o); err != nil {
+			if err := db.startFlow(o, false); err != nil {
 				return nil, fmt.Errorf("materialized view %q: %w", o.Name, err)
 			}
 		}

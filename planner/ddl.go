@@ -300,7 +300,7 @@ func (s *Session) createView(ctx *expr.Ctx, st *pgsql.CreateView) (*Result, erro
 		return nil, err
 	}
 	if kind == catalog.KindMaterializedView {
-		if err := s.db.startFlow(o); err != nil {
+		if err := s.db.startFlow(o, true); err != nil {
 			_, _ = s.db.Catalog.Drop(o.Name, true)
 			return nil, err
 		}

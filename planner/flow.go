@@ -2,9 +2,11 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +42,8 @@ type viewFlow struct {
 	ts       []types.T   // the stream scan's columns (data and system)
 	pre      []Node      // stateless steps below the aggregate, innermost first
 	agg      *dataflow.IncAgg
+	rel      *catalog.Object      // the stream or view read
+	aggDesc  string               // the aggregate, for EXPLAIN
 	sess     *dataflow.SessionAgg // instead of agg, for SESSION windows
 	// sessOnScan: only filters below the SESSION window, so its time
 	// column is a column of the stream's rows
@@ -82,7 +86,17 @@ type viewRow struct {
 	n int64
 }
 
-// planFlow recognises an incremental shape in a view's plan; nil if it has none.
+// notIncremental says why a query has no incremental shape.
+type notIncremental struct{ reason string }
+
+func (e *notIncremental) Error() string { return e.reason }
+
+func cannot(format string, args ...any) error {
+	return &notIncremental{reason: fmt.Sprintf(format, args...)}
+}
+
+// planFlow recognises an incremental shape in a view's plan. When it has
+// none the error is a *notIncremental saying why.
 func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error) {
 	f := &viewFlow{endKey: -1, startKey: -1, eowc: o.Options["emit"] == "on window close"}
 	var aggNode *AggNode
@@ -103,16 +117,25 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			steps = append([]Node{x}, steps...)
 			n = x.Children()[0]
 			continue
+		case *LimitNode, *SortNode:
+			top, below, err := orderLimitOf(x)
+			if err != nil {
+				return nil, err
+			}
+			steps = append(top, steps...)
+			n = below
+			continue
 		case *AggNode:
 			if aggNode != nil {
-				return nil, nil
+				return nil, cannot("two levels of GROUP BY in one view: make the inner query a materialized view of its own and aggregate over it")
 			}
 			f.post, steps, aggNode = steps, nil, x
+			f.aggDesc = "Incremental" + strings.TrimPrefix(x.describe(), "Hash")
 			n = x.In
 			continue
 		case *ScanNode:
 			if x.Rel == nil {
-				return nil, nil
+				return nil, cannot("it reads a system relation")
 			}
 			switch x.Rel.Kind {
 			case catalog.KindStream:
@@ -120,13 +143,14 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 				if err != nil {
 					return nil, err
 				}
-				f.stream = s
+				f.stream, f.rel = s, x.Rel
 			case catalog.KindMaterializedView:
 				if f.parent = db.flow(x.Rel.Name); f.parent == nil {
-					return nil, nil
+					return nil, cannot("materialized view %s is not maintained incrementally", x.Rel.Name)
 				}
+				f.rel = x.Rel
 			default:
-				return nil, nil
+				return nil, cannot("it reads no stream")
 			}
 			f.ts = colTypes(x.Cols)
 			if aggNode != nil {
@@ -136,7 +160,7 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			}
 			f.outTs = colTypes(visible(node.Columns()))
 			if sessionStep(f.post) >= 0 {
-				return nil, nil // sessions without an aggregate: computed when read
+				return nil, cannot("SESSION windows need a GROUP BY (the session's partition and aggregates)")
 			}
 			if err := f.planWindows(b, x.Rel, aggNode); err != nil {
 				return nil, err
@@ -156,6 +180,7 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			}
 			if i := sessionStep(f.pre); aggNode != nil && i >= 0 {
 				f.planSession(aggNode, i)
+				f.aggDesc = "Session" + strings.TrimPrefix(f.aggDesc, "Incremental")
 			} else if aggNode != nil {
 				// a stream only inserts; a view's changelog also retracts
 				opts := dataflow.IncAggOptions{AppendOnly: f.parent == nil && !retracts(f.pre), Quiet: f.eowc}
@@ -166,7 +191,7 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 				}
 				agg, err := dataflow.NewIncAgg(aggNode.Keys, aggNode.Aggs, opts)
 				if err != nil {
-					return nil, nil // computed when read
+					return nil, cannot("%s", err.Error())
 				}
 				f.agg = agg
 			}
@@ -174,9 +199,53 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 				return nil, sqlerr.Unsupported("EMIT ON WINDOW CLOSE needs a GROUP BY on window_start or window_end of a TUMBLE or HOP, or a SESSION window, over a stream with a WATERMARK")
 			}
 			return f, nil
+		case *JoinNode:
+			return nil, cannot("joins in continuous queries are not supported yet")
+		case *WindowNode:
+			return nil, cannot("window functions over a stream are supported as top-N only: ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) <= n in an outer WHERE")
+		case *UnionNode, *SetOpNode:
+			return nil, cannot("UNION, INTERSECT and EXCEPT in continuous queries are not supported yet")
+		case *DistinctOnNode:
+			return nil, cannot("DISTINCT ON in continuous queries is not supported yet: use ROW_NUMBER() ... <= 1")
+		default:
+			return nil, cannot("%s is not supported in continuous queries", strings.Fields(n.describe())[0])
 		}
-		return nil, nil
 	}
+}
+
+// orderLimitOf maps ORDER BY ... LIMIT n onto a top-N over one partition
+// (the row number is projected away); ORDER BY without LIMIT over an
+// unbounded input never finishes and is rejected.
+func orderLimitOf(n Node) ([]Node, Node, error) {
+	var limit int64 = -1
+	if l, ok := n.(*LimitNode); ok {
+		c, ok := l.Count.(*expr.Const)
+		if !ok || c.D.Null || l.Offset != nil {
+			return nil, nil, cannot("LIMIT in a continuous query needs a constant count and no OFFSET")
+		}
+		limit = c.D.I
+		n = l.In
+	}
+	sn, ok := n.(*SortNode)
+	if !ok {
+		return nil, nil, cannot("LIMIT without ORDER BY over a stream picks arbitrary rows: add ORDER BY")
+	}
+	if sn.Limit > 0 && (limit < 0 || sn.Limit < limit) {
+		limit = sn.Limit
+	}
+	if limit < 0 {
+		return nil, nil, cannot("ORDER BY without LIMIT over a stream never ends: order when you SELECT from the view, or keep the first rows with ORDER BY ... LIMIT n")
+	}
+	in := sn.In
+	w := &WindowNode{In: in, Order: sn.Keys, Funcs: []exec.WinFunc{{Kind: exec.WinRowNumber, T: types.TInt64}}}
+	w.Cols = append(append([]Column{}, in.Columns()...), Column{Name: "row_number", Type: types.TInt64})
+	step := &topNStep{w: w, op: dataflow.NewTopN(nil, sn.Keys, limit, colTypes(in.Columns()), false)}
+	cols := in.Columns()
+	exprs := make([]expr.Expr, len(cols))
+	for i, c := range cols {
+		exprs[i] = &expr.Col{Idx: i, T: c.Type, Name: c.Name}
+	}
+	return []Node{step, &ProjectNode{In: step, Exprs: exprs, Cols: cols}}, in, nil
 }
 
 // planWindows finds the window the aggregate groups by and binds the
@@ -946,7 +1015,10 @@ func (f *viewFlow) waitFor(ctx context.Context, target []uint64) error {
 
 // startFlow starts incremental maintenance of materialized view o when its
 // query has a supported shape; otherwise the view is computed when read.
-func (db *DB) startFlow(o *catalog.Object) error {
+// When creating is set and the view reads a stream but cannot be
+// maintained incrementally, the view is rejected (0A000) with the reason:
+// computing it when read would replay the whole stream on every SELECT.
+func (db *DB) startFlow(o *catalog.Object, creating bool) error {
 	s := db.NewSession(expr.OwnerName, "streamsql")
 	stmts, err := s.parser.Parse(o.Query)
 	if err != nil || len(stmts) != 1 {
@@ -966,7 +1038,14 @@ func (db *DB) startFlow(o *catalog.Object) error {
 		return err
 	}
 	f, err := planFlow(db, b, node, o)
-	if err != nil || f == nil {
+	var ni *notIncremental
+	if errors.As(err, &ni) {
+		if creating && readsStream(node) {
+			return sqlerr.Unsupported("materialized view %s cannot be maintained incrementally over a stream: %s", o.Name, ni.reason)
+		}
+		return nil // computed when read
+	}
+	if err != nil {
 		return err
 	}
 	f.start(db, o.Name)
@@ -1038,4 +1117,17 @@ func (f *viewFlow) stats() flowStats {
 		st.subLag = max(st.subLag, end-s.pos)
 	}
 	return st
+}
+
+// readsStream reports whether a plan reads a stream.
+func readsStream(n Node) bool {
+	if sc, ok := n.(*ScanNode); ok && sc.Rel != nil && sc.Rel.Kind == catalog.KindStream {
+		return true
+	}
+	for _, c := range n.Children() {
+		if c != nil && readsStream(c) {
+			return true
+		}
+	}
+	return false
 }

@@ -199,8 +199,8 @@ func (n *FilterNode) describe() string  { return "Filter " + n.Pred.String() }
 func (n *ProjectNode) describe() string { return "Project " + exprList(n.Exprs) }
 func (n *AggNode) describe() string {
 	aggs := make([]string, len(n.Aggs))
-	for i := range n.Aggs {
-		aggs[i] = n.Cols[len(n.Keys)+i].Name
+	for i, a := range n.Aggs {
+		aggs[i] = a.String()
 	}
 	return fmt.Sprintf("HashAggregate keys=[%s] aggs=[%s]", exprList(n.Keys), strings.Join(aggs, ", "))
 }

@@ -19,6 +19,8 @@ type Prepared struct {
 	// version is the catalog version the plan was bound against.
 	version uint64
 	hint    []types.T
+	// explained: EXPLAIN CREATE MATERIALIZED VIEW's lines, made when bound
+	explained []string
 }
 
 // Prepare binds stmt. hint gives parameter types the client declared
@@ -59,6 +61,13 @@ func (s *Session) bind(p *Prepared) error {
 		p.Params = b.paramTypes()
 	case *pgsql.Explain:
 		p.Cols = []Column{{Name: "QUERY PLAN", Type: types.TText}}
+		if cv, ok := st.Stmt.(*pgsql.CreateView); ok && cv.Materialized {
+			lines, err := s.explainCreateView(cv)
+			if err != nil {
+				return err
+			}
+			p.explained = lines
+		}
 		if q, ok := st.Stmt.(*pgsql.Query); ok {
 			b := s.newBinder(q.Tr, p.hint)
 			if sel, ok := q.Node.(ast.ResultSetNode); ok {

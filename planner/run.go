@@ -110,6 +110,14 @@ func (s *Session) execute(ctx *expr.Ctx, p *Prepared, params []types.Datum) (*Re
 	case *pgsql.Explain:
 		var lines []string
 		switch {
+		case st.View != "":
+			l, err := s.explainView(st.View)
+			if err != nil {
+				return nil, err
+			}
+			lines = l
+		case p.explained != nil:
+			lines = p.explained
 		case p.plan != nil:
 			lines = Explain(p.plan)
 		case p.dml != nil:

@@ -13,6 +13,7 @@ package planner
 // increasing per view; an update is a −1 and a +1 at the same _ts.
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -295,11 +296,12 @@ func (s *Session) planSubscribe(st *pgsql.Subscribe, start bool) (f *viewFlow, o
 		return nil, true, cols, nil
 	}
 	f, err = planFlow(s.db, b, node, &catalog.Object{Options: map[string]string{}})
+	var ni *notIncremental
+	if errors.As(err, &ni) {
+		return nil, false, nil, sqlerr.Unsupported("SUBSCRIBE needs a result that is maintained incrementally over a stream or a materialized view: %s", ni.reason)
+	}
 	if err != nil {
 		return nil, false, nil, err
-	}
-	if f == nil {
-		return nil, false, nil, sqlerr.Unsupported("SUBSCRIBE needs a result that is maintained incrementally over a stream: filters, projections, TUMBLE/HOP and one GROUP BY over one stream, or a materialized view of that shape")
 	}
 	f.start(s.db, fmt.Sprintf("subscribe#%d", subscriptionSeq.Add(1)))
 	return f, true, cols, nil

@@ -33,7 +33,7 @@ func newIncAccum(s exec.AggSpec, appendOnly bool) (incAccum, error) {
 		case exec.AggCount, exec.AggSum, exec.AggAvg, exec.AggMin, exec.AggMax:
 			return &genericAcc{spec: s, at: at}, nil
 		}
-		return nil, sqlerr.Unsupported("%s(DISTINCT ...) is not supported in continuous queries", aggName(s.Kind))
+		return nil, sqlerr.Unsupported("%s(DISTINCT ...) is not supported in continuous queries", s.Kind)
 	}
 	switch s.Kind {
 	case exec.AggCountStar, exec.AggCount:
@@ -55,27 +55,7 @@ func newIncAccum(s exec.AggSpec, appendOnly bool) (incAccum, error) {
 	case exec.AggVarSamp, exec.AggVarPop, exec.AggStddevSamp, exec.AggStddevPop, exec.AggBoolAnd, exec.AggBoolOr:
 		return &genericAcc{spec: s, at: at}, nil
 	}
-	return nil, sqlerr.Unsupported("%s is not supported in continuous queries (its result depends on input order or it cannot be retracted)", aggName(s.Kind))
-}
-
-func aggName(k exec.AggKind) string {
-	switch k {
-	case exec.AggStringAgg:
-		return "string_agg"
-	case exec.AggArrayAgg:
-		return "array_agg"
-	case exec.AggCount, exec.AggCountStar:
-		return "count"
-	case exec.AggSum:
-		return "sum"
-	case exec.AggAvg:
-		return "avg"
-	case exec.AggMin:
-		return "min"
-	case exec.AggMax:
-		return "max"
-	}
-	return "this aggregate"
+	return nil, sqlerr.Unsupported("%s is not supported in continuous queries (its result depends on input order or it cannot be retracted)", s.Kind)
 }
 
 func weight(ws []int64, i int) int64 {

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -33,6 +34,31 @@ const (
 	AggStddevPop
 	AggArrayAgg
 )
+
+var aggKindNames = [...]string{"count", "count", "sum", "avg", "min", "max", "bool_and", "bool_or", "string_agg", "var_samp", "var_pop", "stddev_samp", "stddev_pop", "array_agg"}
+
+// String is the SQL name of the aggregate.
+func (k AggKind) String() string {
+	if int(k) < len(aggKindNames) {
+		return aggKindNames[k]
+	}
+	return fmt.Sprintf("aggregate(%d)", k)
+}
+
+// String renders the aggregate call, e.g. sum(DISTINCT #2).
+func (s AggSpec) String() string {
+	if s.Kind == AggCountStar {
+		return "count(*)"
+	}
+	arg := "?"
+	if s.Arg != nil {
+		arg = fmt.Sprint(s.Arg)
+	}
+	if s.Distinct {
+		arg = "DISTINCT " + arg
+	}
+	return s.Kind.String() + "(" + arg + ")"
+}
 
 // AggSpec is one aggregate of a HashAgg.
 type AggSpec struct {

@@ -176,6 +176,19 @@ func (p *Parser) parseOne(src string, toks []Token) (Statement, error) {
 		if kw(i) == "analyze" {
 			i++
 		}
+		if kw(i) == "materialized" && kw(i+1) == "view" {
+			// EXPLAIN MATERIALIZED VIEW name: the running dataflow
+			name, rest, err := qualifiedName(src, toks[i+2:])
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range rest {
+				if !t.IsPunct(";") && t.Kind != TEOF {
+					return nil, syntaxAt(src, t.Pos)
+				}
+			}
+			return &Explain{View: name}, nil
+		}
 		inner, err := p.parseOne(src, toks[i:])
 		if err != nil {
 			return nil, err

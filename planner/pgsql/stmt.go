@@ -79,8 +79,12 @@ type Show struct {
 // Describe is DESCRIBE name.
 type Describe struct{ Name string }
 
-// Explain is EXPLAIN stmt.
-type Explain struct{ Stmt Statement }
+// Explain is EXPLAIN stmt, or EXPLAIN MATERIALIZED VIEW name (View set,
+// Stmt nil).
+type Explain struct {
+	Stmt Statement
+	View string
+}
 
 // Set is SET [SESSION|LOCAL] name = value | TO value | SET TIME ZONE value.
 type Set struct {

@@ -1,0 +1,146 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/planner/pgsql"
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// EXPLAIN of continuous queries: the dataflow a materialized view runs,
+// from its output down to the stream (or view) it reads.
+
+// explainCreateView is EXPLAIN CREATE MATERIALIZED VIEW: the dataflow the
+// view would run, or the reason it cannot run over a stream.
+func (s *Session) explainCreateView(st *pgsql.CreateView) ([]string, error) {
+	b := s.newBinder(st.Query.Tr, nil)
+	node, err := b.query(st.Query.Node.(ast.ResultSetNode), nil)
+	if err != nil {
+		return nil, err
+	}
+	opts := maps.Clone(st.Options)
+	if opts == nil {
+		opts = map[string]string{}
+	}
+	if st.EmitOnWindowClose {
+		opts["emit"] = "on window close"
+	}
+	f, err := planFlow(s.db, b, node, &catalog.Object{Name: st.Name, Options: opts})
+	var ni *notIncremental
+	if errors.As(err, &ni) {
+		if readsStream(node) {
+			return nil, sqlerr.Unsupported("materialized view %s cannot be maintained incrementally over a stream: %s", st.Name, ni.reason)
+		}
+		return computedWhenRead(st.Name, ni.reason, node), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return f.explain(st.Name, false), nil
+}
+
+// explainView is EXPLAIN MATERIALIZED VIEW name: the running dataflow
+// with its state.
+func (s *Session) explainView(name string) ([]string, error) {
+	o := s.db.Catalog.Lookup(name)
+	if o == nil {
+		return nil, sqlerr.New(sqlerr.UndefinedTable, "materialized view %q does not exist", name)
+	}
+	if o.Kind != catalog.KindMaterializedView {
+		return nil, sqlerr.New(sqlerr.WrongObjectType, "%q is not a materialized view", name)
+	}
+	if f := s.db.flow(name); f != nil {
+		return f.explain(name, true), nil
+	}
+	stmts, err := s.parser.Parse(o.Query)
+	if err != nil {
+		return nil, err
+	}
+	q := stmts[0].(*pgsql.Query)
+	b := s.newBinder(q.Tr, nil)
+	node, err := b.query(q.Node.(ast.ResultSetNode), nil)
+	if err != nil {
+		return nil, err
+	}
+	return computedWhenRead(name, "it reads no stream", node), nil
+}
+
+func computedWhenRead(name, reason string, node Node) []string {
+	lines := []string{fmt.Sprintf("Materialized view %s: computed when read (%s)", name, reason)}
+	for _, l := range Explain(node) {
+		lines = append(lines, "  "+l)
+	}
+	return lines
+}
+
+// explain renders the flow outermost first; live adds the state it holds.
+func (f *viewFlow) explain(name string, live bool) []string {
+	emit := "emit on update"
+	if f.eowc {
+		emit = "emit on window close"
+	}
+	head := fmt.Sprintf("Materialize %s (%s, incremental)", name, emit)
+	var st flowStats
+	if live {
+		st = f.stats()
+		head += fmt.Sprintf(" rows=%d subscribers=%d", f.rowCount(), st.subs)
+	}
+	lines := []string{head}
+	add := func(s string) {
+		lines = append(lines, strings.Repeat("  ", len(lines))+"-> "+s)
+	}
+	for i := len(f.post) - 1; i >= 0; i-- {
+		add(f.post[i].describe())
+	}
+	if f.agg != nil || f.sess != nil {
+		d := f.aggDesc
+		if live {
+			d += fmt.Sprintf(" groups=%d", st.groups)
+		}
+		if f.agg != nil {
+			d += " state=keyed columns"
+		} else {
+			d += " state=open sessions per key"
+		}
+		add(d)
+		if f.sess != nil {
+			add(fmt.Sprintf("Session gap=%dus partition=%v", f.sess.Spec.Gap, f.sess.Partition))
+		}
+	}
+	for i := len(f.pre) - 1; i >= 0; i-- {
+		d := f.pre[i].describe()
+		if w, ok := f.pre[i].(*WindowTVFNode); ok && w == f.window && f.wms != nil {
+			d += " (windows close at the watermark; late rows dropped)"
+		}
+		add(d)
+	}
+	if f.parent != nil {
+		add(fmt.Sprintf("Changelog of materialized view %s", f.parent.name))
+		return lines
+	}
+	src := fmt.Sprintf("StreamSource %s shards=%d", f.rel.Name, len(f.stream.Shards()))
+	if f.rel.Watermark != nil {
+		src += fmt.Sprintf(" watermark=(%s)", f.rel.Watermark.Expr)
+		if live && st.hasWM {
+			src += " at " + types.FormatText(types.TTimestamp, types.DInt(st.watermark), nil)
+		}
+	}
+	add(src)
+	return lines
+}
+
+func (f *viewFlow) rowCount() int64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var n int64
+	for _, r := range f.rows {
+		n += r.n
+	}
+	return n
+}
