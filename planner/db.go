@@ -213,6 +213,11 @@ func (db *DB) EnforceRetention(now time.Time) {
 	for _, s := range db.streams {
 		ss = append(ss, s)
 	}
+	for _, f := range db.flows {
+		if f.clog != nil {
+			ss = append(ss, f.clog) // views' changelogs
+		}
+	}
 	db.mu.RUnlock()
 	for _, s := range ss {
 		_ = s.EnforceRetention(now)

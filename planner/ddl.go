@@ -290,11 +290,14 @@ func (s *Session) createView(ctx *expr.Ctx, st *pgsql.CreateView) (*Result, erro
 			o.DependsOn = append(o.DependsOn, d)
 		}
 	}
-	if st.OrReplace && s.db.Catalog.Lookup(st.Name) != nil {
+	if old := s.db.Catalog.Lookup(st.Name); st.OrReplace && old != nil {
 		if _, err := s.db.Catalog.Drop(st.Name, false); err != nil {
 			return nil, err
 		}
 		s.db.stopFlow(st.Name)
+		if old.Kind == catalog.KindMaterializedView {
+			_ = s.db.store.Drop(changelogKey(old))
+		}
 	}
 	if err := s.db.Catalog.Create(o); err != nil {
 		return nil, err
@@ -394,6 +397,9 @@ func (s *Session) drop(st *pgsql.Drop) (*Result, error) {
 			}
 			if d.Kind == catalog.KindMaterializedView {
 				s.db.stopFlow(d.Name)
+				if err := s.db.store.Drop(changelogKey(d)); err != nil {
+					return nil, err
+				}
 			}
 			if d.Kind == catalog.KindSequence {
 				s.db.seqMu.Lock()

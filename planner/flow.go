@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -39,12 +40,20 @@ type viewFlow struct {
 	// goroutine, right after applying each change to itself
 	parent   *viewFlow
 	children []*viewFlow // guarded by mu
-	ts       []types.T   // the stream scan's columns (data and system)
-	pre      []Node      // stateless steps below the aggregate, innermost first
-	agg      *dataflow.IncAgg
-	rel      *catalog.Object      // the stream or view read
-	aggDesc  string               // the aggregate, for EXPLAIN
-	sess     *dataflow.SessionAgg // instead of agg, for SESSION windows
+
+	// the changelog in the stream store (changelog.go); nil for a
+	// subscription's private flow
+	clog      *streamstore.Stream
+	clogTs    []types.T
+	clogBuf   [][]types.Datum // changes not yet written, guarded by mu
+	replayTo  []uint64        // source positions the changelog already reflects
+	replaying atomic.Bool     // reading up to replayTo: changes are not written
+	ts        []types.T       // the stream scan's columns (data and system)
+	pre       []Node          // stateless steps below the aggregate, innermost first
+	agg       *dataflow.IncAgg
+	rel       *catalog.Object      // the stream or view read
+	aggDesc   string               // the aggregate, for EXPLAIN
+	sess      *dataflow.SessionAgg // instead of agg, for SESSION windows
 	// sessOnScan: only filters below the SESSION window, so its time
 	// column is a column of the stream's rows
 	sessOnScan bool
@@ -637,6 +646,9 @@ func (f *viewFlow) start(db *DB, name string) {
 	f.positions = make([]uint64, len(f.stream.Shards()))
 	for i, sh := range f.stream.Shards() {
 		f.positions[i] = sh.TrimHorizon()
+		if f.replayTo != nil && f.positions[i] < f.replayTo[i] {
+			f.replaying.Store(true)
+		}
 	}
 	f.progress = make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -706,7 +718,15 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 	for {
 		progressed := false
 		for i, sh := range shards {
-			b, seqs, arrivals, next, err := sh.ReadBatchWithPositions(memory.DefaultAllocator, f.positions[i], db.viewBatch)
+			max := db.viewBatch
+			if f.replaying.Load() {
+				// replay exactly what the changelog reflects, then write again
+				if f.positions[i] >= f.replayTo[i] {
+					continue
+				}
+				max = int(min(uint64(max), f.replayTo[i]-f.positions[i]))
+			}
+			b, seqs, arrivals, next, err := sh.ReadBatchWithPositions(memory.DefaultAllocator, f.positions[i], max)
 			if err != nil {
 				f.fail(err)
 				return
@@ -719,12 +739,26 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 			ectx.Now = time.Now().UnixMicro()
 			err = f.applyBatch(ectx, i, batch)
 			batch.Release()
+			if err == nil && !f.replaying.Load() {
+				pos := append([]uint64(nil), f.positions...)
+				pos[i] = next
+				err = f.flushChangelogs(pos)
+			}
 			if err != nil {
 				f.fail(err)
 				return
 			}
 			f.mu.Lock()
 			f.positions[i] = next
+			if f.replaying.Load() {
+				done := true
+				for k, p := range f.positions {
+					if p < f.replayTo[k] {
+						done = false
+					}
+				}
+				f.replaying.Store(!done)
+			}
 			close(f.progress)
 			f.progress = make(chan struct{})
 			f.mu.Unlock()
@@ -756,7 +790,14 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 		if chosen == 0 {
 			return
 		}
-		if err := f.closeWindows(ectx); err != nil {
+		err := f.closeWindows(ectx)
+		if err == nil && !f.replaying.Load() {
+			f.mu.RLock()
+			pos := append([]uint64(nil), f.positions...)
+			f.mu.RUnlock()
+			err = f.flushChangelogs(pos)
+		}
+		if err != nil {
 			f.fail(err)
 			return
 		}
@@ -846,7 +887,7 @@ func (f *viewFlow) applyLocked(m *dataflow.Msg) {
 	// changes are consolidated for subscribers, when there are any
 	var changes []change
 	var at map[string]int
-	if len(f.subs) > 0 {
+	if len(f.subs) > 0 || (f.clog != nil && !f.suppressed()) {
 		at = map[string]int{}
 	}
 	for r := 0; r < int(m.Batch.NumRows()); r++ {
@@ -1038,6 +1079,9 @@ func (db *DB) startFlow(o *catalog.Object, creating bool) error {
 		return err
 	}
 	f, err := planFlow(db, b, node, o)
+	if err == nil {
+		err = f.openChangelog(db, o)
+	}
 	var ni *notIncremental
 	if errors.As(err, &ni) {
 		if creating && readsStream(node) {

@@ -54,12 +54,14 @@ func (f *viewFlow) logChangesLocked(changes []change) {
 	}
 	// retractions first, so that a reader never sees a row twice
 	sort.SliceStable(changes, func(i, j int) bool { return changes[i].diff < 0 && changes[j].diff > 0 })
-	for _, c := range changes {
+	for i, c := range changes {
+		changes[i].ts = now
 		if c.diff != 0 {
 			c.ts = now
 			f.log = append(f.log, c)
 		}
 	}
+	f.bufferChangesLocked(changes)
 	f.trimLogLocked()
 	close(f.progress)
 	f.progress = make(chan struct{})
@@ -101,19 +103,33 @@ type subscription struct {
 	ts   []types.T
 	snap []change
 	pos  int64
+	// bl, while set, is read before the live log: the changes a resumed
+	// (or fallen behind) subscription missed, from the stream store
+	bl *backlog
+	// the _ts of the last change delivered, and how many at that _ts
+	lastTS int64
+	atTS   int
 }
 
 var subscriptionSeq atomic.Int64
 
-// attach registers a subscription at the view's current state.
-func (f *viewFlow) attach(snapshot bool, ts []types.T) (*subscription, error) {
+// attach registers a subscription at the view's current state (or, to
+// resume, at a _ts it saw).
+func (f *viewFlow) attach(opts subscribeOpts, ts []types.T) (*subscription, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return nil, sqlerr.New(sqlerr.InternalError, "materialized view %q failed: %v", f.name, f.err)
 	}
 	s := &subscription{f: f, ts: ts, pos: f.logBase + int64(len(f.log))}
-	if snapshot {
+	if opts.hasSince {
+		bl, err := f.backlogLocked(opts.since)
+		if err != nil {
+			return nil, err
+		}
+		s.bl = bl
+	}
+	if opts.snapshot {
 		keys := make([]string, 0, len(f.rows))
 		for k := range f.rows {
 			keys = append(keys, k)
@@ -142,6 +158,9 @@ func (s *subscription) next(ctx *expr.Ctx, wait time.Duration) (arrow.RecordBatc
 		n := min(len(s.snap), exec.BatchSize)
 		b := s.batch(ctx, s.snap[:n])
 		s.snap = s.snap[n:]
+		if len(s.snap) == 0 {
+			s.atTS = -1 // the snapshot is everything up to its _ts
+		}
 		return b, nil
 	}
 	var timer <-chan time.Time
@@ -151,6 +170,18 @@ func (s *subscription) next(ctx *expr.Ctx, wait time.Duration) (arrow.RecordBatc
 		timer = t.C
 	}
 	f := s.f
+	if s.bl != nil {
+		cs, err := s.bl.read(exec.BatchSize)
+		if err != nil {
+			return nil, err
+		}
+		if s.bl.done() {
+			s.bl = nil
+		}
+		if len(cs) > 0 {
+			return s.batch(ctx, cs), nil
+		}
+	}
 	for {
 		f.mu.Lock()
 		if f.err != nil {
@@ -158,8 +189,24 @@ func (s *subscription) next(ctx *expr.Ctx, wait time.Duration) (arrow.RecordBatc
 			return nil, sqlerr.New(sqlerr.InternalError, "materialized view %q failed: %v", f.name, f.err)
 		}
 		if s.pos < f.logBase {
+			if f.clog == nil {
+				f.mu.Unlock()
+				return nil, sqlerr.New(sqlerr.ProgramLimitExceeded, "subscription to %q fell more than %d changes behind; subscribe again", f.name, maxSubscriptionLog)
+			}
+			// fell out of the in-memory log: catch up from the changelog on disk
+			since, skip := s.lastTS-1, s.atTS
+			if skip < 0 {
+				since, skip = s.lastTS, 0
+			}
+			bl, err := f.backlogLocked(since)
+			if err != nil {
+				f.mu.Unlock()
+				return nil, err
+			}
+			bl.skip = skip
+			s.bl, s.pos = bl, f.logBase+int64(len(f.log))
 			f.mu.Unlock()
-			return nil, sqlerr.New(sqlerr.ProgramLimitExceeded, "subscription to %q fell more than %d changes behind; subscribe again", f.name, maxSubscriptionLog)
+			return s.next(ctx, wait)
 		}
 		if avail := f.logBase + int64(len(f.log)) - s.pos; avail > 0 {
 			n := min(avail, exec.BatchSize)
@@ -191,6 +238,12 @@ func (s *subscription) next(ctx *expr.Ctx, wait time.Duration) (arrow.RecordBatc
 }
 
 func (s *subscription) batch(ctx *expr.Ctx, cs []change) arrow.RecordBatch {
+	for _, c := range cs {
+		if c.ts != s.lastTS || s.atTS < 0 {
+			s.lastTS, s.atTS = c.ts, 0
+		}
+		s.atTS++
+	}
 	rows := make([][]types.Datum, len(cs))
 	for i, c := range cs {
 		row := make([]types.Datum, 0, len(c.row)+2)
@@ -215,24 +268,43 @@ func (s *subscription) Close() {
 	}
 }
 
-// subscribeOptions reads WITH (snapshot = ..., since = ...).
-func subscribeOptions(opts map[string]string) (snapshot bool, err error) {
-	snapshot = true
+// subscribeOpts are SUBSCRIBE's WITH options.
+type subscribeOpts struct {
+	snapshot bool
+	since    int64
+	hasSince bool
+}
+
+// subscribeOptions reads WITH (snapshot = ..., since = ...). Resuming from
+// since means no snapshot: the subscriber has the state as of since.
+func subscribeOptions(opts map[string]string) (o subscribeOpts, err error) {
+	o.snapshot = true
+	snapSet := false
 	for k, v := range opts {
 		switch k {
 		case "snapshot":
 			b, ok := parseBoolOption(v)
 			if !ok {
-				return false, sqlerr.New(sqlerr.InvalidParameterValue, "snapshot must be true or false, not %q", v)
+				return o, sqlerr.New(sqlerr.InvalidParameterValue, "snapshot must be true or false, not %q", v)
 			}
-			snapshot = b
+			o.snapshot, snapSet = b, true
 		case "since":
-			return false, sqlerr.Unsupported("SUBSCRIBE ... WITH (since = ...) is not supported yet: view changelogs are not kept in the stream store, so a subscription cannot resume")
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil || n < 0 {
+				return o, sqlerr.New(sqlerr.InvalidParameterValue, "since must be a _ts value (a non-negative integer), not %q", v)
+			}
+			o.since, o.hasSince = n, true
 		default:
-			return false, sqlerr.New(sqlerr.InvalidParameterValue, "unknown SUBSCRIBE option %q (known: snapshot)", k)
+			return o, sqlerr.New(sqlerr.InvalidParameterValue, "unknown SUBSCRIBE option %q (known: snapshot, since)", k)
 		}
 	}
-	return snapshot, nil
+	if o.hasSince {
+		if snapSet && o.snapshot {
+			return o, sqlerr.New(sqlerr.InvalidParameterValue, "since and snapshot = true cannot be combined: a resumed subscription continues from its _ts")
+		}
+		o.snapshot = false
+	}
+	return o, nil
 }
 
 func parseBoolOption(v string) (bool, bool) {
@@ -310,13 +382,19 @@ func (s *Session) planSubscribe(st *pgsql.Subscribe, start bool) (f *viewFlow, o
 // subscribe starts a subscription: the flow first catches up with every
 // row written before the statement, so the snapshot reflects them.
 func (s *Session) subscribe(ctx *expr.Ctx, st *pgsql.Subscribe) (*subscription, []Column, error) {
-	snapshot, err := subscribeOptions(st.Options)
+	opts, err := subscribeOptions(st.Options)
 	if err != nil {
 		return nil, nil, err
 	}
 	f, own, cols, err := s.planSubscribe(st, true)
 	if err != nil {
 		return nil, nil, err
+	}
+	if opts.hasSince && f.clog == nil {
+		if own {
+			f.stop()
+		}
+		return nil, nil, sqlerr.Unsupported("SUBSCRIBE ... WITH (since = ...) needs a materialized view: only views keep a changelog to resume from")
 	}
 	src := f.source()
 	target := make([]uint64, len(src.stream.Shards()))
@@ -329,7 +407,7 @@ func (s *Session) subscribe(ctx *expr.Ctx, st *pgsql.Subscribe) (*subscription, 
 		}
 		return nil, nil, err
 	}
-	sub, err := f.attach(snapshot, colTypes(cols))
+	sub, err := f.attach(opts, colTypes(cols))
 	if err != nil {
 		if own {
 			f.stop()

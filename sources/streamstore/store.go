@@ -39,6 +39,9 @@ type Config struct {
 	PartitionBy int
 	// Retention: records older than this are deleted with their segment (0: forever).
 	Retention time.Duration
+	// NoSync: this stream's appends skip fsync (derived data that can be
+	// rebuilt), whatever the store's option.
+	NoSync bool
 }
 
 // Open returns the store rooted at dir.
@@ -72,7 +75,7 @@ func (st *Store) OpenStream(key string, cfg Config) (*Stream, error) {
 	}
 	s := &Stream{Name: key, cfg: cfg}
 	for i := 0; i < cfg.Shards; i++ {
-		sh, err := openShard(st.opts.FS, filepath.Join(st.dir, key, fmt.Sprintf("shard-%04d", i)), i, cfg.Types, st.opts.SegmentSize, st.opts.NoSync)
+		sh, err := openShard(st.opts.FS, filepath.Join(st.dir, key, fmt.Sprintf("shard-%04d", i)), i, cfg.Types, st.opts.SegmentSize, st.opts.NoSync || cfg.NoSync)
 		if err != nil {
 			for _, o := range s.shards {
 				o.close()

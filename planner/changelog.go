@@ -1,0 +1,219 @@
+package planner
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/sources/streamstore"
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// A materialized view's changelog is kept in the stream store (a
+// one-shard stream, not fsynced: it is derived data), so that a
+// subscriber can resume from a _ts it saw, and a subscriber that fell
+// behind the in-memory log catches up from disk.
+//
+// Records are (_ts, _diff, _pos, columns...): the consolidated changes of
+// each batch, then a marker (_diff 0, _pos set) holding the source
+// positions the changes reflect. Changes and marker are written in one
+// append, which the store makes atomic. After a restart the view replays
+// its source up to the last marker's positions without writing (those
+// changes are on disk already), then goes on writing; _ts keeps growing
+// from the last one written.
+
+// changelogRetention is how long changes are kept by default; WITH
+// (changelog_retention = '...') on the view changes it.
+const changelogRetention = 24 * time.Hour
+
+func changelogKey(o *catalog.Object) string { return fmt.Sprintf("changelog-%d", o.OID) }
+
+// openChangelog opens (or creates) the view's changelog and reads where
+// the last run stopped.
+func (f *viewFlow) openChangelog(db *DB, o *catalog.Object) error {
+	retention := changelogRetention
+	if v, ok := o.Options["changelog_retention"]; ok {
+		iv, err := types.ParseInterval(v)
+		if err != nil || iv.ApproxMicros() <= 0 {
+			return sqlerr.New(sqlerr.InvalidParameterValue, "invalid changelog_retention %q", v)
+		}
+		retention = time.Duration(iv.ApproxMicros()) * time.Microsecond
+	}
+	ts := append([]types.T{types.TInt64, types.TInt64, types.TText}, f.outTs...)
+	clog, err := db.store.OpenStream(changelogKey(o), streamstore.Config{Types: ts, Shards: 1, PartitionBy: -1, Retention: retention, NoSync: true})
+	if err != nil {
+		return err
+	}
+	f.clog, f.clogTs = clog, ts
+	sh := clog.Shards()[0]
+	if sh.Latest() <= sh.TrimHorizon() {
+		return nil // empty
+	}
+	recs, _, err := sh.Read(sh.Latest()-1, 1)
+	if err != nil || len(recs) == 0 {
+		return err
+	}
+	last := recs[0].Row
+	f.lastTS = last[0].I
+	if last[2].Null || f.stream == nil {
+		return nil
+	}
+	parts := strings.Split(last[2].S, ",")
+	if len(parts) != len(f.stream.Shards()) {
+		return nil // the source changed shape: replay writes everything again
+	}
+	f.replayTo = make([]uint64, len(parts))
+	for i, p := range parts {
+		if f.replayTo[i], err = strconv.ParseUint(p, 10, 64); err != nil {
+			return fmt.Errorf("changelog of %s: bad marker %q", o.Name, last[2].S)
+		}
+	}
+	return nil
+}
+
+// suppressed reports whether f's changes are already in its changelog:
+// its source is replaying what the last run processed.
+func (f *viewFlow) suppressed() bool { return f.source().replaying.Load() }
+
+// bufferChangesLocked queues a batch's consolidated changes for the
+// changelog; callers hold f.mu.
+func (f *viewFlow) bufferChangesLocked(changes []change) {
+	if f.clog == nil || f.suppressed() {
+		return
+	}
+	for _, c := range changes {
+		if c.diff == 0 {
+			continue
+		}
+		row := make([]types.Datum, 0, len(c.row)+3)
+		row = append(row, types.DInt(c.ts), types.DInt(c.diff), types.NullDatum)
+		f.clogBuf = append(f.clogBuf, append(row, c.row...))
+	}
+}
+
+// flushChangelogs writes the queued changes of f and of every view built
+// on it, each followed by a marker of the source positions.
+func (f *viewFlow) flushChangelogs(positions []uint64) error {
+	f.mu.Lock()
+	var err error
+	if f.clog != nil && len(f.clogBuf) > 0 {
+		parts := make([]string, len(positions))
+		for i, p := range positions {
+			parts[i] = strconv.FormatUint(p, 10)
+		}
+		marker := make([]types.Datum, len(f.clogTs))
+		for i := range marker {
+			marker[i] = types.NullDatum
+		}
+		marker[0], marker[1], marker[2] = types.DInt(f.lastTS), types.DInt(0), types.DText(strings.Join(parts, ","))
+		_, err = f.clog.Append(append(f.clogBuf, marker))
+		clear(f.clogBuf)
+		f.clogBuf = f.clogBuf[:0]
+	}
+	children := f.children
+	f.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("writing the changelog of %s: %w", f.name, err)
+	}
+	for _, c := range children {
+		if err := c.flushChangelogs(positions); err != nil {
+			c.fail(err)
+		}
+	}
+	return nil
+}
+
+// backlog reads a view's changelog for one subscriber: the changes with
+// _ts > since from the stream store, up to where the live log takes over,
+// then the ones still queued in memory at that moment.
+type backlog struct {
+	sh     *streamstore.Shard
+	pos    uint64 // next record to read
+	end    uint64 // records from here on are read from the live log
+	since  int64
+	skip   int // changes at _ts since+1 the subscriber already has
+	queued []change
+}
+
+// backlogLocked positions a backlog for changes after since; callers hold
+// f.mu (so that disk, queue and live log line up). It fails when the
+// changelog no longer reaches back to since.
+func (f *viewFlow) backlogLocked(since int64) (*backlog, error) {
+	if f.clog == nil {
+		return nil, sqlerr.Unsupported("SUBSCRIBE ... WITH (since = ...) needs a materialized view: only views keep a changelog")
+	}
+	sh := f.clog.Shards()[0]
+	bl := &backlog{sh: sh, pos: sh.TrimHorizon(), end: sh.Latest(), since: since}
+	if bl.pos > 1 && bl.pos < bl.end {
+		recs, _, err := sh.Read(bl.pos, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(recs) > 0 && recs[0].Row[0].I > since+1 {
+			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "the changelog of %q no longer reaches back to _ts %d (retention): subscribe with a snapshot", f.name, since)
+		}
+	}
+	for _, r := range f.clogBuf {
+		if r[0].I > since {
+			bl.queued = append(bl.queued, change{ts: r[0].I, diff: r[1].I, row: r[3:]})
+		}
+	}
+	return bl, nil
+}
+
+// skipQueued drops the first n queued changes at _ts since+1 (the ones
+// the subscriber read from the live log before falling behind), when the
+// disk part has none left to skip.
+func (bl *backlog) skipQueued() {
+	for bl.skip > 0 && len(bl.queued) > 0 && bl.queued[0].ts == bl.since+1 {
+		bl.queued = bl.queued[1:]
+		bl.skip--
+	}
+}
+
+// read returns up to max changes of the backlog; none when it is drained.
+func (bl *backlog) read(max int) ([]change, error) {
+	var out []change
+	for bl.pos < bl.end && len(out) < max {
+		recs, next, err := bl.sh.Read(bl.pos, min(max, int(bl.end-bl.pos)))
+		if err != nil {
+			return nil, err
+		}
+		if next <= bl.pos {
+			break
+		}
+		bl.pos = next
+		for _, r := range recs {
+			if r.Seq >= bl.end {
+				break
+			}
+			if !r.Row[2].Null || r.Row[0].I <= bl.since {
+				continue // markers, and changes the subscriber has
+			}
+			if bl.skip > 0 && r.Row[0].I == bl.since+1 {
+				bl.skip--
+				continue
+			}
+			out = append(out, change{ts: r.Row[0].I, diff: r.Row[1].I, row: r.Row[3:]})
+		}
+	}
+	if bl.pos >= bl.end {
+		bl.skipQueued()
+	}
+	if len(out) < max && bl.pos >= bl.end && len(bl.queued) > 0 {
+		n := min(max-len(out), len(bl.queued))
+		out = append(out, bl.queued[:n]...)
+		bl.queued = bl.queued[n:]
+	}
+	return out, nil
+}
+
+func (bl *backlog) done() bool {
+	if bl.pos >= bl.end {
+		bl.skipQueued()
+	}
+	return bl.pos >= bl.end && len(bl.queued) == 0
+}
