@@ -75,6 +75,7 @@ type viewFlow struct {
 
 	mu        sync.RWMutex
 	rows      map[string]*viewRow
+	epoch     uint64 // batches applied
 	positions []uint64
 	progress  chan struct{} // closed and replaced whenever positions advance or changes are logged
 	err       error
@@ -93,6 +94,9 @@ type viewFlow struct {
 type viewRow struct {
 	d []types.Datum
 	n int64
+	// the batch (epoch) that last changed the row, and its change's index
+	epoch  uint64
+	change int
 }
 
 // notIncremental says why a query has no incremental shape.
@@ -717,6 +721,13 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 	shards := f.stream.Shards()
 	for {
 		progressed := false
+		// a round reads what every shard has, then applies it
+		type read struct {
+			shard int
+			batch arrow.RecordBatch
+			next  uint64
+		}
+		var round []read
 		for i, sh := range shards {
 			max := db.viewBatch
 			if f.replaying.Load() {
@@ -734,34 +745,54 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 			if b == nil {
 				continue
 			}
-			batch := withPositions(f.ts, b, sh.ID, seqs, arrivals)
+			round = append(round, read{i, withPositions(f.ts, b, sh.ID, seqs, arrivals), next})
 			b.Release()
-			ectx.Now = time.Now().UnixMicro()
-			err = f.applyBatch(ectx, i, batch)
-			batch.Release()
+		}
+		ectx.Now = time.Now().UnixMicro()
+		if f.combinable() && len(round) > 1 {
+			// one aggregate step for the whole round: each group changed by
+			// several shards is emitted once
+			f.agg.Begin()
+			var err error
+			for _, r := range round {
+				if err == nil {
+					err = f.absorb(ectx, r.batch)
+				}
+				r.batch.Release()
+			}
+			if err == nil {
+				err = f.endAggregate(ectx)
+			}
+			pos := append([]uint64(nil), f.positions...)
+			for _, r := range round {
+				pos[r.shard] = r.next
+			}
 			if err == nil && !f.replaying.Load() {
-				pos := append([]uint64(nil), f.positions...)
-				pos[i] = next
 				err = f.flushChangelogs(pos)
 			}
 			if err != nil {
 				f.fail(err)
 				return
 			}
-			f.mu.Lock()
-			f.positions[i] = next
-			if f.replaying.Load() {
-				done := true
-				for k, p := range f.positions {
-					if p < f.replayTo[k] {
-						done = false
-					}
-				}
-				f.replaying.Store(!done)
+			f.advance(pos)
+			continue
+		}
+		for k, r := range round {
+			err := f.applyBatch(ectx, r.shard, r.batch)
+			r.batch.Release()
+			pos := append([]uint64(nil), f.positions...)
+			pos[r.shard] = r.next
+			if err == nil && !f.replaying.Load() {
+				err = f.flushChangelogs(pos)
 			}
-			close(f.progress)
-			f.progress = make(chan struct{})
-			f.mu.Unlock()
+			if err != nil {
+				for _, rest := range round[k+1:] {
+					rest.batch.Release()
+				}
+				f.fail(err)
+				return
+			}
+			f.advance(pos)
 			progressed = true
 		}
 		if progressed {
@@ -802,6 +833,60 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 			return
 		}
 	}
+}
+
+// advance records that the source has been processed up to pos and
+// wakes whoever waits for it.
+func (f *viewFlow) advance(pos []uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	copy(f.positions, pos)
+	if f.replaying.Load() {
+		done := true
+		for k, p := range f.positions {
+			if p < f.replayTo[k] {
+				done = false
+			}
+		}
+		f.replaying.Store(!done)
+	}
+	close(f.progress)
+	f.progress = make(chan struct{})
+}
+
+// combinable: batches of several shards can go through the aggregate as
+// one step (no watermark, whose order across shards matters, no sessions).
+func (f *viewFlow) combinable() bool {
+	return f.agg != nil && f.wms == nil && f.sess == nil
+}
+
+// absorb runs a batch through the steps below the aggregate into it,
+// without emitting (endAggregate does).
+func (f *viewFlow) absorb(ctx *expr.Ctx, b arrow.RecordBatch) error {
+	b.Retain()
+	var late int64
+	m, err := runSteps(ctx, f.pre, &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}, &late)
+	if err != nil {
+		return err
+	}
+	defer m.Release()
+	return f.agg.Absorb(ctx, m)
+}
+
+// endAggregate emits the changes of the aggregate step begun with Begin.
+func (f *viewFlow) endAggregate(ctx *expr.Ctx) error {
+	out, err := f.agg.End(ctx)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.groups = f.agg.Groups()
+	f.mu.Unlock()
+	if f.eowc {
+		out.Release()
+		return nil
+	}
+	return f.emit(ctx, out)
 }
 
 func (f *viewFlow) fail(err error) {
@@ -884,14 +969,17 @@ func (f *viewFlow) failed() bool {
 // applyLocked adds a changelog to the view's rows; callers hold f.mu.
 func (f *viewFlow) applyLocked(m *dataflow.Msg) {
 	var key []byte
-	// changes are consolidated for subscribers, when there are any
+	// changes are consolidated for subscribers and the changelog, when
+	// there are any: each row remembers its change of this batch, and rows
+	// whose count drops to zero are removed only at the end, so a row
+	// retracted and added back in one batch is one change (of 0)
+	consolidate := len(f.subs) > 0 || (f.clog != nil && !f.suppressed())
+	f.epoch++
 	var changes []change
-	var at map[string]int
-	if len(f.subs) > 0 || (f.clog != nil && !f.suppressed()) {
-		at = map[string]int{}
-	}
-	for r := 0; r < int(m.Batch.NumRows()); r++ {
-		row := make([]types.Datum, len(f.outTs))
+	var zeroed []string
+	n := int(m.Batch.NumRows())
+	row := make([]types.Datum, len(f.outTs)) // scratch: copied for new rows only
+	for r := 0; r < n; r++ {
 		key = key[:0]
 		for c := range row {
 			row[c] = types.DatumAt(m.Batch.Column(c), r)
@@ -899,25 +987,28 @@ func (f *viewFlow) applyLocked(m *dataflow.Msg) {
 		}
 		vr := f.rows[string(key)]
 		if vr == nil {
-			vr = &viewRow{d: row}
+			vr = &viewRow{d: append([]types.Datum(nil), row...)}
 			f.rows[string(key)] = vr
 		}
 		w := m.Weight(r)
 		vr.n += w
 		if vr.n == 0 {
-			delete(f.rows, string(key))
+			zeroed = append(zeroed, string(key))
 		}
-		if at != nil {
-			i, ok := at[string(key)]
-			if !ok {
-				i = len(changes)
-				at[string(key)] = i
-				changes = append(changes, change{row: row})
+		if consolidate {
+			if vr.epoch != f.epoch {
+				vr.epoch, vr.change = f.epoch, len(changes)
+				changes = append(changes, change{row: vr.d})
 			}
-			changes[i].diff += w
+			changes[vr.change].diff += w
 		}
 	}
-	if m.Batch.NumRows() > 0 {
+	for _, k := range zeroed {
+		if vr := f.rows[k]; vr != nil && vr.n == 0 {
+			delete(f.rows, k)
+		}
+	}
+	if n > 0 {
 		f.logChangesLocked(changes)
 	}
 }

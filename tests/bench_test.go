@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -83,7 +84,7 @@ func BenchmarkConcurrentInserts(b *testing.B) {
 // of a GROUP BY view measures from the start of each COPY (so the durable
 // commit is included) to the arrival of the marker's new count.
 func BenchmarkSubscribeLatency(b *testing.B) {
-	s := startServer(b)
+	s := startServer(b, strings.Fields(os.Getenv("LATENCY_SERVER_ARGS"))...)
 	ctx := context.Background()
 	c := s.connect(b)
 	for _, q := range []string{
@@ -102,9 +103,9 @@ func BenchmarkSubscribeLatency(b *testing.B) {
 	}
 	defer func() { cancel(); rs.Close() }()
 	const perBatch, every = 1000, 10 * time.Millisecond
-	starts := make([]time.Time, b.N)
+	starts, acks := make([]time.Time, b.N), make([]time.Time, b.N)
 	var mu sync.Mutex
-	seen := make(chan time.Duration, b.N)
+	seen := make(chan [2]time.Time, b.N) // start and arrival of each COPY
 	go func() {
 		next := 0
 		for rs.Next() {
@@ -118,7 +119,7 @@ func BenchmarkSubscribeLatency(b *testing.B) {
 			now := time.Now()
 			mu.Lock()
 			for ; next < n; next++ {
-				seen <- now.Sub(starts[next])
+				seen <- [2]time.Time{starts[next], now}
 			}
 			mu.Unlock()
 			if next == b.N {
@@ -144,18 +145,32 @@ func BenchmarkSubscribeLatency(b *testing.B) {
 		if _, err := c.CopyFrom(ctx, pgx.Identifier{"ev"}, []string{"k", "v"}, pgx.CopyFromRows(rows)); err != nil {
 			b.Fatal(err)
 		}
+		mu.Lock()
+		acks[i] = time.Now()
+		mu.Unlock()
 	}
 	lat := make([]time.Duration, 0, b.N)
-	for range b.N {
+	fromAck := make([]time.Duration, 0, b.N)
+	for i := range b.N {
 		d, ok := <-seen
 		if !ok {
 			b.FailNow()
 		}
-		lat = append(lat, d)
+		lat = append(lat, d[1].Sub(d[0]))
+		mu.Lock()
+		// the subscriber can see a change before COPY's acknowledgement
+		// reaches the client
+		fromAck = append(fromAck, max(0, d[1].Sub(acks[i])))
+		mu.Unlock()
 	}
 	b.StopTimer()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(xs []time.Duration, p int) float64 {
+		sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
+		return float64(xs[len(xs)*p/100].Microseconds())
+	}
 	b.ReportMetric(float64(perBatch*b.N)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(pct(lat, 50), "p50-µs")
+	b.ReportMetric(pct(lat, 99), "p99-µs")
+	b.ReportMetric(pct(fromAck, 50), "ack-p50-µs")
+	b.ReportMetric(pct(fromAck, 99), "ack-p99-µs")
 }

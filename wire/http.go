@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -25,6 +26,10 @@ const maxIngestBody = 64 << 20
 // to read a shard from any position, as an independent consumer.
 func HTTPHandler(db *planner.DB) http.Handler {
 	mux := http.NewServeMux()
+	// profiles of the running server (the HTTP address is loopback by default)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

@@ -90,13 +90,34 @@ func (a *IncAgg) Groups() int { return a.live }
 // Process applies one data message and returns the output changelog (a
 // message with no rows when nothing changed). The input stays owned by the caller.
 func (a *IncAgg) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
+	a.Begin()
+	if err := a.Absorb(ctx, m); err != nil {
+		return nil, err
+	}
+	return a.End(ctx)
+}
+
+// Begin starts a step that may absorb several messages before End emits
+// the changes of all of them at once (a group changed by each is emitted
+// once).
+func (a *IncAgg) Begin() {
+	a.epoch++
+	if a.epoch == 0 {
+		clear(a.stamp)
+		a.epoch = 1
+	}
+	a.touched = a.touched[:0]
+}
+
+// Absorb applies one data message to the state of the current step.
+func (a *IncAgg) Absorb(ctx *expr.Ctx, m *Msg) error {
 	b := m.Batch
 	n := int(b.NumRows())
 	keys := make([]expr.Value, len(a.Keys))
 	for i, k := range a.Keys {
 		v, err := k.Eval(ctx, b)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer v.Release()
 		keys[i] = v
@@ -107,13 +128,7 @@ func (a *IncAgg) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 	gids := a.gids[:n]
 	a.tab.assign(keys, n, gids, func(g int32, row int) { a.added(g, keys, row) })
 
-	// rows per group, and which groups this batch touches (in first-touch order)
-	a.epoch++
-	if a.epoch == 0 {
-		clear(a.stamp)
-		a.epoch = 1
-	}
-	a.touched = a.touched[:0]
+	// rows per group, and which groups this step touches (in first-touch order)
 	rows, stamp, epoch := a.rows, a.stamp, a.epoch
 	for i, g := range gids {
 		if m.Weights != nil {
@@ -131,17 +146,21 @@ func (a *IncAgg) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 		if s.Arg != nil {
 			x, err := s.Arg.Eval(ctx, b)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			v = x
 		}
 		err := a.accs[i].update(gids, m.Weights, v)
 		v.Release()
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
 
+// End emits the changes of the current step.
+func (a *IncAgg) End(ctx *expr.Ctx) (*Msg, error) {
 	var out [][]types.Datum
 	var weights []int64
 	width := len(a.outTypes)
