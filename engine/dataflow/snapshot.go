@@ -1,0 +1,451 @@
+package dataflow
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/streamsql/streamsql/engine/exec"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// Snapshots of operator state, for checkpoints: each stateful operator
+// writes its state as a sequence of rows in the engine's row encoding
+// (types.AppendRow) and rebuilds it from them. A restored operator given
+// the same input as the original produces the same output.
+
+var errSnapshot = errors.New("dataflow: corrupt operator snapshot")
+
+// snapWriter appends rows of known types.
+type snapWriter struct {
+	buf []byte
+	err error
+}
+
+func (w *snapWriter) row(ts []types.T, row ...types.Datum) {
+	if w.err == nil {
+		w.buf, w.err = types.AppendRow(w.buf, ts, row)
+	}
+}
+
+func (w *snapWriter) count(n int) { w.buf = binary.AppendUvarint(w.buf, uint64(n)) }
+
+type snapReader struct {
+	p   []byte
+	err error
+}
+
+func (r *snapReader) row(ts []types.T) []types.Datum {
+	if r.err != nil {
+		return make([]types.Datum, len(ts))
+	}
+	row, rest, err := types.DecodeRow(ts, r.p)
+	if err != nil {
+		r.err = err
+		return make([]types.Datum, len(ts))
+	}
+	r.p = rest
+	return row
+}
+
+func (r *snapReader) count() int {
+	if r.err != nil {
+		return 0
+	}
+	n, k := binary.Uvarint(r.p)
+	if k <= 0 || n > uint64(len(r.p)) {
+		r.err = errSnapshot
+		return 0
+	}
+	r.p = r.p[k:]
+	return int(n)
+}
+
+var (
+	tInt   = []types.T{types.TInt64}
+	tInts2 = []types.T{types.TInt64, types.TInt64}
+)
+
+func decText(d *apd.Decimal) types.Datum {
+	if d == nil {
+		return types.NullDatum
+	}
+	return types.DText(d.Text('f'))
+}
+
+func textDec(d types.Datum) (*apd.Decimal, error) {
+	if d.Null {
+		return nil, nil
+	}
+	return types.ParseDecimal(d.S)
+}
+
+// Accumulator states, one group at a time.
+
+func (c *countInc) save(w *snapWriter, g int32) { w.row(tInt, types.DInt(c.n[g])) }
+func (c *countInc) load(r *snapReader, g int32) { c.n[g] = r.row(tInt)[0].I }
+
+var sumIntTs = []types.T{types.TInt64, types.TInt64, types.TText}
+
+func (s *sumIntInc) save(w *snapWriter, g int32) {
+	w.row(sumIntTs, types.DInt(s.sums[g]), types.DInt(s.cnt[g]), decText(s.big[g]))
+}
+func (s *sumIntInc) load(r *snapReader, g int32) {
+	row := r.row(sumIntTs)
+	s.sums[g], s.cnt[g] = row[0].I, row[1].I
+	if b, err := textDec(row[2]); err != nil {
+		r.err = err
+	} else if b != nil {
+		s.addBig(g, b)
+	}
+}
+
+var sumFloatTs = []types.T{types.TFloat64, types.TInt64}
+
+func (s *sumFloatInc) save(w *snapWriter, g int32) {
+	w.row(sumFloatTs, types.DFloat(s.sums[g]), types.DInt(s.cnt[g]))
+}
+func (s *sumFloatInc) load(r *snapReader, g int32) {
+	row := r.row(sumFloatTs)
+	s.sums[g], s.cnt[g] = row[0].F, row[1].I
+}
+
+var extremeTs = []types.T{types.TInt64, types.TInt64, types.TFloat64}
+
+func (m *extremeInc) save(w *snapWriter, g int32) {
+	seen := int64(0)
+	if m.seen[g] {
+		seen = 1
+	}
+	var i int64
+	var f float64
+	if m.float {
+		f = m.floats[g]
+	} else {
+		i = m.ints[g]
+	}
+	w.row(extremeTs, types.DInt(seen), types.DInt(i), types.DFloat(f))
+}
+func (m *extremeInc) load(r *snapReader, g int32) {
+	row := r.row(extremeTs)
+	m.seen[g] = row[0].I == 1
+	if m.float {
+		m.floats[g] = row[2].F
+	} else {
+		m.ints[g] = row[1].I
+	}
+}
+
+var genericTs = []types.T{types.TInt64, types.TText, types.TText, types.TInterval, types.TInt64}
+
+func (a *genericAcc) save(w *snapWriter, g int32) {
+	st := &a.st[g]
+	w.row(genericTs, types.DInt(st.n), decText(st.sum), decText(st.sq), types.Datum{Iv: st.iv}, types.DInt(st.trues))
+	// the multiset in key order, so that equal states give equal snapshots
+	keys := make([]string, 0, len(st.vals))
+	for k := range st.vals {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	w.count(len(keys))
+	vt := []types.T{a.at, types.TInt64}
+	for _, k := range keys {
+		v := st.vals[k]
+		w.row(vt, v.d, types.DInt(v.n))
+	}
+}
+
+func (a *genericAcc) load(r *snapReader, g int32) {
+	row := r.row(genericTs)
+	st := &a.st[g]
+	st.n, st.iv, st.trues = row[0].I, row[3].Iv, row[4].I
+	var err error
+	if st.sum, err = textDec(row[1]); err == nil {
+		st.sq, err = textDec(row[2])
+	}
+	if err != nil {
+		r.err = err
+	}
+	n := r.count()
+	vt := []types.T{a.at, types.TInt64}
+	for i := 0; i < n && r.err == nil; i++ {
+		v := r.row(vt)
+		if st.vals == nil {
+			st.vals = map[string]*incVal{}
+		}
+		st.vals[string(AppendOrderedKey(nil, a.at, v[0]))] = &incVal{d: v[0], n: v[1].I}
+	}
+}
+
+// Snapshot writes the aggregate's groups: key, row count, last emitted
+// row and each aggregate's state.
+func (a *IncAgg) Snapshot() ([]byte, error) {
+	w := &snapWriter{}
+	w.count(a.live)
+	for g, alive := range a.alive {
+		if !alive {
+			continue
+		}
+		w.row(a.keyTypes, a.keyRows[g]...)
+		hasLast := int64(0)
+		if a.last[g] != nil {
+			hasLast = 1
+		}
+		w.row(tInts2, types.DInt(a.rows[g]), types.DInt(hasLast))
+		if a.last[g] != nil {
+			w.row(a.outTypes, a.last[g]...)
+		}
+		for _, acc := range a.accs {
+			acc.(snapshotter).save(w, int32(g))
+		}
+	}
+	return w.buf, w.err
+}
+
+type snapshotter interface {
+	save(w *snapWriter, g int32)
+	load(r *snapReader, g int32)
+}
+
+// Restore replaces the aggregate's state with a snapshot; the aggregate
+// must have been made with the same keys, aggregates and options.
+func (a *IncAgg) Restore(ctx *expr.Ctx, p []byte) error {
+	fresh, err := NewIncAgg(a.Keys, a.Aggs, a.opts)
+	if err != nil {
+		return err
+	}
+	*a = *fresh
+	r := &snapReader{p: p}
+	n := r.count()
+	for i := 0; i < n && r.err == nil; i++ {
+		key := r.row(a.keyTypes)
+		meta := r.row(tInts2)
+		var last []types.Datum
+		if meta[1].I == 1 {
+			last = r.row(a.outTypes)
+		}
+		if r.err != nil {
+			break
+		}
+		vals := make([]expr.Value, len(key))
+		for c, d := range key {
+			vals[c] = expr.Value{D: d}
+		}
+		var gids [1]int32
+		a.tab.assign(vals, 1, gids[:], func(g int32, row int) { a.added(g, vals, row) })
+		g := gids[0]
+		a.rows[g], a.last[g] = meta[0].I, last
+		for _, acc := range a.accs {
+			acc.(snapshotter).load(r, g)
+		}
+	}
+	if r.err == nil && len(r.p) != 0 {
+		r.err = errSnapshot
+	}
+	if r.err != nil {
+		return fmt.Errorf("dataflow: restoring an aggregate: %w", r.err)
+	}
+	return nil
+}
+
+// Snapshot writes the open sessions' rows per key (their results are
+// recomputed on restore), the watermark and the late count.
+func (s *SessionAgg) Snapshot() ([]byte, error) {
+	w := &snapWriter{}
+	hasWM := int64(0)
+	if s.hasWM {
+		hasWM = 1
+	}
+	w.row([]types.T{types.TInt64, types.TInt64, types.TInt64}, types.DInt(s.wm), types.DInt(hasWM), types.DInt(s.Late))
+	keys := make([]string, 0, len(s.keys))
+	for k := range s.keys {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	w.count(len(keys))
+	rowTs := append(append([]types.T{}, s.InTypes...), types.TInt64)
+	for _, k := range keys {
+		rows := s.keys[k].rows
+		rks := make([]string, 0, len(rows))
+		for rk := range rows {
+			rks = append(rks, rk)
+		}
+		sort.Strings(rks)
+		w.count(len(rks))
+		for _, rk := range rks {
+			x := rows[rk]
+			w.row(rowTs, append(append([]types.Datum{}, x.d...), types.DInt(x.n))...)
+		}
+	}
+	return w.buf, w.err
+}
+
+// Restore rebuilds the session state from a snapshot.
+func (s *SessionAgg) Restore(ctx *expr.Ctx, p []byte) error {
+	r := &snapReader{p: p}
+	head := r.row([]types.T{types.TInt64, types.TInt64, types.TInt64})
+	s.wm, s.hasWM, s.Late = head[0].I, head[1].I == 1, head[2].I
+	s.keys = map[string]*sessKey{}
+	rowTs := append(append([]types.T{}, s.InTypes...), types.TInt64)
+	nk := r.count()
+	for i := 0; i < nk && r.err == nil; i++ {
+		k := &sessKey{rows: map[string]*sessRow{}}
+		var pk string
+		nr := r.count()
+		for j := 0; j < nr && r.err == nil; j++ {
+			row := r.row(rowTs)
+			d := row[:len(s.InTypes)]
+			var buf []byte
+			for _, c := range s.Partition {
+				buf = exec.AppendKey(buf, s.InTypes[c], d[c])
+			}
+			pk = string(buf)
+			for c, x := range d {
+				buf = exec.AppendKey(buf, s.InTypes[c], x)
+			}
+			k.rows[string(buf)] = &sessRow{d: d, n: row[len(s.InTypes)].I}
+		}
+		if r.err != nil {
+			break
+		}
+		sessions, err := s.recompute(ctx, k)
+		if err != nil {
+			return err
+		}
+		k.sessions = sessions
+		if len(k.rows) > 0 {
+			s.keys[pk] = k
+		}
+	}
+	if r.err == nil && len(r.p) != 0 {
+		r.err = errSnapshot
+	}
+	if r.err != nil {
+		return fmt.Errorf("dataflow: restoring sessions: %w", r.err)
+	}
+	return nil
+}
+
+// Snapshot writes each partition's rows (with their ORDER BY values) and
+// emitted top rows.
+func (t *TopN) Snapshot() ([]byte, error) {
+	w := &snapWriter{}
+	orderTs := make([]types.T, len(t.Order))
+	for i, k := range t.Order {
+		orderTs[i] = k.E.Type()
+	}
+	rowTs := append(append(append([]types.T{}, t.InTypes...), orderTs...), types.TInt64)
+	pks := make([]string, 0, len(t.parts))
+	for k := range t.parts {
+		pks = append(pks, k)
+	}
+	sort.Strings(pks)
+	w.count(len(pks))
+	for _, pk := range pks {
+		p := t.parts[pk]
+		w.buf = binary.AppendUvarint(w.buf, uint64(len(pk)))
+		w.buf = append(w.buf, pk...)
+		rks := make([]string, 0, len(p.rows))
+		for rk := range p.rows {
+			rks = append(rks, rk)
+		}
+		sort.Strings(rks)
+		w.count(len(rks))
+		for _, rk := range rks {
+			x := p.rows[rk]
+			w.row(rowTs, append(append(append([]types.Datum{}, x.d...), x.keys...), types.DInt(x.n))...)
+		}
+		w.count(len(p.top))
+		for _, row := range p.top {
+			w.row(t.outTypes, row...)
+		}
+	}
+	return w.buf, w.err
+}
+
+// Restore rebuilds the top-N state from a snapshot.
+func (t *TopN) Restore(p []byte) error {
+	r := &snapReader{p: p}
+	orderTs := make([]types.T, len(t.Order))
+	for i, k := range t.Order {
+		orderTs[i] = k.E.Type()
+	}
+	rowTs := append(append(append([]types.T{}, t.InTypes...), orderTs...), types.TInt64)
+	t.parts = map[string]*topPart{}
+	np := r.count()
+	for i := 0; i < np && r.err == nil; i++ {
+		n := r.count()
+		if n > len(r.p) {
+			r.err = errSnapshot
+			break
+		}
+		pk := string(r.p[:n])
+		r.p = r.p[n:]
+		part := &topPart{rows: map[string]*topRow{}}
+		nr := r.count()
+		for j := 0; j < nr && r.err == nil; j++ {
+			row := r.row(rowTs)
+			d := row[:len(t.InTypes)]
+			buf := []byte(pk) // row keys extend the partition key, as in Process
+			for c, x := range d {
+				buf = exec.AppendKey(buf, t.InTypes[c], x)
+			}
+			part.rows[string(buf)] = &topRow{d: d, keys: row[len(t.InTypes) : len(t.InTypes)+len(orderTs)], n: row[len(row)-1].I}
+		}
+		nt := r.count()
+		for j := 0; j < nt && r.err == nil; j++ {
+			part.top = append(part.top, r.row(t.outTypes))
+		}
+		t.parts[pk] = part
+	}
+	if r.err == nil && len(r.p) != 0 {
+		r.err = errSnapshot
+	}
+	if r.err != nil {
+		return fmt.Errorf("dataflow: restoring a top-N: %w", r.err)
+	}
+	return nil
+}
+
+// Snapshot writes the per-shard maxima and the watermark (not the wall
+// times of the last data: after a restore every shard counts as just seen).
+func (w *Watermarks) Snapshot() []byte {
+	sw := &snapWriter{}
+	sw.count(len(w.maxSeen))
+	for i := range w.maxSeen {
+		has := int64(0)
+		if w.has[i] {
+			has = 1
+		}
+		sw.row(tInts2, types.DInt(w.maxSeen[i]), types.DInt(has))
+	}
+	started := int64(0)
+	if w.started {
+		started = 1
+	}
+	sw.row(tInts2, types.DInt(w.current), types.DInt(started))
+	return sw.buf
+}
+
+// Restore sets the tracker from a snapshot taken with as many shards.
+func (w *Watermarks) Restore(p []byte, now time.Time) error {
+	r := &snapReader{p: p}
+	n := r.count()
+	if n != len(w.maxSeen) {
+		return fmt.Errorf("dataflow: a watermark snapshot of %d shards for %d", n, len(w.maxSeen))
+	}
+	for i := 0; i < n; i++ {
+		row := r.row(tInts2)
+		w.maxSeen[i], w.has[i], w.lastSeen[i] = row[0].I, row[1].I == 1, now
+	}
+	row := r.row(tInts2)
+	w.current, w.started, w.first = row[0].I, row[1].I == 1, now
+	if r.err == nil && len(r.p) != 0 {
+		r.err = errSnapshot
+	}
+	return r.err
+}
