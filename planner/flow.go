@@ -50,7 +50,9 @@ type viewFlow struct {
 	replaying atomic.Bool     // reading up to replayTo: changes are not written
 	ts        []types.T       // the stream scan's columns (data and system)
 	pre       []Node          // stateless steps below the aggregate, innermost first
-	agg       *dataflow.IncAgg
+	agg       aggOp
+	aggNode   *AggNode
+	aggOpts   dataflow.IncAggOptions
 	rel       *catalog.Object      // the stream or view read
 	aggDesc   string               // the aggregate, for EXPLAIN
 	sess      *dataflow.SessionAgg // instead of agg, for SESSION windows
@@ -206,7 +208,7 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 				if err != nil {
 					return nil, cannot("%s", err.Error())
 				}
-				f.agg = agg
+				f.agg, f.aggNode, f.aggOpts = agg, aggNode, opts
 			}
 			if f.eowc && f.endKey < 0 && f.startKey < 0 && (f.sess == nil || f.wms == nil) {
 				return nil, sqlerr.Unsupported("EMIT ON WINDOW CLOSE needs a GROUP BY on window_start or window_end of a TUMBLE or HOP, or a SESSION window, over a stream with a WATERMARK")
@@ -259,6 +261,74 @@ func orderLimitOf(n Node) ([]Node, Node, error) {
 		exprs[i] = &expr.Col{Idx: i, T: c.Type, Name: c.Name}
 	}
 	return []Node{step, &ProjectNode{In: step, Exprs: exprs, Cols: cols}}, in, nil
+}
+
+// aggOp is an incremental aggregate: one (dataflow.IncAgg) or split over
+// workers by key (dataflow.ParallelAgg).
+type aggOp interface {
+	Begin()
+	Absorb(ctx *expr.Ctx, m *dataflow.Msg) error
+	End(ctx *expr.Ctx) (*dataflow.Msg, error)
+	Process(ctx *expr.Ctx, m *dataflow.Msg) (*dataflow.Msg, error)
+	ExpireWindows(wm int64) [][]types.Datum
+	Groups() int
+	Types() []types.T
+}
+
+// parallelize splits the flow's aggregate over the database's workers.
+func (f *viewFlow) parallelize(db *DB) {
+	if f.aggNode == nil || db.workers <= 1 {
+		return
+	}
+	keys, aggs, narrow, narrowTs := narrowAgg(f.aggNode)
+	p, err := dataflow.NewParallelAgg(keys, aggs, f.aggOpts, db.workers, narrow, narrowTs)
+	if err != nil {
+		return // the single aggregate planned already works
+	}
+	f.agg = p
+	f.aggDesc += fmt.Sprintf(" workers=%d", db.workers)
+}
+
+// narrowAgg rewrites an aggregate whose keys and arguments are plain
+// columns onto just those columns, so that only they are copied to the
+// workers (nil narrow: as it is).
+func narrowAgg(a *AggNode) ([]expr.Expr, []exec.AggSpec, []int, []types.T) {
+	at := map[int]int{}
+	var narrow []int
+	var ts []types.T
+	remap := func(e expr.Expr) (expr.Expr, bool) {
+		c, ok := e.(*expr.Col)
+		if !ok {
+			return e, false
+		}
+		i, seen := at[c.Idx]
+		if !seen {
+			i = len(narrow)
+			at[c.Idx] = i
+			narrow, ts = append(narrow, c.Idx), append(ts, c.T)
+		}
+		return &expr.Col{Idx: i, T: c.T, Name: c.Name}, true
+	}
+	keys := make([]expr.Expr, len(a.Keys))
+	for i, k := range a.Keys {
+		var ok bool
+		if keys[i], ok = remap(k); !ok {
+			return a.Keys, a.Aggs, nil, nil
+		}
+	}
+	aggs := append([]exec.AggSpec(nil), a.Aggs...)
+	for i := range aggs {
+		if aggs[i].Sep != nil || len(aggs[i].Order) > 0 {
+			return a.Keys, a.Aggs, nil, nil
+		}
+		if aggs[i].Arg != nil {
+			var ok bool
+			if aggs[i].Arg, ok = remap(aggs[i].Arg); !ok {
+				return a.Keys, a.Aggs, nil, nil
+			}
+		}
+	}
+	return keys, aggs, narrow, ts
 }
 
 // planWindows finds the window the aggregate groups by and binds the
@@ -641,6 +711,7 @@ func (f *viewFlow) closeWindows(ctx *expr.Ctx) error {
 // start runs the flow until stop.
 func (f *viewFlow) start(db *DB, name string) {
 	f.name = name
+	f.parallelize(db)
 	f.rows = map[string]*viewRow{}
 	f.progress = make(chan struct{})
 	if f.parent != nil {
@@ -661,6 +732,9 @@ func (f *viewFlow) start(db *DB, name string) {
 }
 
 func (f *viewFlow) stop() {
+	if p, ok := f.agg.(*dataflow.ParallelAgg); ok {
+		defer p.Close()
+	}
 	if p := f.parent; p != nil {
 		p.mu.Lock()
 		for i, c := range p.children {
@@ -727,7 +801,11 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 			batch arrow.RecordBatch
 			next  uint64
 		}
-		var round []read
+		// one reader per shard with data: reading and decoding records
+		// into Arrow is most of a view's work when it catches up
+		reads := make([]read, len(shards))
+		errs := make([]error, len(shards))
+		var wg sync.WaitGroup
 		for i, sh := range shards {
 			max := db.viewBatch
 			if f.replaying.Load() {
@@ -737,16 +815,36 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 				}
 				max = int(min(uint64(max), f.replayTo[i]-f.positions[i]))
 			}
-			b, seqs, arrivals, next, err := sh.ReadBatchWithPositions(memory.DefaultAllocator, f.positions[i], max)
-			if err != nil {
-				f.fail(err)
-				return
-			}
-			if b == nil {
+			if sh.Latest() <= f.positions[i] {
 				continue
 			}
-			round = append(round, read{i, withPositions(f.ts, b, sh.ID, seqs, arrivals), next})
-			b.Release()
+			wg.Add(1)
+			go func(i int, sh *streamstore.Shard, from uint64) {
+				defer wg.Done()
+				b, seqs, arrivals, next, err := sh.ReadBatchWithPositions(memory.DefaultAllocator, from, max)
+				if err != nil || b == nil {
+					errs[i] = err
+					return
+				}
+				reads[i] = read{i, withPositions(f.ts, b, sh.ID, seqs, arrivals), next}
+				b.Release()
+			}(i, sh, f.positions[i])
+		}
+		wg.Wait()
+		var round []read
+		for i, r := range reads {
+			if errs[i] != nil {
+				for _, r := range reads {
+					if r.batch != nil {
+						r.batch.Release()
+					}
+				}
+				f.fail(errs[i])
+				return
+			}
+			if r.batch != nil {
+				round = append(round, r)
+			}
 		}
 		ectx.Now = time.Now().UnixMicro()
 		if f.combinable() && len(round) > 1 {

@@ -15,17 +15,19 @@ import (
 // the shards into Arrow batches, window assignment, the incremental
 // aggregate and applying the changelog to the view.
 func BenchmarkWindowedViewFromStore(b *testing.B) {
-	for _, emit := range []string{"", " EMIT ON WINDOW CLOSE"} {
-		name := "emit=update"
-		if emit != "" {
-			name = "emit=close"
+	for _, workers := range []int{1, 2} {
+		for _, emit := range []string{"", " EMIT ON WINDOW CLOSE"} {
+			name := fmt.Sprintf("workers=%d/emit=update", workers)
+			if emit != "" {
+				name = fmt.Sprintf("workers=%d/emit=close", workers)
+			}
+			b.Run(name, func(b *testing.B) { benchViewFromStore(b, emit, workers) })
 		}
-		b.Run(name, func(b *testing.B) { benchViewFromStore(b, emit) })
 	}
 }
 
-func benchViewFromStore(b *testing.B, emit string) {
-	db, err := Open(b.TempDir())
+func benchViewFromStore(b *testing.B, emit string, workers int) {
+	db, err := OpenWith(b.TempDir(), Options{Workers: workers})
 	if err != nil {
 		b.Fatal(err)
 	}

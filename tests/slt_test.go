@@ -36,8 +36,9 @@ import (
 // query over them: scripts create the view twice, as a streamsql
 // materialized view and (onlyif postgres) as the plain PostgreSQL view it
 // must equal. On streamsql every streaming script runs three times: views
-// reading one record at a time, reading 65,536 at a time, and with a
-// server restart halfway through the script (the view is rebuilt then).
+// reading one record at a time, reading 65,536 at a time (with aggregates
+// split over 3 workers), and with a server restart halfway through the
+// script (the view is rebuilt then).
 
 type record struct {
 	kind    string // statement, query, restart
@@ -352,7 +353,8 @@ func TestSQLLogic(t *testing.T) {
 				return
 			}
 			t.Run("batch=1", func(t *testing.T) { run(t, false, "--view-batch-size", "1") })
-			t.Run("batch=65536", func(t *testing.T) { run(t, false, "--view-batch-size", "65536") })
+			// large batches, and aggregates split over 3 workers by key
+			t.Run("batch=65536", func(t *testing.T) { run(t, false, "--view-batch-size", "65536", "--workers", "3") })
 			t.Run("restart-midway", func(t *testing.T) { run(t, true) })
 		})
 	}

@@ -169,3 +169,47 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 		t.Fatalf("watermarks after restore: %d %v, %d %v", x, okx, y, oky)
 	}
 }
+
+// The aggregate split over workers by key hash emits, step by step, the
+// same changes as one aggregate.
+func TestParallelAggMatchesSerial(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := &expr.Ctx{Go: context.Background(), Mem: mem}
+	col := func(i int) *expr.Col { return &expr.Col{Idx: i, T: changeTypes[i]} }
+	aggs := []exec.AggSpec{
+		{Kind: exec.AggCountStar, T: types.TInt64},
+		{Kind: exec.AggSum, Arg: col(1), T: types.TNumeric},
+		{Kind: exec.AggMax, Arg: col(2), T: types.TFloat64},
+	}
+	for _, keys := range [][]expr.Expr{{col(0)}, {col(1)}, {col(0), col(1)}} {
+		serial, _ := NewIncAgg(keys, aggs, IncAggOptions{})
+		par, err := NewParallelAgg(keys, aggs, IncAggOptions{}, 3, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, ws := changeStream(9, 60, true)
+		for i := range rows {
+			in := &Msg{Kind: MsgData, Batch: expr.BatchFromRows(mem, changeTypes, rows[i]), Weights: ws[i]}
+			a, err := serial.Process(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := par.Process(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.Release()
+			x, y := render(t, a, serial.Types()), render(t, b, par.Types())
+			a.Release()
+			b.Release()
+			if fmt.Sprint(x) != fmt.Sprint(y) {
+				t.Fatalf("keys %v, step %d:\n serial   %v\n parallel %v", keys, i, x, y)
+			}
+		}
+		if serial.Groups() != par.Groups() {
+			t.Fatalf("groups: %d vs %d", serial.Groups(), par.Groups())
+		}
+		par.Close()
+	}
+}

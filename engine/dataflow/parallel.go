@@ -1,0 +1,315 @@
+package dataflow
+
+import (
+	"hash/maphash"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/streamsql/streamsql/engine/exec"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// ParallelAgg is an incremental aggregate split over worker goroutines by
+// a hash of the group key: each worker owns its groups' state (no locks
+// on state), rows reach it over a bounded channel (a full channel stops
+// the caller: backpressure), and End gathers every worker's changes into
+// one changelog batch, so a step's output is applied at once.
+//
+// It has IncAgg's step API (Begin, Absorb, End, Process, ExpireWindows).
+type ParallelAgg struct {
+	// Narrow, when set, lists the input columns the keys and aggregates
+	// read (they refer to them by position in this list): only these are
+	// copied to the workers.
+	Narrow      []int
+	Keys        []expr.Expr
+	keyTypes    []types.T
+	outTypes    []types.T
+	workers     []*aggWorker
+	seed        maphash.Seed
+	narrowTypes []types.T
+	hashes      []uint64
+	buf         []byte
+}
+
+type aggWork struct {
+	kind  int // workAbsorb, workEnd, workExpire
+	ctx   expr.Ctx
+	msg   *Msg
+	wm    int64
+	reply chan aggResult
+}
+
+const (
+	workAbsorb = iota
+	workEnd
+	workExpire
+)
+
+type aggResult struct {
+	msg  *Msg
+	rows [][]types.Datum
+	err  error
+}
+
+type aggWorker struct {
+	agg    *IncAgg
+	in     chan aggWork
+	err    error // of an Absorb, reported by End
+	groups atomic.Int64
+	done   chan struct{}
+}
+
+// NewParallelAgg starts n workers, each with an IncAgg of the same spec.
+// narrow (may be nil) is the Narrow list, with the columns' types.
+func NewParallelAgg(keys []expr.Expr, aggs []exec.AggSpec, opts IncAggOptions, n int, narrow []int, narrowTypes []types.T) (*ParallelAgg, error) {
+	p := &ParallelAgg{Keys: keys, seed: maphash.MakeSeed(), Narrow: narrow, narrowTypes: narrowTypes}
+	for i := 0; i < n; i++ {
+		a, err := NewIncAgg(keys, aggs, opts)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		a.Begin()
+		w := &aggWorker{agg: a, in: make(chan aggWork, 2), done: make(chan struct{})}
+		go w.run()
+		p.workers = append(p.workers, w)
+	}
+	p.keyTypes, p.outTypes = p.workers[0].agg.keyTypes, p.workers[0].agg.outTypes
+	return p, nil
+}
+
+func (w *aggWorker) run() {
+	defer close(w.done)
+	for job := range w.in {
+		ctx := job.ctx
+		switch job.kind {
+		case workAbsorb:
+			if w.err == nil {
+				w.err = w.agg.Absorb(&ctx, job.msg)
+			}
+			job.msg.Release()
+		case workEnd:
+			var res aggResult
+			if res.err = w.err; res.err == nil {
+				res.msg, res.err = w.agg.End(&ctx)
+			}
+			w.err = nil
+			w.agg.Begin()
+			job.reply <- res
+		case workExpire:
+			job.reply <- aggResult{rows: w.agg.ExpireWindows(job.wm)}
+		}
+		w.groups.Store(int64(w.agg.Groups()))
+	}
+}
+
+// Close stops the workers.
+func (p *ParallelAgg) Close() {
+	for _, w := range p.workers {
+		close(w.in)
+		<-w.done
+	}
+	p.workers = nil
+}
+
+// Types returns the output column types: keys, then aggregates.
+func (p *ParallelAgg) Types() []types.T { return p.outTypes }
+
+// Groups is the number of groups held by all workers.
+func (p *ParallelAgg) Groups() int {
+	n := 0
+	for _, w := range p.workers {
+		n += int(w.groups.Load())
+	}
+	return n
+}
+
+// Begin starts a step (the workers begin theirs after each End).
+func (p *ParallelAgg) Begin() {}
+
+// Absorb routes each row of m to the worker owning its key.
+func (p *ParallelAgg) Absorb(ctx *expr.Ctx, m *Msg) error {
+	b := m.Batch
+	n := int(b.NumRows())
+	if p.Narrow != nil {
+		cols := make([]arrow.Array, len(p.Narrow))
+		ts := make([]types.T, len(p.Narrow))
+		for i, c := range p.Narrow {
+			cols[i], ts[i] = b.Column(c), p.narrowTypes[i]
+		}
+		b = expr.NewBatch(ts, cols, n)
+		defer b.Release()
+	}
+	if cap(p.hashes) < n {
+		p.hashes = make([]uint64, n)
+	}
+	hs := p.hashes[:n]
+	clear(hs)
+	for i, k := range p.Keys {
+		v, err := k.Eval(ctx, b)
+		if err != nil {
+			return err
+		}
+		p.hashColumn(hs, v, p.keyTypes[i])
+		v.Release()
+	}
+	parts := make([][]int, len(p.workers))
+	for r, h := range hs {
+		w := int(h % uint64(len(p.workers)))
+		parts[w] = append(parts[w], r)
+	}
+	for w, rows := range parts {
+		if len(rows) == 0 {
+			continue
+		}
+		sub := &Msg{Kind: MsgData}
+		if len(rows) == n {
+			b.Retain()
+			sub.Batch, sub.Weights = b, m.Weights
+		} else {
+			sub.Batch = expr.Take(ctx.Mem, b, rows)
+			if m.Weights != nil {
+				sub.Weights = make([]int64, len(rows))
+				for k, r := range rows {
+					sub.Weights[k] = m.Weights[r]
+				}
+			}
+		}
+		p.workers[w].in <- aggWork{kind: workAbsorb, ctx: *ctx, msg: sub}
+	}
+	return nil
+}
+
+// hashColumn mixes one key column into the row hashes: integers by value,
+// everything else by its equality encoding (so equal keys meet).
+func (p *ParallelAgg) hashColumn(hs []uint64, v expr.Value, t types.T) {
+	if intLike(t.Kind) {
+		// by value; NULL hashes as a value no integer column holds here
+		const nullHash = 0x5bd1e9955bd1e995
+		mix := func(i int, x uint64) {
+			h := (hs[i] ^ x) * fib
+			hs[i] = h ^ h>>29
+		}
+		if !v.IsScalar() && v.Arr.NullN() == 0 && (v.Arr.DataType().ID() == arrow.INT64 || v.Arr.DataType().ID() == arrow.TIMESTAMP) {
+			for i, x := range expr.FixedValues[int64](v.Arr)[:len(hs)] {
+				mix(i, uint64(x))
+			}
+			return
+		}
+		for i := range hs {
+			if d := v.At(i); d.Null {
+				mix(i, nullHash)
+			} else {
+				mix(i, uint64(d.I))
+			}
+		}
+		return
+	}
+	for i := range hs {
+		p.buf = exec.AppendKey(p.buf[:0], t, v.At(i))
+		h := (hs[i] ^ maphash.Bytes(p.seed, p.buf)) * fib
+		hs[i] = h ^ h>>29
+	}
+}
+
+// End gathers the changes of every worker's step into one message.
+func (p *ParallelAgg) End(ctx *expr.Ctx) (*Msg, error) {
+	reply := make(chan aggResult, len(p.workers))
+	for _, w := range p.workers {
+		w.in <- aggWork{kind: workEnd, ctx: *ctx, reply: reply}
+	}
+	var outs []*Msg
+	var firstErr error
+	for range p.workers {
+		r := <-reply
+		if r.err != nil && firstErr == nil {
+			firstErr = r.err
+		}
+		if r.msg != nil {
+			outs = append(outs, r.msg)
+		}
+	}
+	if firstErr != nil {
+		for _, m := range outs {
+			m.Release()
+		}
+		return nil, firstErr
+	}
+	return concatMsgs(ctx, p.outTypes, outs)
+}
+
+// Process is one step over one message.
+func (p *ParallelAgg) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
+	if err := p.Absorb(ctx, m); err != nil {
+		return nil, err
+	}
+	return p.End(ctx)
+}
+
+// ExpireWindows closes windows in every worker and returns their final rows.
+func (p *ParallelAgg) ExpireWindows(wm int64) [][]types.Datum {
+	reply := make(chan aggResult, len(p.workers))
+	for _, w := range p.workers {
+		w.in <- aggWork{kind: workExpire, wm: wm, reply: reply}
+	}
+	var out [][]types.Datum
+	for range p.workers {
+		out = append(out, (<-reply).rows...)
+	}
+	return out
+}
+
+// concatMsgs joins changelog messages (taking ownership of them).
+func concatMsgs(ctx *expr.Ctx, ts []types.T, ms []*Msg) (*Msg, error) {
+	var keep []*Msg
+	for _, m := range ms {
+		if m.Batch.NumRows() > 0 {
+			keep = append(keep, m)
+		} else {
+			m.Release()
+		}
+	}
+	switch len(keep) {
+	case 0:
+		return &Msg{Kind: MsgData, Batch: expr.BatchFromRows[[]types.Datum](ctx.Mem, ts, nil)}, nil
+	case 1:
+		return keep[0], nil
+	}
+	defer func() {
+		for _, m := range keep {
+			m.Release()
+		}
+	}()
+	n := 0
+	for _, m := range keep {
+		n += int(m.Batch.NumRows())
+	}
+	weights := make([]int64, 0, n)
+	for _, m := range keep {
+		for i := 0; i < int(m.Batch.NumRows()); i++ {
+			weights = append(weights, m.Weight(i))
+		}
+	}
+	cols := make([]arrow.Array, len(ts))
+	for c := range ts {
+		parts := make([]arrow.Array, len(keep))
+		for i, m := range keep {
+			parts[i] = m.Batch.Column(c)
+		}
+		col, err := array.Concatenate(parts, ctx.Mem)
+		if err != nil {
+			for _, x := range cols[:c] {
+				x.Release()
+			}
+			return nil, err
+		}
+		cols[c] = col
+	}
+	out := expr.NewBatch(ts, cols, n)
+	for _, c := range cols {
+		c.Release()
+	}
+	return &Msg{Kind: MsgData, Batch: out, Weights: weights}, nil
+}
