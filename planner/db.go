@@ -81,7 +81,7 @@ type Options struct {
 	// with 1 to check that.
 	ViewBatch int
 	// Workers is the number of goroutines a view's aggregate is split
-	// over by key (0: half the CPUs).
+	// over by key (0: the number of CPUs).
 	Workers int
 }
 
@@ -99,9 +99,7 @@ func OpenWith(dir string, opts Options) (*DB, error) {
 		db.viewBatch = flowReadMax
 	}
 	if db.workers = opts.Workers; db.workers <= 0 {
-		// half the cores: the other half read and decode the shards (on
-		// 2 cores a second worker measured slower, not faster)
-		db.workers = max(1, runtime.NumCPU()/2)
+		db.workers = runtime.NumCPU()
 	}
 	storeDir := ""
 	if dir != "" {

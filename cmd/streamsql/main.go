@@ -56,7 +56,7 @@ func serve(args []string) error {
 	verbose := fs.Bool("v", false, "log debug messages")
 	streamFsync := fs.Bool("stream-fsync", true, "fsync stream appends before acknowledging them (group commit); false trades crash safety for speed")
 	viewBatch := fs.Int("view-batch-size", 65536, "most records a materialized view reads from a shard at once (results do not depend on it)")
-	workers := fs.Int("workers", 0, "goroutines each view's aggregate is split over by key (0: half the CPUs)")
+	workers := fs.Int("workers", 0, "goroutines each view's aggregate is split over by key (0: the number of CPUs)")
 	gcPercent := fs.Int("gogc", 400, "garbage collector target percentage (the GOGC environment variable, when set, wins); a larger value trades memory for lower, steadier latency")
 	if err := fs.Parse(args); err != nil {
 		return err
