@@ -1,0 +1,261 @@
+package dataflow
+
+import (
+	"github.com/streamsql/streamsql/engine/exec"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// Join maintains an equi-join of two changelogs incrementally (the
+// symmetric hash join of differential dataflow): each side keeps its rows
+// indexed by join key; a change on one side is joined with the other
+// side's current rows, so Δ(L ⋈ R) = ΔL ⋈ R + L' ⋈ ΔR, retractions
+// included. For outer joins every kept row counts its matches on the
+// other side: a row whose count goes to zero gets its NULL-padded row
+// back, one whose count leaves zero retracts it — so a late match turns a
+// padded row into a joined one. Rows with a NULL key never match.
+type Join struct {
+	Kind     exec.JoinKind // InnerJoin, LeftJoin, RightJoin or FullJoin
+	Keys     [2][]expr.Expr
+	Residual expr.Expr // over left ++ right columns; nil: none
+	Types    [2][]types.T
+	outTypes []types.T
+	sides    [2]*joinSide
+	buf      []byte
+}
+
+type joinSide struct {
+	outer bool // rows without a match appear NULL-padded
+	keys  map[string]*joinBucket
+	rows  int
+}
+
+type joinBucket struct {
+	rows map[string]*joinRow
+}
+
+type joinRow struct {
+	d       []types.Datum
+	n       int64 // multiplicity
+	matches int64 // weighted count of matching rows on the other side
+}
+
+// Sides of a join.
+const (
+	Left  = 0
+	Right = 1
+)
+
+// NewJoin returns an empty join of rows of types left and right.
+func NewJoin(kind exec.JoinKind, leftKeys, rightKeys []expr.Expr, residual expr.Expr, left, right []types.T) (*Join, error) {
+	switch kind {
+	case exec.InnerJoin, exec.LeftJoin, exec.RightJoin, exec.FullJoin:
+	default:
+		return nil, sqlerr.Unsupported("semi and anti joins are not supported in continuous queries yet")
+	}
+	j := &Join{Kind: kind, Keys: [2][]expr.Expr{leftKeys, rightKeys}, Residual: residual, Types: [2][]types.T{left, right}}
+	j.outTypes = append(append([]types.T{}, left...), right...)
+	j.sides[Left] = &joinSide{outer: kind == exec.LeftJoin || kind == exec.FullJoin, keys: map[string]*joinBucket{}}
+	j.sides[Right] = &joinSide{outer: kind == exec.RightJoin || kind == exec.FullJoin, keys: map[string]*joinBucket{}}
+	return j, nil
+}
+
+// OutTypes are the output columns: the left side's, then the right's.
+func (j *Join) OutTypes() []types.T { return j.outTypes }
+
+// Rows is the number of distinct rows held on a side (its state size).
+func (j *Join) Rows(side int) int { return j.sides[side].rows }
+
+// pair is a candidate output: a delta row and a row of the other side.
+type pair struct {
+	delta int      // index of the delta row
+	other *joinRow // the other side's row
+}
+
+// Process applies a changelog batch of one side and returns the join's
+// changes. The input stays owned by the caller.
+func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
+	b := m.Batch
+	n := int(b.NumRows())
+	me, other := j.sides[side], j.sides[1-side]
+	keyVals := make([]expr.Value, len(j.Keys[side]))
+	for i, k := range j.Keys[side] {
+		v, err := k.Eval(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		defer v.Release()
+		keyVals[i] = v
+	}
+	rows := make([][]types.Datum, n)
+	keys := make([]string, n)
+	nullKey := make([]bool, n)
+	for r := 0; r < n; r++ {
+		row := make([]types.Datum, b.NumCols())
+		for c := range row {
+			row[c] = types.DatumAt(b.Column(c), r)
+		}
+		rows[r] = row
+		j.buf = j.buf[:0]
+		for i, v := range keyVals {
+			d := v.At(r)
+			if d.Null {
+				nullKey[r] = true
+			}
+			j.buf = exec.AppendKey(j.buf, j.Keys[side][i].Type(), d)
+		}
+		keys[r] = string(j.buf)
+	}
+
+	var out [][]types.Datum
+	var weights []int64
+	emit := func(row []types.Datum, w int64) {
+		if w != 0 {
+			out, weights = append(out, row), append(weights, w)
+		}
+	}
+	// the other side's rows under each delta row's key, filtered by the
+	// residual predicate over all candidate pairs at once
+	var pairs []pair
+	for r := 0; r < n; r++ {
+		if nullKey[r] || m.Weight(r) == 0 {
+			continue
+		}
+		if bk := other.keys[keys[r]]; bk != nil {
+			for _, o := range bk.rows {
+				pairs = append(pairs, pair{r, o})
+			}
+		}
+	}
+	keep, err := j.residual(ctx, side, rows, pairs)
+	if err != nil {
+		return nil, err
+	}
+	matched := make([]int64, n)
+	for i, p := range pairs {
+		if !keep[i] {
+			continue
+		}
+		w := m.Weight(p.delta)
+		emit(j.joined(side, rows[p.delta], p.other.d), w*p.other.n)
+		matched[p.delta] += p.other.n
+		if other.outer {
+			// the other row's padded form comes and goes with its matches
+			before := p.other.matches
+			p.other.matches += w
+			switch {
+			case before == 0 && p.other.matches > 0:
+				emit(j.padded(1-side, p.other.d), -p.other.n)
+			case before > 0 && p.other.matches == 0:
+				emit(j.padded(1-side, p.other.d), p.other.n)
+			}
+		}
+	}
+	for r := 0; r < n; r++ {
+		w := m.Weight(r)
+		if w == 0 {
+			continue
+		}
+		if me.outer && matched[r] == 0 {
+			emit(j.padded(side, rows[r]), w)
+		}
+		j.buf = append(j.buf[:0], keys[r]...)
+		for c, d := range rows[r] {
+			j.buf = exec.AppendKey(j.buf, j.Types[side][c], d)
+		}
+		bk := me.keys[keys[r]]
+		if bk == nil {
+			bk = &joinBucket{rows: map[string]*joinRow{}}
+			me.keys[keys[r]] = bk
+		}
+		x := bk.rows[string(j.buf)]
+		if x == nil {
+			x = &joinRow{d: rows[r], matches: matched[r]}
+			bk.rows[string(j.buf)] = x
+			me.rows++
+		}
+		x.n += w
+		if x.n < 0 {
+			return nil, sqlerr.New(sqlerr.InternalError, "join row retracted more often than inserted")
+		}
+		if x.n == 0 {
+			delete(bk.rows, string(j.buf))
+			me.rows--
+			if len(bk.rows) == 0 {
+				delete(me.keys, keys[r])
+			}
+		}
+	}
+	return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, j.outTypes, out), Weights: weights}, nil
+}
+
+// residual evaluates the residual predicate over candidate pairs.
+func (j *Join) residual(ctx *expr.Ctx, side int, rows [][]types.Datum, pairs []pair) ([]bool, error) {
+	keep := make([]bool, len(pairs))
+	if j.Residual == nil {
+		for i := range keep {
+			keep[i] = true
+		}
+		return keep, nil
+	}
+	if len(pairs) == 0 {
+		return keep, nil
+	}
+	joined := make([][]types.Datum, len(pairs))
+	for i, p := range pairs {
+		joined[i] = j.joined(side, rows[p.delta], p.other.d)
+	}
+	b := expr.BatchFromRows(ctx.Mem, j.outTypes, joined)
+	defer b.Release()
+	v, err := j.Residual.Eval(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer v.Release()
+	for i := range keep {
+		d := v.At(i)
+		keep[i] = !d.Null && d.I != 0
+	}
+	return keep, nil
+}
+
+// joined is the output row of a row of side and a row of the other side.
+func (j *Join) joined(side int, row, other []types.Datum) []types.Datum {
+	out := make([]types.Datum, 0, len(j.outTypes))
+	if side == Left {
+		return append(append(out, row...), other...)
+	}
+	return append(append(out, other...), row...)
+}
+
+// padded is a row of side with NULLs for the other side's columns.
+func (j *Join) padded(side int, row []types.Datum) []types.Datum {
+	out := make([]types.Datum, 0, len(j.outTypes))
+	nulls := make([]types.Datum, len(j.Types[1-side]))
+	for i := range nulls {
+		nulls[i] = types.NullDatum
+	}
+	if side == Left {
+		return append(append(out, row...), nulls...)
+	}
+	return append(append(out, nulls...), row...)
+}
+
+// Expire drops the rows of side for which done reports true: no future
+// row of the other side can match them (an interval join's bound has
+// passed the watermark). Their output stays as it is.
+func (j *Join) Expire(side int, done func(row []types.Datum) bool) {
+	s := j.sides[side]
+	for k, bk := range s.keys {
+		for rk, x := range bk.rows {
+			if done(x.d) {
+				delete(bk.rows, rk)
+				s.rows--
+			}
+		}
+		if len(bk.rows) == 0 {
+			delete(s.keys, k)
+		}
+	}
+}
