@@ -92,8 +92,10 @@ func (f *viewFlow) explain(name string, live bool) []string {
 		head += fmt.Sprintf(" rows=%d subscribers=%d", f.rowCount(), st.subs)
 	}
 	lines := []string{head}
+	depth := 0
 	add := func(s string) {
-		lines = append(lines, strings.Repeat("  ", len(lines))+"-> "+s)
+		depth++
+		lines = append(lines, strings.Repeat("  ", depth)+"-> "+s)
 	}
 	for i := len(f.post) - 1; i >= 0; i-- {
 		add(f.post[i].describe())
@@ -119,6 +121,24 @@ func (f *viewFlow) explain(name string, live bool) []string {
 			d += " (windows close at the watermark; late rows dropped)"
 		}
 		add(d)
+	}
+	if f.join != nil {
+		kind := [...]string{"Inner", "Left", "Right", "Full", "Semi", "Anti"}[f.join.Kind]
+		d := fmt.Sprintf("IncrementalJoin %s on [%s] = [%s]", kind, exprList(f.join.Keys[0]), exprList(f.join.Keys[1]))
+		if f.join.Residual != nil {
+			d += fmt.Sprintf(" filter %s", f.join.Residual)
+		}
+		add(d)
+		// the table side, one level below the join; then the stream side
+		at := depth
+		for i := len(f.tblSteps) - 1; i >= 0; i-- {
+			at++
+			lines = append(lines, strings.Repeat("  ", at)+"-> "+f.tblSteps[i].describe())
+		}
+		lines = append(lines, strings.Repeat("  ", at+1)+"-> "+fmt.Sprintf("Table %s (its changes retract and re-emit joined rows)", f.tbl.Name))
+		for i := len(f.srcSteps) - 1; i >= 0; i-- {
+			add(f.srcSteps[i].describe())
+		}
 	}
 	if f.parent != nil {
 		add(fmt.Sprintf("Changelog of materialized view %s", f.parent.name))

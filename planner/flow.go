@@ -51,11 +51,27 @@ type viewFlow struct {
 	ts        []types.T       // the stream scan's columns (data and system)
 	pre       []Node          // stateless steps below the aggregate, innermost first
 	agg       aggOp
-	aggNode   *AggNode
-	aggOpts   dataflow.IncAggOptions
-	rel       *catalog.Object      // the stream or view read
-	aggDesc   string               // the aggregate, for EXPLAIN
-	sess      *dataflow.SessionAgg // instead of agg, for SESSION windows
+	// a join with a table (join.go in dataflow): the stream's rows go
+	// through srcSteps into one side, the table's changes through tblSteps
+	// into the other
+	join       *dataflow.Join
+	joinAbove  bool // planning: the scan reached is below the join
+	srcSteps   []Node
+	streamSide int
+	tbl        *catalog.Object
+	tblTs      []types.T
+	tblSteps   []Node
+	tblQueue   []tableChange // guarded by tblMu
+	tblMu      sync.Mutex
+	tblWake    chan struct{}
+	tblEnq     atomic.Int64 // changes queued so far
+	tblDone    int64        // changes applied, guarded by mu
+	unwatch    func()
+	aggNode    *AggNode
+	aggOpts    dataflow.IncAggOptions
+	rel        *catalog.Object      // the stream or view read
+	aggDesc    string               // the aggregate, for EXPLAIN
+	sess       *dataflow.SessionAgg // instead of agg, for SESSION windows
 	// sessOnScan: only filters below the SESSION window, so its time
 	// column is a column of the stream's rows
 	sessOnScan bool
@@ -141,6 +157,9 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			n = below
 			continue
 		case *AggNode:
+			if f.joinAbove {
+				return nil, cannot("an aggregate below a join in a continuous query: make it a materialized view and join that")
+			}
 			if aggNode != nil {
 				return nil, cannot("two levels of GROUP BY in one view: make the inner query a materialized view of its own and aggregate over it")
 			}
@@ -160,6 +179,9 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 				}
 				f.stream, f.rel = s, x.Rel
 			case catalog.KindMaterializedView:
+				if f.tbl != nil {
+					return nil, cannot("joins of a materialized view with a table are not supported yet")
+				}
 				if f.parent = db.flow(x.Rel.Name); f.parent == nil {
 					return nil, cannot("materialized view %s is not maintained incrementally", x.Rel.Name)
 				}
@@ -168,7 +190,10 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 				return nil, cannot("it reads no stream")
 			}
 			f.ts = colTypes(x.Cols)
-			if aggNode != nil {
+			if f.joinAbove {
+				// steps on the stream side of the join
+				f.srcSteps = append(steps, f.srcSteps...)
+			} else if aggNode != nil {
 				f.pre = steps
 			} else {
 				f.post = steps
@@ -215,7 +240,25 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			}
 			return f, nil
 		case *JoinNode:
-			return nil, cannot("joins in continuous queries are not supported yet")
+			if f.join != nil {
+				return nil, cannot("more than one join in one view is not supported yet: make a view of the first join")
+			}
+			scan, err := f.planJoin(db, x)
+			if err != nil {
+				return nil, err
+			}
+			// the steps between the join and the aggregate (or the top)
+			// run on the join's output; the stream side's own steps run
+			// before it (f.srcSteps)
+			if aggNode != nil {
+				f.pre = steps
+			} else {
+				f.post = steps
+			}
+			steps = nil
+			f.joinAbove = true
+			n = scan
+			continue
 		case *WindowNode:
 			return nil, cannot("window functions over a stream are supported as top-N only: ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) <= n in an outer WHERE")
 		case *UnionNode, *SetOpNode:
@@ -718,6 +761,9 @@ func (f *viewFlow) start(db *DB, name string) {
 		f.attachTo(db, f.parent)
 		return
 	}
+	if err := f.watchTable(db); err != nil {
+		f.fail(err)
+	}
 	f.positions = make([]uint64, len(f.stream.Shards()))
 	for i, sh := range f.stream.Shards() {
 		f.positions[i] = sh.TrimHorizon()
@@ -734,6 +780,9 @@ func (f *viewFlow) start(db *DB, name string) {
 func (f *viewFlow) stop() {
 	if p, ok := f.agg.(*dataflow.ParallelAgg); ok {
 		defer p.Close()
+	}
+	if f.unwatch != nil {
+		f.unwatch()
 	}
 	if p := f.parent; p != nil {
 		p.mu.Lock()
@@ -794,7 +843,17 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 	ectx := &expr.Ctx{Go: ctx, Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db}}
 	shards := f.stream.Shards()
 	for {
-		progressed := false
+		progressed, err := f.applyTableChanges(ectx)
+		if err == nil && progressed && !f.replaying.Load() {
+			f.mu.RLock()
+			pos := append([]uint64(nil), f.positions...)
+			f.mu.RUnlock()
+			err = f.flushChangelogs(pos)
+		}
+		if err != nil {
+			f.fail(err)
+			return
+		}
 		// a round reads what every shard has, then applies it
 		type read struct {
 			shard int
@@ -911,6 +970,9 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 		if behind {
 			continue
 		}
+		if f.tblWake != nil {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(f.tblWake)})
+		}
 		if f.wms != nil {
 			// idle shards stop holding the watermark back after a while
 			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(time.After(watermarkIdle / 2))})
@@ -919,7 +981,7 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 		if chosen == 0 {
 			return
 		}
-		err := f.closeWindows(ectx)
+		err = f.closeWindows(ectx)
 		if err == nil && !f.replaying.Load() {
 			f.mu.RLock()
 			pos := append([]uint64(nil), f.positions...)
@@ -963,7 +1025,14 @@ func (f *viewFlow) combinable() bool {
 func (f *viewFlow) absorb(ctx *expr.Ctx, b arrow.RecordBatch) error {
 	b.Retain()
 	var late int64
-	m, err := runSteps(ctx, f.pre, &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}, &late)
+	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}
+	var err error
+	if f.join != nil {
+		if m, err = f.throughJoin(ctx, f.streamSide, f.srcSteps, m); err != nil {
+			return err
+		}
+	}
+	m, err = runSteps(ctx, f.pre, m, &late)
 	if err != nil {
 		return err
 	}
@@ -1000,6 +1069,29 @@ func (f *viewFlow) fail(err error) {
 func (f *viewFlow) apply(ctx *expr.Ctx, b arrow.RecordBatch, weights []int64) error {
 	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b, Weights: weights}
 	b.Retain()
+	if f.join != nil {
+		var err error
+		if m, err = f.throughJoin(ctx, f.streamSide, f.srcSteps, m); err != nil {
+			return err
+		}
+	}
+	return f.applyMsg(ctx, m)
+}
+
+// throughJoin runs one side's changes through its steps and the join.
+func (f *viewFlow) throughJoin(ctx *expr.Ctx, side int, steps []Node, m *dataflow.Msg) (*dataflow.Msg, error) {
+	m, err := runSteps(ctx, steps, m, nil)
+	if err != nil {
+		return nil, err
+	}
+	out, err := f.join.Process(ctx, side, m)
+	m.Release()
+	return out, err
+}
+
+// applyMsg pushes a changelog (the join's output, or the stream's rows)
+// through the aggregate and the steps around it into the view.
+func (f *viewFlow) applyMsg(ctx *expr.Ctx, m *dataflow.Msg) error {
 	if f.agg != nil || f.sess != nil {
 		var err error
 		var late int64
@@ -1219,9 +1311,10 @@ func (f *viewFlow) snapshot(mem memory.Allocator) ([]arrow.RecordBatch, error) {
 
 // waitFor blocks until every shard has been processed up to target.
 func (f *viewFlow) waitFor(ctx context.Context, target []uint64) error {
+	tblTarget := f.tblEnq.Load() // table changes committed before the call
 	for {
 		f.mu.RLock()
-		done := true
+		done := f.tblDone >= tblTarget
 		for i, p := range f.positions {
 			if p < target[i] {
 				done = false

@@ -38,6 +38,36 @@ type Table struct {
 	nextID  int64
 	dead    int
 	snap    []arrow.RecordBatch
+	// watchers see every applied change, in commit order (see Watch)
+	watchers map[int]func(deleted, inserted []Row)
+	nextW    int
+}
+
+// Watch calls fn with the rows each later change deletes and inserts,
+// synchronously and in commit order (fn must be quick: it runs under the
+// table's lock), and returns the rows at that moment — so that a reader
+// of the snapshot plus the changes misses nothing and sees nothing twice.
+// The returned function stops the watching.
+func (t *Table) Watch(fn func(deleted, inserted []Row)) ([]Row, func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.watchers == nil {
+		t.watchers = map[int]func(deleted, inserted []Row){}
+	}
+	id := t.nextW
+	t.nextW++
+	t.watchers[id] = fn
+	var rows []Row
+	for _, r := range t.rows {
+		if r != nil {
+			rows = append(rows, r)
+		}
+	}
+	return rows, func() {
+		t.mu.Lock()
+		delete(t.watchers, id)
+		t.mu.Unlock()
+	}
 }
 
 // Change is one statement's effect on a table.
@@ -240,6 +270,25 @@ func (t *Table) keyText(r Row) string {
 
 func (t *Table) apply(ch Change, ids []int64) {
 	t.dropSnap()
+	if len(t.watchers) > 0 {
+		var deleted []Row
+		if ch.Truncate {
+			for _, r := range t.rows {
+				if r != nil {
+					deleted = append(deleted, r)
+				}
+			}
+		} else {
+			for _, id := range ch.Deletes {
+				if p, ok := t.pos[id]; ok {
+					deleted = append(deleted, t.rows[p])
+				}
+			}
+		}
+		for _, fn := range t.watchers {
+			fn(deleted, ch.Inserts)
+		}
+	}
 	if ch.Truncate {
 		t.ids, t.rows, t.pos, t.dead = nil, nil, map[int64]int{}, 0
 		if t.pkIndex != nil {
