@@ -844,11 +844,8 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 	shards := f.stream.Shards()
 	for {
 		progressed, err := f.applyTableChanges(ectx)
-		if err == nil && progressed && !f.replaying.Load() {
-			f.mu.RLock()
-			pos := append([]uint64(nil), f.positions...)
-			f.mu.RUnlock()
-			err = f.flushChangelogs(pos)
+		if err == nil && progressed {
+			err = f.flushAtPositions()
 		}
 		if err != nil {
 			f.fail(err)
@@ -982,17 +979,27 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 			return
 		}
 		err = f.closeWindows(ectx)
-		if err == nil && !f.replaying.Load() {
-			f.mu.RLock()
-			pos := append([]uint64(nil), f.positions...)
-			f.mu.RUnlock()
-			err = f.flushChangelogs(pos)
+		if err == nil {
+			err = f.flushAtPositions()
 		}
 		if err != nil {
 			f.fail(err)
 			return
 		}
 	}
+}
+
+// flushAtPositions writes the queued changelog with the current source
+// positions (changes not tied to a new read: table changes, windows
+// closed by an idle shard); nothing while replaying.
+func (f *viewFlow) flushAtPositions() error {
+	if f.replaying.Load() {
+		return nil
+	}
+	f.mu.RLock()
+	pos := append([]uint64(nil), f.positions...)
+	f.mu.RUnlock()
+	return f.flushChangelogs(pos)
 }
 
 // advance records that the source has been processed up to pos and
