@@ -66,6 +66,7 @@ type viewFlow struct {
 	tblWake    chan struct{}
 	tblEnq     atomic.Int64 // changes queued so far
 	tblDone    int64        // changes applied, guarded by mu
+	joinRows   int          // rows the join holds, guarded by mu
 	unwatch    func()
 	aggNode    *AggNode
 	aggOpts    dataflow.IncAggOptions
@@ -1093,6 +1094,9 @@ func (f *viewFlow) throughJoin(ctx *expr.Ctx, side int, steps []Node, m *dataflo
 	}
 	out, err := f.join.Process(ctx, side, m)
 	m.Release()
+	f.mu.Lock()
+	f.joinRows = f.join.Rows(dataflow.Left) + f.join.Rows(dataflow.Right)
+	f.mu.Unlock()
 	return out, err
 }
 
@@ -1444,7 +1448,7 @@ type flowStats struct {
 func (f *viewFlow) stats() flowStats {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	st := flowStats{groups: f.groups, late: f.late, watermark: f.watermark, hasWM: f.hasWM, subs: len(f.subs)}
+	st := flowStats{groups: f.groups + f.joinRows, late: f.late, watermark: f.watermark, hasWM: f.hasWM, subs: len(f.subs)}
 	end := f.logBase + int64(len(f.log))
 	for s := range f.subs {
 		st.subLag = max(st.subLag, end-s.pos)

@@ -16,7 +16,8 @@ import (
 // The incremental join's changelog, accumulated, always equals the batch
 // hash join of the rows currently on both sides — for inner, left, right
 // and full joins, with a residual predicate, NULL keys, duplicates, and
-// random inserts and retractions on either side in any batch sizes.
+// random inserts and retractions on either side in any batch sizes; and
+// halfway the join continues from a snapshot of its state.
 func TestJoinMatchesBatchUnderRetractions(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -37,6 +38,7 @@ func TestJoinMatchesBatchUnderRetractions(t *testing.T) {
 					t.Fatal(err)
 				}
 				r := rand.New(rand.NewPCG(uint64(batch), uint64(kind)))
+				restored := false
 				live := [2][][]types.Datum{}
 				view := map[string]int64{}
 				for step := 0; step < 60; step++ {
@@ -68,6 +70,18 @@ func TestJoinMatchesBatchUnderRetractions(t *testing.T) {
 						ts = rt
 					}
 					in := &Msg{Kind: MsgData, Batch: expr.BatchFromRows(mem, ts, rows), Weights: ws}
+					if step == 30 && !restored {
+						// halfway: continue on a join restored from a snapshot
+						snap, err := j.Snapshot()
+						if err != nil {
+							t.Fatal(err)
+						}
+						j2, _ := NewJoin(kind, j.Keys[Left], j.Keys[Right], res, lt, rt)
+						if err := j2.Restore(snap); err != nil {
+							t.Fatal(err)
+						}
+						j, restored = j2, true
+					}
 					o, err := j.Process(ctx, side, in)
 					in.Release()
 					if err != nil {

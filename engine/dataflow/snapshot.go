@@ -449,3 +449,75 @@ func (w *Watermarks) Restore(p []byte, now time.Time) error {
 	}
 	return r.err
 }
+
+// Snapshot writes both sides' rows with their multiplicities and match
+// counts.
+func (j *Join) Snapshot() ([]byte, error) {
+	w := &snapWriter{}
+	for side := range j.sides {
+		s := j.sides[side]
+		rowTs := append(append([]types.T{}, j.Types[side]...), types.TInt64, types.TInt64)
+		var keys []string
+		for k := range s.keys {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		w.count(len(keys))
+		for _, k := range keys {
+			w.buf = binary.AppendUvarint(w.buf, uint64(len(k)))
+			w.buf = append(w.buf, k...)
+			bk := s.keys[k]
+			rks := make([]string, 0, len(bk.rows))
+			for rk := range bk.rows {
+				rks = append(rks, rk)
+			}
+			sort.Strings(rks)
+			w.count(len(rks))
+			for _, rk := range rks {
+				x := bk.rows[rk]
+				w.row(rowTs, append(append([]types.Datum{}, x.d...), types.DInt(x.n), types.DInt(x.matches))...)
+			}
+		}
+	}
+	return w.buf, w.err
+}
+
+// Restore rebuilds both sides from a snapshot.
+func (j *Join) Restore(p []byte) error {
+	r := &snapReader{p: p}
+	for side := range j.sides {
+		s := j.sides[side]
+		s.keys, s.rows = map[string]*joinBucket{}, 0
+		rowTs := append(append([]types.T{}, j.Types[side]...), types.TInt64, types.TInt64)
+		nk := r.count()
+		for i := 0; i < nk && r.err == nil; i++ {
+			n := r.count()
+			if n > len(r.p) {
+				r.err = errSnapshot
+				break
+			}
+			k := string(r.p[:n])
+			r.p = r.p[n:]
+			bk := &joinBucket{rows: map[string]*joinRow{}}
+			nr := r.count()
+			for x := 0; x < nr && r.err == nil; x++ {
+				row := r.row(rowTs)
+				d := row[:len(j.Types[side])]
+				buf := []byte(k) // row keys extend the join key, as in Process
+				for c, v := range d {
+					buf = exec.AppendKey(buf, j.Types[side][c], v)
+				}
+				bk.rows[string(buf)] = &joinRow{d: d, n: row[len(d)].I, matches: row[len(d)+1].I}
+				s.rows++
+			}
+			s.keys[k] = bk
+		}
+	}
+	if r.err == nil && len(r.p) != 0 {
+		r.err = errSnapshot
+	}
+	if r.err != nil {
+		return fmt.Errorf("dataflow: restoring a join: %w", r.err)
+	}
+	return nil
+}
