@@ -62,7 +62,7 @@ func (f *viewFlow) openChangelog(db *DB, o *catalog.Object) error {
 		return nil
 	}
 	parts := strings.Split(last[2].S, ",")
-	if len(parts) != len(f.stream.Shards()) {
+	if len(parts) != len(f.shards()) {
 		return nil // the source changed shape: replay writes everything again
 	}
 	f.replayTo = make([]uint64, len(parts))

@@ -129,6 +129,20 @@ func (f *viewFlow) explain(name string, live bool) []string {
 			d += fmt.Sprintf(" filter %s", f.join.Residual)
 		}
 		add(d)
+		if ij := f.interval; ij != nil {
+			lines[len(lines)-1] += fmt.Sprintf(" (interval: left.ts - right.ts in [%dus, %dus]; state dropped behind the watermarks)", ij.lo, ij.hi)
+			at := depth
+			for i := len(ij.steps) - 1; i >= 0; i-- {
+				at++
+				lines = append(lines, strings.Repeat("  ", at)+"-> "+ij.steps[i].describe())
+			}
+			lines = append(lines, strings.Repeat("  ", at+1)+"-> "+fmt.Sprintf("StreamSource %s shards=%d watermark=(%s)", ij.secondRel.Name, len(ij.second.Shards()), ij.secondRel.Watermark.Expr))
+			for i := len(f.srcSteps) - 1; i >= 0; i-- {
+				add(f.srcSteps[i].describe())
+			}
+			add(fmt.Sprintf("StreamSource %s shards=%d watermark=(%s)", f.rel.Name, len(f.stream.Shards()), f.rel.Watermark.Expr))
+			return lines
+		}
 		// the table side, one level below the join; then the stream side
 		at := depth
 		for i := len(f.tblSteps) - 1; i >= 0; i-- {

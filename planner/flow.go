@@ -57,6 +57,7 @@ type viewFlow struct {
 	join       *dataflow.Join
 	joinAbove  bool // planning: the scan reached is below the join
 	srcSteps   []Node
+	interval   *intervalJoin // a join of two streams (flow_join.go)
 	streamSide int
 	tbl        *catalog.Object
 	tblTs      []types.T
@@ -191,7 +192,9 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 				return nil, cannot("it reads no stream")
 			}
 			f.ts = colTypes(x.Cols)
-			if f.joinAbove {
+			if f.interval != nil {
+				// planInterval set the sources and their steps
+			} else if f.joinAbove {
 				// steps on the stream side of the join
 				f.srcSteps = append(steps, f.srcSteps...)
 			} else if aggNode != nil {
@@ -244,7 +247,7 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			if f.join != nil {
 				return nil, cannot("more than one join in one view is not supported yet: make a view of the first join")
 			}
-			scan, err := f.planJoin(db, x)
+			scan, err := f.planJoin(db, b, x)
 			if err != nil {
 				return nil, err
 			}
@@ -414,20 +417,26 @@ func (f *viewFlow) planWindows(b *binder, rel *catalog.Object, agg *AggNode) err
 	return f.bindWatermark(b, rel)
 }
 
-// bindWatermark binds the stream's WATERMARK FOR expression.
+// bindWatermark binds the stream's WATERMARK FOR expression and starts
+// tracking the watermark of its shards.
 func (f *viewFlow) bindWatermark(b *binder, rel *catalog.Object) error {
-	q, err := b.s.parser.ParseExpr(rel.Watermark.Expr)
-	if err != nil {
-		return err
-	}
-	sub := &binder{s: b.s, tr: q.Tr}
-	e, err := sub.bindExpr(q.Node.(*ast.SelectStmt).Fields.Fields[0].Expr, &scope{cols: tableScope(rel, rel.Name)})
+	e, err := watermarkExpr(b, rel)
 	if err != nil {
 		return err
 	}
 	f.wmExpr = e
 	f.wms = dataflow.NewWatermarks(len(f.stream.Shards()), 0, watermarkIdle)
 	return nil
+}
+
+// watermarkExpr binds a stream's WATERMARK FOR expression over its columns.
+func watermarkExpr(b *binder, rel *catalog.Object) (expr.Expr, error) {
+	q, err := b.s.parser.ParseExpr(rel.Watermark.Expr)
+	if err != nil {
+		return nil, err
+	}
+	sub := &binder{s: b.s, tr: q.Tr}
+	return sub.bindExpr(q.Node.(*ast.SelectStmt).Fields.Fields[0].Expr, &scope{cols: tableScope(rel, rel.Name)})
 }
 
 // topNStep is ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) <= N in a
@@ -765,8 +774,8 @@ func (f *viewFlow) start(db *DB, name string) {
 	if err := f.watchTable(db); err != nil {
 		f.fail(err)
 	}
-	f.positions = make([]uint64, len(f.stream.Shards()))
-	for i, sh := range f.stream.Shards() {
+	f.positions = make([]uint64, len(f.shards()))
+	for i, sh := range f.shards() {
 		f.positions[i] = sh.TrimHorizon()
 		if f.replayTo != nil && f.positions[i] < f.replayTo[i] {
 			f.replaying.Store(true)
@@ -842,7 +851,7 @@ func (f *viewFlow) source() *viewFlow {
 func (f *viewFlow) run(ctx context.Context, db *DB) {
 	defer close(f.done)
 	ectx := &expr.Ctx{Go: ctx, Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db}}
-	shards := f.stream.Shards()
+	shards := f.shards()
 	for {
 		progressed, err := f.applyTableChanges(ectx)
 		if err == nil && progressed {
@@ -883,7 +892,11 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 					errs[i] = err
 					return
 				}
-				reads[i] = read{i, withPositions(f.ts, b, sh.ID, seqs, arrivals), next}
+				ts := f.ts
+				if side, _ := f.sideOf(i); f.interval != nil && side == 1 {
+					ts = f.interval.secondTs
+				}
+				reads[i] = read{i, withPositions(ts, b, sh.ID, seqs, arrivals), next}
 				b.Release()
 			}(i, sh, f.positions[i])
 		}
@@ -933,7 +946,12 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 			continue
 		}
 		for k, r := range round {
-			err := f.applyBatch(ectx, r.shard, r.batch)
+			var err error
+			if f.interval != nil {
+				err = f.applyInterval(ectx, r.shard, r.batch)
+			} else {
+				err = f.applyBatch(ectx, r.shard, r.batch)
+			}
 			r.batch.Release()
 			pos := append([]uint64(nil), f.positions...)
 			pos[r.shard] = r.next
@@ -1025,7 +1043,7 @@ func (f *viewFlow) advance(pos []uint64) {
 // combinable: batches of several shards can go through the aggregate as
 // one step (no watermark, whose order across shards matters, no sessions).
 func (f *viewFlow) combinable() bool {
-	return f.agg != nil && f.wms == nil && f.sess == nil
+	return f.agg != nil && f.wms == nil && f.sess == nil && f.interval == nil
 }
 
 // absorb runs a batch through the steps below the aggregate into it,
@@ -1424,8 +1442,8 @@ func (db *DB) flushFlows(ctx context.Context) error {
 		if f.stream == nil {
 			continue // fed by its parent, in the parent's goroutine
 		}
-		target := make([]uint64, len(f.stream.Shards()))
-		for i, sh := range f.stream.Shards() {
+		target := make([]uint64, len(f.shards()))
+		for i, sh := range f.shards() {
 			target[i] = sh.Latest()
 		}
 		if err := f.waitFor(ctx, target); err != nil {

@@ -3,11 +3,13 @@ package planner
 import (
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/catalog"
 	"github.com/streamsql/streamsql/engine/dataflow"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/engine/storage"
+	"github.com/streamsql/streamsql/sources/streamstore"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -28,7 +30,7 @@ type tableChange struct {
 // planJoin plans a join under a view: one side must read a stream (it
 // becomes the flow's source; its node is returned for the caller to walk),
 // the other a table, through filters and projections only.
-func (f *viewFlow) planJoin(db *DB, x *JoinNode) (Node, error) {
+func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, error) {
 	if len(x.LeftKeys) == 0 {
 		return nil, cannot("a join in a continuous query needs an equality between columns of both sides (an equi-join)")
 	}
@@ -67,7 +69,10 @@ func (f *viewFlow) planJoin(db *DB, x *JoinNode) (Node, error) {
 	case kinds[0] == catalog.KindTable:
 		streamSide = 1
 	case kinds[0] == catalog.KindStream && kinds[1] == catalog.KindStream:
-		return nil, cannot("a join of two streams keeps both sides forever unless it is bounded in time: interval joins with watermarks are not supported yet")
+		if err := f.planInterval(db, b, x, scans, tblSteps); err != nil {
+			return nil, err
+		}
+		return scans[0], nil
 	default:
 		return nil, cannot("joins in continuous queries are supported between a stream and a table so far")
 	}
@@ -150,4 +155,230 @@ func (f *viewFlow) applyTableChanges(ctx *expr.Ctx) (bool, error) {
 	f.progress = make(chan struct{})
 	f.mu.Unlock()
 	return true, err
+}
+
+// Interval joins: two streams joined on keys and a bound in time,
+// L.ts - R.ts ∈ [lo, hi] (written as BETWEEN or with >= and <=). A row
+// can only match rows of the other side within the bound, so once the
+// other side's watermark has passed it, it is dropped: the state of each
+// side stays as large as the bound, not the stream.
+type intervalJoin struct {
+	second    *streamstore.Stream // the other stream (side 1-streamSide)
+	secondRel *catalog.Object
+	secondTs  []types.T
+	steps     []Node // on the second stream's side
+	// the time column of each side (in its rows) and the bound
+	tsCol  [2]int
+	lo, hi int64
+	// watermarks of each side, from its stream's WATERMARK FOR
+	wmExpr [2]expr.Expr
+	wms    [2]*dataflow.Watermarks
+	marks  [2]int64 // last watermark applied to expiry
+	has    [2]bool
+}
+
+// linearTime matches col or col ± constant interval (µs).
+func linearTime(e expr.Expr) (int, int64, bool) {
+	switch x := e.(type) {
+	case *expr.Col:
+		return x.Idx, 0, true
+	case *expr.Arith:
+		c, ok := x.R.(*expr.Const)
+		col, ok2 := x.L.(*expr.Col)
+		if !ok || !ok2 || c.D.Null || c.Type().Kind != types.Interval || c.D.Iv.Months != 0 || (x.Op != '+' && x.Op != '-') {
+			return 0, 0, false
+		}
+		d := int64(c.D.Iv.Days)*86_400_000_000 + c.D.Iv.Micros
+		if x.Op == '-' {
+			d = -d
+		}
+		return col.Idx, d, true
+	}
+	return 0, 0, false
+}
+
+// intervalBound finds L.ts - R.ts ∈ [lo, hi] among the residual's
+// conjuncts (columns: left's, then right's). nL is the left's width.
+func intervalBound(residual expr.Expr, nL int) (tsCol [2]int, lo, hi int64, ok bool) {
+	if residual == nil {
+		return tsCol, 0, 0, false
+	}
+	hasLo, hasHi := false, false
+	tsCol = [2]int{-1, -1}
+	for _, c := range conjuncts(residual) {
+		cmp, isCmp := c.(*expr.Compare)
+		if !isCmp {
+			continue
+		}
+		a, ca, ok1 := linearTime(cmp.L)
+		b, cb, ok2 := linearTime(cmp.R)
+		if !ok1 || !ok2 || cmp.L.Type().Kind != cmp.R.Type().Kind || (cmp.L.Type().Kind != types.Timestamp && cmp.L.Type().Kind != types.TimestampTZ) {
+			continue
+		}
+		op := cmp.Op
+		// as L.ts - R.ts op d
+		if a >= nL && b < nL {
+			a, b, ca, cb = b, a, cb, ca
+			switch op {
+			case expr.GE:
+				op = expr.LE
+			case expr.GT:
+				op = expr.LT
+			case expr.LE:
+				op = expr.GE
+			case expr.LT:
+				op = expr.GT
+			}
+		}
+		if a >= nL || b < nL {
+			continue
+		}
+		if (tsCol[0] >= 0 && tsCol[0] != a) || (tsCol[1] >= 0 && tsCol[1] != b-nL) {
+			continue
+		}
+		d := cb - ca
+		switch op {
+		case expr.GE, expr.GT:
+			if !hasLo || d > lo {
+				lo = d
+			}
+			hasLo = true
+		case expr.LE, expr.LT:
+			if !hasHi || d < hi {
+				hi = d
+			}
+			hasHi = true
+		default:
+			continue
+		}
+		tsCol = [2]int{a, b - nL}
+	}
+	return tsCol, lo, hi, hasLo && hasHi
+}
+
+// planInterval sets up a join of two streams; it needs the time bound and
+// a WATERMARK on both streams (on the bound's columns), with only filters
+// between each stream and the join.
+func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNode, steps [2][]Node) error {
+	tsCol, lo, hi, ok := intervalBound(x.Residual, len(x.Left.Columns()))
+	if !ok {
+		return cannot("a join of two streams keeps both sides forever unless it is bounded in time: add a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ... (an interval join)")
+	}
+	ij := &intervalJoin{tsCol: tsCol, lo: lo, hi: hi}
+	for side := 0; side < 2; side++ {
+		for _, st := range steps[side] {
+			if _, isFilter := st.(*FilterNode); !isFilter {
+				return cannot("an interval join supports only filters between each stream and the join")
+			}
+		}
+		rel := scans[side].Rel
+		if rel.Watermark == nil || tsCol[side] >= len(rel.Columns) || rel.Columns[tsCol[side]].Name != rel.Watermark.Column {
+			return cannot("an interval join needs a WATERMARK on both streams, on the columns the time bound compares (%s has none on that column)", rel.Name)
+		}
+		e, err := watermarkExpr(b, rel)
+		if err != nil {
+			return err
+		}
+		s, err := db.Stream(rel.Name)
+		if err != nil {
+			return err
+		}
+		ij.wmExpr[side] = e
+		ij.wms[side] = dataflow.NewWatermarks(len(s.Shards()), 0, watermarkIdle)
+	}
+	j, err := dataflow.NewJoin(x.Kind, x.LeftKeys, x.RightKeys, x.Residual, colTypes(x.Left.Columns()), colTypes(x.Right.Columns()))
+	if err != nil {
+		return cannot("%s", err.Error())
+	}
+	first, err := db.Stream(scans[0].Rel.Name)
+	if err != nil {
+		return err
+	}
+	second, err := db.Stream(scans[1].Rel.Name)
+	if err != nil {
+		return err
+	}
+	f.join, f.streamSide, f.interval = j, 0, ij
+	f.stream, f.rel, f.ts, f.srcSteps = first, scans[0].Rel, colTypes(scans[0].Cols), steps[0]
+	ij.second, ij.secondRel, ij.secondTs, ij.steps = second, scans[1].Rel, colTypes(scans[1].Cols), steps[1]
+	return nil
+}
+
+// shards are every shard the flow reads: the stream's, then (interval
+// join) the second stream's.
+func (f *viewFlow) shards() []*streamstore.Shard {
+	if f.interval == nil {
+		return f.stream.Shards()
+	}
+	return append(append([]*streamstore.Shard(nil), f.stream.Shards()...), f.interval.second.Shards()...)
+}
+
+// sideOf maps a shard of shards() to its join side and its index in its stream.
+func (f *viewFlow) sideOf(i int) (side, local int) {
+	if n := len(f.stream.Shards()); i >= n {
+		return 1, i - n
+	}
+	return 0, i
+}
+
+// applyInterval runs a batch of one stream's shard through its side of an
+// interval join, then expires what both watermarks allow.
+func (f *viewFlow) applyInterval(ctx *expr.Ctx, shard int, b arrow.RecordBatch) error {
+	ij := f.interval
+	side, local := f.sideOf(shard)
+	v, err := ij.wmExpr[side].Eval(ctx, b)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for i := 0; i < int(b.NumRows()); i++ {
+		if d := v.At(i); !d.Null {
+			ij.wms[side].Observe(local, d.I, now)
+		}
+	}
+	v.Release()
+	steps := f.srcSteps
+	if side == 1 {
+		steps = ij.steps
+	}
+	b.Retain()
+	out, err := f.throughJoin(ctx, side, steps, &dataflow.Msg{Kind: dataflow.MsgData, Batch: b})
+	if err == nil {
+		err = f.applyMsg(ctx, out)
+	}
+	if err != nil {
+		return err
+	}
+	f.expireInterval(now, side)
+	return nil
+}
+
+// expireInterval drops the rows no future row of the other side can
+// match: left rows with ts - lo < the right watermark, right rows with
+// ts + hi < the left watermark. A side is looked at when the other's
+// watermark moved or it just received rows (fed says which).
+func (f *viewFlow) expireInterval(now time.Time, fed int) {
+	ij := f.interval
+	for side := 0; side < 2; side++ {
+		other := 1 - side
+		wm, ok := ij.wms[other].Current(now)
+		if !ok || (ij.has[other] && wm <= ij.marks[other] && side != fed) {
+			continue
+		}
+		ij.marks[other], ij.has[other] = wm, true
+		col := ij.tsCol[side]
+		f.join.Expire(side, func(row []types.Datum) bool {
+			t := row[col]
+			if t.Null {
+				return true // a NULL time matches nothing
+			}
+			if side == 0 {
+				return t.I-ij.lo < wm
+			}
+			return t.I+ij.hi < wm
+		})
+	}
+	f.mu.Lock()
+	f.joinRows = f.join.Rows(dataflow.Left) + f.join.Rows(dataflow.Right)
+	f.mu.Unlock()
 }

@@ -397,8 +397,8 @@ func (s *Session) subscribe(ctx *expr.Ctx, st *pgsql.Subscribe) (*subscription, 
 		return nil, nil, sqlerr.Unsupported("SUBSCRIBE ... WITH (since = ...) needs a materialized view: only views keep a changelog to resume from")
 	}
 	src := f.source()
-	target := make([]uint64, len(src.stream.Shards()))
-	for i, sh := range src.stream.Shards() {
+	target := make([]uint64, len(src.shards()))
+	for i, sh := range src.shards() {
 		target[i] = sh.Latest()
 	}
 	if err := src.waitFor(ctx.Go, target); err != nil {
