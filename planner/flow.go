@@ -212,13 +212,13 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			// top-N steps over the stream itself see only inserts
 			for _, st := range f.pre {
 				if t, ok := st.(*topNStep); ok {
-					t.op.AppendOnly = f.parent == nil
+					t.op.AppendOnly = f.parent == nil && f.join == nil
 				}
 			}
 			if aggNode == nil {
 				for _, st := range f.post {
 					if t, ok := st.(*topNStep); ok {
-						t.op.AppendOnly = f.parent == nil
+						t.op.AppendOnly = f.parent == nil && f.join == nil
 					}
 				}
 			}
@@ -227,7 +227,8 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 				f.aggDesc = "Session" + strings.TrimPrefix(f.aggDesc, "Incremental")
 			} else if aggNode != nil {
 				// a stream only inserts; a view's changelog also retracts
-				opts := dataflow.IncAggOptions{AppendOnly: f.parent == nil && !retracts(f.pre), Quiet: f.eowc}
+				// (a join retracts too: table changes, outer rows matched late)
+				opts := dataflow.IncAggOptions{AppendOnly: f.parent == nil && f.join == nil && !retracts(f.pre), Quiet: f.eowc}
 				if f.endKey >= 0 {
 					opts.HasWindow, opts.WindowKey = true, f.endKey
 				} else if f.startKey >= 0 {

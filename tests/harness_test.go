@@ -74,6 +74,7 @@ type server struct {
 	port    int
 	dataDir string
 	args    []string
+	command string // "serve" unless set (e.g. "demo")
 	cmd     *exec.Cmd
 	log     *os.File
 }
@@ -96,7 +97,11 @@ func (s *server) start() {
 		s.t.Fatal(err)
 	}
 	s.log = logf
-	args := append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", s.port), "--data-dir", s.dataDir, "--http", ""}, s.args...)
+	command := s.command
+	if command == "" {
+		command = "serve"
+	}
+	args := append([]string{command, "--listen", fmt.Sprintf("127.0.0.1:%d", s.port), "--data-dir", s.dataDir, "--http", ""}, s.args...)
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {

@@ -1,6 +1,7 @@
 // Command streamsql runs the streamsql server: a PostgreSQL-compatible
 // SQL engine over durable tables and streams.
 //
+//	streamsql demo  (the same flags: the crypto demo, see README)
 //	streamsql [serve] [--listen 127.0.0.1:5433] [--data-dir ./streamsql-data] [--http 127.0.0.1:8081]
 //	                  [--password PW | --users-file FILE] [--cleartext]
 package main
@@ -31,24 +32,36 @@ func main() {
 		switch args[0] {
 		case "serve":
 			args = args[1:]
+		case "demo":
+			if err := serve(args[1:], true); err != nil {
+				fmt.Fprintln(os.Stderr, "streamsql:", err)
+				os.Exit(1)
+			}
+			return
 		case "version":
 			fmt.Println("streamsql (PostgreSQL 15 wire protocol)")
 			return
 		default:
-			fmt.Fprintf(os.Stderr, "streamsql: unknown command %q (commands: serve, version)\n", args[0])
+			fmt.Fprintf(os.Stderr, "streamsql: unknown command %q (commands: serve, demo, version)\n", args[0])
 			os.Exit(2)
 		}
 	}
-	if err := serve(args); err != nil {
+	if err := serve(args, false); err != nil {
 		fmt.Fprintln(os.Stderr, "streamsql:", err)
 		os.Exit(1)
 	}
 }
 
-func serve(args []string) error {
+// serve runs the server; demo also creates the demo's streams, tables and
+// views and feeds them (its data directory defaults to ./streamsql-demo-data).
+func serve(args []string, demo bool) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:5433", "PostgreSQL protocol address")
-	dataDir := fs.String("data-dir", "./streamsql-data", "data directory")
+	defaultDir := "./streamsql-data"
+	if demo {
+		defaultDir = "./streamsql-demo-data"
+	}
+	dataDir := fs.String("data-dir", defaultDir, "data directory")
 	httpAddr := fs.String("http", "127.0.0.1:8081", "HTTP address for health and metrics (empty: off)")
 	password := fs.String("password", "", "require this password (SCRAM-SHA-256) from every user")
 	usersFile := fs.String("users-file", "", "file of user:password lines; turns on password authentication")
@@ -118,6 +131,12 @@ func serve(args []string) error {
 		}
 		go func() { _ = hs.Serve(hl) }()
 		defer hs.Close()
+	}
+	if demo {
+		if err := startDemo(ctx, db, log); err != nil {
+			return err
+		}
+		fmt.Print(demoHelp(host(ln.Addr()), port(ln.Addr())))
 	}
 	log.Info("streamsql is ready", "listen", ln.Addr().String(), "data_dir", *dataDir,
 		"connect", fmt.Sprintf("psql -h %s -p %s -U streamsql", host(ln.Addr()), port(ln.Addr())))
