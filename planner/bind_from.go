@@ -265,6 +265,7 @@ func (b *binder) join(j *ast.Join, outer *scope) (Node, []Column, map[string]int
 	sc := &scope{cols: cols, parent: outer, using: using}
 	var lk, rk []expr.Expr
 	var residual []expr.Expr
+	asof := false
 	usingNames := []string{}
 	for _, u := range j.Using {
 		usingNames = append(usingNames, u.Name.O)
@@ -317,6 +318,10 @@ func (b *binder) join(j *ast.Join, outer *scope) (Node, []Column, map[string]int
 			return nil, nil, nil, err
 		}
 		for _, c := range conjuncts(cond) {
+			if call, ok := c.(*expr.Call); ok && call.F.Name == "__asof_join" {
+				asof = true
+				continue
+			}
 			if l, r, ok := splitEquality(c, len(lcols)); ok {
 				lk, rk = append(lk, l), append(rk, r)
 				continue
@@ -325,7 +330,46 @@ func (b *binder) join(j *ast.Join, outer *scope) (Node, []Column, map[string]int
 		}
 	}
 	node := &JoinNode{Kind: kind, Left: left, Right: right, LeftKeys: lk, RightKeys: rk, Residual: and(residual), Cols: cols}
+	if asof {
+		if err := asOfJoin(node, residual, len(lcols)); err != nil {
+			return nil, nil, nil, err
+		}
+	}
 	return node, cols, using, nil
+}
+
+// asOfJoin checks an ASOF JOIN: equality keys, and one comparison of a
+// left time column with a right one (left.ts >= right.ts, or > for a
+// strictly earlier match), nothing else.
+func asOfJoin(j *JoinNode, residual []expr.Expr, nl int) error {
+	if j.Kind != exec.InnerJoin && j.Kind != exec.LeftJoin {
+		return sqlerr.Unsupported("ASOF JOIN is inner or LEFT")
+	}
+	if len(j.LeftKeys) == 0 {
+		return sqlerr.Unsupported("ASOF JOIN needs equality keys besides the time comparison, e.g. ON p.symbol = q.symbol AND p.ts >= q.ts")
+	}
+	if len(residual) != 1 {
+		return sqlerr.Unsupported("ASOF JOIN needs exactly one time comparison (left.ts >= right.ts) besides its equality keys")
+	}
+	c, ok := residual[0].(*expr.Compare)
+	if ok {
+		l, lok := c.L.(*expr.Col)
+		r, rok := c.R.(*expr.Col)
+		op := c.Op
+		if lok && rok && l.Idx >= nl && r.Idx < nl {
+			l, r = r, l
+			op = map[expr.CmpOp]expr.CmpOp{expr.LE: expr.GE, expr.LT: expr.GT, expr.GE: expr.LE, expr.GT: expr.LT}[op]
+		}
+		timeKind := func(t types.T) bool {
+			return t.Kind == types.Timestamp || t.Kind == types.TimestampTZ || t.Kind == types.Date || t.Kind == types.Int64
+		}
+		if lok && rok && l.Idx < nl && r.Idx >= nl && (op == expr.GE || op == expr.GT) && timeKind(l.T) && l.T.Kind == r.T.Kind {
+			j.AsOf = &AsOfSpec{LeftTime: l.Idx, RightTime: r.Idx - nl, Strict: op == expr.GT}
+			j.Residual = nil
+			return nil
+		}
+	}
+	return sqlerr.Unsupported("the time comparison of an ASOF JOIN must be left.ts >= right.ts (or >) between columns of the same type")
 }
 
 // splitEquality recognises left-expr = right-expr over a join of a left

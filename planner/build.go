@@ -32,6 +32,10 @@ func build(ctx *expr.Ctx, db *DB, n Node) (exec.Operator, error) {
 		if err != nil {
 			return nil, err
 		}
+		if a := x.AsOf; a != nil {
+			j := dataflow.NewAsOfJoin(x.Kind == exec.LeftJoin, x.LeftKeys, x.RightKeys, [2]int{a.LeftTime, a.RightTime}, a.Strict, colTypes(x.Left.Columns()), colTypes(x.Right.Columns()))
+			return &dataflow.AsOfJoinOp{Left: l, Right: r, J: j}, nil
+		}
 		return exec.NewHashJoin(x.Kind, l, r, x.LeftKeys, x.RightKeys, x.Residual), nil
 	case *SetOpNode:
 		l, r, err := buildPair(ctx, db, x.Left, x.Right)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/engine/dataflow"
 	"github.com/streamsql/streamsql/planner/pgsql"
 	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
@@ -123,14 +124,28 @@ func (f *viewFlow) explain(name string, live bool) []string {
 		add(d)
 	}
 	if f.join != nil {
-		kind := [...]string{"Inner", "Left", "Right", "Full", "Semi", "Anti"}[f.join.Kind]
-		d := fmt.Sprintf("IncrementalJoin %s on [%s] = [%s]", kind, exprList(f.join.Keys[0]), exprList(f.join.Keys[1]))
-		if f.join.Residual != nil {
-			d += fmt.Sprintf(" filter %s", f.join.Residual)
+		var d string
+		switch j := f.join.(type) {
+		case *dataflow.Join:
+			kind := [...]string{"Inner", "Left", "Right", "Full", "Semi", "Anti"}[j.Kind]
+			d = fmt.Sprintf("IncrementalJoin %s on [%s] = [%s]", kind, exprList(j.Keys[0]), exprList(j.Keys[1]))
+			if j.Residual != nil {
+				d += fmt.Sprintf(" filter %s", j.Residual)
+			}
+		case *dataflow.AsOfJoin:
+			kind := "Inner"
+			if j.LeftOuter {
+				kind = "Left"
+			}
+			d = fmt.Sprintf("IncrementalAsOfJoin %s on [%s] = [%s], left #%d >= right #%d", kind, exprList(j.Keys[0]), exprList(j.Keys[1]), j.TimeCol[0], j.TimeCol[1])
 		}
 		add(d)
 		if ij := f.interval; ij != nil {
-			lines[len(lines)-1] += fmt.Sprintf(" (interval: left.ts - right.ts in [%dus, %dus]; state dropped behind the watermarks)", ij.lo, ij.hi)
+			if _, asof := f.join.(*dataflow.AsOfJoin); asof {
+				lines[len(lines)-1] += " (state dropped behind the watermarks)"
+			} else {
+				lines[len(lines)-1] += fmt.Sprintf(" (interval: left.ts - right.ts in [%dus, %dus]; state dropped behind the watermarks)", ij.lo, ij.hi)
+			}
 			at := depth
 			for i := len(ij.steps) - 1; i >= 0; i-- {
 				at++

@@ -54,7 +54,7 @@ type viewFlow struct {
 	// a join with a table (join.go in dataflow): the stream's rows go
 	// through srcSteps into one side, the table's changes through tblSteps
 	// into the other
-	join       *dataflow.Join
+	join       joinOp
 	joinAbove  bool // planning: the scan reached is below the join
 	srcSteps   []Node
 	interval   *intervalJoin // a join of two streams (flow_join.go)
@@ -309,6 +309,12 @@ func orderLimitOf(n Node) ([]Node, Node, error) {
 		exprs[i] = &expr.Col{Idx: i, T: c.Type, Name: c.Name}
 	}
 	return []Node{step, &ProjectNode{In: step, Exprs: exprs, Cols: cols}}, in, nil
+}
+
+// joinOp is an incremental join: dataflow.Join or dataflow.AsOfJoin.
+type joinOp interface {
+	Process(ctx *expr.Ctx, side int, m *dataflow.Msg) (*dataflow.Msg, error)
+	Rows(side int) int
 }
 
 // aggOp is an incremental aggregate: one (dataflow.IncAgg) or split over

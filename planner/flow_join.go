@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/catalog"
 	"github.com/streamsql/streamsql/engine/dataflow"
+	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/engine/storage"
 	"github.com/streamsql/streamsql/sources/streamstore"
@@ -59,6 +60,9 @@ func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, error) {
 			}
 		}
 		tblSteps[i] = steps
+	}
+	if x.AsOf != nil && (kinds[0] != catalog.KindStream || kinds[1] != catalog.KindStream) {
+		return nil, cannot("ASOF JOIN in a continuous query joins two streams (each with a WATERMARK) so far")
 	}
 	streamSide := -1
 	switch {
@@ -261,6 +265,11 @@ func intervalBound(residual expr.Expr, nL int) (tsCol [2]int, lo, hi int64, ok b
 // between each stream and the join.
 func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNode, steps [2][]Node) error {
 	tsCol, lo, hi, ok := intervalBound(x.Residual, len(x.Left.Columns()))
+	if x.AsOf != nil {
+		// the latest right row at or before each left row: the bound is
+		// the watermarks themselves
+		tsCol, ok = [2]int{x.AsOf.LeftTime, x.AsOf.RightTime}, true
+	}
 	if !ok {
 		return cannot("a join of two streams keeps both sides forever unless it is bounded in time: add a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ... (an interval join)")
 	}
@@ -286,9 +295,15 @@ func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNo
 		ij.wmExpr[side] = e
 		ij.wms[side] = dataflow.NewWatermarks(len(s.Shards()), 0, watermarkIdle)
 	}
-	j, err := dataflow.NewJoin(x.Kind, x.LeftKeys, x.RightKeys, x.Residual, colTypes(x.Left.Columns()), colTypes(x.Right.Columns()))
-	if err != nil {
-		return cannot("%s", err.Error())
+	var j joinOp
+	if a := x.AsOf; a != nil {
+		j = dataflow.NewAsOfJoin(x.Kind == exec.LeftJoin, x.LeftKeys, x.RightKeys, [2]int{a.LeftTime, a.RightTime}, a.Strict, colTypes(x.Left.Columns()), colTypes(x.Right.Columns()))
+	} else {
+		nj, err := dataflow.NewJoin(x.Kind, x.LeftKeys, x.RightKeys, x.Residual, colTypes(x.Left.Columns()), colTypes(x.Right.Columns()))
+		if err != nil {
+			return cannot("%s", err.Error())
+		}
+		j = nj
 	}
 	first, err := db.Stream(scans[0].Rel.Name)
 	if err != nil {
@@ -366,8 +381,16 @@ func (f *viewFlow) expireInterval(now time.Time, fed int) {
 			continue
 		}
 		ij.marks[other], ij.has[other] = wm, true
+		if aj, ok := f.join.(*dataflow.AsOfJoin); ok {
+			wmL, okL := ij.wms[0].Current(now)
+			wmR, okR := ij.wms[1].Current(now)
+			if okL && okR {
+				aj.Expire(wmL, wmR)
+			}
+			break
+		}
 		col := ij.tsCol[side]
-		f.join.Expire(side, func(row []types.Datum) bool {
+		f.join.(*dataflow.Join).Expire(side, func(row []types.Datum) bool {
 			t := row[col]
 			if t.Null {
 				return true // a NULL time matches nothing

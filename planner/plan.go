@@ -75,6 +75,15 @@ type JoinNode struct {
 	LeftKeys, RightKeys []expr.Expr
 	Residual            expr.Expr
 	Cols                []Column
+	// AsOf: ASOF JOIN — each left row with the latest right row (same
+	// keys) whose time is at or before (Strict: before) the left row's
+	AsOf *AsOfSpec
+}
+
+// AsOfSpec is the time comparison of an ASOF JOIN: columns of each side.
+type AsOfSpec struct {
+	LeftTime, RightTime int
+	Strict              bool
 }
 
 // SortNode orders rows; Limit < 0 means all.
@@ -206,6 +215,9 @@ func (n *AggNode) describe() string {
 }
 func (n *JoinNode) describe() string {
 	kind := [...]string{"Inner", "Left", "Right", "Full", "Semi", "Anti"}[n.Kind]
+	if n.AsOf != nil {
+		return fmt.Sprintf("AsOfJoin %s on [%s] = [%s], left #%d >= right #%d", kind, exprList(n.LeftKeys), exprList(n.RightKeys), n.AsOf.LeftTime, n.AsOf.RightTime)
+	}
 	s := fmt.Sprintf("HashJoin %s", kind)
 	if len(n.LeftKeys) > 0 {
 		s += fmt.Sprintf(" on [%s] = [%s]", exprList(n.LeftKeys), exprList(n.RightKeys))

@@ -29,14 +29,18 @@ CREATE TABLE IF NOT EXISTS ip_countries (prefix TEXT PRIMARY KEY, country TEXT);
 
 // demoViews are created after the reference tables are filled.
 var demoViews = []string{
-	// each payment valued at the BTC price of its moment: the ticks from
-	// 2 s before to 1 s after it (an interval join), averaged
+	// each payment valued at the BTC price of its moment: the latest tick
+	// at or before it (an as-of join of the two streams)
 	`CREATE MATERIALIZED VIEW IF NOT EXISTS payments_usd AS
   SELECT p.order_id, p.address, p.ship_country, p.client_ip, p.ts, p.btc,
-         avg(q.price) AS btc_usd, round(p.btc * avg(q.price)::numeric, 2) AS usd
+         q.price AS btc_usd, round(p.btc * q.price::numeric, 2) AS usd
+  FROM payments AS p ASOF JOIN prices AS q ON q.symbol = p.coin AND p.ts >= q.ts`,
+	// the BTC prices around each payment (2 s before to 1 s after): an interval join
+	`CREATE MATERIALIZED VIEW IF NOT EXISTS payment_price_range AS
+  SELECT p.order_id, min(q.price) AS low, max(q.price) AS high, count(*) AS ticks
   FROM payments AS p JOIN prices AS q
     ON q.symbol = p.coin AND q.ts BETWEEN p.ts - INTERVAL '2' SECOND AND p.ts + INTERVAL '1' SECOND
-  GROUP BY p.order_id, p.address, p.ship_country, p.client_ip, p.ts, p.btc`,
+  GROUP BY p.order_id`,
 	// revenue per shipping country per minute, in USD
 	`CREATE MATERIALIZED VIEW IF NOT EXISTS revenue_per_minute AS
   SELECT window_start, ship_country, count(*) AS payments, sum(usd) AS usd
@@ -149,7 +153,8 @@ streamsql demo is running: BTC/ETH/SOL prices (5 ticks/s each) and a retailer's 
   psql -h %[1]s -p %[2]s -U demo
 
 Try:
-  SELECT * FROM payments_usd ORDER BY ts DESC LIMIT 5;      -- payments valued at the price of their moment
+  SELECT * FROM payments_usd ORDER BY ts DESC LIMIT 5;      -- payments valued at the price of their moment (ASOF JOIN)
+  SELECT * FROM payment_price_range ORDER BY order_id DESC LIMIT 5;  -- prices around each payment (interval join)
   SELECT * FROM revenue_per_minute ORDER BY window_start DESC, usd DESC LIMIT 10;
   SELECT * FROM alerts ORDER BY ts DESC;                    -- far above the customer's usual amount
   SELECT * FROM ip_alerts ORDER BY ts DESC LIMIT 5;         -- IP country differs from the shipping country

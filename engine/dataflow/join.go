@@ -79,15 +79,11 @@ func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 	b := m.Batch
 	n := int(b.NumRows())
 	me, other := j.sides[side], j.sides[1-side]
-	keyVals := make([]expr.Value, len(j.Keys[side]))
-	for i, k := range j.Keys[side] {
-		v, err := k.Eval(ctx, b)
-		if err != nil {
-			return nil, err
-		}
-		defer v.Release()
-		keyVals[i] = v
+	keyVals, err := evalExprs(ctx, b, j.Keys[side])
+	if err != nil {
+		return nil, err
 	}
+	defer releaseValues(keyVals)
 	rows := make([][]types.Datum, n)
 	keys := make([]string, n)
 	nullKey := make([]bool, n)

@@ -2,6 +2,7 @@ package dataflow
 
 import (
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/streamsql/streamsql/engine/expr"
 )
 
 // MsgKind says what a message carries.
@@ -43,3 +44,24 @@ func (m *Msg) Release() {
 }
 
 type arrowBatch = arrow.RecordBatch
+
+// evalExprs evaluates expressions over a batch (the caller releases the
+// values with releaseValues).
+func evalExprs(ctx *expr.Ctx, b arrow.RecordBatch, es []expr.Expr) ([]expr.Value, error) {
+	vs := make([]expr.Value, len(es))
+	for i, e := range es {
+		v, err := e.Eval(ctx, b)
+		if err != nil {
+			releaseValues(vs[:i])
+			return nil, err
+		}
+		vs[i] = v
+	}
+	return vs, nil
+}
+
+func releaseValues(vs []expr.Value) {
+	for _, v := range vs {
+		v.Release()
+	}
+}

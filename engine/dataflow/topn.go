@@ -59,21 +59,7 @@ func (t *TopN) Rows() int {
 // Process applies a changelog batch and returns the changes to the top N.
 func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 	b := m.Batch
-	eval := func(es []expr.Expr) ([]expr.Value, error) {
-		vs := make([]expr.Value, len(es))
-		for i, e := range es {
-			v, err := e.Eval(ctx, b)
-			if err != nil {
-				for _, x := range vs[:i] {
-					x.Release()
-				}
-				return nil, err
-			}
-			vs[i] = v
-		}
-		return vs, nil
-	}
-	pvals, err := eval(t.Partition)
+	pvals, err := evalExprs(ctx, b, t.Partition)
 	if err != nil {
 		return nil, err
 	}
@@ -81,8 +67,9 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 	for i, k := range t.Order {
 		orderExprs[i] = k.E
 	}
-	ovals, err := eval(orderExprs)
+	ovals, err := evalExprs(ctx, b, orderExprs)
 	if err != nil {
+		releaseValues(pvals)
 		return nil, err
 	}
 	defer func() {

@@ -719,6 +719,40 @@ func (x *translator) keywordForms(ns []*node) ([]*node, error) {
 				i++
 			}
 			i++
+		case n.isKw("asof") && (at(1).isKw("join") || (at(1).isKw("left") && (at(2).isKw("join") || (at(2).isKw("outer") && at(3).isKw("join"))))):
+			// ASOF [LEFT [OUTER]] JOIN t ON cond  →  [LEFT] JOIN t ON __asof_join() AND (cond):
+			// the binder finds the marker and makes it an as-of join
+			k := i + 1
+			for !ns[k].isKw("join") {
+				if !ns[k].isKw("outer") {
+					out = append(out, ns[k])
+				}
+				k++
+			}
+			out = append(out, ns[k])
+			k++
+			for k < len(ns) && !ns[k].isKw("on") && !joinClauseEnd(ns[k]) {
+				out = append(out, ns[k])
+				k++
+			}
+			if k >= len(ns) || !ns[k].isKw("on") {
+				return nil, sqlerr.Syntax(CharPos(x.src, n.tok.Pos), "ASOF JOIN needs an ON condition with the time comparison")
+			}
+			out = append(out, ns[k], textNode(ns[k].tok, "__asof_join() and ("))
+			k++
+			end := k
+			for end < len(ns) && !joinClauseEnd(ns[end]) {
+				end++
+			}
+			cond, err := x.keywordForms(ns[k:end])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, cond...)
+			out = append(out, textNode(ns[k-1].tok, ")"))
+			i = end - 1
+		case n.isKw("asof") && (at(1).isKw("right") || at(1).isKw("full") || at(1).isKw("cross") || at(1).isKw("natural") || at(1).isKw("inner")):
+			return nil, sqlerr.Unsupported("ASOF JOIN is inner (ASOF JOIN) or left (ASOF LEFT JOIN)").WithPosition(CharPos(x.src, n.tok.Pos))
 		case n.isKw("straight_join"):
 			// a name in PostgreSQL
 			out = append(out, &node{kind: leafNode, tok: Token{Kind: TQIdent, Val: n.tok.Val, Raw: n.tok.Raw, Pos: n.tok.Pos}})
@@ -1100,4 +1134,20 @@ func (x *translator) onConflict(ns []*node) ([]*node, error) {
 		return nil, x.errAt(ns[j], "syntax error at or near \"DO\"")
 	}
 	return ns, nil
+}
+
+// joinClauseEnd: where a join's ON condition ends at its level.
+func joinClauseEnd(n *node) bool {
+	if n.kind != leafNode {
+		return false
+	}
+	if n.tok.Kind == TEOF || n.tok.IsPunct(";") || n.tok.IsPunct(",") {
+		return true
+	}
+	for _, kw := range []string{"join", "inner", "left", "right", "full", "cross", "natural", "asof", "where", "group", "having", "window", "order", "limit", "offset", "fetch", "union", "intersect", "except", "returning", "for", "on"} {
+		if n.isKw(kw) {
+			return true
+		}
+	}
+	return false
 }
