@@ -31,11 +31,23 @@ type joinSide struct {
 	rows  int
 }
 
+// joinBucket holds the rows of one key: usually a few, so a slice
+// searched by encoding beats a map per key.
 type joinBucket struct {
-	rows map[string]*joinRow
+	rows []*joinRow
+}
+
+func (bk *joinBucket) find(enc string) int {
+	for i, x := range bk.rows {
+		if x.enc == enc {
+			return i
+		}
+	}
+	return -1
 }
 
 type joinRow struct {
+	enc     string // the row's encoding (join key, then columns)
 	d       []types.Datum
 	n       int64 // multiplicity
 	matches int64 // weighted count of matching rows on the other side
@@ -104,8 +116,8 @@ func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 		keys[r] = string(j.buf)
 	}
 
-	var out [][]types.Datum
-	var weights []int64
+	out := make([][]types.Datum, 0, n)
+	weights := make([]int64, 0, n)
 	emit := func(row []types.Datum, w int64) {
 		if w != 0 {
 			out, weights = append(out, row), append(weights, w)
@@ -162,21 +174,22 @@ func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 		}
 		bk := me.keys[keys[r]]
 		if bk == nil {
-			bk = &joinBucket{rows: map[string]*joinRow{}}
+			bk = &joinBucket{}
 			me.keys[keys[r]] = bk
 		}
-		x := bk.rows[string(j.buf)]
-		if x == nil {
-			x = &joinRow{d: rows[r], matches: matched[r]}
-			bk.rows[string(j.buf)] = x
+		at := bk.find(string(j.buf))
+		if at < 0 {
+			at = len(bk.rows)
+			bk.rows = append(bk.rows, &joinRow{enc: string(j.buf), d: rows[r], matches: matched[r]})
 			me.rows++
 		}
+		x := bk.rows[at]
 		x.n += w
 		if x.n < 0 {
 			return nil, sqlerr.New(sqlerr.InternalError, "join row retracted more often than inserted")
 		}
 		if x.n == 0 {
-			delete(bk.rows, string(j.buf))
+			bk.rows = append(bk.rows[:at], bk.rows[at+1:]...)
 			me.rows--
 			if len(bk.rows) == 0 {
 				delete(me.keys, keys[r])
@@ -244,12 +257,16 @@ func (j *Join) padded(side int, row []types.Datum) []types.Datum {
 func (j *Join) Expire(side int, done func(row []types.Datum) bool) {
 	s := j.sides[side]
 	for k, bk := range s.keys {
-		for rk, x := range bk.rows {
+		keep := bk.rows[:0]
+		for _, x := range bk.rows {
 			if done(x.d) {
-				delete(bk.rows, rk)
 				s.rows--
+				continue
 			}
+			keep = append(keep, x)
 		}
+		clear(bk.rows[len(keep):])
+		bk.rows = keep
 		if len(bk.rows) == 0 {
 			delete(s.keys, k)
 		}

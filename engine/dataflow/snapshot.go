@@ -467,14 +467,10 @@ func (j *Join) Snapshot() ([]byte, error) {
 			w.buf = binary.AppendUvarint(w.buf, uint64(len(k)))
 			w.buf = append(w.buf, k...)
 			bk := s.keys[k]
-			rks := make([]string, 0, len(bk.rows))
-			for rk := range bk.rows {
-				rks = append(rks, rk)
-			}
-			sort.Strings(rks)
-			w.count(len(rks))
-			for _, rk := range rks {
-				x := bk.rows[rk]
+			rows := append([]*joinRow(nil), bk.rows...)
+			sort.Slice(rows, func(a, b int) bool { return rows[a].enc < rows[b].enc })
+			w.count(len(rows))
+			for _, x := range rows {
 				w.row(rowTs, append(append([]types.Datum{}, x.d...), types.DInt(x.n), types.DInt(x.matches))...)
 			}
 		}
@@ -498,7 +494,7 @@ func (j *Join) Restore(p []byte) error {
 			}
 			k := string(r.p[:n])
 			r.p = r.p[n:]
-			bk := &joinBucket{rows: map[string]*joinRow{}}
+			bk := &joinBucket{}
 			nr := r.count()
 			for x := 0; x < nr && r.err == nil; x++ {
 				row := r.row(rowTs)
@@ -507,7 +503,7 @@ func (j *Join) Restore(p []byte) error {
 				for c, v := range d {
 					buf = exec.AppendKey(buf, j.Types[side][c], v)
 				}
-				bk.rows[string(buf)] = &joinRow{d: d, n: row[len(d)].I, matches: row[len(d)+1].I}
+				bk.rows = append(bk.rows, &joinRow{enc: string(buf), d: d, n: row[len(d)].I, matches: row[len(d)+1].I})
 				s.rows++
 			}
 			s.keys[k] = bk
