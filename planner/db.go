@@ -26,8 +26,9 @@ import (
 // It is shared by every session.
 type DB struct {
 	Catalog   *catalog.Catalog
-	viewBatch int // records per view read (Options.ViewBatch)
-	workers   int // aggregate workers per view (Options.Workers)
+	viewBatch int     // records per view read (Options.ViewBatch)
+	startErrs []error // views that could not start when the database opened
+	workers   int     // aggregate workers per view (Options.Workers)
 	dir       string
 	mu        sync.RWMutex
 	tables    map[string]*storage.Table
@@ -127,11 +128,13 @@ func OpenWith(dir string, opts Options) (*DB, error) {
 			}
 		}
 	}
-	// materialized views over streams replay them from the store
+	// materialized views over streams replay them from the store; one
+	// that cannot start is left to be computed when read (and logged by
+	// the caller through the error list), the others start
 	for _, o := range cat.Objects() {
 		if o.Kind == catalog.KindMaterializedView {
 			if err := db.startFlow(o, false); err != nil {
-				return nil, fmt.Errorf("materialized view %q: %w", o.Name, err)
+				db.startErrs = append(db.startErrs, fmt.Errorf("materialized view %q: %w", o.Name, err))
 			}
 		}
 	}
@@ -536,3 +539,7 @@ func (db *DB) flowNames() []string {
 	}
 	return out
 }
+
+// StartErrors lists the materialized views that could not be started when
+// the database was opened (they are computed when read instead).
+func (db *DB) StartErrors() []error { return db.startErrs }

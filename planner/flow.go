@@ -1377,7 +1377,14 @@ func (f *viewFlow) waitFor(ctx context.Context, target []uint64) error {
 // When creating is set and the view reads a stream but cannot be
 // maintained incrementally, the view is rejected (0A000) with the reason:
 // computing it when read would replay the whole stream on every SELECT.
-func (db *DB) startFlow(o *catalog.Object, creating bool) error {
+func (db *DB) startFlow(o *catalog.Object, creating bool) (err error) {
+	defer func() {
+		// a bug in planning one view must not take the server (or, at
+		// start-up, every other view) down with it
+		if r := recover(); r != nil {
+			err = sqlerr.New(sqlerr.InternalError, "materialized view %s could not be started: %v", o.Name, r)
+		}
+	}()
 	s := db.NewSession(expr.OwnerName, "streamsql")
 	stmts, err := s.parser.Parse(o.Query)
 	if err != nil || len(stmts) != 1 {

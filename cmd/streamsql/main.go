@@ -132,6 +132,9 @@ func serve(args []string, demo bool) error {
 		go func() { _ = hs.Serve(hl) }()
 		defer hs.Close()
 	}
+	for _, err := range db.StartErrors() {
+		log.Error("a materialized view is not maintained incrementally", "err", err)
+	}
 	if demo {
 		if err := startDemo(ctx, db, log); err != nil {
 			return err
