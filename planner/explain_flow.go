@@ -158,13 +158,30 @@ func (f *viewFlow) explain(name string, live bool) []string {
 			add(fmt.Sprintf("StreamSource %s shards=%d watermark=(%s)", f.rel.Name, len(f.stream.Shards()), f.rel.Watermark.Expr))
 			return lines
 		}
-		// the table side, one level below the join; then the stream side
-		at := depth
-		for i := len(f.tblSteps) - 1; i >= 0; i-- {
-			at++
-			lines = append(lines, strings.Repeat("  ", at)+"-> "+f.tblSteps[i].describe())
+	}
+	// joins with tables, outermost first: each with its table one level
+	// below it, then the stream side
+	for i := len(f.stages) - 1; i >= 0; i-- {
+		st := f.stages[i]
+		kind := [...]string{"Inner", "Left", "Right", "Full", "Semi", "Anti"}[st.join.Kind]
+		d := fmt.Sprintf("IncrementalJoin %s on [%s] = [%s]", kind, exprList(st.join.Keys[0]), exprList(st.join.Keys[1]))
+		if st.join.Residual != nil {
+			d += fmt.Sprintf(" filter %s", st.join.Residual)
 		}
-		lines = append(lines, strings.Repeat("  ", at+1)+"-> "+fmt.Sprintf("Table %s (its changes retract and re-emit joined rows)", f.tbl.Name))
+		add(d)
+		at := depth
+		for k := len(st.tblSteps) - 1; k >= 0; k-- {
+			at++
+			lines = append(lines, strings.Repeat("  ", at)+"-> "+st.tblSteps[k].describe())
+		}
+		lines = append(lines, strings.Repeat("  ", at+1)+"-> "+fmt.Sprintf("Table %s (its changes retract and re-emit joined rows)", st.tbl.Name))
+		if i > 0 {
+			for k := len(st.before) - 1; k >= 0; k-- {
+				add(st.before[k].describe())
+			}
+		}
+	}
+	if len(f.stages) > 0 {
 		for i := len(f.srcSteps) - 1; i >= 0; i-- {
 			add(f.srcSteps[i].describe())
 		}

@@ -51,18 +51,15 @@ type viewFlow struct {
 	ts        []types.T       // the stream scan's columns (data and system)
 	pre       []Node          // stateless steps below the aggregate, innermost first
 	agg       aggOp
-	// a join with a table (join.go in dataflow): the stream's rows go
-	// through srcSteps into one side, the table's changes through tblSteps
-	// into the other
+	// joins (flow_join.go): the stream's rows go through srcSteps, then
+	// through each stage joining a table (innermost first), or into one
+	// side of the join of two streams (join, interval)
+	stages     []*tableStage
 	join       joinOp
-	joinAbove  bool // planning: the scan reached is below the join
+	joinAbove  bool // planning: the scan reached is below a join
 	srcSteps   []Node
-	interval   *intervalJoin // a join of two streams (flow_join.go)
+	interval   *intervalJoin
 	streamSide int
-	tbl        *catalog.Object
-	tblTs      []types.T
-	tblSteps   []Node
-	tblQueue   []tableChange // guarded by tblMu
 	tblMu      sync.Mutex
 	tblWake    chan struct{}
 	tblEnq     atomic.Int64 // changes queued so far
@@ -181,8 +178,8 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 				}
 				f.stream, f.rel = s, x.Rel
 			case catalog.KindMaterializedView:
-				if f.tbl != nil {
-					return nil, cannot("joins of a materialized view with a table are not supported yet")
+				if f.joinAbove {
+					return nil, cannot("joins of a materialized view are not supported yet")
 				}
 				if f.parent = db.flow(x.Rel.Name); f.parent == nil {
 					return nil, cannot("materialized view %s is not maintained incrementally", x.Rel.Name)
@@ -212,13 +209,13 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			// top-N steps over the stream itself see only inserts
 			for _, st := range f.pre {
 				if t, ok := st.(*topNStep); ok {
-					t.op.AppendOnly = f.parent == nil && f.join == nil
+					t.op.AppendOnly = f.parent == nil && !f.joinAbove
 				}
 			}
 			if aggNode == nil {
 				for _, st := range f.post {
 					if t, ok := st.(*topNStep); ok {
-						t.op.AppendOnly = f.parent == nil && f.join == nil
+						t.op.AppendOnly = f.parent == nil && !f.joinAbove
 					}
 				}
 			}
@@ -228,7 +225,7 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			} else if aggNode != nil {
 				// a stream only inserts; a view's changelog also retracts
 				// (a join retracts too: table changes, outer rows matched late)
-				opts := dataflow.IncAggOptions{AppendOnly: f.parent == nil && f.join == nil && !retracts(f.pre), Quiet: f.eowc}
+				opts := dataflow.IncAggOptions{AppendOnly: f.parent == nil && !f.joinAbove && !retracts(f.pre), Quiet: f.eowc}
 				if f.endKey >= 0 {
 					opts.HasWindow, opts.WindowKey = true, f.endKey
 				} else if f.startKey >= 0 {
@@ -245,24 +242,29 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			}
 			return f, nil
 		case *JoinNode:
-			if f.join != nil {
-				return nil, cannot("more than one join in one view is not supported yet: make a view of the first join")
-			}
-			scan, err := f.planJoin(db, b, x)
+			next, stage, err := f.planJoin(db, b, x)
 			if err != nil {
 				return nil, err
 			}
-			// the steps between the join and the aggregate (or the top)
-			// run on the join's output; the stream side's own steps run
-			// before it (f.srcSteps)
-			if aggNode != nil {
-				f.pre = steps
-			} else {
-				f.post = steps
+			switch {
+			case !f.joinAbove:
+				// the steps between the (outermost) join and the aggregate
+				// (or the top) run on the join's output
+				if aggNode != nil {
+					f.pre = steps
+				} else {
+					f.post = steps
+				}
+			case len(f.stages) > 0:
+				// between this join and the one found above it
+				f.stages[0].before = steps
+			}
+			if stage != nil {
+				f.stages = append([]*tableStage{stage}, f.stages...)
 			}
 			steps = nil
 			f.joinAbove = true
-			n = scan
+			n = next
 			continue
 		case *WindowNode:
 			return nil, cannot("window functions over a stream are supported as top-N only: ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) <= n in an outer WHERE")
@@ -778,7 +780,7 @@ func (f *viewFlow) start(db *DB, name string) {
 		f.attachTo(db, f.parent)
 		return
 	}
-	if err := f.watchTable(db); err != nil {
+	if err := f.watchTables(db); err != nil {
 		f.fail(err)
 	}
 	f.positions = make([]uint64, len(f.shards()))
@@ -798,8 +800,10 @@ func (f *viewFlow) stop() {
 	if p, ok := f.agg.(*dataflow.ParallelAgg); ok {
 		defer p.Close()
 	}
-	if f.unwatch != nil {
-		f.unwatch()
+	for _, st := range f.stages {
+		if st.unwatch != nil {
+			st.unwatch()
+		}
 	}
 	if p := f.parent; p != nil {
 		p.mu.Lock()
@@ -1060,8 +1064,8 @@ func (f *viewFlow) absorb(ctx *expr.Ctx, b arrow.RecordBatch) error {
 	var late int64
 	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}
 	var err error
-	if f.join != nil {
-		if m, err = f.throughJoin(ctx, f.streamSide, f.srcSteps, m); err != nil {
+	if f.joinAbove {
+		if m, err = f.fromStream(ctx, m); err != nil {
 			return err
 		}
 	}
@@ -1102,13 +1106,23 @@ func (f *viewFlow) fail(err error) {
 func (f *viewFlow) apply(ctx *expr.Ctx, b arrow.RecordBatch, weights []int64) error {
 	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b, Weights: weights}
 	b.Retain()
-	if f.join != nil {
+	if f.joinAbove {
 		var err error
-		if m, err = f.throughJoin(ctx, f.streamSide, f.srcSteps, m); err != nil {
+		if m, err = f.fromStream(ctx, m); err != nil {
 			return err
 		}
 	}
 	return f.applyMsg(ctx, m)
+}
+
+// fromStream runs the stream's rows through the steps below the joins
+// and the table joins.
+func (f *viewFlow) fromStream(ctx *expr.Ctx, m *dataflow.Msg) (*dataflow.Msg, error) {
+	m, err := runSteps(ctx, f.srcSteps, m, nil)
+	if err != nil {
+		return nil, err
+	}
+	return f.throughStages(ctx, m, 0)
 }
 
 // throughJoin runs one side's changes through its steps and the join.
@@ -1119,9 +1133,7 @@ func (f *viewFlow) throughJoin(ctx *expr.Ctx, side int, steps []Node, m *dataflo
 	}
 	out, err := f.join.Process(ctx, side, m)
 	m.Release()
-	f.mu.Lock()
-	f.joinRows = f.join.Rows(dataflow.Left) + f.join.Rows(dataflow.Right)
-	f.mu.Unlock()
+	f.countJoinRows()
 	return out, err
 }
 

@@ -28,12 +28,27 @@ type tableChange struct {
 	deleted, inserted []storage.Row
 }
 
+// tableStage is one join of the stream's rows with a table. A view may
+// chain several (stream ⋈ t1 ⋈ t2 ...): the stream's rows go through
+// each stage's stream side in turn; a table's changes enter its stage's
+// table side and go on through the stages above it.
+type tableStage struct {
+	join       *dataflow.Join
+	streamSide int
+	tbl        *catalog.Object
+	tblTs      []types.T
+	tblSteps   []Node
+	before     []Node        // steps between the stage below and this one
+	queue      []tableChange // guarded by the flow's tblMu
+	unwatch    func()
+}
+
 // planJoin plans a join under a view: one side must read a stream (it
 // becomes the flow's source; its node is returned for the caller to walk),
 // the other a table, through filters and projections only.
-func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, error) {
+func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, *tableStage, error) {
 	if len(x.LeftKeys) == 0 {
-		return nil, cannot("a join in a continuous query needs an equality between columns of both sides (an equi-join)")
+		return nil, nil, cannot("a join in a continuous query needs an equality between columns of both sides (an equi-join)")
 	}
 	kinds := [2]catalog.Kind{}
 	var tblSteps [2][]Node
@@ -49,7 +64,7 @@ func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, error) {
 				n = y.Children()[0]
 			case *ScanNode:
 				if y.Rel == nil {
-					return nil, cannot("it joins a system relation")
+					return nil, nil, cannot("it joins a system relation")
 				}
 				kinds[i], scans[i] = y.Rel.Kind, y
 				break walk
@@ -62,61 +77,66 @@ func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, error) {
 		tblSteps[i] = steps
 	}
 	if x.AsOf != nil && (kinds[0] != catalog.KindStream || kinds[1] != catalog.KindStream) {
-		return nil, cannot("ASOF JOIN in a continuous query joins two streams (each with a WATERMARK) so far")
+		return nil, nil, cannot("ASOF JOIN in a continuous query joins two streams (each with a WATERMARK) so far")
 	}
 	streamSide := -1
 	switch {
 	case kinds[0] == catalog.KindTable && kinds[1] == catalog.KindTable:
-		return nil, cannot("it joins tables only")
+		return nil, nil, cannot("it joins tables only")
 	case kinds[1] == catalog.KindTable:
 		streamSide = 0
 	case kinds[0] == catalog.KindTable:
 		streamSide = 1
 	case kinds[0] == catalog.KindStream && kinds[1] == catalog.KindStream:
-		if err := f.planInterval(db, b, x, scans, tblSteps); err != nil {
-			return nil, err
+		if f.joinAbove {
+			return nil, nil, cannot("an interval or as-of join of two streams cannot be combined with other joins in one view yet: make it a view of its own")
 		}
-		return scans[0], nil
+		if err := f.planInterval(db, b, x, scans, tblSteps); err != nil {
+			return nil, nil, err
+		}
+		return scans[0], nil, nil
 	default:
-		return nil, cannot("joins in continuous queries are supported between a stream and a table so far")
+		return nil, nil, cannot("joins in continuous queries are supported between a stream and a table so far")
 	}
 	tableSide := 1 - streamSide
 	j, err := dataflow.NewJoin(x.Kind, x.LeftKeys, x.RightKeys, x.Residual, colTypes(x.Left.Columns()), colTypes(x.Right.Columns()))
 	if err != nil {
-		return nil, cannot("%s", err.Error())
+		return nil, nil, cannot("%s", err.Error())
 	}
-	f.join, f.streamSide = j, streamSide
-	f.tbl, f.tblTs, f.tblSteps = scans[tableSide].Rel, colTypes(scans[tableSide].Cols), tblSteps[tableSide]
+	st := &tableStage{join: j, streamSide: streamSide, tbl: scans[tableSide].Rel, tblTs: colTypes(scans[tableSide].Cols), tblSteps: tblSteps[tableSide]}
 	if streamSide == 0 {
-		return x.Left, nil
+		return x.Left, st, nil
 	}
-	return x.Right, nil
+	return x.Right, st, nil
 }
 
-// watchTable starts feeding the table's rows, then its changes, to the
-// flow's queue.
-func (f *viewFlow) watchTable(db *DB) error {
-	if f.tbl == nil {
+// watchTables starts feeding each joined table's rows, then its changes,
+// to its stage's queue.
+func (f *viewFlow) watchTables(db *DB) error {
+	if len(f.stages) == 0 {
 		return nil
 	}
-	t, err := db.Table(f.tbl.Name)
-	if err != nil {
-		return err
-	}
 	f.tblWake = make(chan struct{}, 1)
-	rows, unwatch := t.Watch(f.tableChanged)
-	f.unwatch = unwatch
-	f.tableChanged(nil, rows)
+	for _, st := range f.stages {
+		t, err := db.Table(st.tbl.Name)
+		if err != nil {
+			return err
+		}
+		changed := func(deleted, inserted []storage.Row) { f.tableChanged(st, deleted, inserted) }
+		rows, unwatch := t.Watch(changed)
+		st.unwatch = unwatch
+		changed(nil, rows)
+	}
 	return nil
 }
 
 // tableChanged queues a committed change (it runs under the table's lock).
-func (f *viewFlow) tableChanged(deleted, inserted []storage.Row) {
+func (f *viewFlow) tableChanged(st *tableStage, deleted, inserted []storage.Row) {
 	if len(deleted) == 0 && len(inserted) == 0 {
 		return
 	}
 	f.tblMu.Lock()
-	f.tblQueue = append(f.tblQueue, tableChange{deleted, inserted})
+	st.queue = append(st.queue, tableChange{deleted, inserted})
 	f.tblMu.Unlock()
 	f.tblEnq.Add(1)
 	select {
@@ -125,36 +145,90 @@ func (f *viewFlow) tableChanged(deleted, inserted []storage.Row) {
 	}
 }
 
-// applyTableChanges runs the queued table changes through the join.
+// throughStages runs the stream's changes (after srcSteps) through every
+// stage from the first one at, stream side in.
+func (f *viewFlow) throughStages(ctx *expr.Ctx, m *dataflow.Msg, from int) (*dataflow.Msg, error) {
+	for i := from; i < len(f.stages); i++ {
+		st := f.stages[i]
+		var err error
+		if i > 0 {
+			if m, err = runSteps(ctx, st.before, m, nil); err != nil {
+				return nil, err
+			}
+		}
+		out, err := st.join.Process(ctx, st.streamSide, m)
+		m.Release()
+		if err != nil {
+			return nil, err
+		}
+		m = out
+	}
+	f.countJoinRows()
+	return m, nil
+}
+
+func (f *viewFlow) countJoinRows() {
+	n := 0
+	if f.join != nil {
+		n += f.join.Rows(dataflow.Left) + f.join.Rows(dataflow.Right)
+	}
+	for _, st := range f.stages {
+		n += st.join.Rows(dataflow.Left) + st.join.Rows(dataflow.Right)
+	}
+	f.mu.Lock()
+	f.joinRows = n
+	f.mu.Unlock()
+}
+
+// applyTableChanges runs the queued table changes through their stages.
 func (f *viewFlow) applyTableChanges(ctx *expr.Ctx) (bool, error) {
-	if f.tbl == nil {
+	if len(f.stages) == 0 {
 		return false, nil
 	}
 	f.tblMu.Lock()
-	queue := f.tblQueue
-	f.tblQueue = nil
+	queues := make([][]tableChange, len(f.stages))
+	count := 0
+	for i, st := range f.stages {
+		queues[i], st.queue = st.queue, nil
+		count += len(queues[i])
+	}
 	f.tblMu.Unlock()
-	if len(queue) == 0 {
+	if count == 0 {
 		return false, nil
 	}
-	var rows [][]types.Datum
-	var weights []int64
-	for _, ch := range queue {
-		for _, r := range ch.deleted {
-			rows, weights = append(rows, r), append(weights, -1)
-		}
-		for _, r := range ch.inserted {
-			rows, weights = append(rows, r), append(weights, 1)
-		}
-	}
 	ctx.Now = time.Now().UnixMicro()
-	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(memory.DefaultAllocator, f.tblTs, rows), Weights: weights}
-	out, err := f.throughJoin(ctx, 1-f.streamSide, f.tblSteps, m)
-	if err == nil {
-		err = f.applyMsg(ctx, out)
+	var err error
+	for i, queue := range queues {
+		if len(queue) == 0 || err != nil {
+			continue
+		}
+		st := f.stages[i]
+		var rows [][]types.Datum
+		var weights []int64
+		for _, ch := range queue {
+			for _, r := range ch.deleted {
+				rows, weights = append(rows, r), append(weights, -1)
+			}
+			for _, r := range ch.inserted {
+				rows, weights = append(rows, r), append(weights, 1)
+			}
+		}
+		m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(memory.DefaultAllocator, st.tblTs, rows), Weights: weights}
+		if m, err = runSteps(ctx, st.tblSteps, m, nil); err != nil {
+			continue
+		}
+		out, perr := st.join.Process(ctx, 1-st.streamSide, m)
+		m.Release()
+		if err = perr; err != nil {
+			continue
+		}
+		if out, err = f.throughStages(ctx, out, i+1); err == nil {
+			err = f.applyMsg(ctx, out)
+		}
 	}
+	f.countJoinRows()
 	f.mu.Lock()
-	f.tblDone += int64(len(queue))
+	f.tblDone += int64(count)
 	close(f.progress)
 	f.progress = make(chan struct{})
 	f.mu.Unlock()
@@ -401,7 +475,5 @@ func (f *viewFlow) expireInterval(now time.Time, fed int) {
 			return t.I+ij.hi < wm
 		})
 	}
-	f.mu.Lock()
-	f.joinRows = f.join.Rows(dataflow.Left) + f.join.Rows(dataflow.Right)
-	f.mu.Unlock()
+	f.countJoinRows()
 }
