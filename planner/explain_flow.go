@@ -143,6 +143,8 @@ func (f *viewFlow) explain(name string, live bool) []string {
 		if ij := f.interval; ij != nil {
 			if _, asof := f.join.(*dataflow.AsOfJoin); asof {
 				lines[len(lines)-1] += " (state dropped behind the watermarks)"
+			} else if ij.window {
+				lines[len(lines)-1] += " (window join: a window's rows dropped when the other stream's watermark reaches its end)"
 			} else {
 				lines[len(lines)-1] += fmt.Sprintf(" (interval: left.ts - right.ts in [%dus, %dus]; state dropped behind the watermarks)", ij.lo, ij.hi)
 			}

@@ -59,7 +59,7 @@ func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, *tableStage, 
 	walk:
 		for {
 			switch y := n.(type) {
-			case *FilterNode, *ProjectNode:
+			case *FilterNode, *ProjectNode, *WindowTVFNode:
 				steps = append([]Node{y}, steps...)
 				n = y.Children()[0]
 			case *ScanNode:
@@ -253,6 +253,44 @@ type intervalJoin struct {
 	wms    [2]*dataflow.Watermarks
 	marks  [2]int64 // last watermark applied to expiry
 	has    [2]bool
+	// window: a window join — tsCol are the window_end columns; a row is
+	// done once the other stream's watermark reaches its window's end
+	window bool
+}
+
+// windowJoin recognises a join of two windowed streams (TUMBLE or HOP
+// with the same size and slide) that equates their window_start or
+// window_end: it returns each side's window_end column and the time
+// column each window is on.
+func windowJoin(x *JoinNode, steps [2][]Node) (endCol, timeCol [2]int, ok bool) {
+	var tvf [2]*WindowTVFNode
+	for side := 0; side < 2; side++ {
+		for _, st := range steps[side] {
+			if w, isW := st.(*WindowTVFNode); isW {
+				if tvf[side] != nil || w.Spec.Session {
+					return endCol, timeCol, false
+				}
+				tvf[side] = w
+			}
+		}
+		if tvf[side] == nil {
+			return endCol, timeCol, false
+		}
+	}
+	a, b := tvf[0].Spec, tvf[1].Spec
+	if a.Size != b.Size || a.Slide != b.Slide || a.Offset != b.Offset {
+		return endCol, timeCol, false
+	}
+	base := [2]int{len(tvf[0].In.Columns()), len(tvf[1].In.Columns())}
+	for i := range x.LeftKeys {
+		l, lok := x.LeftKeys[i].(*expr.Col)
+		r, rok := x.RightKeys[i].(*expr.Col)
+		if lok && rok && l.Idx-base[0] == r.Idx-base[1] && (l.Idx == base[0] || l.Idx == base[0]+1) {
+			// the window columns are the last two of each side (filters keep positions)
+			return [2]int{base[0] + 1, base[1] + 1}, [2]int{a.TimeCol, b.TimeCol}, true
+		}
+	}
+	return endCol, timeCol, false
 }
 
 // linearTime matches col or col ± constant interval (µs).
@@ -344,18 +382,30 @@ func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNo
 		// the watermarks themselves
 		tsCol, ok = [2]int{x.AsOf.LeftTime, x.AsOf.RightTime}, true
 	}
-	if !ok {
-		return cannot("a join of two streams keeps both sides forever unless it is bounded in time: add a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ... (an interval join)")
+	var windowed bool
+	var timeCol [2]int // each stream's column the watermark must be on
+	if !ok && x.AsOf == nil {
+		// a window join: both sides windowed, joined on their windows
+		tsCol, timeCol, windowed = windowJoin(x, steps)
+		ok = windowed
 	}
-	ij := &intervalJoin{tsCol: tsCol, lo: lo, hi: hi}
+	if !ok {
+		return cannot("a join of two streams keeps both sides forever unless it is bounded in time: add a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ... (an interval join), or join two windowed streams on window_start")
+	}
+	if !windowed {
+		timeCol = tsCol
+	}
+	ij := &intervalJoin{tsCol: tsCol, lo: lo, hi: hi, window: windowed}
 	for side := 0; side < 2; side++ {
 		for _, st := range steps[side] {
-			if _, isFilter := st.(*FilterNode); !isFilter {
-				return cannot("an interval join supports only filters between each stream and the join")
+			_, isFilter := st.(*FilterNode)
+			_, isWindow := st.(*WindowTVFNode)
+			if !isFilter && !(isWindow && windowed) {
+				return cannot("a join of two streams supports only filters (and, for a window join, the window) between each stream and the join")
 			}
 		}
 		rel := scans[side].Rel
-		if rel.Watermark == nil || tsCol[side] >= len(rel.Columns) || rel.Columns[tsCol[side]].Name != rel.Watermark.Column {
+		if rel.Watermark == nil || timeCol[side] >= len(rel.Columns) || rel.Columns[timeCol[side]].Name != rel.Watermark.Column {
 			return cannot("an interval join needs a WATERMARK on both streams, on the columns the time bound compares (%s has none on that column)", rel.Name)
 		}
 		e, err := watermarkExpr(b, rel)
@@ -468,6 +518,9 @@ func (f *viewFlow) expireInterval(now time.Time, fed int) {
 			t := row[col]
 			if t.Null {
 				return true // a NULL time matches nothing
+			}
+			if ij.window {
+				return t.I <= wm // the window ended: no later row of the other side is in it
 			}
 			if side == 0 {
 				return t.I-ij.lo < wm
