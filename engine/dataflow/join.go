@@ -23,23 +23,87 @@ type Join struct {
 	outTypes []types.T
 	sides    [2]*joinSide
 	buf      []byte
+	ibuf     []int64
 }
 
 type joinSide struct {
 	outer bool // rows without a match appear NULL-padded
 	keys  map[string]*joinBucket
-	rows  int
+	// one integer key: buckets by value (no key encoding per row)
+	intKeys map[int64]*joinBucket
+	nulls   *joinBucket // rows with a NULL key (they match nothing)
+	rows    int
 }
 
-// joinBucket holds the rows of one key: usually a few, so a slice
-// searched by encoding beats a map per key.
+// jkey is a row's join key: its value for one integer key, its encoding
+// otherwise.
+type jkey struct {
+	s    string
+	i    int64
+	null bool
+}
+
+func (s *joinSide) bucket(k jkey, create bool) *joinBucket {
+	switch {
+	case k.null:
+		if s.nulls == nil && create {
+			s.nulls = &joinBucket{}
+		}
+		return s.nulls
+	case s.intKeys != nil:
+		bk := s.intKeys[k.i]
+		if bk == nil && create {
+			bk = &joinBucket{}
+			s.intKeys[k.i] = bk
+		}
+		return bk
+	}
+	bk := s.keys[k.s]
+	if bk == nil && create {
+		bk = &joinBucket{}
+		s.keys[k.s] = bk
+	}
+	return bk
+}
+
+func (s *joinSide) drop(k jkey) {
+	switch {
+	case k.null:
+		s.nulls = nil
+	case s.intKeys != nil:
+		delete(s.intKeys, k.i)
+	default:
+		delete(s.keys, k.s)
+	}
+}
+
+// each calls fn for every bucket.
+func (s *joinSide) each(fn func(bk *joinBucket) bool) {
+	if s.nulls != nil && !fn(s.nulls) {
+		s.nulls = nil
+	}
+	for k, bk := range s.intKeys {
+		if !fn(bk) {
+			delete(s.intKeys, k)
+		}
+	}
+	for k, bk := range s.keys {
+		if !fn(bk) {
+			delete(s.keys, k)
+		}
+	}
+}
+
+// joinBucket holds the rows of one key: usually a few, so a slice beats
+// a map per key. Equal rows may have entries of their own (a multiset);
+// a retraction takes back any equal one.
 type joinBucket struct {
 	rows []*joinRow
 }
 
-func (bk *joinBucket) find(enc string) int {
+func (bk *joinBucket) find(ts []types.T, row []types.Datum) int {
 	for i, x := range bk.rows {
-		if x.enc == enc {
+		if x.n > 0 && sameOut(ts, x.d, row) {
 			return i
 		}
 	}
@@ -47,7 +111,6 @@ func (bk *joinBucket) find(enc string) int {
 }
 
 type joinRow struct {
-	enc     string // the row's encoding (join key, then columns)
 	d       []types.Datum
 	n       int64 // multiplicity
 	matches int64 // weighted count of matching rows on the other side
@@ -70,6 +133,9 @@ func NewJoin(kind exec.JoinKind, leftKeys, rightKeys []expr.Expr, residual expr.
 	j.outTypes = append(append([]types.T{}, left...), right...)
 	j.sides[Left] = &joinSide{outer: kind == exec.LeftJoin || kind == exec.FullJoin, keys: map[string]*joinBucket{}}
 	j.sides[Right] = &joinSide{outer: kind == exec.RightJoin || kind == exec.FullJoin, keys: map[string]*joinBucket{}}
+	if len(leftKeys) == 1 && intLike(leftKeys[0].Type().Kind) && leftKeys[0].Type().Kind == rightKeys[0].Type().Kind {
+		j.sides[Left].intKeys, j.sides[Right].intKeys = map[int64]*joinBucket{}, map[int64]*joinBucket{}
+	}
 	return j, nil
 }
 
@@ -96,24 +162,37 @@ func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 		return nil, err
 	}
 	defer releaseValues(keyVals)
+	// the batch's rows, in one allocation
+	nc := int(b.NumCols())
+	arena := make([]types.Datum, n*nc)
 	rows := make([][]types.Datum, n)
-	keys := make([]string, n)
-	nullKey := make([]bool, n)
-	for r := 0; r < n; r++ {
-		row := make([]types.Datum, b.NumCols())
-		for c := range row {
-			row[c] = types.DatumAt(b.Column(c), r)
+	for c := 0; c < nc; c++ {
+		col := b.Column(c)
+		for r := 0; r < n; r++ {
+			arena[r*nc+c] = types.DatumAt(col, r)
 		}
-		rows[r] = row
+	}
+	keys := make([]jkey, n)
+	var ints []int64
+	var intNulls bool
+	if me.intKeys != nil {
+		ints, intNulls = intColumn(keyVals[0], n, &j.ibuf)
+	}
+	for r := 0; r < n; r++ {
+		rows[r] = arena[r*nc : (r+1)*nc : (r+1)*nc]
+		if ints != nil {
+			keys[r] = jkey{i: ints[r], null: intNulls && (keyVals[0].IsScalar() || keyVals[0].Arr.IsNull(r))}
+			continue
+		}
 		j.buf = j.buf[:0]
 		for i, v := range keyVals {
 			d := v.At(r)
 			if d.Null {
-				nullKey[r] = true
+				keys[r].null = true
 			}
 			j.buf = exec.AppendKey(j.buf, j.Keys[side][i].Type(), d)
 		}
-		keys[r] = string(j.buf)
+		keys[r].s = string(j.buf)
 	}
 
 	out := make([][]types.Datum, 0, n)
@@ -127,10 +206,10 @@ func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 	// residual predicate over all candidate pairs at once
 	var pairs []pair
 	for r := 0; r < n; r++ {
-		if nullKey[r] || m.Weight(r) == 0 {
+		if keys[r].null || m.Weight(r) == 0 {
 			continue
 		}
-		if bk := other.keys[keys[r]]; bk != nil {
+		if bk := other.bucket(keys[r], false); bk != nil {
 			for _, o := range bk.rows {
 				pairs = append(pairs, pair{r, o})
 			}
@@ -141,12 +220,27 @@ func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 		return nil, err
 	}
 	matched := make([]int64, n)
+	// joined rows share one allocation
+	width := len(j.outTypes)
+	kept := 0
+	for _, k := range keep {
+		if k {
+			kept++
+		}
+	}
+	outArena := make([]types.Datum, 0, kept*width)
 	for i, p := range pairs {
 		if !keep[i] {
 			continue
 		}
 		w := m.Weight(p.delta)
-		emit(j.joined(side, rows[p.delta], p.other.d), w*p.other.n)
+		at := len(outArena)
+		if side == Left {
+			outArena = append(append(outArena, rows[p.delta]...), p.other.d...)
+		} else {
+			outArena = append(append(outArena, p.other.d...), rows[p.delta]...)
+		}
+		emit(outArena[at:at+width:at+width], w*p.other.n)
 		matched[p.delta] += p.other.n
 		if other.outer {
 			// the other row's padded form comes and goes with its matches
@@ -168,32 +262,28 @@ func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 		if me.outer && matched[r] == 0 {
 			emit(j.padded(side, rows[r]), w)
 		}
-		j.buf = append(j.buf[:0], keys[r]...)
-		for c, d := range rows[r] {
-			j.buf = exec.AppendKey(j.buf, j.Types[side][c], d)
-		}
-		bk := me.keys[keys[r]]
-		if bk == nil {
-			bk = &joinBucket{}
-			me.keys[keys[r]] = bk
-		}
-		at := bk.find(string(j.buf))
-		if at < 0 {
-			at = len(bk.rows)
-			bk.rows = append(bk.rows, &joinRow{enc: string(j.buf), d: rows[r], matches: matched[r]})
+		bk := me.bucket(keys[r], true)
+		if w > 0 {
+			bk.rows = append(bk.rows, &joinRow{d: rows[r], n: w, matches: matched[r]})
 			me.rows++
+			continue
 		}
-		x := bk.rows[at]
-		x.n += w
-		if x.n < 0 {
-			return nil, sqlerr.New(sqlerr.InternalError, "join row retracted more often than inserted")
-		}
-		if x.n == 0 {
-			bk.rows = append(bk.rows[:at], bk.rows[at+1:]...)
-			me.rows--
-			if len(bk.rows) == 0 {
-				delete(me.keys, keys[r])
+		for w < 0 {
+			at := bk.find(j.Types[side], rows[r])
+			if at < 0 {
+				return nil, sqlerr.New(sqlerr.InternalError, "join row retracted more often than inserted")
 			}
+			x := bk.rows[at]
+			take := min(x.n, -w)
+			x.n -= take
+			w += take
+			if x.n == 0 {
+				bk.rows = append(bk.rows[:at], bk.rows[at+1:]...)
+				me.rows--
+			}
+		}
+		if len(bk.rows) == 0 {
+			me.drop(keys[r])
 		}
 	}
 	return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, j.outTypes, out), Weights: weights}, nil
@@ -256,7 +346,7 @@ func (j *Join) padded(side int, row []types.Datum) []types.Datum {
 // passed the watermark). Their output stays as it is.
 func (j *Join) Expire(side int, done func(row []types.Datum) bool) {
 	s := j.sides[side]
-	for k, bk := range s.keys {
+	s.each(func(bk *joinBucket) bool {
 		keep := bk.rows[:0]
 		for _, x := range bk.rows {
 			if done(x.d) {
@@ -267,8 +357,6 @@ func (j *Join) Expire(side int, done func(row []types.Datum) bool) {
 		}
 		clear(bk.rows[len(keep):])
 		bk.rows = keep
-		if len(bk.rows) == 0 {
-			delete(s.keys, k)
-		}
-	}
+		return len(bk.rows) > 0
+	})
 }

@@ -451,24 +451,52 @@ func (w *Watermarks) Restore(p []byte, now time.Time) error {
 }
 
 // Snapshot writes both sides' rows with their multiplicities and match
-// counts.
+// counts, bucket by bucket (the key, then the rows).
 func (j *Join) Snapshot() ([]byte, error) {
 	w := &snapWriter{}
 	for side := range j.sides {
 		s := j.sides[side]
 		rowTs := append(append([]types.T{}, j.Types[side]...), types.TInt64, types.TInt64)
-		var keys []string
-		for k := range s.keys {
-			keys = append(keys, k)
+		type entry struct {
+			key jkey
+			bk  *joinBucket
 		}
-		sort.Strings(keys)
-		w.count(len(keys))
-		for _, k := range keys {
-			w.buf = binary.AppendUvarint(w.buf, uint64(len(k)))
-			w.buf = append(w.buf, k...)
-			bk := s.keys[k]
-			rows := append([]*joinRow(nil), bk.rows...)
-			sort.Slice(rows, func(a, b int) bool { return rows[a].enc < rows[b].enc })
+		var entries []entry
+		if s.nulls != nil {
+			entries = append(entries, entry{jkey{null: true}, s.nulls})
+		}
+		for k, bk := range s.intKeys {
+			entries = append(entries, entry{jkey{i: k}, bk})
+		}
+		for k, bk := range s.keys {
+			entries = append(entries, entry{jkey{s: k}, bk})
+		}
+		sort.Slice(entries, func(a, b int) bool {
+			x, y := entries[a].key, entries[b].key
+			if x.null != y.null {
+				return x.null
+			}
+			if x.i != y.i {
+				return x.i < y.i
+			}
+			return x.s < y.s
+		})
+		w.count(len(entries))
+		for _, e := range entries {
+			null := int64(0)
+			if e.key.null {
+				null = 1
+			}
+			w.row([]types.T{types.TInt64, types.TInt64, types.TText}, types.DInt(null), types.DInt(e.key.i), types.DText(e.key.s))
+			rows := append([]*joinRow(nil), e.bk.rows...)
+			enc := func(x *joinRow) string {
+				var b []byte
+				for c, d := range x.d {
+					b = exec.AppendKey(b, j.Types[side][c], d)
+				}
+				return string(b)
+			}
+			sort.SliceStable(rows, func(a, b int) bool { return enc(rows[a]) < enc(rows[b]) })
 			w.count(len(rows))
 			for _, x := range rows {
 				w.row(rowTs, append(append([]types.Datum{}, x.d...), types.DInt(x.n), types.DInt(x.matches))...)
@@ -483,30 +511,23 @@ func (j *Join) Restore(p []byte) error {
 	r := &snapReader{p: p}
 	for side := range j.sides {
 		s := j.sides[side]
-		s.keys, s.rows = map[string]*joinBucket{}, 0
+		s.keys, s.nulls, s.rows = map[string]*joinBucket{}, nil, 0
+		if s.intKeys != nil {
+			s.intKeys = map[int64]*joinBucket{}
+		}
 		rowTs := append(append([]types.T{}, j.Types[side]...), types.TInt64, types.TInt64)
 		nk := r.count()
 		for i := 0; i < nk && r.err == nil; i++ {
-			n := r.count()
-			if n > len(r.p) {
-				r.err = errSnapshot
-				break
-			}
-			k := string(r.p[:n])
-			r.p = r.p[n:]
-			bk := &joinBucket{}
+			kr := r.row([]types.T{types.TInt64, types.TInt64, types.TText})
+			key := jkey{null: kr[0].I == 1, i: kr[1].I, s: kr[2].S}
+			bk := s.bucket(key, true)
 			nr := r.count()
 			for x := 0; x < nr && r.err == nil; x++ {
 				row := r.row(rowTs)
 				d := row[:len(j.Types[side])]
-				buf := []byte(k) // row keys extend the join key, as in Process
-				for c, v := range d {
-					buf = exec.AppendKey(buf, j.Types[side][c], v)
-				}
-				bk.rows = append(bk.rows, &joinRow{enc: string(buf), d: d, n: row[len(d)].I, matches: row[len(d)+1].I})
+				bk.rows = append(bk.rows, &joinRow{d: d, n: row[len(d)].I, matches: row[len(d)+1].I})
 				s.rows++
 			}
-			s.keys[k] = bk
 		}
 	}
 	if r.err == nil && len(r.p) != 0 {
