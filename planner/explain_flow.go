@@ -176,7 +176,11 @@ func (f *viewFlow) explain(name string, live bool) []string {
 			at++
 			lines = append(lines, strings.Repeat("  ", at)+"-> "+st.tblSteps[k].describe())
 		}
-		lines = append(lines, strings.Repeat("  ", at+1)+"-> "+fmt.Sprintf("Table %s (its changes retract and re-emit joined rows)", st.tbl.Name))
+		tbl := fmt.Sprintf("Table %s (its changes retract and re-emit joined rows)", st.tbl.Name)
+		if st.lookup {
+			tbl = fmt.Sprintf("Table %s (lookup: rows joined with it as it is when they arrive; its changes revise nothing)", st.tbl.Name)
+		}
+		lines = append(lines, strings.Repeat("  ", at+1)+"-> "+tbl)
 		if i > 0 {
 			for k := len(st.before) - 1; k >= 0; k-- {
 				add(st.before[k].describe())

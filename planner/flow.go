@@ -206,6 +206,19 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			if err := f.planWindows(b, x.Rel, aggNode); err != nil {
 				return nil, err
 			}
+			switch mode := o.Options["table_joins"]; mode {
+			case "", "revise":
+			case "lookup":
+				// stream rows look the tables up as they are when they arrive
+				for _, st := range f.stages {
+					if err := st.join.SetLookup(1 - st.streamSide); err != nil {
+						return nil, err
+					}
+					st.lookup = true
+				}
+			default:
+				return nil, sqlerr.New(sqlerr.InvalidParameterValue, "table_joins must be 'revise' or 'lookup', not %q", mode)
+			}
 			// top-N steps over the stream itself see only inserts
 			for _, st := range f.pre {
 				if t, ok := st.(*topNStep); ok {

@@ -41,6 +41,7 @@ type tableStage struct {
 	before     []Node        // steps between the stage below and this one
 	queue      []tableChange // guarded by the flow's tblMu
 	unwatch    func()
+	lookup     bool // WITH (table_joins = 'lookup'): table changes revise nothing
 }
 
 // planJoin plans a join under a view: one side must read a stream (it

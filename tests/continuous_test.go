@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -136,5 +137,45 @@ func TestIncrementalViewsMatchPostgres(t *testing.T) {
 	}
 	if !strings.Contains(plan, "Scan per_symbol (materialized view)") {
 		t.Errorf("per_symbol is not read from its maintained state: %q", plan)
+	}
+}
+
+// WITH (table_joins = 'lookup'): each stream row joins the table as it is
+// when the row arrives; a later table change does not revise earlier rows
+// (unlike the default), and the view keeps no stream rows as state.
+func TestLookupJoin(t *testing.T) {
+	s := startServer(t)
+	c := s.connect(t)
+	ctx := context.Background()
+	exec, rows := execer(t, c), querier(t, c)
+	exec("CREATE TABLE fx (currency TEXT PRIMARY KEY, usd NUMERIC(10,4))")
+	exec("INSERT INTO fx VALUES ('EUR', 1.10), ('GBP', 1.25)")
+	exec("CREATE STREAM orders (id INT, currency TEXT, amount NUMERIC(10,2))")
+	exec("CREATE MATERIALIZED VIEW at_the_time WITH (table_joins = 'lookup') AS SELECT o.id, o.amount * f.usd AS usd FROM orders AS o LEFT JOIN fx AS f ON o.currency = f.currency")
+	exec("CREATE MATERIALIZED VIEW as_of_now AS SELECT o.id, o.amount * f.usd AS usd FROM orders AS o LEFT JOIN fx AS f ON o.currency = f.currency")
+	exec("INSERT INTO orders VALUES (1, 'EUR', 100), (2, 'GBP', 100), (3, 'JPY', 100)")
+	exec("FLUSH")
+	exec("UPDATE fx SET usd = 1.20 WHERE currency = 'EUR'")
+	exec("INSERT INTO fx VALUES ('JPY', 0.0070)")
+	exec("INSERT INTO orders VALUES (4, 'EUR', 100), (5, 'JPY', 100)")
+	exec("FLUSH")
+	if got := rows("SELECT id, coalesce(usd::text, 'NULL') FROM at_the_time ORDER BY id"); got != "1 110.000000; 2 125.000000; 3 NULL; 4 120.000000; 5 0.700000" {
+		t.Fatalf("lookup join: %s", got)
+	}
+	if got := rows("SELECT id, coalesce(usd::text, 'NULL') FROM as_of_now ORDER BY id"); got != "1 120.000000; 2 125.000000; 3 0.700000; 4 120.000000; 5 0.700000" {
+		t.Fatalf("revising join: %s", got)
+	}
+	// only the table's 3 rows are kept by the lookup view
+	if got := rows("SELECT groups FROM streamsql_views WHERE view = 'at_the_time'"); got != "3" {
+		t.Fatalf("lookup join state: %s rows", got)
+	}
+	var pe *pgconn.PgError
+	_, err := c.Exec(ctx, "CREATE MATERIALIZED VIEW bad WITH (table_joins = 'lookup') AS SELECT o.id FROM orders AS o RIGHT JOIN fx AS f ON o.currency = f.currency")
+	if !errors.As(err, &pe) || pe.Code != "0A000" {
+		t.Fatalf("lookup with the table outer: %v", err)
+	}
+	_, err = c.Exec(ctx, "CREATE MATERIALIZED VIEW bad2 WITH (table_joins = 'sometimes') AS SELECT o.id FROM orders AS o JOIN fx AS f ON o.currency = f.currency")
+	if !errors.As(err, &pe) || pe.Code != "22023" {
+		t.Fatalf("bad table_joins: %v", err)
 	}
 }

@@ -266,3 +266,36 @@ func stopOracle() {
 		oracleStop()
 	}
 }
+
+// execer returns a function that runs a statement on c, failing the test
+// on an error.
+func execer(t *testing.T, c *pgx.Conn) func(string) {
+	return func(q string) {
+		t.Helper()
+		if _, err := c.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// querier returns a function that runs a query on c and renders its rows
+// ("a b; c d").
+func querier(t *testing.T, c *pgx.Conn) func(string) string {
+	return func(q string) string {
+		t.Helper()
+		rs, err := c.Query(context.Background(), q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		defer rs.Close()
+		var out []string
+		for rs.Next() {
+			vals, err := rs.Values()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, joinValues(vals))
+		}
+		return strings.Join(out, "; ")
+	}
+}

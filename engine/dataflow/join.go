@@ -24,6 +24,23 @@ type Join struct {
 	sides    [2]*joinSide
 	buf      []byte
 	ibuf     []int64
+	// Lookup makes side Lookup-1's rows look up the other side (a table)
+	// as it is when they arrive: they are not kept, and changes of the
+	// table side change no output (history is not revised). Set with
+	// SetLookup.
+	lookup     bool
+	lookupSide int
+}
+
+// SetLookup turns the join into a lookup join: rows of the other side are
+// joined with tableSide's rows as they are at that moment and not kept;
+// changes to tableSide only update it. The table side cannot be outer.
+func (j *Join) SetLookup(tableSide int) error {
+	if j.sides[tableSide].outer {
+		return sqlerr.Unsupported("a lookup join keeps no rows to revise: the table side cannot be outer (use LEFT JOIN with the stream on the left)")
+	}
+	j.lookup, j.lookupSide = true, tableSide
+	return nil
 }
 
 type joinSide struct {
@@ -202,6 +219,13 @@ func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 			out, weights = append(out, row), append(weights, w)
 		}
 	}
+	if j.lookup && side == j.lookupSide {
+		// the table changed: its rows are updated, no output is revised
+		if err := j.store(me, side, keys, rows, m, nil); err != nil {
+			return nil, err
+		}
+		return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, j.outTypes, out), Weights: weights}, nil
+	}
 	// the other side's rows under each delta row's key, filtered by the
 	// residual predicate over all candidate pairs at once
 	var pairs []pair
@@ -255,23 +279,41 @@ func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 		}
 	}
 	for r := 0; r < n; r++ {
+		if w := m.Weight(r); w != 0 && me.outer && matched[r] == 0 {
+			emit(j.padded(side, rows[r]), w)
+		}
+	}
+	if !j.lookup {
+		// the rows are kept, for the other side's later changes
+		if err := j.store(me, side, keys, rows, m, matched); err != nil {
+			return nil, err
+		}
+	}
+	return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, j.outTypes, out), Weights: weights}, nil
+}
+
+// store adds a batch's rows (with their match counts) to a side's state,
+// or takes retracted ones out.
+func (j *Join) store(me *joinSide, side int, keys []jkey, rows [][]types.Datum, m *Msg, matched []int64) error {
+	for r := range rows {
 		w := m.Weight(r)
 		if w == 0 {
 			continue
 		}
-		if me.outer && matched[r] == 0 {
-			emit(j.padded(side, rows[r]), w)
+		var match int64
+		if matched != nil {
+			match = matched[r]
 		}
 		bk := me.bucket(keys[r], true)
 		if w > 0 {
-			bk.rows = append(bk.rows, &joinRow{d: rows[r], n: w, matches: matched[r]})
+			bk.rows = append(bk.rows, &joinRow{d: rows[r], n: w, matches: match})
 			me.rows++
 			continue
 		}
 		for w < 0 {
 			at := bk.find(j.Types[side], rows[r])
 			if at < 0 {
-				return nil, sqlerr.New(sqlerr.InternalError, "join row retracted more often than inserted")
+				return sqlerr.New(sqlerr.InternalError, "join row retracted more often than inserted")
 			}
 			x := bk.rows[at]
 			take := min(x.n, -w)
@@ -286,7 +328,7 @@ func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 			me.drop(keys[r])
 		}
 	}
-	return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, j.outTypes, out), Weights: weights}, nil
+	return nil
 }
 
 // residual evaluates the residual predicate over candidate pairs.
