@@ -392,7 +392,7 @@ func TestSubscribeResumeSince(t *testing.T) {
 	for row, n := range state {
 		got = append(got, fmt.Sprintf("%s x%d", row, n))
 	}
-	sortStrings(got)
+	sort.Strings(got)
 	rows, err := c.Query(ctx, "SELECT k, n, s FROM totals ORDER BY k")
 	if err != nil {
 		t.Fatal(err)
@@ -418,5 +418,3 @@ func TestSubscribeResumeSince(t *testing.T) {
 		rs.Close()
 	}
 }
-
-func sortStrings(xs []string) { sort.Strings(xs) }

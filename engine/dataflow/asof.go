@@ -47,9 +47,6 @@ func NewAsOfJoin(leftOuter bool, leftKeys, rightKeys []expr.Expr, timeCols [2]in
 		Types: [2][]types.T{left, right}, outTypes: append(append([]types.T{}, left...), right...), keys: map[string]*asofKey{}}
 }
 
-// OutTypes are the left columns, then the right.
-func (j *AsOfJoin) OutTypes() []types.T { return j.outTypes }
-
 // Rows is the number of distinct rows held on a side.
 func (j *AsOfJoin) Rows(side int) int { return j.rows[side] }
 

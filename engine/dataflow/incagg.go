@@ -296,21 +296,6 @@ func (a *IncAgg) ExpireWindows(wm int64) [][]types.Datum {
 	return out
 }
 
-// Expire removes the groups for which closed reports true (given the
-// group's key values) and returns their final result rows.
-func (a *IncAgg) Expire(closed func(key []types.Datum) bool) [][]types.Datum {
-	var out [][]types.Datum
-	for g := range a.alive {
-		if a.alive[g] && closed(a.keyRows[g]) {
-			if a.rows[g] > 0 {
-				out = append(out, a.appendResult(nil, int32(g)))
-			}
-			a.removeGroup(int32(g))
-		}
-	}
-	return out
-}
-
 type int64Heap []int64
 
 func (h int64Heap) Len() int           { return len(h) }

@@ -156,9 +156,6 @@ func NewJoin(kind exec.JoinKind, leftKeys, rightKeys []expr.Expr, residual expr.
 	return j, nil
 }
 
-// OutTypes are the output columns: the left side's, then the right's.
-func (j *Join) OutTypes() []types.T { return j.outTypes }
-
 // Rows is the number of distinct rows held on a side (its state size).
 func (j *Join) Rows(side int) int { return j.sides[side].rows }
 
