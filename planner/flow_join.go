@@ -428,6 +428,9 @@ func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNo
 		if err != nil {
 			return cannot("%s", err.Error())
 		}
+		for side := 0; side < 2; side++ {
+			nj.SetTimeColumn(side, tsCol[side])
+		}
 		j = nj
 	}
 	first, err := db.Stream(scans[0].Rel.Name)
@@ -514,20 +517,17 @@ func (f *viewFlow) expireInterval(now time.Time, fed int) {
 			}
 			break
 		}
-		col := ij.tsCol[side]
-		f.join.(*dataflow.Join).Expire(side, func(row []types.Datum) bool {
-			t := row[col]
-			if t.Null {
-				return true // a NULL time matches nothing
-			}
-			if ij.window {
-				return t.I <= wm // the window ended: no later row of the other side is in it
-			}
-			if side == 0 {
-				return t.I-ij.lo < wm
-			}
-			return t.I+ij.hi < wm
-		})
+		// a NULL time matches nothing; a window that ended (t <= wm) gets
+		// no later row of the other side; an interval row is done once
+		// its bound is behind the other side's watermark
+		limit := wm + ij.lo // left: t - lo < wm
+		switch {
+		case ij.window:
+			limit = wm + 1
+		case side == 1:
+			limit = wm - ij.hi // right: t + hi < wm
+		}
+		f.join.(*dataflow.Join).ExpireBelow(side, limit)
 	}
 	f.countJoinRows()
 }

@@ -16,6 +16,9 @@ type groupTable interface {
 	// assign sets gids[i] to the group of row i, adding groups as needed;
 	// added is called once for each new group, in row order.
 	assign(keys []expr.Value, n int, gids []int32, added func(g int32, row int))
+	// lookup sets gids[i] to the group of row i's key (of types ts), or
+	// -1 when there is none; it adds nothing.
+	lookup(keys []expr.Value, ts []types.T, n int, gids []int32)
 	remove(g int32)
 }
 
@@ -24,6 +27,9 @@ func newGroupTable(ts []types.T) groupTable {
 		if !intLike(t.Kind) {
 			return &datumTable{ts: ts, index: map[string]int32{}}
 		}
+	}
+	if len(ts) == 1 {
+		return newInt1Table()
 	}
 	return newIntTable(len(ts))
 }
@@ -168,28 +174,53 @@ func (t *intTable) rehash() {
 }
 
 func (t *intTable) assign(keys []expr.Value, n int, gids []int32, added func(int32, int)) {
+	nulls := t.load(keys, n)
+	for i := 0; i < n; i++ {
+		g, isNew := t.find(t.rowKey(keys, i, nulls))
+		gids[i] = g
+		if isNew {
+			added(g, i)
+		}
+	}
+}
+
+func (t *intTable) lookup(keys []expr.Value, _ []types.T, n int, gids []int32) {
+	nulls := t.load(keys, n)
+	for i := 0; i < n; i++ {
+		k := t.rowKey(keys, i, nulls)
+		gids[i] = -1
+		for h := t.home(k); t.slots[h] != 0; h = (h + 1) & t.mask {
+			if s := t.slots[h]; equalWords(t.keyOf(s-1), k) {
+				gids[i] = s - 1
+				break
+			}
+		}
+	}
+}
+
+// load reads the key columns as integers; it reports whether any is NULL.
+func (t *intTable) load(keys []expr.Value, n int) bool {
 	nulls := false
 	for c, v := range keys {
 		var hasNull bool
 		t.cols[c], hasNull = intColumn(v, n, &t.bufs[c])
 		nulls = nulls || hasNull
 	}
+	return nulls
+}
+
+// rowKey is row i's key words (in a buffer reused for the next row).
+func (t *intTable) rowKey(keys []expr.Value, i int, nulls bool) []int64 {
 	k := t.key
-	for i := 0; i < n; i++ {
-		var flags int64
-		for c, col := range t.cols {
-			k[c] = col[i]
-			if nulls && keys[c].At(i).Null {
-				k[c], flags = 0, flags|1<<c
-			}
-		}
-		k[len(t.cols)] = flags
-		g, isNew := t.find(k)
-		gids[i] = g
-		if isNew {
-			added(g, i)
+	var flags int64
+	for c, col := range t.cols {
+		k[c] = col[i]
+		if nulls && keys[c].IsNull(i) {
+			k[c], flags = 0, flags|1<<c
 		}
 	}
+	k[len(t.cols)] = flags
+	return k
 }
 
 func (t *intTable) remove(g int32) {
@@ -255,8 +286,175 @@ func (t *datumTable) assign(keys []expr.Value, n int, gids []int32, added func(i
 	}
 }
 
+func (t *datumTable) lookup(keys []expr.Value, ts []types.T, n int, gids []int32) {
+	for i := 0; i < n; i++ {
+		t.buf = t.buf[:0]
+		for c, v := range keys {
+			t.buf = exec.AppendKey(t.buf, ts[c], v.At(i))
+		}
+		g, ok := t.index[string(t.buf)]
+		if !ok {
+			g = -1
+		}
+		gids[i] = g
+	}
+}
+
 func (t *datumTable) remove(g int32) {
 	delete(t.index, t.enc[g])
 	t.enc[g] = ""
 	t.free = append(t.free, g)
+}
+
+// int1Table is the table for one integer-like column, the commonest key
+// (a join on an id): the key sits in the probed entry itself, so a lookup
+// touches one cache line; linear probing, deletion by backward shift.
+// Rows with a NULL key share one group of their own.
+type int1Table struct {
+	entries []int1Entry
+	mask    uint64
+	shift   uint
+	used    int
+	keys    []int64 // by group id
+	free    []int32
+	ids     int32
+	nullG   int32 // the NULL key's group, -1 none
+	buf     []int64
+}
+
+type int1Entry struct {
+	key int64
+	gid int32 // group id + 1; 0 is empty
+}
+
+func newInt1Table() *int1Table {
+	t := &int1Table{nullG: -1}
+	t.resize(1024)
+	return t
+}
+
+func (t *int1Table) resize(size int) {
+	t.entries = make([]int1Entry, size)
+	t.mask = uint64(size - 1)
+	t.shift = uint(64 - bits.Len64(uint64(size)-1))
+}
+
+func (t *int1Table) home(k int64) uint64 {
+	h := uint64(k) * fib
+	return (h ^ h>>29) * fib >> t.shift
+}
+
+func (t *int1Table) newID() int32 {
+	if n := len(t.free); n > 0 {
+		g := t.free[n-1]
+		t.free = t.free[:n-1]
+		return g
+	}
+	g := t.ids
+	t.ids++
+	t.keys = append(t.keys, 0)
+	return g
+}
+
+func (t *int1Table) assign(keys []expr.Value, n int, gids []int32, added func(int32, int)) {
+	vals, nulls := intColumn(keys[0], n, &t.buf)
+	for i := 0; i < n; i++ {
+		if nulls && keys[0].IsNull(i) {
+			if t.nullG < 0 {
+				t.nullG = t.newID()
+				added(t.nullG, i)
+			}
+			gids[i] = t.nullG
+			continue
+		}
+		k := vals[i]
+		h := t.home(k)
+		for {
+			e := &t.entries[h]
+			if e.gid == 0 {
+				g := t.newID()
+				t.keys[g] = k
+				*e = int1Entry{key: k, gid: g + 1}
+				gids[i] = g
+				t.used++
+				if t.used*2 > len(t.entries) {
+					t.rehash()
+				}
+				added(g, i)
+				break
+			}
+			if e.key == k {
+				gids[i] = e.gid - 1
+				break
+			}
+			h = (h + 1) & t.mask
+		}
+	}
+}
+
+func (t *int1Table) lookup(keys []expr.Value, _ []types.T, n int, gids []int32) {
+	vals, nulls := intColumn(keys[0], n, &t.buf)
+	for i := 0; i < n; i++ {
+		gids[i] = -1
+		if nulls && keys[0].IsNull(i) {
+			gids[i] = t.nullG
+			continue
+		}
+		k := vals[i]
+		for h := t.home(k); t.entries[h].gid != 0; h = (h + 1) & t.mask {
+			if t.entries[h].key == k {
+				gids[i] = t.entries[h].gid - 1
+				break
+			}
+		}
+	}
+}
+
+func (t *int1Table) rehash() {
+	old := t.entries
+	t.resize(len(old) * 2)
+	for _, e := range old {
+		if e.gid == 0 {
+			continue
+		}
+		h := t.home(e.key)
+		for t.entries[h].gid != 0 {
+			h = (h + 1) & t.mask
+		}
+		t.entries[h] = e
+	}
+}
+
+func (t *int1Table) remove(g int32) {
+	t.free = append(t.free, g)
+	if g == t.nullG {
+		t.nullG = -1
+		return
+	}
+	h := t.home(t.keys[g])
+	for t.entries[h].gid != g+1 {
+		h = (h + 1) & t.mask
+	}
+	// backward shift: move later members of the probe run into the hole
+	i := h
+	for {
+		t.entries[i] = int1Entry{}
+		j := i
+		for {
+			j = (j + 1) & t.mask
+			e := t.entries[j]
+			if e.gid == 0 {
+				t.used--
+				return
+			}
+			k := t.home(e.key)
+			// e stays when its home lies cyclically in (i, j]
+			if (i <= j && i < k && k <= j) || (i > j && (i < k || k <= j)) {
+				continue
+			}
+			t.entries[i] = e
+			i = j
+			break
+		}
+	}
 }

@@ -1,6 +1,11 @@
 package dataflow
 
 import (
+	"context"
+	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/sqlerr"
@@ -15,6 +20,12 @@ import (
 // other side: a row whose count goes to zero gets its NULL-padded row
 // back, one whose count leaves zero retracts it — so a late match turns a
 // padded row into a joined one. Rows with a NULL key never match.
+//
+// It works a batch at a time and column by column: a side's rows live in
+// a colStore (typed columns, numbered slots), the key index maps a key to
+// a chain of slots, a batch's probe yields (delta row, other slot) pairs,
+// and the output columns are gathered by those indices — no row is
+// materialized as Datums on the way.
 type Join struct {
 	Kind     exec.JoinKind // InnerJoin, LeftJoin, RightJoin or FullJoin
 	Keys     [2][]expr.Expr
@@ -43,94 +54,117 @@ func (j *Join) SetLookup(tableSide int) error {
 	return nil
 }
 
+// SetTimeColumn makes side's rows expirable by their column col (a
+// timestamp): ExpireBelow drops them in time order. Call before any row.
+func (j *Join) SetTimeColumn(side, col int) { j.sides[side].tsCol = col }
+
+// joinSide is one side's rows and their key index.
 type joinSide struct {
 	outer bool // rows without a match appear NULL-padded
-	keys  map[string]*joinBucket
-	// one integer key: buckets by value (no key encoding per row)
-	intKeys map[int64]*joinBucket
-	nulls   *joinBucket // rows with a NULL key (they match nothing)
-	rows    int
+	store *colStore
+	// the index: a key's group id (an integer table for integer keys),
+	// then the key's first slot; slots of one key are chained
+	keyTs []types.T
+	tbl   groupTable
+	heads []int32 // by group id: -1 none yet, noKey: the id is free
+	meta  []slotMeta
+	rows  int
+	// expiry by time (SetTimeColumn): a min-heap of (time, slot); an
+	// entry whose slot was freed since (gen moved on) is skipped
+	tsCol int
+	heap  []expEntry
 }
 
-// jkey is a row's join key: its value for one integer key, its encoding
-// otherwise.
-type jkey struct {
-	s    string
-	i    int64
-	null bool
+const noKey = -2
+
+// slotMeta is a kept row's place in its key's chain, its multiplicity
+// (0: the slot is free) and the weighted count of its matches on the
+// other side (for outer joins).
+type slotMeta struct {
+	next, prev, gid int32
+	gen             uint32
+	n, matches      int64
 }
 
-func (s *joinSide) bucket(k jkey, create bool) *joinBucket {
-	switch {
-	case k.null:
-		if s.nulls == nil && create {
-			s.nulls = &joinBucket{}
+type expEntry struct {
+	ts   int64
+	slot int32
+	gen  uint32
+}
+
+// keySet is a batch's join keys: their values, and null[r] when row r
+// has a NULL key part (nil: none has); such rows match nothing.
+type keySet struct {
+	vals []expr.Value
+	null []bool
+}
+
+func (k *keySet) isNull(r int) bool { return k.null != nil && k.null[r] }
+
+func newJoinSide(ts, keyTs []types.T, ints, outer bool) *joinSide {
+	s := &joinSide{outer: outer, store: newColStore(ts), keyTs: keyTs, tsCol: -1}
+	if ints {
+		s.tbl = newGroupTable(keyTs)
+	} else {
+		// by key encoding, each side its own types (as the batch join)
+		s.tbl = &datumTable{ts: keyTs, index: map[string]int32{}}
+	}
+	return s
+}
+
+// newSlot returns a free slot with room for its metadata.
+func (s *joinSide) newSlot() int32 {
+	slot := s.store.alloc()
+	if int(slot) == len(s.meta) {
+		s.meta = grow(s.meta)
+		s.meta = append(s.meta, slotMeta{})
+	}
+	return slot
+}
+
+// grow doubles a full slice's capacity (append's growth for large slices
+// is 1.25×, which copies a big state many times over).
+func grow[T any](x []T) []T {
+	if len(x) < cap(x) {
+		return x
+	}
+	y := make([]T, len(x), max(16, 2*cap(x)))
+	copy(y, x)
+	return y
+}
+
+// link files slot under key group g, first in its chain.
+func (s *joinSide) link(slot, g int32) {
+	m := &s.meta[slot]
+	h := s.heads[g]
+	m.next, m.prev, m.gid = h, -1, g
+	if h >= 0 {
+		s.meta[h].prev = slot
+	}
+	s.heads[g] = slot
+	s.rows++
+}
+
+// remove takes a slot out of the index (and its key, if it was the last)
+// and frees it.
+func (s *joinSide) remove(slot int32) {
+	m := &s.meta[slot]
+	if m.prev >= 0 {
+		s.meta[m.prev].next = m.next
+	} else {
+		s.heads[m.gid] = m.next
+		if m.next < 0 {
+			s.tbl.remove(m.gid)
+			s.heads[m.gid] = noKey
 		}
-		return s.nulls
-	case s.intKeys != nil:
-		bk := s.intKeys[k.i]
-		if bk == nil && create {
-			bk = &joinBucket{}
-			s.intKeys[k.i] = bk
-		}
-		return bk
 	}
-	bk := s.keys[k.s]
-	if bk == nil && create {
-		bk = &joinBucket{}
-		s.keys[k.s] = bk
+	if m.next >= 0 {
+		s.meta[m.next].prev = m.prev
 	}
-	return bk
-}
-
-func (s *joinSide) drop(k jkey) {
-	switch {
-	case k.null:
-		s.nulls = nil
-	case s.intKeys != nil:
-		delete(s.intKeys, k.i)
-	default:
-		delete(s.keys, k.s)
-	}
-}
-
-// each calls fn for every bucket.
-func (s *joinSide) each(fn func(bk *joinBucket) bool) {
-	if s.nulls != nil && !fn(s.nulls) {
-		s.nulls = nil
-	}
-	for k, bk := range s.intKeys {
-		if !fn(bk) {
-			delete(s.intKeys, k)
-		}
-	}
-	for k, bk := range s.keys {
-		if !fn(bk) {
-			delete(s.keys, k)
-		}
-	}
-}
-
-// joinBucket holds the rows of one key: usually a few, so a slice beats
-// a map per key. Equal rows may have entries of their own (a multiset);
-// a retraction takes back any equal one.
-type joinBucket struct {
-	rows []*joinRow
-}
-
-func (bk *joinBucket) find(ts []types.T, row []types.Datum) int {
-	for i, x := range bk.rows {
-		if x.n > 0 && sameOut(ts, x.d, row) {
-			return i
-		}
-	}
-	return -1
-}
-
-type joinRow struct {
-	d       []types.Datum
-	n       int64 // multiplicity
-	matches int64 // weighted count of matching rows on the other side
+	m.n, m.matches = 0, 0
+	m.gen++
+	s.store.release(slot)
+	s.rows--
 }
 
 // Sides of a join.
@@ -148,21 +182,42 @@ func NewJoin(kind exec.JoinKind, leftKeys, rightKeys []expr.Expr, residual expr.
 	}
 	j := &Join{Kind: kind, Keys: [2][]expr.Expr{leftKeys, rightKeys}, Residual: residual, Types: [2][]types.T{left, right}}
 	j.outTypes = append(append([]types.T{}, left...), right...)
-	j.sides[Left] = &joinSide{outer: kind == exec.LeftJoin || kind == exec.FullJoin, keys: map[string]*joinBucket{}}
-	j.sides[Right] = &joinSide{outer: kind == exec.RightJoin || kind == exec.FullJoin, keys: map[string]*joinBucket{}}
-	if len(leftKeys) == 1 && intLike(leftKeys[0].Type().Kind) && leftKeys[0].Type().Kind == rightKeys[0].Type().Kind {
-		j.sides[Left].intKeys, j.sides[Right].intKeys = map[int64]*joinBucket{}, map[int64]*joinBucket{}
+	keyTs := [2][]types.T{}
+	ints := true // integer keys on both sides: compared as integers
+	for i := range leftKeys {
+		lt, rt := leftKeys[i].Type(), rightKeys[i].Type()
+		ints = ints && intLike(lt.Kind) && intLike(rt.Kind)
+		keyTs[Left], keyTs[Right] = append(keyTs[Left], lt), append(keyTs[Right], rt)
 	}
+	j.sides[Left] = newJoinSide(left, keyTs[Left], ints, kind == exec.LeftJoin || kind == exec.FullJoin)
+	j.sides[Right] = newJoinSide(right, keyTs[Right], ints, kind == exec.RightJoin || kind == exec.FullJoin)
 	return j, nil
 }
 
 // Rows is the number of distinct rows held on a side (its state size).
 func (j *Join) Rows(side int) int { return j.sides[side].rows }
 
-// pair is a candidate output: a delta row and a row of the other side.
-type pair struct {
-	delta int      // index of the delta row
-	other *joinRow // the other side's row
+// keys evaluates side's join keys over a batch (the caller releases
+// them).
+func (j *Join) keys(ctx *expr.Ctx, side int, b arrow.RecordBatch) (*keySet, error) {
+	vals, err := evalExprs(ctx, b, j.Keys[side])
+	if err != nil {
+		return nil, err
+	}
+	ks := &keySet{vals: vals}
+	n := int(b.NumRows())
+	for _, v := range vals {
+		if v.IsScalar() && !v.D.Null || !v.IsScalar() && v.Arr.NullN() == 0 {
+			continue
+		}
+		if ks.null == nil {
+			ks.null = make([]bool, n)
+		}
+		for r := range ks.null {
+			ks.null[r] = ks.null[r] || v.IsNull(r)
+		}
+	}
+	return ks, nil
 }
 
 // Process applies a changelog batch of one side and returns the join's
@@ -171,186 +226,215 @@ func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 	b := m.Batch
 	n := int(b.NumRows())
 	me, other := j.sides[side], j.sides[1-side]
-	keyVals, err := evalExprs(ctx, b, j.Keys[side])
+	ks, err := j.keys(ctx, side, b)
 	if err != nil {
 		return nil, err
 	}
-	defer releaseValues(keyVals)
-	// the batch's rows, in one allocation
-	nc := int(b.NumCols())
-	arena := make([]types.Datum, n*nc)
-	rows := make([][]types.Datum, n)
-	for c := 0; c < nc; c++ {
-		col := b.Column(c)
-		for r := 0; r < n; r++ {
-			arena[r*nc+c] = types.DatumAt(col, r)
-		}
-	}
-	keys := make([]jkey, n)
-	var ints []int64
-	var intNulls bool
-	if me.intKeys != nil {
-		ints, intNulls = intColumn(keyVals[0], n, &j.ibuf)
-	}
-	for r := 0; r < n; r++ {
-		rows[r] = arena[r*nc : (r+1)*nc : (r+1)*nc]
-		if ints != nil {
-			keys[r] = jkey{i: ints[r], null: intNulls && (keyVals[0].IsScalar() || keyVals[0].Arr.IsNull(r))}
-			continue
-		}
-		j.buf = j.buf[:0]
-		for i, v := range keyVals {
-			d := v.At(r)
-			if d.Null {
-				keys[r].null = true
-			}
-			j.buf = exec.AppendKey(j.buf, j.Keys[side][i].Type(), d)
-		}
-		keys[r].s = string(j.buf)
-	}
-
-	out := make([][]types.Datum, 0, n)
-	weights := make([]int64, 0, n)
-	emit := func(row []types.Datum, w int64) {
-		if w != 0 {
-			out, weights = append(out, row), append(weights, w)
-		}
-	}
+	defer releaseValues(ks.vals)
 	if j.lookup && side == j.lookupSide {
 		// the table changed: its rows are updated, no output is revised
-		if err := j.store(me, side, keys, rows, m, nil); err != nil {
+		if err := j.store(side, ks, b, m, nil); err != nil {
 			return nil, err
 		}
-		return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, j.outTypes, out), Weights: weights}, nil
+		return &Msg{Kind: MsgData, Batch: j.build(side, b, nil, nil)}, nil
 	}
-	// the other side's rows under each delta row's key, filtered by the
-	// residual predicate over all candidate pairs at once
-	var pairs []pair
-	for r := 0; r < n; r++ {
-		if keys[r].null || m.Weight(r) == 0 {
+	// candidate pairs: each delta row with the other side's rows of its key
+	gids := make([]int32, n)
+	other.tbl.lookup(ks.vals, me.keyTs, n, gids)
+	var pr, ps []int32
+	for r, g := range gids {
+		if g < 0 || ks.isNull(r) || m.Weight(r) == 0 {
 			continue
 		}
-		if bk := other.bucket(keys[r], false); bk != nil {
-			for _, o := range bk.rows {
-				pairs = append(pairs, pair{r, o})
-			}
+		for s := other.heads[g]; s >= 0; s = other.meta[s].next {
+			pr, ps = append(pr, int32(r)), append(ps, s)
 		}
 	}
-	keep, err := j.residual(ctx, side, rows, pairs)
+	keep, err := j.residual(ctx, side, b, pr, ps)
 	if err != nil {
 		return nil, err
 	}
-	matched := make([]int64, n)
-	// joined rows share one allocation
-	width := len(j.outTypes)
-	kept := 0
-	for _, k := range keep {
-		if k {
-			kept++
+	// the output: (delta row, other slot, weight); -1 stands for NULLs
+	er, es := make([]int32, 0, len(pr)), make([]int32, 0, len(pr))
+	ew := make([]int64, 0, len(pr))
+	emit := func(r, s int32, w int64) {
+		if w != 0 {
+			er, es, ew = append(er, r), append(es, s), append(ew, w)
 		}
 	}
-	outArena := make([]types.Datum, 0, kept*width)
-	for i, p := range pairs {
-		if !keep[i] {
+	matched := make([]int64, n)
+	for i, r := range pr {
+		if keep != nil && !keep[i] {
 			continue
 		}
-		w := m.Weight(p.delta)
-		at := len(outArena)
-		if side == Left {
-			outArena = append(append(outArena, rows[p.delta]...), p.other.d...)
-		} else {
-			outArena = append(append(outArena, p.other.d...), rows[p.delta]...)
-		}
-		emit(outArena[at:at+width:at+width], w*p.other.n)
-		matched[p.delta] += p.other.n
+		s := ps[i]
+		o := &other.meta[s]
+		w := m.Weight(int(r))
+		emit(r, s, w*o.n)
+		matched[r] += o.n
 		if other.outer {
 			// the other row's padded form comes and goes with its matches
-			before := p.other.matches
-			p.other.matches += w
+			before := o.matches
+			o.matches += w
 			switch {
-			case before == 0 && p.other.matches > 0:
-				emit(j.padded(1-side, p.other.d), -p.other.n)
-			case before > 0 && p.other.matches == 0:
-				emit(j.padded(1-side, p.other.d), p.other.n)
+			case before == 0 && o.matches > 0:
+				emit(-1, s, -o.n)
+			case before > 0 && o.matches == 0:
+				emit(-1, s, o.n)
+			}
+		}
+	}
+	if me.outer {
+		for r := 0; r < n; r++ {
+			if w := m.Weight(r); w != 0 && matched[r] == 0 {
+				emit(int32(r), -1, w)
+			}
+		}
+	}
+	out := j.build(side, b, er, es)
+	if !j.lookup {
+		// the rows are kept, for the other side's later changes
+		if err := j.store(side, ks, b, m, matched); err != nil {
+			out.Release()
+			return nil, err
+		}
+	}
+	return &Msg{Kind: MsgData, Batch: out, Weights: ew}, nil
+}
+
+// build gathers output rows: row rows[k] of the delta batch b (of side)
+// next to slot slots[k] of the other side; -1 gives NULLs.
+func (j *Join) build(side int, b arrow.RecordBatch, rows, slots []int32) arrow.RecordBatch {
+	cols := make([]arrow.Array, 0, len(j.outTypes))
+	for s := Left; s <= Right; s++ {
+		for c, t := range j.Types[s] {
+			if s == side {
+				cols = append(cols, gatherArray(t, b.Column(c), rows))
+			} else {
+				cols = append(cols, j.sides[s].store.gather(c, slots))
+			}
+		}
+	}
+	out := expr.NewBatch(j.outTypes, cols, len(rows))
+	for _, c := range cols {
+		c.Release()
+	}
+	return out
+}
+
+// store adds a batch's rows (with their match counts) to side's state, or
+// takes retracted ones out. Insertions go first: a batch may retract a
+// row it inserts.
+func (j *Join) store(side int, ks *keySet, b arrow.RecordBatch, m *Msg, matched []int64) error {
+	me := j.sides[side]
+	n := int(b.NumRows())
+	gids := make([]int32, n)
+	me.tbl.assign(ks.vals, n, gids, func(g int32, _ int) {
+		for int(g) >= len(me.heads) {
+			me.heads = append(me.heads, -1)
+		}
+		me.heads[g] = -1
+	})
+	var rows, slots []int32
+	for r := 0; r < n; r++ {
+		if m.Weight(r) > 0 {
+			rows, slots = append(rows, int32(r)), append(slots, me.newSlot())
+		}
+	}
+	if len(rows) > 0 {
+		me.store.put(b, rows, slots)
+		var ts []int64
+		if me.tsCol >= 0 {
+			ts = timesOf(b.Column(me.tsCol), rows)
+		}
+		for k, r := range rows {
+			slot := slots[k]
+			me.link(slot, gids[r])
+			sm := &me.meta[slot]
+			sm.n = m.Weight(int(r))
+			if matched != nil {
+				sm.matches = matched[r]
+			}
+			if ts != nil {
+				me.push(expEntry{ts: ts[k], slot: slot, gen: sm.gen})
 			}
 		}
 	}
 	for r := 0; r < n; r++ {
-		if w := m.Weight(r); w != 0 && me.outer && matched[r] == 0 {
-			emit(j.padded(side, rows[r]), w)
-		}
-	}
-	if !j.lookup {
-		// the rows are kept, for the other side's later changes
-		if err := j.store(me, side, keys, rows, m, matched); err != nil {
-			return nil, err
-		}
-	}
-	return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, j.outTypes, out), Weights: weights}, nil
-}
-
-// store adds a batch's rows (with their match counts) to a side's state,
-// or takes retracted ones out.
-func (j *Join) store(me *joinSide, side int, keys []jkey, rows [][]types.Datum, m *Msg, matched []int64) error {
-	for r := range rows {
 		w := m.Weight(r)
-		if w == 0 {
+		if w >= 0 {
 			continue
 		}
-		var match int64
-		if matched != nil {
-			match = matched[r]
-		}
-		bk := me.bucket(keys[r], true)
-		if w > 0 {
-			bk.rows = append(bk.rows, &joinRow{d: rows[r], n: w, matches: match})
-			me.rows++
-			continue
-		}
-		for w < 0 {
-			at := bk.find(j.Types[side], rows[r])
-			if at < 0 {
-				return sqlerr.New(sqlerr.InternalError, "join row retracted more often than inserted")
+		for s := me.heads[gids[r]]; w < 0 && s >= 0; {
+			sm := &me.meta[s]
+			nx := sm.next
+			if me.store.equal(s, b, r) {
+				take := min(sm.n, -w)
+				sm.n -= take
+				w += take
+				if sm.n == 0 {
+					me.remove(s)
+				}
 			}
-			x := bk.rows[at]
-			take := min(x.n, -w)
-			x.n -= take
-			w += take
-			if x.n == 0 {
-				bk.rows = append(bk.rows[:at], bk.rows[at+1:]...)
-				me.rows--
-			}
+			s = nx
 		}
-		if len(bk.rows) == 0 {
-			me.drop(keys[r])
+		if w < 0 {
+			return sqlerr.New(sqlerr.InternalError, "join row retracted more often than inserted")
+		}
+	}
+	// keys that came with rows retracted in the same batch, or with
+	// nothing at all, have no rows
+	for r := 0; r < n; r++ {
+		if g := gids[r]; me.heads[g] == -1 {
+			me.tbl.remove(g)
+			me.heads[g] = noKey
 		}
 	}
 	return nil
 }
 
-// residual evaluates the residual predicate over candidate pairs.
-func (j *Join) residual(ctx *expr.Ctx, side int, rows [][]types.Datum, pairs []pair) ([]bool, error) {
-	keep := make([]bool, len(pairs))
-	if j.Residual == nil {
-		for i := range keep {
-			keep[i] = true
+// timesOf reads a timestamp column at rows (NULL: the smallest time, so
+// the row expires first: it matches nothing by time).
+func timesOf(a arrow.Array, rows []int32) []int64 {
+	out := make([]int64, len(rows))
+	var vals []int64
+	if id := a.DataType().ID(); id == arrow.INT64 || id == arrow.TIMESTAMP {
+		vals = expr.FixedValues[int64](a)
+	}
+	for k, r := range rows {
+		switch {
+		case a.IsNull(int(r)):
+			out[k] = math.MinInt64
+		case vals != nil:
+			out[k] = vals[r]
+		default:
+			out[k] = types.DatumAt(a, int(r)).I
 		}
-		return keep, nil
 	}
-	if len(pairs) == 0 {
-		return keep, nil
+	return out
+}
+
+// residual evaluates the residual predicate over candidate pairs (nil:
+// all pass).
+func (j *Join) residual(ctx *expr.Ctx, side int, b arrow.RecordBatch, pr, ps []int32) ([]bool, error) {
+	if j.Residual == nil || len(pr) == 0 {
+		return nil, nil
 	}
-	joined := make([][]types.Datum, len(pairs))
-	for i, p := range pairs {
-		joined[i] = j.joined(side, rows[p.delta], p.other.d)
-	}
-	b := expr.BatchFromRows(ctx.Mem, j.outTypes, joined)
-	defer b.Release()
-	v, err := j.Residual.Eval(ctx, b)
+	cand := j.build(side, b, pr, ps)
+	defer cand.Release()
+	v, err := j.Residual.Eval(ctx, cand)
 	if err != nil {
 		return nil, err
 	}
 	defer v.Release()
+	keep := make([]bool, len(pr))
+	if v.IsScalar() {
+		t := !v.D.Null && v.D.I != 0
+		for i := range keep {
+			keep[i] = t
+		}
+		return keep, nil
+	}
 	for i := range keep {
 		d := v.At(i)
 		keep[i] = !d.Null && d.I != 0
@@ -358,44 +442,71 @@ func (j *Join) residual(ctx *expr.Ctx, side int, rows [][]types.Datum, pairs []p
 	return keep, nil
 }
 
-// joined is the output row of a row of side and a row of the other side.
-func (j *Join) joined(side int, row, other []types.Datum) []types.Datum {
-	out := make([]types.Datum, 0, len(j.outTypes))
-	if side == Left {
-		return append(append(out, row...), other...)
-	}
-	return append(append(out, other...), row...)
-}
-
-// padded is a row of side with NULLs for the other side's columns.
-func (j *Join) padded(side int, row []types.Datum) []types.Datum {
-	out := make([]types.Datum, 0, len(j.outTypes))
-	nulls := make([]types.Datum, len(j.Types[1-side]))
-	for i := range nulls {
-		nulls[i] = types.NullDatum
-	}
-	if side == Left {
-		return append(append(out, row...), nulls...)
-	}
-	return append(append(out, nulls...), row...)
-}
-
-// Expire drops the rows of side for which done reports true: no future
-// row of the other side can match them (an interval join's bound has
-// passed the watermark). Their output stays as it is.
-func (j *Join) Expire(side int, done func(row []types.Datum) bool) {
+// ExpireBelow drops side's rows whose time column (SetTimeColumn) is
+// below limit or NULL: no future row of the other side can match them (an
+// interval join's bound, or a window's end, has passed the watermark).
+// Their output stays as it is. Time order makes it cost what it drops.
+func (j *Join) ExpireBelow(side int, limit int64) {
 	s := j.sides[side]
-	s.each(func(bk *joinBucket) bool {
-		keep := bk.rows[:0]
-		for _, x := range bk.rows {
-			if done(x.d) {
-				s.rows--
-				continue
-			}
-			keep = append(keep, x)
+	for len(s.heap) > 0 && s.heap[0].ts < limit {
+		e := s.pop()
+		if sm := s.meta[e.slot]; sm.gen == e.gen && sm.n > 0 {
+			s.remove(e.slot)
 		}
-		clear(bk.rows[len(keep):])
-		bk.rows = keep
-		return len(bk.rows) > 0
-	})
+	}
+}
+
+func (s *joinSide) push(e expEntry) {
+	h := append(s.heap, e)
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if h[p].ts <= h[i].ts {
+			break
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+	s.heap = h
+}
+
+func (s *joinSide) pop() expEntry {
+	h := s.heap
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	for i := 0; ; {
+		l, small := 2*i+1, i
+		if l < len(h) && h[l].ts < h[small].ts {
+			small = l
+		}
+		if l+1 < len(h) && h[l+1].ts < h[small].ts {
+			small = l + 1
+		}
+		if small == i {
+			break
+		}
+		h[i], h[small] = h[small], h[i]
+		i = small
+	}
+	s.heap = h
+	return top
+}
+
+// restoreRows puts snapshot rows (values, multiplicity, match count) back
+// into side's state.
+func (j *Join) restoreRows(side int, rows [][]types.Datum, ns, matches []int64) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ctx := &expr.Ctx{Go: context.Background(), Mem: memory.DefaultAllocator}
+	b := expr.BatchFromRows(ctx.Mem, j.Types[side], rows)
+	defer b.Release()
+	ks, err := j.keys(ctx, side, b)
+	if err != nil {
+		return err
+	}
+	defer releaseValues(ks.vals)
+	m := &Msg{Kind: MsgData, Batch: b, Weights: ns}
+	return j.store(side, ks, b, m, matches)
 }

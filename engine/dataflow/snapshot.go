@@ -451,56 +451,32 @@ func (w *Watermarks) Restore(p []byte, now time.Time) error {
 }
 
 // Snapshot writes both sides' rows with their multiplicities and match
-// counts, bucket by bucket (the key, then the rows).
+// counts, in a fixed order (by row encoding).
 func (j *Join) Snapshot() ([]byte, error) {
 	w := &snapWriter{}
-	for side := range j.sides {
-		s := j.sides[side]
+	for side, s := range j.sides {
 		rowTs := append(append([]types.T{}, j.Types[side]...), types.TInt64, types.TInt64)
 		type entry struct {
-			key jkey
-			bk  *joinBucket
+			enc string
+			row []types.Datum
 		}
 		var entries []entry
-		if s.nulls != nil {
-			entries = append(entries, entry{jkey{null: true}, s.nulls})
-		}
-		for k, bk := range s.intKeys {
-			entries = append(entries, entry{jkey{i: k}, bk})
-		}
-		for k, bk := range s.keys {
-			entries = append(entries, entry{jkey{s: k}, bk})
-		}
-		sort.Slice(entries, func(a, b int) bool {
-			x, y := entries[a].key, entries[b].key
-			if x.null != y.null {
-				return x.null
+		for slot := int32(0); slot < s.store.n; slot++ {
+			sm := s.meta[slot]
+			if sm.n == 0 {
+				continue
 			}
-			if x.i != y.i {
-				return x.i < y.i
+			row := append(s.store.row(slot), types.DInt(sm.n), types.DInt(sm.matches))
+			var b []byte
+			for c, d := range row {
+				b = exec.AppendKey(b, rowTs[c], d)
 			}
-			return x.s < y.s
-		})
+			entries = append(entries, entry{string(b), row})
+		}
+		sort.Slice(entries, func(a, b int) bool { return entries[a].enc < entries[b].enc })
 		w.count(len(entries))
 		for _, e := range entries {
-			null := int64(0)
-			if e.key.null {
-				null = 1
-			}
-			w.row([]types.T{types.TInt64, types.TInt64, types.TText}, types.DInt(null), types.DInt(e.key.i), types.DText(e.key.s))
-			rows := append([]*joinRow(nil), e.bk.rows...)
-			enc := func(x *joinRow) string {
-				var b []byte
-				for c, d := range x.d {
-					b = exec.AppendKey(b, j.Types[side][c], d)
-				}
-				return string(b)
-			}
-			sort.SliceStable(rows, func(a, b int) bool { return enc(rows[a]) < enc(rows[b]) })
-			w.count(len(rows))
-			for _, x := range rows {
-				w.row(rowTs, append(append([]types.Datum{}, x.d...), types.DInt(x.n), types.DInt(x.matches))...)
-			}
+			w.row(rowTs, e.row...)
 		}
 	}
 	return w.buf, w.err
@@ -509,25 +485,26 @@ func (j *Join) Snapshot() ([]byte, error) {
 // Restore rebuilds both sides from a snapshot.
 func (j *Join) Restore(p []byte) error {
 	r := &snapReader{p: p}
-	for side := range j.sides {
-		s := j.sides[side]
-		s.keys, s.nulls, s.rows = map[string]*joinBucket{}, nil, 0
-		if s.intKeys != nil {
-			s.intKeys = map[int64]*joinBucket{}
-		}
+	for side, s := range j.sides {
+		_, ints := s.tbl.(*datumTable)
+		ints = !ints
+		fresh := newJoinSide(j.Types[side], s.keyTs, ints, s.outer)
+		fresh.tsCol = s.tsCol
+		j.sides[side] = fresh
 		rowTs := append(append([]types.T{}, j.Types[side]...), types.TInt64, types.TInt64)
-		nk := r.count()
-		for i := 0; i < nk && r.err == nil; i++ {
-			kr := r.row([]types.T{types.TInt64, types.TInt64, types.TText})
-			key := jkey{null: kr[0].I == 1, i: kr[1].I, s: kr[2].S}
-			bk := s.bucket(key, true)
-			nr := r.count()
-			for x := 0; x < nr && r.err == nil; x++ {
-				row := r.row(rowTs)
-				d := row[:len(j.Types[side])]
-				bk.rows = append(bk.rows, &joinRow{d: d, n: row[len(d)].I, matches: row[len(d)+1].I})
-				s.rows++
+		nr := r.count()
+		var rows [][]types.Datum
+		var ns, matches []int64
+		for x := 0; x < nr && r.err == nil; x++ {
+			row := r.row(rowTs)
+			if r.err != nil {
+				break
 			}
+			d := row[:len(j.Types[side])]
+			rows, ns, matches = append(rows, d), append(ns, row[len(d)].I), append(matches, row[len(d)+1].I)
+		}
+		if r.err == nil {
+			r.err = j.restoreRows(side, rows, ns, matches)
 		}
 	}
 	if r.err == nil && len(r.p) != 0 {

@@ -54,10 +54,41 @@ func (a *Arith) Eval(ctx *Ctx, b arrow.RecordBatch) (Value, error) {
 			return arithFixed[float32](a.Op, a.T, l, r, n, 0, 0, "real")
 		}
 	}
+	if v, ok := shiftTimes(a.Op, lk, rk, l, r, n, a.T); ok {
+		return v, nil
+	}
 	lt, rt := a.L.Type(), a.R.Type()
 	return rowFunc(ctx, n, a.T, []Value{l, r}, true, func(ds []types.Datum) (types.Datum, error) {
 		return ArithDatum(ctx, a.Op, lt, rt, a.T, ds[0], ds[1])
 	})
+}
+
+// shiftTimes is the column kernel for a timestamp column plus or minus a
+// constant interval of fixed length (no months; days only for TIMESTAMP,
+// where a day is always 24 hours): one addition per row. ok is false for
+// every other shape.
+func shiftTimes(op byte, lk, rk types.Kind, l, r Value, n int, t types.T) (Value, bool) {
+	if (lk != types.Timestamp && lk != types.TimestampTZ) || rk != types.Interval || l.IsScalar() || !r.IsScalar() || (op != '+' && op != '-') {
+		return Value{}, false
+	}
+	if r.D.Null {
+		return Scalar(types.NullDatum), true
+	}
+	iv := r.D.Iv
+	if iv.Months != 0 || (iv.Days != 0 && lk != types.Timestamp) {
+		return Value{}, false
+	}
+	delta := iv.Micros + int64(iv.Days)*86400_000_000
+	if op == '-' {
+		delta = -delta
+	}
+	src := FixedValues[int64](l.Arr)
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = src[i] + delta
+	}
+	valid, nulls := mergeValidity(n, l.Arr, nil)
+	return Value{Arr: NewFixed(t, out, valid, nulls)}, true
 }
 
 func overflow(name string) error {

@@ -76,5 +76,5 @@ func takeFixed[T any](a arrow.Array, rows []int) arrow.Array {
 			out[i] = src[r]
 		}
 	}
-	return newFixedOfType(a.DataType(), out, valid, nulls)
+	return NewFixedOf(a.DataType(), out, valid, nulls)
 }

@@ -104,10 +104,11 @@ func FixedValues[T any](a arrow.Array) []T {
 // NewFixed wraps a slice of values (and an optional validity bitmap with
 // nulls set bits cleared) as an Arrow column of type t. The slice is not copied.
 func NewFixed[T any](t types.T, vals []T, valid []byte, nulls int) arrow.Array {
-	return newFixedOfType(types.ArrowType(t), vals, valid, nulls)
+	return NewFixedOf(types.ArrowType(t), vals, valid, nulls)
 }
 
-func newFixedOfType[T any](dt arrow.DataType, vals []T, valid []byte, nulls int) arrow.Array {
+// NewFixedOf is NewFixed for an Arrow type.
+func NewFixedOf[T any](dt arrow.DataType, vals []T, valid []byte, nulls int) arrow.Array {
 	var zero T
 	size := int(unsafe.Sizeof(zero))
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vals))), len(vals)*size)

@@ -1,0 +1,380 @@
+package dataflow
+
+import (
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// colStore keeps rows column by column in numbered slots, for operators
+// whose state is rows (the join's sides): a row goes in with one typed
+// copy per column, comes out gathered by slot into Arrow columns, and a
+// freed slot is reused. No Datum per row, no pointer per row for the
+// collector to chase except the strings themselves.
+type colStore struct {
+	cols []storeCol
+	free []int32
+	n    int32 // slots handed out so far
+}
+
+// storeCol is one column: values in the slice of its class, NULLs in a
+// flag slice made on the first NULL.
+type storeCol struct {
+	t    types.T
+	dt   arrow.DataType
+	i64  []int64 // integers, dates, times, timestamps, booleans (0/1)
+	f64  []float64
+	str  []string // text, bytea, numeric (canonical text)
+	iv   []types.IntervalValue
+	null []bool
+}
+
+const (
+	classInt = iota
+	classFloat
+	classStr
+	classIv
+)
+
+func storeClass(t types.T) int {
+	switch t.Kind {
+	case types.Bool, types.Int16, types.Int32, types.Int64, types.Oid, types.Date, types.Time, types.Timestamp, types.TimestampTZ:
+		return classInt
+	case types.Float32, types.Float64:
+		return classFloat
+	case types.Interval:
+		return classIv
+	}
+	return classStr
+}
+
+func newColStore(ts []types.T) *colStore {
+	s := &colStore{cols: make([]storeCol, len(ts))}
+	for i, t := range ts {
+		s.cols[i] = storeCol{t: t, dt: types.ArrowType(t)}
+	}
+	return s
+}
+
+// alloc returns a free slot.
+func (s *colStore) alloc() int32 {
+	if k := len(s.free); k > 0 {
+		slot := s.free[k-1]
+		s.free = s.free[:k-1]
+		return slot
+	}
+	slot := s.n
+	s.n++
+	for i := range s.cols {
+		c := &s.cols[i]
+		switch storeClass(c.t) {
+		case classInt:
+			c.i64 = append(grow(c.i64), 0)
+		case classFloat:
+			c.f64 = append(grow(c.f64), 0)
+		case classStr:
+			c.str = append(grow(c.str), "")
+		case classIv:
+			c.iv = append(grow(c.iv), types.IntervalValue{})
+		}
+		if c.null != nil {
+			c.null = append(grow(c.null), false)
+		}
+	}
+	return slot
+}
+
+// release frees a slot (its strings are dropped for the collector).
+func (s *colStore) release(slot int32) {
+	for i := range s.cols {
+		if c := &s.cols[i]; c.str != nil {
+			c.str[slot] = ""
+		}
+	}
+	s.free = append(s.free, slot)
+}
+
+// put copies rows rows of b into slots (one per row, from alloc).
+func (s *colStore) put(b arrow.RecordBatch, rows, slots []int32) {
+	for ci := range s.cols {
+		c := &s.cols[ci]
+		a := b.Column(ci)
+		if a.NullN() > 0 {
+			if c.null == nil {
+				c.null = make([]bool, s.n)
+			}
+			for k, r := range rows {
+				c.null[slots[k]] = a.IsNull(int(r))
+			}
+		} else if c.null != nil {
+			for _, slot := range slots {
+				c.null[slot] = false
+			}
+		}
+		switch x := a.(type) {
+		case *array.Int64:
+			vals := x.Int64Values()
+			for k, r := range rows {
+				c.i64[slots[k]] = vals[r]
+			}
+		case *array.Timestamp:
+			vals := expr.FixedValues[int64](x)
+			for k, r := range rows {
+				c.i64[slots[k]] = vals[r]
+			}
+		case *array.Int32:
+			vals := x.Int32Values()
+			for k, r := range rows {
+				c.i64[slots[k]] = int64(vals[r])
+			}
+		case *array.Date32:
+			vals := expr.FixedValues[int32](x)
+			for k, r := range rows {
+				c.i64[slots[k]] = int64(vals[r])
+			}
+		case *array.Float64:
+			vals := x.Float64Values()
+			for k, r := range rows {
+				c.f64[slots[k]] = vals[r]
+			}
+		case *array.String:
+			for k, r := range rows {
+				if !x.IsNull(int(r)) {
+					c.str[slots[k]] = x.Value(int(r))
+				}
+			}
+			// the batch's buffer is not ours to keep: copy the bytes of
+			// all rows at once, then point the strings into the copy
+			cloneStrings(c.str, slots)
+		default:
+			for k, r := range rows {
+				s.setDatum(ci, slots[k], types.DatumAt(a, int(r)))
+			}
+		}
+	}
+}
+
+// cloneStrings moves the given slots' strings into one new allocation.
+func cloneStrings(strs []string, slots []int32) {
+	total := 0
+	for _, slot := range slots {
+		total += len(strs[slot])
+	}
+	if total == 0 {
+		return
+	}
+	buf := make([]byte, 0, total)
+	for _, slot := range slots {
+		v := strs[slot]
+		at := len(buf)
+		buf = append(buf, v...)
+		strs[slot] = unsafe.String(unsafe.SliceData(buf[at:]), len(v))
+	}
+}
+
+// setDatum stores one value.
+func (s *colStore) setDatum(ci int, slot int32, d types.Datum) {
+	c := &s.cols[ci]
+	if d.Null {
+		if c.null == nil {
+			c.null = make([]bool, s.n)
+		}
+		c.null[slot] = true
+		return
+	}
+	if c.null != nil {
+		c.null[slot] = false
+	}
+	switch storeClass(c.t) {
+	case classInt:
+		c.i64[slot] = d.I
+	case classFloat:
+		c.f64[slot] = d.F
+	case classStr:
+		c.str[slot] = d.S
+	case classIv:
+		c.iv[slot] = d.Iv
+	}
+}
+
+// datum reads one value.
+func (s *colStore) datum(ci int, slot int32) types.Datum {
+	c := &s.cols[ci]
+	if c.null != nil && c.null[slot] {
+		return types.NullDatum
+	}
+	switch storeClass(c.t) {
+	case classInt:
+		return types.Datum{I: c.i64[slot]}
+	case classFloat:
+		return types.Datum{F: c.f64[slot]}
+	case classStr:
+		return types.Datum{S: c.str[slot]}
+	}
+	return types.Datum{Iv: c.iv[slot]}
+}
+
+// row reads a slot's values.
+func (s *colStore) row(slot int32) []types.Datum {
+	out := make([]types.Datum, len(s.cols))
+	for ci := range s.cols {
+		out[ci] = s.datum(ci, slot)
+	}
+	return out
+}
+
+// equal reports whether a slot holds the same row as row r of b (NULLs
+// equal: this finds the stored copy of a retracted row).
+func (s *colStore) equal(slot int32, b arrow.RecordBatch, r int) bool {
+	for ci := range s.cols {
+		d, e := s.datum(ci, slot), types.DatumAt(b.Column(ci), r)
+		if d.Null || e.Null {
+			if d.Null != e.Null {
+				return false
+			}
+			continue
+		}
+		if types.Compare(s.cols[ci].t, d, e) != 0 || d.S != e.S {
+			return false
+		}
+	}
+	return true
+}
+
+// gather builds column ci of the given slots; slot -1 is NULL.
+func (s *colStore) gather(ci int, slots []int32) arrow.Array {
+	c := &s.cols[ci]
+	n := len(slots)
+	valid, nulls := gatherValidity(n, func(k int) bool {
+		slot := slots[k]
+		return slot < 0 || (c.null != nil && c.null[slot])
+	})
+	switch c.dt.ID() {
+	case arrow.INT64, arrow.TIMESTAMP, arrow.TIME64:
+		return expr.NewFixedOf(c.dt, pick[int64](c.i64, slots), valid, nulls)
+	case arrow.INT32, arrow.DATE32:
+		return expr.NewFixedOf(c.dt, pick[int32](c.i64, slots), valid, nulls)
+	case arrow.INT16:
+		return expr.NewFixedOf(c.dt, pick[int16](c.i64, slots), valid, nulls)
+	case arrow.FLOAT64:
+		return expr.NewFixedOf(c.dt, pick[float64](c.f64, slots), valid, nulls)
+	case arrow.STRING, arrow.BINARY:
+		return newStringArray(c.dt, n, valid, nulls, func(k int) string {
+			if slot := slots[k]; slot >= 0 {
+				return c.str[slot]
+			}
+			return ""
+		})
+	}
+	b := array.NewBuilder(memory.DefaultAllocator, c.dt)
+	defer b.Release()
+	b.Reserve(n)
+	for _, slot := range slots {
+		if slot < 0 {
+			b.AppendNull()
+			continue
+		}
+		types.AppendDatum(b, c.t, s.datum(ci, slot))
+	}
+	return b.NewArray()
+}
+
+// gatherArray builds a column of the given rows of a; row -1 is NULL.
+func gatherArray(t types.T, a arrow.Array, rows []int32) arrow.Array {
+	n := len(rows)
+	valid, nulls := gatherValidity(n, func(k int) bool {
+		r := rows[k]
+		return r < 0 || a.IsNull(int(r))
+	})
+	switch a.DataType().ID() {
+	case arrow.INT64, arrow.TIMESTAMP, arrow.TIME64:
+		return gatherFixed[int64](a, rows, valid, nulls)
+	case arrow.INT32, arrow.DATE32:
+		return gatherFixed[int32](a, rows, valid, nulls)
+	case arrow.INT16:
+		return gatherFixed[int16](a, rows, valid, nulls)
+	case arrow.FLOAT64:
+		return gatherFixed[float64](a, rows, valid, nulls)
+	case arrow.STRING:
+		x := a.(*array.String)
+		return newStringArray(a.DataType(), n, valid, nulls, func(k int) string {
+			if r := rows[k]; r >= 0 {
+				return x.Value(int(r))
+			}
+			return ""
+		})
+	}
+	b := array.NewBuilder(memory.DefaultAllocator, a.DataType())
+	defer b.Release()
+	b.Reserve(n)
+	for _, r := range rows {
+		if r < 0 {
+			b.AppendNull()
+			continue
+		}
+		types.AppendDatum(b, t, types.DatumAt(a, int(r)))
+	}
+	return b.NewArray()
+}
+
+func gatherFixed[T int64 | int32 | int16 | float64](a arrow.Array, rows []int32, valid []byte, nulls int) arrow.Array {
+	return expr.NewFixedOf(a.DataType(), pick[T](expr.FixedValues[T](a), rows), valid, nulls)
+}
+
+// pick gathers src at the given indexes, converted to T; index -1 gives 0.
+func pick[T, S int64 | int32 | int16 | float64](src []S, at []int32) []T {
+	out := make([]T, len(at))
+	for k, i := range at {
+		if i >= 0 {
+			out[k] = T(src[i])
+		}
+	}
+	return out
+}
+
+// gatherValidity returns the validity bitmap of n values (nil when none
+// is NULL) and the NULL count.
+func gatherValidity(n int, isNull func(k int) bool) ([]byte, int) {
+	nulls := 0
+	var valid []byte
+	for k := 0; k < n; k++ {
+		if isNull(k) {
+			if valid == nil {
+				valid = make([]byte, (n+7)/8)
+				for j := 0; j < k; j++ {
+					valid[j>>3] |= 1 << (j & 7)
+				}
+			}
+			nulls++
+		} else if valid != nil {
+			valid[k>>3] |= 1 << (k & 7)
+		}
+	}
+	return valid, nulls
+}
+
+// newStringArray builds a string (or binary) column of n values.
+func newStringArray(dt arrow.DataType, n int, valid []byte, nulls int, at func(k int) string) arrow.Array {
+	offsets := make([]int32, n+1)
+	total := 0
+	for k := 0; k < n; k++ {
+		total += len(at(k))
+		offsets[k+1] = int32(total)
+	}
+	data := make([]byte, 0, total)
+	for k := 0; k < n; k++ {
+		data = append(data, at(k)...)
+	}
+	var vb *memory.Buffer
+	if nulls > 0 {
+		vb = memory.NewBufferBytes(valid)
+	}
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(offsets))), len(offsets)*4)
+	d := array.NewData(dt, n, []*memory.Buffer{vb, memory.NewBufferBytes(raw), memory.NewBufferBytes(data)}, nil, nulls, 0)
+	defer d.Release()
+	return array.MakeFromData(d)
+}
