@@ -178,8 +178,8 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 				}
 				f.stream, f.rel = s, x.Rel
 			case catalog.KindMaterializedView:
-				if f.joinAbove {
-					return nil, cannot("joins of a materialized view are not supported yet")
+				if f.interval != nil {
+					return nil, cannot("interval and as-of joins read two streams, not materialized views")
 				}
 				if f.parent = db.flow(x.Rel.Name); f.parent == nil {
 					return nil, cannot("materialized view %s is not maintained incrementally", x.Rel.Name)
@@ -789,10 +789,32 @@ func (f *viewFlow) start(db *DB, name string) {
 	f.parallelize(db)
 	f.rows = map[string]*viewRow{}
 	f.progress = make(chan struct{})
+	f.ectx = &expr.Ctx{Go: context.Background(), Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db}}
 	if f.parent != nil {
+		// the tables' rows first (a lookup join keeps no parent rows to
+		// join them with later), then the parent's rows and changes
+		if err := f.watchTables(db); err != nil {
+			f.fail(err)
+			return
+		}
+		n, err := f.drainTables(f.ectx)
+		if err != nil {
+			f.fail(err)
+			return
+		}
+		src := f.source()
+		src.mu.Lock()
+		src.tblDone += int64(n)
+		src.mu.Unlock()
 		f.attachTo(db, f.parent)
+		// table changes queued since the drain wait for the source's loop
+		select {
+		case src.tblWake <- struct{}{}:
+		default:
+		}
 		return
 	}
+	f.tblWake = make(chan struct{}, 1)
 	if err := f.watchTables(db); err != nil {
 		f.fail(err)
 	}
@@ -838,8 +860,7 @@ func (f *viewFlow) stop() {
 // throughout, so no change falls between the snapshot and the first
 // change delivered.
 func (f *viewFlow) attachTo(db *DB, parent *viewFlow) {
-	ctx := &expr.Ctx{Go: context.Background(), Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db}}
-	f.ectx = ctx
+	ctx := f.ectx
 	parent.mu.Lock()
 	defer parent.mu.Unlock()
 	parent.children = append(parent.children, f)
@@ -1010,9 +1031,7 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 		if behind {
 			continue
 		}
-		if f.tblWake != nil {
-			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(f.tblWake)})
-		}
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(f.tblWake)})
 		if f.wms != nil {
 			// idle shards stop holding the watermark back after a while
 			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(time.After(watermarkIdle / 2))})

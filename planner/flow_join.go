@@ -84,6 +84,8 @@ func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, *tableStage, 
 	switch {
 	case kinds[0] == catalog.KindTable && kinds[1] == catalog.KindTable:
 		return nil, nil, cannot("it joins tables only")
+	case kinds[0] == catalog.KindMaterializedView && kinds[1] == catalog.KindMaterializedView:
+		return nil, nil, cannot("joins of two materialized views are not supported yet (a materialized view joins tables)")
 	case kinds[1] == catalog.KindTable:
 		streamSide = 0
 	case kinds[0] == catalog.KindTable:
@@ -97,7 +99,7 @@ func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, *tableStage, 
 		}
 		return scans[0], nil, nil
 	default:
-		return nil, nil, cannot("joins in continuous queries are supported between a stream and a table so far")
+		return nil, nil, cannot("joins in continuous queries are supported between a stream (or a materialized view) and a table, and between two streams bounded in time, so far")
 	}
 	tableSide := 1 - streamSide
 	j, err := dataflow.NewJoin(x.Kind, x.LeftKeys, x.RightKeys, x.Residual, colTypes(x.Left.Columns()), colTypes(x.Right.Columns()))
@@ -114,10 +116,6 @@ func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, *tableStage, 
 // watchTables starts feeding each joined table's rows, then its changes,
 // to its stage's queue.
 func (f *viewFlow) watchTables(db *DB) error {
-	if len(f.stages) == 0 {
-		return nil
-	}
-	f.tblWake = make(chan struct{}, 1)
 	for _, st := range f.stages {
 		t, err := db.Table(st.tbl.Name)
 		if err != nil {
@@ -139,9 +137,12 @@ func (f *viewFlow) tableChanged(st *tableStage, deleted, inserted []storage.Row)
 	f.tblMu.Lock()
 	st.queue = append(st.queue, tableChange{deleted, inserted})
 	f.tblMu.Unlock()
-	f.tblEnq.Add(1)
+	// the flow reading the stream applies it (for a view over a view too:
+	// it runs every view built on it)
+	src := f.source()
+	src.tblEnq.Add(1)
 	select {
-	case f.tblWake <- struct{}{}:
+	case src.tblWake <- struct{}{}:
 	default:
 	}
 }
@@ -181,10 +182,48 @@ func (f *viewFlow) countJoinRows() {
 	f.mu.Unlock()
 }
 
-// applyTableChanges runs the queued table changes through their stages.
+// applyTableChanges runs the queued table changes of f's stages, and of
+// every view built on f, through their stages; f reads the stream.
 func (f *viewFlow) applyTableChanges(ctx *expr.Ctx) (bool, error) {
-	if len(f.stages) == 0 {
+	ctx.Now = time.Now().UnixMicro()
+	count, err := f.drainTables(ctx)
+	for _, c := range f.descendants() {
+		n, cerr := c.drainTables(c.ectx)
+		if cerr != nil {
+			c.fail(cerr) // a view built on this one fails alone
+		}
+		count += n
+	}
+	if count == 0 && err == nil {
 		return false, nil
+	}
+	f.mu.Lock()
+	f.tblDone += int64(count)
+	close(f.progress)
+	f.progress = make(chan struct{})
+	f.mu.Unlock()
+	return true, err
+}
+
+// descendants are the views built on f, transitively.
+func (f *viewFlow) descendants() []*viewFlow {
+	f.mu.RLock()
+	out := append([]*viewFlow(nil), f.children...)
+	f.mu.RUnlock()
+	for i := 0; i < len(out); i++ {
+		c := out[i]
+		c.mu.RLock()
+		out = append(out, c.children...)
+		c.mu.RUnlock()
+	}
+	return out
+}
+
+// drainTables runs f's own queued table changes through their stages and
+// returns how many it applied.
+func (f *viewFlow) drainTables(ctx *expr.Ctx) (int, error) {
+	if len(f.stages) == 0 {
+		return 0, nil
 	}
 	f.tblMu.Lock()
 	queues := make([][]tableChange, len(f.stages))
@@ -195,9 +234,8 @@ func (f *viewFlow) applyTableChanges(ctx *expr.Ctx) (bool, error) {
 	}
 	f.tblMu.Unlock()
 	if count == 0 {
-		return false, nil
+		return 0, nil
 	}
-	ctx.Now = time.Now().UnixMicro()
 	var err error
 	for i, queue := range queues {
 		if len(queue) == 0 || err != nil {
@@ -228,12 +266,7 @@ func (f *viewFlow) applyTableChanges(ctx *expr.Ctx) (bool, error) {
 		}
 	}
 	f.countJoinRows()
-	f.mu.Lock()
-	f.tblDone += int64(count)
-	close(f.progress)
-	f.progress = make(chan struct{})
-	f.mu.Unlock()
-	return true, err
+	return count, err
 }
 
 // Interval joins: two streams joined on keys and a bound in time,
