@@ -91,8 +91,8 @@ func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, *tableStage, 
 	case kinds[0] == catalog.KindTable:
 		streamSide = 1
 	case kinds[0] == catalog.KindStream && kinds[1] == catalog.KindStream:
-		if f.joinAbove {
-			return nil, nil, cannot("an interval or as-of join of two streams cannot be combined with other joins in one view yet: make it a view of its own")
+		if f.interval != nil {
+			return nil, nil, cannot("one join of two streams per view: make the inner join a materialized view of its own")
 		}
 		if err := f.planInterval(db, b, x, scans, tblSteps); err != nil {
 			return nil, nil, err
@@ -519,6 +519,12 @@ func (f *viewFlow) applyInterval(ctx *expr.Ctx, shard int, b arrow.RecordBatch) 
 	}
 	b.Retain()
 	out, err := f.throughJoin(ctx, side, steps, &dataflow.Msg{Kind: dataflow.MsgData, Batch: b})
+	if err == nil && len(f.stages) > 0 {
+		// the joined rows go on to the tables joined with them
+		if out, err = runSteps(ctx, f.stages[0].before, out, nil); err == nil {
+			out, err = f.throughStages(ctx, out, 0)
+		}
+	}
 	if err == nil {
 		err = f.applyMsg(ctx, out)
 	}
