@@ -69,7 +69,12 @@ func (s *Session) explainView(name string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return computedWhenRead(name, "it reads no stream", node), nil
+	reason := "it reads no stream"
+	var ni *notIncremental
+	if _, err := planFlow(s.db, b, node, o); errors.As(err, &ni) {
+		reason = ni.reason
+	}
+	return computedWhenRead(name, reason, node), nil
 }
 
 func computedWhenRead(name, reason string, node Node) []string {

@@ -85,7 +85,7 @@ func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, *tableStage, 
 	case kinds[0] == catalog.KindTable && kinds[1] == catalog.KindTable:
 		return nil, nil, cannot("it joins tables only")
 	case kinds[0] == catalog.KindMaterializedView && kinds[1] == catalog.KindMaterializedView:
-		return nil, nil, cannot("joins of two materialized views are not supported yet (a materialized view joins tables)")
+		return nil, nil, cannot("a join of two materialized views is not maintained incrementally yet (a materialized view may join tables)")
 	case kinds[1] == catalog.KindTable:
 		streamSide = 0
 	case kinds[0] == catalog.KindTable:
