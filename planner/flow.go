@@ -280,7 +280,7 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			n = next
 			continue
 		case *WindowNode:
-			return nil, cannot("window functions over a stream are supported as top-N only: ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) <= n in an outer WHERE")
+			return nil, cannot("window functions over a stream are supported as top-N only: ROW_NUMBER() or RANK() OVER (PARTITION BY ... ORDER BY ...) <= n in an outer WHERE")
 		case *UnionNode, *SetOpNode:
 			return nil, cannot("UNION, INTERSECT and EXCEPT in continuous queries are not supported yet")
 		case *DistinctOnNode:
@@ -513,10 +513,11 @@ func topNOf(f *FilterNode) ([]Node, Node) {
 		proj, in, idx = p, p.In, c.Idx
 	}
 	w, ok := in.(*WindowNode)
-	if !ok || len(w.Funcs) != 1 || w.Funcs[0].Kind != exec.WinRowNumber || idx != len(w.In.Columns()) || n < 0 {
+	if !ok || len(w.Funcs) != 1 || (w.Funcs[0].Kind != exec.WinRowNumber && w.Funcs[0].Kind != exec.WinRank) || idx != len(w.In.Columns()) || n < 0 {
 		return nil, nil
 	}
 	step := &topNStep{w: w, op: dataflow.NewTopN(w.Partition, w.Order, n, colTypes(w.In.Columns()), false)}
+	step.op.Rank = w.Funcs[0].Kind == exec.WinRank
 	if proj != nil {
 		return []Node{step, proj}, w.In
 	}

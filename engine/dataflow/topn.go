@@ -21,6 +21,9 @@ type TopN struct {
 	N          int64
 	InTypes    []types.T
 	AppendOnly bool
+	// Rank: RANK() <= N instead of ROW_NUMBER() <= N — every row tied
+	// with the N-th stays in, numbered by its rank
+	Rank bool
 
 	outTypes []types.T
 	parts    map[string]*topPart
@@ -144,20 +147,27 @@ func (t *TopN) top(p *topPart) [][]types.Datum {
 		return all[i].enc < all[j].enc // ties: a fixed order
 	})
 	var out [][]types.Datum
-	for _, e := range all {
-		for k := int64(0); k < e.r.n && int64(len(out)) < t.N; k++ {
-			out = append(out, append(append(make([]types.Datum, 0, len(e.r.d)+1), e.r.d...), types.DInt(int64(len(out)+1))))
+	in := len(all) // rows from here on are outside the top N
+	for i, e := range all {
+		rank := int64(len(out)) + 1
+		if t.Rank && i > 0 && t.compare(all[i-1].r.keys, e.r.keys) == 0 {
+			rank = out[len(out)-1][len(e.r.d)].I // tied with the row before
+		}
+		if rank > t.N {
+			in = i
+			break
+		}
+		for k := int64(0); k < e.r.n && (t.Rank || int64(len(out)) < t.N); k++ {
+			if !t.Rank {
+				rank = int64(len(out)) + 1
+			}
+			out = append(out, append(append(make([]types.Datum, 0, len(e.r.d)+1), e.r.d...), types.DInt(rank)))
 		}
 	}
 	if t.AppendOnly {
 		// rows outside the top N can never come back into it
-		kept := int64(0)
-		for _, e := range all {
-			if kept >= t.N {
-				delete(p.rows, e.enc)
-				continue
-			}
-			kept += e.r.n
+		for _, e := range all[in:] {
+			delete(p.rows, e.enc)
 		}
 	}
 	return out
