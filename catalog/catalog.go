@@ -280,8 +280,9 @@ func (c *Catalog) Drop(name string, cascade bool) ([]*Object, error) {
 		deps := c.dependents(x.Name)
 		var blocking []*Object
 		for _, d := range deps {
-			// a sequence owned by a column goes with its table
-			if d.Kind != KindSequence {
+			// a sequence owned by a column goes with its table, the
+			// streams a source generates with the source
+			if d.Kind != KindSequence && d.Options["generated_by"] != x.Name {
 				blocking = append(blocking, d)
 			}
 		}

@@ -189,7 +189,12 @@ func (db *DB) openStream(o *catalog.Object) (*streamstore.Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := db.store.OpenStream(streamKey(o), cfg)
+	var s *streamstore.Stream
+	if o.Options["generated_by"] != "" {
+		s, err = db.generatedStream(o, cfg)
+	} else {
+		s, err = db.store.OpenStream(streamKey(o), cfg)
+	}
 	if err != nil {
 		return nil, err
 	}

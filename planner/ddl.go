@@ -51,6 +51,12 @@ func (s *Session) createRelation(ctx *expr.Ctx, st *pgsql.CreateRelation) (*Resu
 	if st.Kind == catalog.KindSource && st.Options["connector"] == "" {
 		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "CREATE SOURCE needs WITH (connector = '...')")
 	}
+	if st.Kind == catalog.KindSource && st.Options["connector"] == "nexmark" {
+		for _, c := range st.Columns {
+			o.Columns = append(o.Columns, catalog.Column{Name: c.Name, Type: c.Type})
+		}
+		return s.createNexmark(o)
+	}
 	var asRows []storage.Row
 	if st.AsQuery != nil {
 		b := s.newBinder(st.AsQuery.Tr, nil)

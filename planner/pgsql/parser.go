@@ -373,17 +373,21 @@ func (p *Parser) parseCreate(src string, toks []Token) (Statement, error) {
 		cr.AsQuery = q
 		return cr, nil
 	}
-	if !toks[i].IsPunct("(") {
+	switch {
+	case kind == catalog.KindSource && kw(i) == "with":
+		// a source whose connector makes its own streams (nexmark)
+	case !toks[i].IsPunct("("):
 		return nil, syntaxAt(src, toks[i].Pos)
+	default:
+		end := matchParen(toks, i)
+		if end < 0 {
+			return nil, sqlerr.Syntax(CharPos(src, len(src)), "syntax error at end of input")
+		}
+		if err := p.parseColumnDefs(src, toks[i+1:end], cr); err != nil {
+			return nil, err
+		}
+		i = end + 1
 	}
-	end := matchParen(toks, i)
-	if end < 0 {
-		return nil, sqlerr.Syntax(CharPos(src, len(src)), "syntax error at end of input")
-	}
-	if err := p.parseColumnDefs(src, toks[i+1:end], cr); err != nil {
-		return nil, err
-	}
-	i = end + 1
 	if kw(i) == "with" {
 		opts, n, err := parseOptions(src, toks[i+1:])
 		if err != nil {

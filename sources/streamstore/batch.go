@@ -21,6 +21,9 @@ func (s *Shard) ReadBatch(mem memory.Allocator, from uint64, max int) (arrow.Rec
 // ReadBatchWithPositions is ReadBatch that also returns each record's
 // arrival time (µs since the epoch).
 func (s *Shard) ReadBatchWithPositions(mem memory.Allocator, from uint64, max int) (arrow.RecordBatch, []uint64, []int64, uint64, error) {
+	if s.gen != nil {
+		return s.readGenerated(mem, from, max)
+	}
 	builders := make([]array.Builder, len(s.ts))
 	fields := make([]arrow.Field, len(s.ts))
 	s.mu.Lock()

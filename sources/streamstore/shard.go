@@ -37,6 +37,7 @@ type Shard struct {
 	records   int64
 	bytes     int64
 	report    scanReport
+	gen       Generator // a generated shard: records computed, not stored
 }
 
 type appendReq struct {
@@ -307,6 +308,9 @@ var readBufs = sync.Pool{New: func() any { return new([]byte) }}
 // Read returns up to max records with sequence numbers >= from, and the
 // position to continue from.
 func (s *Shard) Read(from uint64, max int) ([]Record, uint64, error) {
+	if s.gen != nil {
+		return s.readGeneratedRecords(from, max)
+	}
 	var out []Record
 	next, _, err := s.readFrames(from, max, func(seq uint64, arrival int64, rows []byte) ([]byte, error) {
 		row, rest, err := types.DecodeRow(s.ts, rows)
@@ -338,6 +342,9 @@ func (s *Shard) Wait(ctx context.Context, seq uint64) error {
 
 // oldest is the first retained sequence number (the trim horizon).
 func (s *Shard) oldest() uint64 {
+	if s.gen != nil {
+		return 1
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, seg := range s.segs {
@@ -361,6 +368,9 @@ func (s *Shard) TrimHorizon() uint64 { return s.oldest() }
 // AtTime is the sequence number of the first record that arrived at or
 // after t (µs since the epoch).
 func (s *Shard) AtTime(t int64) uint64 {
+	if s.gen != nil {
+		return 1 // generated records have event times, not arrivals to search
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, seg := range s.segs {
@@ -377,6 +387,9 @@ func (s *Shard) AtTime(t int64) uint64 {
 // (the one being appended to as well, once all of it has expired: the next
 // append starts a new one).
 func (s *Shard) trim(cutoff int64) error {
+	if s.gen != nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.writing {
@@ -417,6 +430,9 @@ func (s *Shard) Stats() ShardStats {
 	oldest := s.oldest()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.gen != nil {
+		return ShardStats{ID: s.ID, Parent: s.Parent, Records: int64(s.committed - 1), Oldest: 1, Next: s.committed}
+	}
 	return ShardStats{ID: s.ID, Parent: s.Parent, Records: s.records, Bytes: s.bytes, Segments: len(s.segs),
 		Oldest: oldest, Next: s.committed, RecoveredSkipped: s.report.skippedBytes, RecoveredCut: s.report.cutBytes}
 }

@@ -57,10 +57,11 @@ func Open(dir string, opts Options) *Store {
 
 // Stream is a named, sharded log.
 type Stream struct {
-	Name   string
-	cfg    Config
-	shards []*Shard
-	rr     atomic.Uint64
+	Name      string
+	cfg       Config
+	shards    []*Shard
+	rr        atomic.Uint64
+	generated bool // records computed by a Generator, not stored
 }
 
 // OpenStream opens (creating when new) the stream stored under key.
@@ -94,6 +95,9 @@ func (st *Store) Drop(key string) error {
 	s, ok := st.strs[key]
 	delete(st.strs, key)
 	st.mu.Unlock()
+	if ok && s.generated {
+		return nil
+	}
 	if ok {
 		s.close()
 	}
@@ -111,6 +115,9 @@ func (st *Store) Close() {
 }
 
 func (s *Stream) close() {
+	if s.generated {
+		return
+	}
 	for _, sh := range s.shards {
 		sh.close()
 	}
@@ -151,6 +158,9 @@ var ErrSchema = errors.New("streamstore: row does not match the stream's columns
 // Append stores rows durably and returns each row's position. Rows of one
 // call that land on the same shard are one batch: all or none of them.
 func (s *Stream) Append(rows [][]types.Datum) ([]Position, error) {
+	if s.generated {
+		return nil, ErrGenerated
+	}
 	for _, r := range rows {
 		if len(r) != len(s.cfg.Types) {
 			return nil, ErrSchema
@@ -197,7 +207,7 @@ func (s *Stream) Append(rows [][]types.Datum) ([]Position, error) {
 
 // EnforceRetention deletes segments older than the retention at now.
 func (s *Stream) EnforceRetention(now time.Time) error {
-	if s.cfg.Retention <= 0 {
+	if s.cfg.Retention <= 0 || s.generated {
 		return nil
 	}
 	cutoff := now.Add(-s.cfg.Retention).UnixMicro()
