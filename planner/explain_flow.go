@@ -146,7 +146,9 @@ func (f *viewFlow) explain(name string, live bool) []string {
 		}
 		add(d)
 		if ij := f.interval; ij != nil {
-			if _, asof := f.join.(*dataflow.AsOfJoin); asof {
+			if ij.unbounded {
+				lines[len(lines)-1] += " (unbounded: both streams kept, stream_joins = 'unbounded')"
+			} else if _, asof := f.join.(*dataflow.AsOfJoin); asof {
 				lines[len(lines)-1] += " (state dropped behind the watermarks)"
 			} else if ij.window {
 				lines[len(lines)-1] += " (window join: a window's rows dropped when the other stream's watermark reaches its end)"
@@ -158,11 +160,11 @@ func (f *viewFlow) explain(name string, live bool) []string {
 				at++
 				lines = append(lines, strings.Repeat("  ", at)+"-> "+ij.steps[i].describe())
 			}
-			lines = append(lines, strings.Repeat("  ", at+1)+"-> "+fmt.Sprintf("StreamSource %s shards=%d watermark=(%s)", ij.secondRel.Name, len(ij.second.Shards()), ij.secondRel.Watermark.Expr))
+			lines = append(lines, strings.Repeat("  ", at+1)+"-> "+fmt.Sprintf("StreamSource %s shards=%d%s", ij.secondRel.Name, len(ij.second.Shards()), watermarkNote(ij.secondRel)))
 			for i := len(f.srcSteps) - 1; i >= 0; i-- {
 				add(f.srcSteps[i].describe())
 			}
-			add(fmt.Sprintf("StreamSource %s shards=%d watermark=(%s)", f.rel.Name, len(f.stream.Shards()), f.rel.Watermark.Expr))
+			add(fmt.Sprintf("StreamSource %s shards=%d%s", f.rel.Name, len(f.stream.Shards()), watermarkNote(f.rel)))
 			return lines
 		}
 	}
@@ -220,4 +222,12 @@ func (f *viewFlow) rowCount() int64 {
 		n += r.n
 	}
 	return n
+}
+
+// watermarkNote describes a stream's watermark for EXPLAIN.
+func watermarkNote(rel *catalog.Object) string {
+	if rel.Watermark == nil {
+		return ""
+	}
+	return fmt.Sprintf(" watermark=(%s)", rel.Watermark.Expr)
 }

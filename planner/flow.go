@@ -62,6 +62,9 @@ type viewFlow struct {
 	streamSide int
 	tblMu      sync.Mutex
 	tblWake    chan struct{}
+	// WITH (stream_joins = 'unbounded'): a join of two streams may have no
+	// time bound; both sides are kept for the view's life
+	unboundedJoins bool
 	tblEnq     atomic.Int64 // changes queued so far
 	tblDone    int64        // changes applied, guarded by mu
 	joinRows   int          // rows the join holds, guarded by mu
@@ -129,6 +132,14 @@ func cannot(format string, args ...any) error {
 // none the error is a *notIncremental saying why.
 func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error) {
 	f := &viewFlow{endKey: -1, startKey: -1, eowc: o.Options["emit"] == "on window close"}
+	switch mode := o.Options["stream_joins"]; mode {
+	case "", "bounded":
+	case "unbounded":
+		// joins of two streams without a time bound keep both sides
+		f.unboundedJoins = true
+	default:
+		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "stream_joins must be 'bounded' or 'unbounded', not %q", mode)
+	}
 	var aggNode *AggNode
 	n := node
 	var steps []Node

@@ -287,6 +287,8 @@ type intervalJoin struct {
 	wms    [2]*dataflow.Watermarks
 	marks  [2]int64 // last watermark applied to expiry
 	has    [2]bool
+	// unbounded: no time bound (stream_joins = 'unbounded'): nothing expires
+	unbounded bool
 	// window: a window join — tsCol are the window_end columns; a row is
 	// done once the other stream's watermark reaches its window's end
 	window bool
@@ -423,13 +425,14 @@ func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNo
 		tsCol, timeCol, windowed = windowJoin(x, steps)
 		ok = windowed
 	}
-	if !ok {
-		return cannot("a join of two streams keeps both sides forever unless it is bounded in time: add a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ... (an interval join), or join two windowed streams on window_start")
+	unbounded := !ok && f.unboundedJoins
+	if !ok && !unbounded {
+		return cannot("a join of two streams keeps both sides forever unless it is bounded in time: add a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ... (an interval join), or join two windowed streams on window_start — or, if the streams are bounded or small enough, say so with CREATE MATERIALIZED VIEW ... WITH (stream_joins = 'unbounded')")
 	}
 	if !windowed {
 		timeCol = tsCol
 	}
-	ij := &intervalJoin{tsCol: tsCol, lo: lo, hi: hi, window: windowed}
+	ij := &intervalJoin{tsCol: tsCol, lo: lo, hi: hi, window: windowed, unbounded: unbounded}
 	for side := 0; side < 2; side++ {
 		for _, st := range steps[side] {
 			_, isFilter := st.(*FilterNode)
@@ -439,6 +442,9 @@ func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNo
 			}
 		}
 		rel := scans[side].Rel
+		if unbounded {
+			continue // no watermark needed: nothing is ever dropped
+		}
 		if rel.Watermark == nil || timeCol[side] >= len(rel.Columns) || rel.Columns[timeCol[side]].Name != rel.Watermark.Column {
 			return cannot("an interval join needs a WATERMARK on both streams, on the columns the time bound compares (%s has none on that column)", rel.Name)
 		}
@@ -461,7 +467,7 @@ func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNo
 		if err != nil {
 			return cannot("%s", err.Error())
 		}
-		for side := 0; side < 2; side++ {
+		for side := 0; side < 2 && !unbounded; side++ {
 			nj.SetTimeColumn(side, tsCol[side])
 		}
 		j = nj
@@ -502,17 +508,19 @@ func (f *viewFlow) sideOf(i int) (side, local int) {
 func (f *viewFlow) applyInterval(ctx *expr.Ctx, shard int, b arrow.RecordBatch) error {
 	ij := f.interval
 	side, local := f.sideOf(shard)
-	v, err := ij.wmExpr[side].Eval(ctx, b)
-	if err != nil {
-		return err
-	}
 	now := time.Now()
-	for i := 0; i < int(b.NumRows()); i++ {
-		if d := v.At(i); !d.Null {
-			ij.wms[side].Observe(local, d.I, now)
+	if !ij.unbounded {
+		v, err := ij.wmExpr[side].Eval(ctx, b)
+		if err != nil {
+			return err
 		}
+		for i := 0; i < int(b.NumRows()); i++ {
+			if d := v.At(i); !d.Null {
+				ij.wms[side].Observe(local, d.I, now)
+			}
+		}
+		v.Release()
 	}
-	v.Release()
 	steps := f.srcSteps
 	if side == 1 {
 		steps = ij.steps
@@ -531,7 +539,9 @@ func (f *viewFlow) applyInterval(ctx *expr.Ctx, shard int, b arrow.RecordBatch) 
 	if err != nil {
 		return err
 	}
-	f.expireInterval(now, side)
+	if !ij.unbounded {
+		f.expireInterval(now, side)
+	}
 	return nil
 }
 
