@@ -65,15 +65,15 @@ type viewFlow struct {
 	// WITH (stream_joins = 'unbounded'): a join of two streams may have no
 	// time bound; both sides are kept for the view's life
 	unboundedJoins bool
-	tblEnq     atomic.Int64 // changes queued so far
-	tblDone    int64        // changes applied, guarded by mu
-	joinRows   int          // rows the join holds, guarded by mu
-	unwatch    func()
-	aggNode    *AggNode
-	aggOpts    dataflow.IncAggOptions
-	rel        *catalog.Object      // the stream or view read
-	aggDesc    string               // the aggregate, for EXPLAIN
-	sess       *dataflow.SessionAgg // instead of agg, for SESSION windows
+	tblEnq         atomic.Int64 // changes queued so far
+	tblDone        int64        // changes applied, guarded by mu
+	joinRows       int          // rows the join holds, guarded by mu
+	unwatch        func()
+	aggNode        *AggNode
+	aggOpts        dataflow.IncAggOptions
+	rel            *catalog.Object      // the stream or view read
+	aggDesc        string               // the aggregate, for EXPLAIN
+	sess           *dataflow.SessionAgg // instead of agg, for SESSION windows
 	// sessOnScan: only filters below the SESSION window, so its time
 	// column is a column of the stream's rows
 	sessOnScan bool
