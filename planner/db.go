@@ -137,6 +137,11 @@ func OpenWith(dir string, opts Options) (*DB, error) {
 				db.startErrs = append(db.startErrs, fmt.Errorf("materialized view %q: %w", o.Name, err))
 			}
 		}
+		if o.Kind == catalog.KindSink {
+			if err := db.startSink(o); err != nil {
+				db.startErrs = append(db.startErrs, fmt.Errorf("sink %q: %w", o.Name, err))
+			}
+		}
 	}
 	return db, nil
 }

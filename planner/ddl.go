@@ -348,6 +348,10 @@ func (s *Session) createSink(ctx *expr.Ctx, st *pgsql.CreateSink) (*Result, erro
 	if err := s.db.Catalog.Create(o); err != nil {
 		return nil, err
 	}
+	if err := s.db.startSink(o); err != nil {
+		_, _ = s.db.Catalog.Drop(o.Name, true)
+		return nil, err
+	}
 	return &Result{Tag: "CREATE SINK"}, nil
 }
 
@@ -400,6 +404,9 @@ func (s *Session) drop(st *pgsql.Drop) (*Result, error) {
 				if err := s.db.dropStream(d); err != nil {
 					return nil, err
 				}
+			}
+			if d.Kind == catalog.KindSink {
+				s.db.stopFlow(d.Name)
 			}
 			if d.Kind == catalog.KindMaterializedView {
 				s.db.stopFlow(d.Name)

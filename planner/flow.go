@@ -33,7 +33,12 @@ import (
 
 // viewFlow is a running incremental view.
 type viewFlow struct {
-	name   string
+	name string
+	// discard: a blackhole sink's flow — its changes are counted and
+	// summed into sink, not kept
+	discard bool
+	sink    sinkStats
+
 	stream *streamstore.Stream
 	// a view over another incrementally maintained view has no stream: its
 	// parent feeds it its changelog (snapshot first), in the parent's
@@ -1250,6 +1255,10 @@ func (f *viewFlow) failed() bool {
 
 // applyLocked adds a changelog to the view's rows; callers hold f.mu.
 func (f *viewFlow) applyLocked(m *dataflow.Msg) {
+	if f.discard {
+		f.sink.add(m)
+		return
+	}
 	var key []byte
 	// changes are consolidated for subscribers and the changelog, when
 	// there are any: each row remembers its change of this batch, and rows
@@ -1434,6 +1443,12 @@ func (f *viewFlow) waitFor(ctx context.Context, target []uint64) error {
 // maintained incrementally, the view is rejected (0A000) with the reason:
 // computing it when read would replay the whole stream on every SELECT.
 func (db *DB) startFlow(o *catalog.Object, creating bool) (err error) {
+	return db.startFlowAs(o, creating, false)
+}
+
+// startFlowAs is startFlow; discard runs a blackhole sink's flow (no rows
+// kept, no changelog, and a query that cannot run incrementally is an error).
+func (db *DB) startFlowAs(o *catalog.Object, creating, discard bool) (err error) {
 	defer func() {
 		// a bug in planning one view must not take the server (or, at
 		// start-up, every other view) down with it
@@ -1460,10 +1475,15 @@ func (db *DB) startFlow(o *catalog.Object, creating bool) (err error) {
 		return err
 	}
 	f, err := planFlow(db, b, node, o)
-	if err == nil {
+	if err == nil && discard {
+		f.discard = true
+	} else if err == nil {
 		err = f.openChangelog(db, o)
 	}
 	var ni *notIncremental
+	if errors.As(err, &ni) && discard {
+		return sqlerr.Unsupported("sink %s cannot be maintained incrementally: %s", o.Name, ni.reason)
+	}
 	if errors.As(err, &ni) {
 		if creating && readsStream(node) {
 			return sqlerr.Unsupported("materialized view %s cannot be maintained incrementally over a stream: %s", o.Name, ni.reason)

@@ -2,6 +2,7 @@
 // SQL engine over durable tables and streams.
 //
 //	streamsql demo  (the same flags: the crypto demo, see README)
+//	streamsql bench nexmark --query q5 --events 10000000 [--workers N] [--all] [--runs 3]
 //	streamsql [serve] [--listen 127.0.0.1:5433] [--data-dir ./streamsql-data] [--http 127.0.0.1:8081]
 //	                  [--password PW | --users-file FILE] [--cleartext]
 package main
@@ -38,11 +39,17 @@ func main() {
 				os.Exit(1)
 			}
 			return
+		case "bench":
+			if err := bench(args[1:]); err != nil {
+				fmt.Fprintln(os.Stderr, "streamsql:", err)
+				os.Exit(1)
+			}
+			return
 		case "version":
 			fmt.Println("streamsql (PostgreSQL 15 wire protocol)")
 			return
 		default:
-			fmt.Fprintf(os.Stderr, "streamsql: unknown command %q (commands: serve, demo, version)\n", args[0])
+			fmt.Fprintf(os.Stderr, "streamsql: unknown command %q (commands: serve, demo, bench, version)\n", args[0])
 			os.Exit(2)
 		}
 	}

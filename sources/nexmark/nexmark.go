@@ -220,7 +220,7 @@ func nextPrice(r *rng) int64 {
 // the shard, from 0) as a batch of the kind's columns, with each event's
 // time (its arrival).
 func (g *Generator) Read(mem memory.Allocator, kind, shard int, from uint64, n int) (arrow.RecordBatch, []int64) {
-	cols := newColumns(Schemas[kind], n)
+	cols := newColumns(kind, n)
 	times := make([]int64, n)
 	s := uint64(g.cfg.Shards)
 	for k := 0; k < n; k++ {
@@ -365,12 +365,21 @@ type columns struct {
 	data [][]byte
 }
 
-func newColumns(schema []Column, n int) *columns {
+// textWidths are the text columns' average widths, by kind and column:
+// each batch's buffers are allocated once, at about the right size.
+var textWidths = [3][]int{
+	Person:  {1: 13, 2: 18, 3: 19, 4: 8, 5: 2, 7: 140},
+	Auction: {1: 20, 2: 100, 9: 360},
+	Bid:     {3: 10, 4: 64, 6: 70},
+}
+
+func newColumns(kind int, n int) *columns {
+	schema := Schemas[kind]
 	c := &columns{ints: make([][]int64, len(schema)), offs: make([][]int32, len(schema)), data: make([][]byte, len(schema))}
 	for i, col := range schema {
 		if col.Type.Kind == types.Text {
 			c.offs[i] = append(make([]int32, 0, n+1), 0)
-			c.data[i] = make([]byte, 0, n*16)
+			c.data[i] = make([]byte, 0, n*(textWidths[kind][i]+textWidths[kind][i]/4+1))
 		} else {
 			c.ints[i] = make([]int64, 0, n)
 		}

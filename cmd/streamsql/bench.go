@@ -1,0 +1,144 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/streamsql/streamsql/planner"
+	"github.com/streamsql/streamsql/sources/nexmark"
+)
+
+// benchLine is one run's figures (also what a child process prints for
+// --all, as JSON).
+type benchLine struct {
+	Query         string  `json:"query"`
+	Events        uint64  `json:"events"`
+	Seconds       float64 `json:"seconds"`
+	CPUSeconds    float64 `json:"cpu_seconds"`
+	EventsPerSec  float64 `json:"events_per_sec"`
+	PerCore       float64 `json:"events_per_cpu_sec"`
+	PeakMemoryMiB float64 `json:"peak_memory_mib"`
+	Rows          int64   `json:"rows"`
+	Checksum      string  `json:"checksum"`
+}
+
+// bench runs a benchmark: streamsql bench nexmark ...
+func bench(args []string) error {
+	if len(args) == 0 || args[0] != "nexmark" {
+		return errors.New("usage: streamsql bench nexmark --query q5 --events 10000000 [--workers N] [--all] [--runs N]")
+	}
+	fs := flag.NewFlagSet("bench nexmark", flag.ContinueOnError)
+	query := fs.String("query", "q0", "the query: "+strings.Join(nexmark.Queries(), ", "))
+	events := fs.Uint64("events", 10_000_000, "events of all kinds (1 person : 3 auctions : 46 bids)")
+	rate := fs.Float64("rate", 100_000, "events per second of event time")
+	shards := fs.Int("shards", 2, "shards per stream")
+	workers := fs.Int("workers", 0, "goroutines a view's aggregate is split over (0: the number of CPUs)")
+	seed := fs.Uint64("seed", 1, "generator seed")
+	all := fs.Bool("all", false, "run every query, each in a process of its own, and print a table")
+	runs := fs.Int("runs", 1, "runs of each query; the table shows the median")
+	jsonOut := fs.Bool("json", false, "print one JSON line per run")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	queries := []string{*query}
+	if *all {
+		queries = nexmark.Queries()
+	}
+	fmt.Fprintf(os.Stderr, "nexmark: %d events, rate %g/s, %d shards, %d CPUs (GOMAXPROCS %d)\n", *events, *rate, *shards, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	if !*all && *runs == 1 {
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
+		line, err := benchOnce(planner.NexmarkRun{Query: *query, Events: *events, Rate: *rate, Shards: *shards, Workers: *workers, Seed: *seed})
+		if err != nil {
+			return err
+		}
+		if *jsonOut {
+			return json.NewEncoder(os.Stdout).Encode(line)
+		}
+		printBench([]benchLine{line})
+		return nil
+	}
+	// each run in a fresh process: peak memory and CPU time are its own
+	var table []benchLine
+	for _, q := range queries {
+		var got []benchLine
+		for r := 0; r < *runs; r++ {
+			cmd := exec.Command(os.Args[0], "bench", "nexmark", "--json", "--query", q, fmt.Sprint("--events=", *events),
+				fmt.Sprint("--rate=", *rate), fmt.Sprint("--shards=", *shards), fmt.Sprint("--workers=", *workers), fmt.Sprint("--seed=", *seed))
+			cmd.Stderr = os.Stderr
+			out, err := cmd.Output()
+			if err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+			var line benchLine
+			if err := json.Unmarshal(out, &line); err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+			if *jsonOut {
+				fmt.Print(string(out))
+			}
+			got = append(got, line)
+		}
+		sort.Slice(got, func(i, j int) bool { return got[i].PerCore < got[j].PerCore })
+		table = append(table, got[len(got)/2])
+	}
+	if !*jsonOut {
+		printBench(table)
+	}
+	return nil
+}
+
+// benchOnce runs one query in this process.
+func benchOnce(run planner.NexmarkRun) (benchLine, error) {
+	before := cpuTime()
+	start := time.Now()
+	res, err := planner.RunNexmark(run, false)
+	if err != nil {
+		return benchLine{}, err
+	}
+	// the query's time: RunNexmark's own clock (from CREATE to FLUSH);
+	// CPU time is the process's over the same span, less setup and teardown
+	wall := res.Elapsed.Seconds()
+	cpu := (cpuTime() - before).Seconds() * wall / time.Since(start).Seconds()
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return benchLine{Query: run.Query, Events: run.Events, Seconds: wall, CPUSeconds: cpu,
+		EventsPerSec: float64(run.Events) / wall, PerCore: float64(run.Events) / cpu,
+		PeakMemoryMiB: float64(ru.Maxrss) / 1024, Rows: res.Rows, Checksum: fmt.Sprintf("%016x", res.Checksum)}, nil
+}
+
+// cpuTime is the process's user and system time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func printBench(lines []benchLine) {
+	fmt.Printf("%-5s %12s %10s %10s %14s %16s %12s %10s  %s\n", "query", "events", "seconds", "cpu s", "events/s", "events/s/core", "peak MiB", "rows", "checksum")
+	for _, l := range lines {
+		fmt.Printf("%-5s %12d %10.2f %10.2f %14.0f %16.0f %12.0f %10d  %s\n", l.Query, l.Events, l.Seconds, l.CPUSeconds, l.EventsPerSec, l.PerCore, l.PeakMemoryMiB, l.Rows, l.Checksum)
+	}
+}

@@ -1,0 +1,114 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/streamsql/streamsql/sources/nexmark"
+)
+
+// NexmarkRun is one run of a Nexmark query: a fresh database with a
+// Nexmark source of Events events, the query's relations created, then
+// FLUSH — which returns once every event has gone through.
+type NexmarkRun struct {
+	Query   string
+	Events  uint64
+	Rate    float64 // events per second of event time (0: 100,000)
+	Shards  int     // per stream (0: 2)
+	Workers int     // aggregate workers (0: the number of CPUs)
+	Seed    uint64
+	Dir     string // data directory ("": a temporary one)
+	// Setup, when set, runs after the source exists and before the
+	// timer starts (a test creates views to compare here).
+	Setup func(s *Session) error
+}
+
+// NexmarkResult is what a run measured and produced.
+type NexmarkResult struct {
+	Query    string
+	Events   uint64
+	Elapsed  time.Duration // from creating the query's relations to FLUSH returning
+	Rows     int64         // rows of the result (net, for a sink)
+	Checksum uint64
+	DB       *DB // still open when keep was set (the caller closes it)
+}
+
+// RunNexmark runs one query; it closes the database unless keep is set.
+func RunNexmark(run NexmarkRun, keep bool) (*NexmarkResult, error) {
+	sql, err := nexmark.Query(run.Query)
+	if err != nil {
+		return nil, err
+	}
+	if run.Rate == 0 {
+		run.Rate = 100_000
+	}
+	if run.Shards == 0 {
+		run.Shards = 2
+	}
+	dir := run.Dir
+	if keep && dir == "" {
+		return nil, fmt.Errorf("nexmark: keeping the database needs a data directory")
+	}
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "streamsql-nexmark"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+	}
+	db, err := OpenWith(dir, Options{Workers: run.Workers, StreamNoSync: true})
+	if err != nil {
+		return nil, err
+	}
+	closeDB := true
+	defer func() {
+		if closeDB {
+			db.Close()
+		}
+	}()
+	s := db.NewSession("nexmark", "nexmark")
+	defer s.Close()
+	if err := s.ExecScript(fmt.Sprintf("CREATE SOURCE nexmark WITH (connector = 'nexmark', events = %d, rate = %g, shards = %d, seed = %d)", run.Events, run.Rate, run.Shards, run.Seed)); err != nil {
+		return nil, err
+	}
+	if run.Setup != nil {
+		if err := run.Setup(s); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	if err := s.ExecScript(sql); err != nil {
+		return nil, fmt.Errorf("%s: %w", run.Query, err)
+	}
+	if err := s.ExecScript("FLUSH"); err != nil {
+		return nil, err
+	}
+	res := &NexmarkResult{Query: run.Query, Events: run.Events, Elapsed: time.Since(start)}
+	if res.Rows, res.Checksum, err = db.ResultChecksum(run.Query); err != nil {
+		return nil, err
+	}
+	if keep {
+		closeDB, res.DB = false, db
+	}
+	return res, nil
+}
+
+// ExecScript runs statements one after another (their results are
+// dropped).
+func (s *Session) ExecScript(sql string) error {
+	stmts, err := s.Parse(sql)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		p, err := s.Prepare(st, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := s.Execute(context.Background(), p, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
