@@ -408,6 +408,21 @@ func intervalBound(residual expr.Expr, nL int) (tsCol [2]int, lo, hi int64, ok b
 	return tsCol, lo, hi, hasLo && hasHi
 }
 
+// streamColumn maps column idx of the rows coming out of steps (filters
+// and projections, lowest first) to the stream's column it is, if it is one.
+func streamColumn(steps []Node, idx int) (int, bool) {
+	for i := len(steps) - 1; i >= 0; i-- {
+		if p, ok := steps[i].(*ProjectNode); ok {
+			c, ok := p.Exprs[idx].(*expr.Col)
+			if !ok {
+				return 0, false
+			}
+			idx = c.Idx
+		}
+	}
+	return idx, true
+}
+
 // planInterval sets up a join of two streams; it needs the time bound and
 // a WATERMARK on both streams (on the bound's columns), with only filters
 // between each stream and the join.
@@ -436,16 +451,18 @@ func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNo
 	for side := 0; side < 2; side++ {
 		for _, st := range steps[side] {
 			_, isFilter := st.(*FilterNode)
+			_, isProject := st.(*ProjectNode)
 			_, isWindow := st.(*WindowTVFNode)
-			if !isFilter && !(isWindow && windowed) {
-				return cannot("a join of two streams supports only filters (and, for a window join, the window) between each stream and the join")
+			if !isFilter && !(isProject && !windowed) && !(isWindow && windowed) {
+				return cannot("a join of two streams supports only filters and projections (and, for a window join, the window) between each stream and the join")
 			}
 		}
 		rel := scans[side].Rel
 		if unbounded {
 			continue // no watermark needed: nothing is ever dropped
 		}
-		if rel.Watermark == nil || timeCol[side] >= len(rel.Columns) || rel.Columns[timeCol[side]].Name != rel.Watermark.Column {
+		col, direct := streamColumn(steps[side], timeCol[side])
+		if !direct || rel.Watermark == nil || col >= len(rel.Columns) || rel.Columns[col].Name != rel.Watermark.Column {
 			return cannot("an interval join needs a WATERMARK on both streams, on the columns the time bound compares (%s has none on that column)", rel.Name)
 		}
 		e, err := watermarkExpr(b, rel)
