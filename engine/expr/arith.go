@@ -28,6 +28,9 @@ type number interface {
 }
 
 func (a *Arith) Eval(ctx *Ctx, b arrow.RecordBatch) (Value, error) {
+	if v, ok, err := scaleTimesInts(ctx, a, b); ok || err != nil {
+		return v, err
+	}
 	l, err := a.L.Eval(ctx, b)
 	if err != nil {
 		return Value{}, err
