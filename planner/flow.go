@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/streamsql/streamsql/catalog"
@@ -70,6 +71,9 @@ type viewFlow struct {
 	// WITH (stream_joins = 'unbounded'): a join of two streams may have no
 	// time bound; both sides are kept for the view's life
 	unboundedJoins bool
+	// keep: the stream's columns the flow reads (nil: all); the others are
+	// replaced by NULLs as batches are read, so that no step copies them
+	keep []bool
 	tblEnq         atomic.Int64 // changes queued so far
 	tblDone        int64        // changes applied, guarded by mu
 	joinRows       int          // rows the join holds, guarded by mu
@@ -268,6 +272,9 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			}
 			if f.eowc && f.endKey < 0 && f.startKey < 0 && (f.sess == nil || f.wms == nil) {
 				return nil, sqlerr.Unsupported("EMIT ON WINDOW CLOSE needs a GROUP BY on window_start or window_end of a TUMBLE or HOP, or a SESSION window, over a stream with a WATERMARK")
+			}
+			if f.stream != nil && f.interval == nil && !f.joinAbove && f.sess == nil {
+				f.keep = neededColumns(f.pre, f.aggNode, f.post, len(f.ts))
 			}
 			return f, nil
 		case *JoinNode:
@@ -958,7 +965,7 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 				if side, _ := f.sideOf(i); f.interval != nil && side == 1 {
 					ts = f.interval.secondTs
 				}
-				reads[i] = read{i, withPositions(ts, b, sh.ID, seqs, arrivals), next}
+				reads[i] = read{i, prune(withPositions(ts, b, sh.ID, seqs, arrivals), f.keep), next}
 				b.Release()
 			}(i, sh, f.positions[i])
 		}
@@ -1575,4 +1582,106 @@ func readsStream(n Node) bool {
 		}
 	}
 	return false
+}
+
+// neededColumns works out which columns of a source batch of width
+// columns a flow reads: the aggregate's keys and arguments (or every
+// output column when there is none), traced back through the steps below.
+// nil means all (a step it cannot see through).
+func neededColumns(pre []Node, agg *AggNode, post []Node, width int) []bool {
+	need := map[int]bool{}
+	use := func(i int) { need[i] = true }
+	steps := pre
+	if agg != nil {
+		for _, k := range agg.Keys {
+			if !expr.Refs(k, use) {
+				return nil
+			}
+		}
+		for _, a := range agg.Aggs {
+			if !expr.Refs(a.Arg, use) || !expr.Refs(a.Sep, use) {
+				return nil
+			}
+			for _, o := range a.Order {
+				if !expr.Refs(o.E, use) {
+					return nil
+				}
+			}
+		}
+	} else {
+		steps = post
+		if len(steps) == 0 {
+			return nil
+		}
+		for i := range steps[len(steps)-1].Columns() {
+			need[i] = true
+		}
+	}
+	for i := len(steps) - 1; i >= 0; i-- {
+		in := map[int]bool{}
+		add := func(j int) { in[j] = true }
+		switch x := steps[i].(type) {
+		case *ProjectNode:
+			for j := range need {
+				if !expr.Refs(x.Exprs[j], add) {
+					return nil
+				}
+			}
+		case *FilterNode:
+			for j := range need {
+				in[j] = true
+			}
+			if !expr.Refs(x.Pred, add) {
+				return nil
+			}
+		case *WindowTVFNode:
+			if x.Spec.Session {
+				return nil
+			}
+			n := len(x.In.Columns())
+			for j := range need {
+				if j < n {
+					in[j] = true
+				}
+			}
+			in[x.Spec.TimeCol] = true
+		default:
+			return nil
+		}
+		need = in
+	}
+	keep := make([]bool, width)
+	all := true
+	for i := range keep {
+		keep[i] = need[i]
+		all = all && keep[i]
+	}
+	if all {
+		return nil
+	}
+	return keep
+}
+
+// prune replaces the columns of b that keep says no step reads by NULLs
+// (cheap to make, and free to copy).
+func prune(b arrow.RecordBatch, keep []bool) arrow.RecordBatch {
+	if keep == nil {
+		return b
+	}
+	n := int(b.NumRows())
+	cols := make([]arrow.Array, b.NumCols())
+	for i := range cols {
+		if keep[i] {
+			cols[i] = b.Column(i)
+			cols[i].Retain()
+		} else {
+			cols[i] = array.MakeArrayOfNull(memory.DefaultAllocator, b.Column(i).DataType(), n)
+		}
+	}
+	out := array.NewRecordBatch(b.Schema(), cols, int64(n))
+	for _, c := range cols {
+		c.Release()
+	}
+	b.Release()
+	return out
 }

@@ -33,6 +33,10 @@ type TopN struct {
 type topPart struct {
 	rows map[string]*topRow
 	top  [][]types.Datum
+	// worst is the ORDER BY values of the last row of a full top N (nil
+	// while it has fewer): over an input that only inserts, a row ordered
+	// after it can never get in, and is skipped before it costs anything
+	worst []types.Datum
 }
 
 type topRow struct {
@@ -82,13 +86,22 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 	}()
 	touched := map[string]*topPart{}
 	var order []string
+	scratch := make([]types.Datum, len(ovals))
 	for r := 0; r < int(b.NumRows()); r++ {
 		t.buf = t.buf[:0]
 		for i, v := range pvals {
 			t.buf = exec.AppendKey(t.buf, t.Partition[i].Type(), v.At(r))
 		}
+		p := t.parts[string(t.buf)]
+		if p != nil && p.worst != nil && t.AppendOnly && m.Weight(r) > 0 {
+			for i, v := range ovals {
+				scratch[i] = v.At(r)
+			}
+			if t.compare(scratch, p.worst) > 0 {
+				continue
+			}
+		}
 		pk := string(t.buf)
-		p := t.parts[pk]
 		if p == nil {
 			p = &topPart{rows: map[string]*topRow{}}
 			t.parts[pk] = p
@@ -120,9 +133,9 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 	var weights []int64
 	for _, pk := range order {
 		p := touched[pk]
-		now := t.top(p)
+		now, worst := t.top(p)
 		out, weights = diffRows(t.outTypes, p.top, now, out, weights)
-		p.top = now
+		p.top, p.worst = now, worst
 		if len(p.rows) == 0 {
 			delete(t.parts, pk)
 		}
@@ -130,15 +143,41 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 	return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, t.outTypes, out), Weights: weights}, nil
 }
 
-// top sorts a partition's rows and returns its first N with row numbers.
-func (t *TopN) top(p *topPart) [][]types.Datum {
+// top sorts a partition's rows and returns its first N with row numbers
+// (or ranks), and the ORDER BY values of the last when there are N.
+func (t *TopN) top(p *topPart) ([][]types.Datum, []types.Datum) {
 	type entry struct {
 		enc string
 		r   *topRow
 	}
 	all := make([]entry, 0, len(p.rows))
+	var best *topRow
 	for k, r := range p.rows {
 		all = append(all, entry{k, r})
+		if best == nil || t.compare(r.keys, best.keys) < 0 {
+			best = r
+		}
+	}
+	if t.N == 1 && len(all) > 1 && (t.Rank || !t.AppendOnly) {
+		// the first place only: the rows tied with the best are all that
+		// can be in it, no need to sort the others
+		tied := all[:0:0]
+		for _, e := range all {
+			if t.compare(e.r.keys, best.keys) == 0 {
+				tied = append(tied, e)
+			}
+		}
+		if !t.AppendOnly {
+			all = tied
+		} else {
+			// an input that only inserts keeps just those
+			for _, e := range all {
+				if t.compare(e.r.keys, best.keys) != 0 {
+					delete(p.rows, e.enc)
+				}
+			}
+			all = tied
+		}
 	}
 	sort.Slice(all, func(i, j int) bool {
 		if c := t.compare(all[i].r.keys, all[j].r.keys); c != 0 {
@@ -147,6 +186,7 @@ func (t *TopN) top(p *topPart) [][]types.Datum {
 		return all[i].enc < all[j].enc // ties: a fixed order
 	})
 	var out [][]types.Datum
+	var worst []types.Datum
 	in := len(all) // rows from here on are outside the top N
 	for i, e := range all {
 		rank := int64(len(out)) + 1
@@ -163,6 +203,9 @@ func (t *TopN) top(p *topPart) [][]types.Datum {
 			}
 			out = append(out, append(append(make([]types.Datum, 0, len(e.r.d)+1), e.r.d...), types.DInt(rank)))
 		}
+		if int64(len(out)) >= t.N {
+			worst = e.r.keys
+		}
 	}
 	if t.AppendOnly {
 		// rows outside the top N can never come back into it
@@ -170,7 +213,10 @@ func (t *TopN) top(p *topPart) [][]types.Datum {
 			delete(p.rows, e.enc)
 		}
 	}
-	return out
+	if int64(len(out)) < t.N {
+		worst = nil
+	}
+	return out, worst
 }
 
 func (t *TopN) compare(a, b []types.Datum) int {

@@ -1,6 +1,8 @@
 package expr
 
 import (
+	"unsafe"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -23,6 +25,9 @@ func Take(mem memory.Allocator, b arrow.RecordBatch, rows []int) arrow.RecordBat
 
 // TakeArray gathers rows of a into a new column.
 func TakeArray(mem memory.Allocator, a arrow.Array, rows []int) arrow.Array {
+	if a.Len() > 0 && a.NullN() == a.Len() {
+		return array.MakeArrayOfNull(mem, a.DataType(), len(rows))
+	}
 	switch c := a.(type) {
 	case *array.Int64:
 		return takeFixed[int64](c, rows)
@@ -35,17 +40,7 @@ func TakeArray(mem memory.Allocator, a arrow.Array, rows []int) arrow.Array {
 	case *array.Date32:
 		return takeFixed[int32](c, rows)
 	case *array.String:
-		b := array.NewStringBuilder(mem)
-		defer b.Release()
-		b.Reserve(len(rows))
-		for _, r := range rows {
-			if c.IsNull(r) {
-				b.AppendNull()
-			} else {
-				b.Append(c.Value(r))
-			}
-		}
-		return b.NewArray()
+		return takeStrings(c, rows)
 	}
 	b := array.NewBuilder(mem, a.DataType())
 	defer b.Release()
@@ -77,4 +72,40 @@ func takeFixed[T any](a arrow.Array, rows []int) arrow.Array {
 		}
 	}
 	return NewFixedOf(a.DataType(), out, valid, nulls)
+}
+
+// takeStrings gathers strings with one allocation for the offsets and one
+// for the bytes.
+func takeStrings(c *array.String, rows []int) arrow.Array {
+	n := len(rows)
+	offsets := make([]int32, n+1)
+	total := 0
+	for i, r := range rows {
+		total += c.ValueLen(r)
+		offsets[i+1] = int32(total)
+	}
+	data := make([]byte, 0, total)
+	var valid []byte
+	nulls := 0
+	if c.NullN() > 0 {
+		valid = make([]byte, (n+7)/8)
+	}
+	for i, r := range rows {
+		data = append(data, c.Value(r)...)
+		if valid != nil {
+			if c.IsNull(r) {
+				nulls++
+			} else {
+				valid[i>>3] |= 1 << (i & 7)
+			}
+		}
+	}
+	var vb *memory.Buffer
+	if nulls > 0 {
+		vb = memory.NewBufferBytes(valid)
+	}
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(offsets))), len(offsets)*4)
+	d := array.NewData(c.DataType(), n, []*memory.Buffer{vb, memory.NewBufferBytes(raw), memory.NewBufferBytes(data)}, nil, nulls, 0)
+	defer d.Release()
+	return array.MakeFromData(d)
 }
