@@ -73,16 +73,16 @@ type viewFlow struct {
 	unboundedJoins bool
 	// keep: the stream's columns the flow reads (nil: all); the others are
 	// replaced by NULLs as batches are read, so that no step copies them
-	keep []bool
-	tblEnq         atomic.Int64 // changes queued so far
-	tblDone        int64        // changes applied, guarded by mu
-	joinRows       int          // rows the join holds, guarded by mu
-	unwatch        func()
-	aggNode        *AggNode
-	aggOpts        dataflow.IncAggOptions
-	rel            *catalog.Object      // the stream or view read
-	aggDesc        string               // the aggregate, for EXPLAIN
-	sess           *dataflow.SessionAgg // instead of agg, for SESSION windows
+	keep     []bool
+	tblEnq   atomic.Int64 // changes queued so far
+	tblDone  int64        // changes applied, guarded by mu
+	joinRows int          // rows the join holds, guarded by mu
+	unwatch  func()
+	aggNode  *AggNode
+	aggOpts  dataflow.IncAggOptions
+	rel      *catalog.Object      // the stream or view read
+	aggDesc  string               // the aggregate, for EXPLAIN
+	sess     *dataflow.SessionAgg // instead of agg, for SESSION windows
 	// sessOnScan: only filters below the SESSION window, so its time
 	// column is a column of the stream's rows
 	sessOnScan bool
