@@ -26,11 +26,11 @@ type colStore struct {
 type storeCol struct {
 	t    types.T
 	dt   arrow.DataType
-	i64  []int64 // integers, dates, times, timestamps, booleans (0/1)
-	f64  []float64
-	str  []string // text, bytea, numeric (canonical text)
-	iv   []types.IntervalValue
-	null []bool
+	i64  chunked[int64] // integers, dates, times, timestamps, booleans (0/1)
+	f64  chunked[float64]
+	str  chunked[string] // text, bytea, numeric (canonical text)
+	iv   chunked[types.IntervalValue]
+	null *chunked[bool]
 }
 
 const (
@@ -73,16 +73,16 @@ func (s *colStore) alloc() int32 {
 		c := &s.cols[i]
 		switch storeClass(c.t) {
 		case classInt:
-			c.i64 = append(grow(c.i64), 0)
+			c.i64.push()
 		case classFloat:
-			c.f64 = append(grow(c.f64), 0)
+			c.f64.push()
 		case classStr:
-			c.str = append(grow(c.str), "")
+			c.str.push()
 		case classIv:
-			c.iv = append(grow(c.iv), types.IntervalValue{})
+			c.iv.push()
 		}
 		if c.null != nil {
-			c.null = append(grow(c.null), false)
+			c.null.push()
 		}
 	}
 	return slot
@@ -91,8 +91,8 @@ func (s *colStore) alloc() int32 {
 // release frees a slot (its strings are dropped for the collector).
 func (s *colStore) release(slot int32) {
 	for i := range s.cols {
-		if c := &s.cols[i]; c.str != nil {
-			c.str[slot] = ""
+		if c := &s.cols[i]; storeClass(c.t) == classStr {
+			*c.str.at(slot) = ""
 		}
 	}
 	s.free = append(s.free, slot)
@@ -105,51 +105,51 @@ func (s *colStore) put(b arrow.RecordBatch, rows, slots []int32) {
 		a := b.Column(ci)
 		if a.NullN() > 0 {
 			if c.null == nil {
-				c.null = make([]bool, s.n)
+				c.null = newChunked[bool](s.n)
 			}
 			for k, r := range rows {
-				c.null[slots[k]] = a.IsNull(int(r))
+				(*c.null.at(slots[k])) = a.IsNull(int(r))
 			}
 		} else if c.null != nil {
 			for _, slot := range slots {
-				c.null[slot] = false
+				(*c.null.at(slot)) = false
 			}
 		}
 		switch x := a.(type) {
 		case *array.Int64:
 			vals := x.Int64Values()
 			for k, r := range rows {
-				c.i64[slots[k]] = vals[r]
+				(*c.i64.at(slots[k])) = vals[r]
 			}
 		case *array.Timestamp:
 			vals := expr.FixedValues[int64](x)
 			for k, r := range rows {
-				c.i64[slots[k]] = vals[r]
+				(*c.i64.at(slots[k])) = vals[r]
 			}
 		case *array.Int32:
 			vals := x.Int32Values()
 			for k, r := range rows {
-				c.i64[slots[k]] = int64(vals[r])
+				(*c.i64.at(slots[k])) = int64(vals[r])
 			}
 		case *array.Date32:
 			vals := expr.FixedValues[int32](x)
 			for k, r := range rows {
-				c.i64[slots[k]] = int64(vals[r])
+				(*c.i64.at(slots[k])) = int64(vals[r])
 			}
 		case *array.Float64:
 			vals := x.Float64Values()
 			for k, r := range rows {
-				c.f64[slots[k]] = vals[r]
+				(*c.f64.at(slots[k])) = vals[r]
 			}
 		case *array.String:
 			for k, r := range rows {
 				if !x.IsNull(int(r)) {
-					c.str[slots[k]] = x.Value(int(r))
+					(*c.str.at(slots[k])) = x.Value(int(r))
 				}
 			}
 			// the batch's buffer is not ours to keep: copy the bytes of
 			// all rows at once, then point the strings into the copy
-			cloneStrings(c.str, slots)
+			cloneStrings(&c.str, slots)
 		default:
 			for k, r := range rows {
 				s.setDatum(ci, slots[k], types.DatumAt(a, int(r)))
@@ -159,20 +159,20 @@ func (s *colStore) put(b arrow.RecordBatch, rows, slots []int32) {
 }
 
 // cloneStrings moves the given slots' strings into one new allocation.
-func cloneStrings(strs []string, slots []int32) {
+func cloneStrings(strs *chunked[string], slots []int32) {
 	total := 0
 	for _, slot := range slots {
-		total += len(strs[slot])
+		total += len(*strs.at(slot))
 	}
 	if total == 0 {
 		return
 	}
 	buf := make([]byte, 0, total)
 	for _, slot := range slots {
-		v := strs[slot]
+		v := *strs.at(slot)
 		at := len(buf)
 		buf = append(buf, v...)
-		strs[slot] = unsafe.String(unsafe.SliceData(buf[at:]), len(v))
+		*strs.at(slot) = unsafe.String(unsafe.SliceData(buf[at:]), len(v))
 	}
 }
 
@@ -181,41 +181,41 @@ func (s *colStore) setDatum(ci int, slot int32, d types.Datum) {
 	c := &s.cols[ci]
 	if d.Null {
 		if c.null == nil {
-			c.null = make([]bool, s.n)
+			c.null = newChunked[bool](s.n)
 		}
-		c.null[slot] = true
+		(*c.null.at(slot)) = true
 		return
 	}
 	if c.null != nil {
-		c.null[slot] = false
+		(*c.null.at(slot)) = false
 	}
 	switch storeClass(c.t) {
 	case classInt:
-		c.i64[slot] = d.I
+		(*c.i64.at(slot)) = d.I
 	case classFloat:
-		c.f64[slot] = d.F
+		(*c.f64.at(slot)) = d.F
 	case classStr:
-		c.str[slot] = d.S
+		(*c.str.at(slot)) = d.S
 	case classIv:
-		c.iv[slot] = d.Iv
+		(*c.iv.at(slot)) = d.Iv
 	}
 }
 
 // datum reads one value.
 func (s *colStore) datum(ci int, slot int32) types.Datum {
 	c := &s.cols[ci]
-	if c.null != nil && c.null[slot] {
+	if c.null != nil && (*c.null.at(slot)) {
 		return types.NullDatum
 	}
 	switch storeClass(c.t) {
 	case classInt:
-		return types.Datum{I: c.i64[slot]}
+		return types.Datum{I: (*c.i64.at(slot))}
 	case classFloat:
-		return types.Datum{F: c.f64[slot]}
+		return types.Datum{F: (*c.f64.at(slot))}
 	case classStr:
-		return types.Datum{S: c.str[slot]}
+		return types.Datum{S: (*c.str.at(slot))}
 	}
-	return types.Datum{Iv: c.iv[slot]}
+	return types.Datum{Iv: (*c.iv.at(slot))}
 }
 
 // row reads a slot's values.
@@ -249,26 +249,31 @@ func (s *colStore) equal(slot int32, b arrow.RecordBatch, r int) bool {
 func (s *colStore) gather(ci int, slots []int32) arrow.Array {
 	c := &s.cols[ci]
 	n := len(slots)
-	valid, nulls := gatherValidity(n, func(k int) bool {
-		slot := slots[k]
-		return slot < 0 || (c.null != nil && c.null[slot])
-	})
+	var valid []byte
+	var nulls int
+	if c.null != nil || hasNegative(slots) {
+		valid, nulls = gatherValidity(n, func(k int) bool {
+			slot := slots[k]
+			return slot < 0 || (c.null != nil && *c.null.at(slot))
+		})
+	}
 	switch c.dt.ID() {
 	case arrow.INT64, arrow.TIMESTAMP, arrow.TIME64:
-		return expr.NewFixedOf(c.dt, pick[int64](c.i64, slots), valid, nulls)
+		return expr.NewFixedOf(c.dt, pickChunked[int64](&c.i64, slots), valid, nulls)
 	case arrow.INT32, arrow.DATE32:
-		return expr.NewFixedOf(c.dt, pick[int32](c.i64, slots), valid, nulls)
+		return expr.NewFixedOf(c.dt, pickChunked[int32](&c.i64, slots), valid, nulls)
 	case arrow.INT16:
-		return expr.NewFixedOf(c.dt, pick[int16](c.i64, slots), valid, nulls)
+		return expr.NewFixedOf(c.dt, pickChunked[int16](&c.i64, slots), valid, nulls)
 	case arrow.FLOAT64:
-		return expr.NewFixedOf(c.dt, pick[float64](c.f64, slots), valid, nulls)
+		return expr.NewFixedOf(c.dt, pickChunked[float64](&c.f64, slots), valid, nulls)
 	case arrow.STRING, arrow.BINARY:
-		return newStringArray(c.dt, n, valid, nulls, func(k int) string {
-			if slot := slots[k]; slot >= 0 {
-				return c.str[slot]
+		vals := make([]string, n)
+		for k, slot := range slots {
+			if slot >= 0 {
+				vals[k] = *c.str.at(slot)
 			}
-			return ""
-		})
+		}
+		return newStringArray(c.dt, vals, valid, nulls)
 	}
 	b := array.NewBuilder(memory.DefaultAllocator, c.dt)
 	defer b.Release()
@@ -286,10 +291,14 @@ func (s *colStore) gather(ci int, slots []int32) arrow.Array {
 // gatherArray builds a column of the given rows of a; row -1 is NULL.
 func gatherArray(t types.T, a arrow.Array, rows []int32) arrow.Array {
 	n := len(rows)
-	valid, nulls := gatherValidity(n, func(k int) bool {
-		r := rows[k]
-		return r < 0 || a.IsNull(int(r))
-	})
+	var valid []byte
+	var nulls int
+	if a.NullN() > 0 || hasNegative(rows) {
+		valid, nulls = gatherValidity(n, func(k int) bool {
+			r := rows[k]
+			return r < 0 || a.IsNull(int(r))
+		})
+	}
 	switch a.DataType().ID() {
 	case arrow.INT64, arrow.TIMESTAMP, arrow.TIME64:
 		return gatherFixed[int64](a, rows, valid, nulls)
@@ -301,12 +310,13 @@ func gatherArray(t types.T, a arrow.Array, rows []int32) arrow.Array {
 		return gatherFixed[float64](a, rows, valid, nulls)
 	case arrow.STRING:
 		x := a.(*array.String)
-		return newStringArray(a.DataType(), n, valid, nulls, func(k int) string {
-			if r := rows[k]; r >= 0 {
-				return x.Value(int(r))
+		vals := make([]string, n)
+		for k, r := range rows {
+			if r >= 0 {
+				vals[k] = x.Value(int(r))
 			}
-			return ""
-		})
+		}
+		return newStringArray(a.DataType(), vals, valid, nulls)
 	}
 	b := array.NewBuilder(memory.DefaultAllocator, a.DataType())
 	defer b.Release()
@@ -336,6 +346,16 @@ func pick[T, S int64 | int32 | int16 | float64](src []S, at []int32) []T {
 	return out
 }
 
+// hasNegative reports whether any index is -1 (a NULL-padded row).
+func hasNegative(idx []int32) bool {
+	for _, i := range idx {
+		if i < 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // gatherValidity returns the validity bitmap of n values (nil when none
 // is NULL) and the NULL count.
 func gatherValidity(n int, isNull func(k int) bool) ([]byte, int) {
@@ -357,17 +377,18 @@ func gatherValidity(n int, isNull func(k int) bool) ([]byte, int) {
 	return valid, nulls
 }
 
-// newStringArray builds a string (or binary) column of n values.
-func newStringArray(dt arrow.DataType, n int, valid []byte, nulls int, at func(k int) string) arrow.Array {
+// newStringArray builds a string (or binary) column of vals.
+func newStringArray(dt arrow.DataType, vals []string, valid []byte, nulls int) arrow.Array {
+	n := len(vals)
 	offsets := make([]int32, n+1)
 	total := 0
-	for k := 0; k < n; k++ {
-		total += len(at(k))
+	for k, v := range vals {
+		total += len(v)
 		offsets[k+1] = int32(total)
 	}
 	data := make([]byte, 0, total)
-	for k := 0; k < n; k++ {
-		data = append(data, at(k)...)
+	for _, v := range vals {
+		data = append(data, v...)
 	}
 	var vb *memory.Buffer
 	if nulls > 0 {
@@ -377,4 +398,15 @@ func newStringArray(dt arrow.DataType, n int, valid []byte, nulls int, at func(k
 	d := array.NewData(dt, n, []*memory.Buffer{vb, memory.NewBufferBytes(raw), memory.NewBufferBytes(data)}, nil, nulls, 0)
 	defer d.Release()
 	return array.MakeFromData(d)
+}
+
+// pickChunked is pick from a chunked array.
+func pickChunked[T, S int64 | int32 | int16 | float64](src *chunked[S], at []int32) []T {
+	out := make([]T, len(at))
+	for k, i := range at {
+		if i >= 0 {
+			out[k] = T(*src.at(i))
+		}
+	}
+	return out
 }

@@ -67,7 +67,7 @@ type joinSide struct {
 	keyTs []types.T
 	tbl   groupTable
 	heads []int32 // by group id: -1 none yet, noKey: the id is free
-	meta  []slotMeta
+	meta  chunked[slotMeta]
 	rows  int
 	// expiry by time (SetTimeColumn): a min-heap of (time, slot); an
 	// entry whose slot was freed since (gen moved on) is skipped
@@ -115,31 +115,19 @@ func newJoinSide(ts, keyTs []types.T, ints, outer bool) *joinSide {
 // newSlot returns a free slot with room for its metadata.
 func (s *joinSide) newSlot() int32 {
 	slot := s.store.alloc()
-	if int(slot) == len(s.meta) {
-		s.meta = grow(s.meta)
-		s.meta = append(s.meta, slotMeta{})
+	if slot == s.meta.len() {
+		s.meta.push()
 	}
 	return slot
 }
 
-// grow doubles a full slice's capacity (append's growth for large slices
-// is 1.25×, which copies a big state many times over).
-func grow[T any](x []T) []T {
-	if len(x) < cap(x) {
-		return x
-	}
-	y := make([]T, len(x), max(16, 2*cap(x)))
-	copy(y, x)
-	return y
-}
-
 // link files slot under key group g, first in its chain.
 func (s *joinSide) link(slot, g int32) {
-	m := &s.meta[slot]
+	m := s.meta.at(slot)
 	h := s.heads[g]
 	m.next, m.prev, m.gid = h, -1, g
 	if h >= 0 {
-		s.meta[h].prev = slot
+		s.meta.at(h).prev = slot
 	}
 	s.heads[g] = slot
 	s.rows++
@@ -148,9 +136,9 @@ func (s *joinSide) link(slot, g int32) {
 // remove takes a slot out of the index (and its key, if it was the last)
 // and frees it.
 func (s *joinSide) remove(slot int32) {
-	m := &s.meta[slot]
+	m := s.meta.at(slot)
 	if m.prev >= 0 {
-		s.meta[m.prev].next = m.next
+		s.meta.at(m.prev).next = m.next
 	} else {
 		s.heads[m.gid] = m.next
 		if m.next < 0 {
@@ -159,7 +147,7 @@ func (s *joinSide) remove(slot int32) {
 		}
 	}
 	if m.next >= 0 {
-		s.meta[m.next].prev = m.prev
+		s.meta.at(m.next).prev = m.prev
 	}
 	m.n, m.matches = 0, 0
 	m.gen++
@@ -246,7 +234,7 @@ func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 		if g < 0 || ks.isNull(r) || m.Weight(r) == 0 {
 			continue
 		}
-		for s := other.heads[g]; s >= 0; s = other.meta[s].next {
+		for s := other.heads[g]; s >= 0; s = other.meta.at(s).next {
 			pr, ps = append(pr, int32(r)), append(ps, s)
 		}
 	}
@@ -268,7 +256,7 @@ func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 			continue
 		}
 		s := ps[i]
-		o := &other.meta[s]
+		o := other.meta.at(s)
 		w := m.Weight(int(r))
 		emit(r, s, w*o.n)
 		matched[r] += o.n
@@ -350,7 +338,7 @@ func (j *Join) store(side int, ks *keySet, b arrow.RecordBatch, m *Msg, matched 
 		for k, r := range rows {
 			slot := slots[k]
 			me.link(slot, gids[r])
-			sm := &me.meta[slot]
+			sm := me.meta.at(slot)
 			sm.n = m.Weight(int(r))
 			if matched != nil {
 				sm.matches = matched[r]
@@ -366,7 +354,7 @@ func (j *Join) store(side int, ks *keySet, b arrow.RecordBatch, m *Msg, matched 
 			continue
 		}
 		for s := me.heads[gids[r]]; w < 0 && s >= 0; {
-			sm := &me.meta[s]
+			sm := me.meta.at(s)
 			nx := sm.next
 			if me.store.equal(s, b, r) {
 				take := min(sm.n, -w)
@@ -450,7 +438,7 @@ func (j *Join) ExpireBelow(side int, limit int64) {
 	s := j.sides[side]
 	for len(s.heap) > 0 && s.heap[0].ts < limit {
 		e := s.pop()
-		if sm := s.meta[e.slot]; sm.gen == e.gen && sm.n > 0 {
+		if sm := (*s.meta.at(e.slot)); sm.gen == e.gen && sm.n > 0 {
 			s.remove(e.slot)
 		}
 	}
