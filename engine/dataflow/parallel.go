@@ -156,6 +156,9 @@ func (p *ParallelAgg) Absorb(ctx *expr.Ctx, m *Msg) error {
 		v.Release()
 	}
 	parts := make([][]int, len(p.workers))
+	for w := range parts {
+		parts[w] = make([]int, 0, n/len(parts)+n/8+1)
+	}
 	for r, h := range hs {
 		w := int(h % uint64(len(p.workers)))
 		parts[w] = append(parts[w], r)

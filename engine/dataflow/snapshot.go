@@ -394,7 +394,9 @@ func (t *TopN) Restore(p []byte) error {
 			for c, x := range d {
 				buf = exec.AppendKey(buf, t.InTypes[c], x)
 			}
-			part.rows[string(buf)] = &topRow{d: d, keys: row[len(t.InTypes) : len(t.InTypes)+len(orderTs)], n: row[len(row)-1].I}
+			x := &topRow{d: d, keys: row[len(t.InTypes) : len(t.InTypes)+len(orderTs)], n: row[len(row)-1].I, enc: string(buf)}
+			part.rows[x.enc] = x
+			t.push(part, x)
 		}
 		nt := r.count()
 		for j := 0; j < nt && r.err == nil; j++ {

@@ -1,8 +1,6 @@
 package dataflow
 
 import (
-	"sort"
-
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/types"
@@ -32,6 +30,11 @@ type TopN struct {
 
 type topPart struct {
 	rows map[string]*topRow
+	// h orders the rows best first (ORDER BY values, then encoding); a row
+	// taken out of rows stays in it, dead, until it reaches the top or
+	// the dead are many and it is rebuilt
+	h    []*topRow
+	dead int
 	top  [][]types.Datum
 	// worst is the ORDER BY values of the last row of a full top N (nil
 	// while it has fewer): over an input that only inserts, a row ordered
@@ -43,6 +46,8 @@ type topRow struct {
 	d    []types.Datum // the input row
 	keys []types.Datum // its ORDER BY values
 	n    int64
+	enc  string // its key in the partition's rows
+	dead bool
 }
 
 // NewTopN returns an empty top-N operator.
@@ -121,12 +126,15 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 			for i, v := range ovals {
 				keys[i] = v.At(r)
 			}
-			x = &topRow{d: row, keys: keys}
-			p.rows[string(t.buf)] = x
+			x = &topRow{d: row, keys: keys, enc: string(t.buf)}
+			p.rows[x.enc] = x
+			t.push(p, x)
 		}
 		x.n += m.Weight(r)
 		if x.n == 0 {
-			delete(p.rows, string(t.buf))
+			delete(p.rows, x.enc)
+			x.dead = true
+			p.dead++
 		}
 	}
 	var out [][]types.Datum
@@ -143,80 +151,119 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 	return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, t.outTypes, out), Weights: weights}, nil
 }
 
-// top sorts a partition's rows and returns its first N with row numbers
-// (or ranks), and the ORDER BY values of the last when there are N.
+// top returns a partition's first N rows with row numbers (or ranks),
+// and the ORDER BY values of the last when there are N. It takes them off
+// the heap best first — as many as the top N needs, plus those tied with
+// the last for RANK — and puts them back: O(N log n), not a sort.
 func (t *TopN) top(p *topPart) ([][]types.Datum, []types.Datum) {
-	type entry struct {
-		enc string
-		r   *topRow
+	if p.dead > 16 && p.dead > len(p.h)/2 {
+		t.rebuild(p)
 	}
-	all := make([]entry, 0, len(p.rows))
-	var best *topRow
-	for k, r := range p.rows {
-		all = append(all, entry{k, r})
-		if best == nil || t.compare(r.keys, best.keys) < 0 {
-			best = r
+	var picked []*topRow
+	var count int64
+	for len(p.h) > 0 {
+		x := p.h[0]
+		if x.dead {
+			t.pop(p)
+			p.dead--
+			continue
 		}
-	}
-	if t.N == 1 && len(all) > 1 && (t.Rank || !t.AppendOnly) {
-		// the first place only: the rows tied with the best are all that
-		// can be in it, no need to sort the others
-		tied := all[:0:0]
-		for _, e := range all {
-			if t.compare(e.r.keys, best.keys) == 0 {
-				tied = append(tied, e)
-			}
-		}
-		if !t.AppendOnly {
-			all = tied
-		} else {
-			// an input that only inserts keeps just those
-			for _, e := range all {
-				if t.compare(e.r.keys, best.keys) != 0 {
-					delete(p.rows, e.enc)
-				}
-			}
-			all = tied
-		}
-	}
-	sort.Slice(all, func(i, j int) bool {
-		if c := t.compare(all[i].r.keys, all[j].r.keys); c != 0 {
-			return c < 0
-		}
-		return all[i].enc < all[j].enc // ties: a fixed order
-	})
-	var out [][]types.Datum
-	var worst []types.Datum
-	in := len(all) // rows from here on are outside the top N
-	for i, e := range all {
-		rank := int64(len(out)) + 1
-		if t.Rank && i > 0 && t.compare(all[i-1].r.keys, e.r.keys) == 0 {
-			rank = out[len(out)-1][len(e.r.d)].I // tied with the row before
-		}
-		if rank > t.N {
-			in = i
+		if count >= t.N && (!t.Rank || t.compare(x.keys, picked[len(picked)-1].keys) != 0) {
 			break
 		}
-		for k := int64(0); k < e.r.n && (t.Rank || int64(len(out)) < t.N); k++ {
+		t.pop(p)
+		picked = append(picked, x)
+		count += x.n
+	}
+	for _, x := range picked {
+		t.push(p, x)
+	}
+	var out [][]types.Datum
+	var worst []types.Datum
+	for i, e := range picked {
+		rank := int64(len(out)) + 1
+		if t.Rank && i > 0 && t.compare(picked[i-1].keys, e.keys) == 0 {
+			rank = out[len(out)-1][len(e.d)].I // tied with the row before
+		}
+		if rank > t.N {
+			break
+		}
+		for k := int64(0); k < e.n && (t.Rank || int64(len(out)) < t.N); k++ {
 			if !t.Rank {
 				rank = int64(len(out)) + 1
 			}
-			out = append(out, append(append(make([]types.Datum, 0, len(e.r.d)+1), e.r.d...), types.DInt(rank)))
+			out = append(out, append(append(make([]types.Datum, 0, len(e.d)+1), e.d...), types.DInt(rank)))
 		}
 		if int64(len(out)) >= t.N {
-			worst = e.r.keys
+			worst = e.keys
 		}
 	}
-	if t.AppendOnly {
+	if t.AppendOnly && len(p.rows) > len(picked) {
 		// rows outside the top N can never come back into it
-		for _, e := range all[in:] {
-			delete(p.rows, e.enc)
+		p.rows = make(map[string]*topRow, len(picked))
+		for _, x := range picked {
+			p.rows[x.enc] = x
 		}
+		p.h, p.dead = append(p.h[:0:0], picked...), 0
 	}
 	if int64(len(out)) < t.N {
 		worst = nil
 	}
 	return out, worst
+}
+
+// less orders rows in a partition: by the ORDER BY values, then (ties) by
+// encoding, a fixed order.
+func (t *TopN) less(a, b *topRow) bool {
+	if c := t.compare(a.keys, b.keys); c != 0 {
+		return c < 0
+	}
+	return a.enc < b.enc
+}
+
+func (t *TopN) push(p *topPart, x *topRow) {
+	p.h = append(p.h, x)
+	for i := len(p.h) - 1; i > 0; {
+		up := (i - 1) / 2
+		if !t.less(p.h[i], p.h[up]) {
+			break
+		}
+		p.h[i], p.h[up] = p.h[up], p.h[i]
+		i = up
+	}
+}
+
+func (t *TopN) pop(p *topPart) *topRow {
+	h := p.h
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h[last] = nil
+	h = h[:last]
+	for i := 0; ; {
+		l, best := 2*i+1, i
+		if l < len(h) && t.less(h[l], h[best]) {
+			best = l
+		}
+		if l+1 < len(h) && t.less(h[l+1], h[best]) {
+			best = l + 1
+		}
+		if best == i {
+			break
+		}
+		h[i], h[best] = h[best], h[i]
+		i = best
+	}
+	p.h = h
+	return top
+}
+
+// rebuild makes a partition's heap of its live rows.
+func (t *TopN) rebuild(p *topPart) {
+	p.h, p.dead = p.h[:0:0], 0
+	for _, x := range p.rows {
+		t.push(p, x)
+	}
 }
 
 func (t *TopN) compare(a, b []types.Datum) int {

@@ -43,8 +43,12 @@ func AssignWindowsLate(ctx *expr.Ctx, b arrow.RecordBatch, w WindowSpec, ts []ty
 	late := 0
 	n := int(b.NumRows())
 	times := b.Column(w.TimeCol)
-	var rows []int
-	var starts []int64
+	per := 1
+	if w.Hopping && w.Slide > 0 {
+		per = int((w.Size + w.Slide - 1) / w.Slide)
+	}
+	rows := make([]int, 0, n*per)
+	starts := make([]int64, 0, n*per)
 	var buf []int64
 	for i := 0; i < n; i++ {
 		if times.IsNull(i) {
