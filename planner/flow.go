@@ -242,13 +242,13 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			// top-N steps over the stream itself see only inserts
 			for _, st := range f.pre {
 				if t, ok := st.(*topNStep); ok {
-					t.op.AppendOnly = f.parent == nil && !f.joinAbove
+					t.op.AppendOnly = f.insertOnly()
 				}
 			}
 			if aggNode == nil {
 				for _, st := range f.post {
 					if t, ok := st.(*topNStep); ok {
-						t.op.AppendOnly = f.parent == nil && !f.joinAbove
+						t.op.AppendOnly = f.insertOnly()
 					}
 				}
 			}
@@ -258,7 +258,7 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			} else if aggNode != nil {
 				// a stream only inserts; a view's changelog also retracts
 				// (a join retracts too: table changes, outer rows matched late)
-				opts := dataflow.IncAggOptions{AppendOnly: f.parent == nil && !f.joinAbove && !retracts(f.pre), Quiet: f.eowc}
+				opts := dataflow.IncAggOptions{AppendOnly: f.insertOnly() && !retracts(f.pre), Quiet: f.eowc}
 				if f.endKey >= 0 {
 					opts.HasWindow, opts.WindowKey = true, f.endKey
 				} else if f.startKey >= 0 {
@@ -1582,6 +1582,22 @@ func readsStream(n Node) bool {
 		}
 	}
 	return false
+}
+
+// insertOnly reports whether what reaches the steps above the source (or
+// the join) only ever inserts: a stream does; so does an inner join of
+// two streams (bounded in time or not: expiring state retracts nothing).
+// A view's changelog, a table join (table changes), an outer join (late
+// matches) and an as-of join (later rows re-match) retract.
+func (f *viewFlow) insertOnly() bool {
+	if f.parent != nil {
+		return false
+	}
+	if !f.joinAbove {
+		return true
+	}
+	j, ok := f.join.(*dataflow.Join)
+	return ok && f.interval != nil && len(f.stages) == 0 && j.Kind == exec.InnerJoin
 }
 
 // neededColumns works out which columns of a source batch of width
