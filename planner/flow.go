@@ -956,7 +956,11 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 			wg.Add(1)
 			go func(i int, sh *streamstore.Shard, from uint64) {
 				defer wg.Done()
-				b, seqs, arrivals, next, err := sh.ReadBatchWithPositions(memory.DefaultAllocator, from, max)
+				var keep []bool
+				if f.keep != nil {
+					keep = f.keep[:len(f.ts)-3] // the stream's own columns, without _shard, _seq, _arrival
+				}
+				b, seqs, arrivals, next, err := sh.ReadColumns(memory.DefaultAllocator, from, max, keep)
 				if err != nil || b == nil {
 					errs[i] = err
 					return

@@ -213,14 +213,20 @@ func nextAuction(e uint64, r *rng) int64 {
 
 // nextPrice spreads prices over six orders of magnitude (cents).
 func nextPrice(r *rng) int64 {
-	return int64(math.Round(math.Pow(10, r.float()*6) * 100))
+	return int64(math.Round(math.Exp(r.float()*6*math.Ln10) * 100)) // 10^(6x), cheaper than Pow
 }
 
 // Read generates events [from, from+n) of a kind's shard (indexes within
 // the shard, from 0) as a batch of the kind's columns, with each event's
 // time (its arrival).
 func (g *Generator) Read(mem memory.Allocator, kind, shard int, from uint64, n int) (arrow.RecordBatch, []int64) {
-	cols := newColumns(kind, n)
+	return g.ReadColumns(mem, kind, shard, from, n, nil)
+}
+
+// ReadColumns is Read that fills only the columns keep marks (nil: all);
+// the others are NULL.
+func (g *Generator) ReadColumns(mem memory.Allocator, kind, shard int, from uint64, n int, keep []bool) (arrow.RecordBatch, []int64) {
+	cols := newColumns(kind, n, keep)
 	times := make([]int64, n)
 	s := uint64(g.cfg.Shards)
 	for k := 0; k < n; k++ {
@@ -363,6 +369,7 @@ type columns struct {
 	ints [][]int64
 	offs [][]int32
 	data [][]byte
+	skip []bool // columns nobody reads: computed (the random draws are the same) but not kept
 }
 
 // textWidths are the text columns' average widths, by kind and column:
@@ -373,10 +380,14 @@ var textWidths = [3][]int{
 	Bid:     {3: 10, 4: 64, 6: 70},
 }
 
-func newColumns(kind int, n int) *columns {
+func newColumns(kind int, n int, keep []bool) *columns {
 	schema := Schemas[kind]
-	c := &columns{ints: make([][]int64, len(schema)), offs: make([][]int32, len(schema)), data: make([][]byte, len(schema))}
+	c := &columns{ints: make([][]int64, len(schema)), offs: make([][]int32, len(schema)), data: make([][]byte, len(schema)), skip: make([]bool, len(schema))}
 	for i, col := range schema {
+		if keep != nil && !keep[i] {
+			c.skip[i] = true
+			continue
+		}
 		if col.Type.Kind == types.Text {
 			c.offs[i] = append(make([]int32, 0, n+1), 0)
 			c.data[i] = make([]byte, 0, n*(textWidths[kind][i]+textWidths[kind][i]/4+1))
@@ -387,11 +398,22 @@ func newColumns(kind int, n int) *columns {
 	return c
 }
 
-func (c *columns) int(i int, v int64) { c.ints[i] = append(c.ints[i], v) }
+func (c *columns) int(i int, v int64) {
+	if !c.skip[i] {
+		c.ints[i] = append(c.ints[i], v)
+	}
+}
 
 // str appends the concatenation of parts to text column i; it returns its
 // length.
 func (c *columns) str(i int, parts ...string) int {
+	if c.skip[i] {
+		n := 0
+		for _, p := range parts {
+			n += len(p)
+		}
+		return n
+	}
 	d := c.data[i]
 	at := len(d)
 	for _, p := range parts {
@@ -407,7 +429,11 @@ func (c *columns) batch(schema []Column, n int) arrow.RecordBatch {
 	cols := make([]arrow.Array, len(schema))
 	for i, col := range schema {
 		dt := types.ArrowType(col.Type)
-		fields[i] = arrow.Field{Name: col.Name, Type: dt}
+		fields[i] = arrow.Field{Name: col.Name, Type: dt, Nullable: true}
+		if c.skip[i] {
+			cols[i] = array.MakeArrayOfNull(memory.DefaultAllocator, dt, n)
+			continue
+		}
 		var bufs []*memory.Buffer
 		if c.offs[i] != nil {
 			offs := c.offs[i]
@@ -439,7 +465,7 @@ func (g *Generator) Kind(kind int) KindGenerator { return KindGenerator{g, kind}
 // Len is the number of events of the kind in a shard.
 func (k KindGenerator) Len(shard int) uint64 { return k.g.ShardLen(k.kind, shard) }
 
-// Read generates events of the kind's shard.
-func (k KindGenerator) Read(mem memory.Allocator, shard int, from uint64, n int) (arrow.RecordBatch, []int64) {
-	return k.g.Read(mem, k.kind, shard, from, n)
+// Read generates events of the kind's shard, the columns keep marks (nil: all).
+func (k KindGenerator) Read(mem memory.Allocator, shard int, from uint64, n int, keep []bool) (arrow.RecordBatch, []int64) {
+	return k.g.ReadColumns(mem, k.kind, shard, from, n, keep)
 }

@@ -143,3 +143,33 @@ func TestRules(t *testing.T) {
 		}
 	}
 }
+
+// Reading some columns gives the same values in them as reading all (the
+// random draws are the same), and NULLs in the others.
+func TestReadColumns(t *testing.T) {
+	g := New(Config{Events: 20_000, Rate: 1000, Shards: 2, Seed: 9})
+	for kind := range Names {
+		keep := make([]bool, len(Schemas[kind]))
+		for i := range keep {
+			keep[i] = i%2 == 1
+		}
+		full, _ := g.Read(memory.DefaultAllocator, kind, 1, 100, 500)
+		part, _ := g.ReadColumns(memory.DefaultAllocator, kind, 1, 100, 500, keep)
+		for c := range keep {
+			for r := 0; r < 500; r++ {
+				got := types.DatumAt(part.Column(c), r)
+				if !keep[c] {
+					if !got.Null {
+						t.Fatalf("%s column %d not NULL", Names[kind], c)
+					}
+					continue
+				}
+				if want := types.DatumAt(full.Column(c), r); got != want {
+					t.Fatalf("%s column %d row %d: %v, want %v", Names[kind], c, r, got, want)
+				}
+			}
+		}
+		full.Release()
+		part.Release()
+	}
+}

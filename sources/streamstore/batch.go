@@ -21,8 +21,15 @@ func (s *Shard) ReadBatch(mem memory.Allocator, from uint64, max int) (arrow.Rec
 // ReadBatchWithPositions is ReadBatch that also returns each record's
 // arrival time (µs since the epoch).
 func (s *Shard) ReadBatchWithPositions(mem memory.Allocator, from uint64, max int) (arrow.RecordBatch, []uint64, []int64, uint64, error) {
+	return s.ReadColumns(mem, from, max, nil)
+}
+
+// ReadColumns is ReadBatchWithPositions for a reader of only the columns
+// keep marks (nil: all): a generated shard computes no others (they are
+// NULL); a stored one decodes every column.
+func (s *Shard) ReadColumns(mem memory.Allocator, from uint64, max int, keep []bool) (arrow.RecordBatch, []uint64, []int64, uint64, error) {
 	if s.gen != nil {
-		return s.readGenerated(mem, from, max)
+		return s.readGenerated(mem, from, max, keep)
 	}
 	builders := make([]array.Builder, len(s.ts))
 	fields := make([]arrow.Field, len(s.ts))

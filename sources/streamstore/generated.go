@@ -13,8 +13,9 @@ type Generator interface {
 	// Len is the number of records of a shard.
 	Len(shard int) uint64
 	// Read returns records [from, from+n) of a shard (counting from 0)
-	// as a batch of the stream's columns, and their arrival times.
-	Read(mem memory.Allocator, shard int, from uint64, n int) (arrow.RecordBatch, []int64)
+	// as a batch of the stream's columns, and their arrival times; only
+	// the columns keep marks need values (nil: all), the others may be NULL.
+	Read(mem memory.Allocator, shard int, from uint64, n int, keep []bool) (arrow.RecordBatch, []int64)
 }
 
 // ErrGenerated is returned by appends to a generated stream.
@@ -44,13 +45,13 @@ func (st *Store) Generated(key string, cfg Config, gen Generator) *Stream {
 func (s *Stream) Generated() bool { return s.generated }
 
 // readGenerated is ReadBatchWithPositions of a generated shard.
-func (s *Shard) readGenerated(mem memory.Allocator, from uint64, max int) (arrow.RecordBatch, []uint64, []int64, uint64, error) {
+func (s *Shard) readGenerated(mem memory.Allocator, from uint64, max int, keep []bool) (arrow.RecordBatch, []uint64, []int64, uint64, error) {
 	from = maxU(from, 1)
 	if from >= s.committed || max <= 0 {
 		return nil, nil, nil, maxU(from, s.committed), nil
 	}
 	n := int(min(uint64(max), s.committed-from))
-	b, arrivals := s.gen.Read(mem, s.ID, from-1, n)
+	b, arrivals := s.gen.Read(mem, s.ID, from-1, n, keep)
 	seqs := make([]uint64, n)
 	for i := range seqs {
 		seqs[i] = from + uint64(i)
@@ -60,7 +61,7 @@ func (s *Shard) readGenerated(mem memory.Allocator, from uint64, max int) (arrow
 
 // readGeneratedRecords is Read of a generated shard.
 func (s *Shard) readGeneratedRecords(from uint64, max int) ([]Record, uint64, error) {
-	b, seqs, arrivals, next, err := s.readGenerated(memory.DefaultAllocator, from, max)
+	b, seqs, arrivals, next, err := s.readGenerated(memory.DefaultAllocator, from, max, nil)
 	if err != nil || b == nil {
 		return nil, next, err
 	}
