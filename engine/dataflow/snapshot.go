@@ -385,7 +385,7 @@ func (t *TopN) Restore(p []byte) error {
 		}
 		pk := string(r.p[:n])
 		r.p = r.p[n:]
-		part := &topPart{rows: map[string]*topRow{}}
+		part := &topPart{rows: map[string]*topRow{}, key: pk}
 		nr := r.count()
 		for j := 0; j < nr && r.err == nil; j++ {
 			row := r.row(rowTs)

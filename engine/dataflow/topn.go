@@ -29,7 +29,9 @@ type TopN struct {
 }
 
 type topPart struct {
-	rows map[string]*topRow
+	key     string // its key in parts
+	touched bool   // changed by the batch being processed
+	rows    map[string]*topRow
 	// h orders the rows best first (ORDER BY values, then encoding); a row
 	// taken out of rows stays in it, dead, until it reaches the top or
 	// the dead are many and it is rebuilt
@@ -89,8 +91,7 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 			v.Release()
 		}
 	}()
-	touched := map[string]*topPart{}
-	var order []string
+	var touched []*topPart
 	scratch := make([]types.Datum, len(ovals))
 	for r := 0; r < int(b.NumRows()); r++ {
 		t.buf = t.buf[:0]
@@ -106,14 +107,13 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 				continue
 			}
 		}
-		pk := string(t.buf)
 		if p == nil {
-			p = &topPart{rows: map[string]*topRow{}}
-			t.parts[pk] = p
+			p = &topPart{rows: map[string]*topRow{}, key: string(t.buf)}
+			t.parts[p.key] = p
 		}
-		if touched[pk] == nil {
-			touched[pk] = p
-			order = append(order, pk)
+		if !p.touched {
+			p.touched = true
+			touched = append(touched, p)
 		}
 		row := make([]types.Datum, b.NumCols())
 		for c := range row {
@@ -139,13 +139,13 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 	}
 	var out [][]types.Datum
 	var weights []int64
-	for _, pk := range order {
-		p := touched[pk]
+	for _, p := range touched {
+		p.touched = false
 		now, worst := t.top(p)
 		out, weights = diffRows(t.outTypes, p.top, now, out, weights)
 		p.top, p.worst = now, worst
 		if len(p.rows) == 0 {
-			delete(t.parts, pk)
+			delete(t.parts, p.key)
 		}
 	}
 	return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, t.outTypes, out), Weights: weights}, nil
