@@ -276,6 +276,7 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			if f.stream != nil && f.interval == nil && !f.joinAbove && f.sess == nil {
 				f.keep = neededColumns(f.pre, f.aggNode, f.post, len(f.ts))
 			}
+			f.planTopNExpiry()
 			return f, nil
 		case *JoinNode:
 			next, stage, err := f.planJoin(db, b, x)
@@ -796,6 +797,11 @@ func (f *viewFlow) closeWindows(ctx *expr.Ctx) error {
 		final, ts, groups = f.sess.Expire(wm), f.sess.OutTypes, f.sess.Groups()
 	} else {
 		final, ts, groups = f.agg.ExpireWindows(wm), f.agg.Types(), f.agg.Groups()
+	}
+	for _, st := range f.post {
+		if t, ok := st.(*topNStep); ok {
+			t.op.ExpireBefore(wm)
+		}
 	}
 	f.mu.Lock()
 	f.watermark, f.hasWM = wm, true
@@ -1586,6 +1592,55 @@ func readsStream(n Node) bool {
 		}
 	}
 	return false
+}
+
+// planTopNExpiry lets a top-N above a windowed aggregate drop a window's
+// partition once the watermark closes the window (the aggregate drops its
+// groups then, so no change can reach the partition any more): when a
+// PARTITION BY column is the window_start or window_end key, traced
+// through the projections and filters between them.
+func (f *viewFlow) planTopNExpiry() {
+	if f.agg == nil || (f.startKey < 0 && f.endKey < 0) {
+		return
+	}
+	for i, st := range f.post {
+		t, ok := st.(*topNStep)
+		if !ok {
+			continue
+		}
+		for pi, pe := range t.w.Partition {
+			c, ok := pe.(*expr.Col)
+			if !ok {
+				continue
+			}
+			idx, traced := c.Idx, true
+			for j := i - 1; j >= 0 && traced; j-- {
+				switch x := f.post[j].(type) {
+				case *ProjectNode:
+					cc, ok := x.Exprs[idx].(*expr.Col)
+					traced = ok
+					if ok {
+						idx = cc.Idx
+					}
+				case *FilterNode:
+				default:
+					traced = false
+				}
+			}
+			switch {
+			case !traced:
+			case idx == f.startKey:
+				t.op.ExpireCol, t.op.ExpireAdd = pi, f.window.Spec.Size
+			case idx == f.endKey:
+				t.op.ExpireCol, t.op.ExpireAdd = pi, 0
+			default:
+				continue
+			}
+			if t.op.ExpireCol >= 0 {
+				break
+			}
+		}
+	}
 }
 
 // insertOnly reports whether what reaches the steps above the source (or

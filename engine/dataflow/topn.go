@@ -22,6 +22,11 @@ type TopN struct {
 	// Rank: RANK() <= N instead of ROW_NUMBER() <= N — every row tied
 	// with the N-th stays in, numbered by its rank
 	Rank bool
+	// ExpireCol, when >= 0, is a PARTITION BY column holding a window's
+	// start (plus ExpireAdd: its end): ExpireBefore drops the partitions
+	// of windows the watermark has closed, which get no more changes.
+	ExpireCol int
+	ExpireAdd int64
 
 	outTypes []types.T
 	parts    map[string]*topPart
@@ -29,8 +34,9 @@ type TopN struct {
 }
 
 type topPart struct {
-	key     string // its key in parts
-	touched bool   // changed by the batch being processed
+	key     string      // its key in parts
+	touched bool        // changed by the batch being processed
+	window  types.Datum // the ExpireCol value
 	rows    map[string]*topRow
 	// h orders the rows best first (ORDER BY values, then encoding); a row
 	// taken out of rows stays in it, dead, until it reaches the top or
@@ -54,7 +60,7 @@ type topRow struct {
 
 // NewTopN returns an empty top-N operator.
 func NewTopN(partition []expr.Expr, order []exec.SortKey, n int64, in []types.T, appendOnly bool) *TopN {
-	return &TopN{Partition: partition, Order: order, N: n, InTypes: in, AppendOnly: appendOnly,
+	return &TopN{Partition: partition, Order: order, N: n, InTypes: in, AppendOnly: appendOnly, ExpireCol: -1,
 		outTypes: append(append([]types.T{}, in...), types.TInt64), parts: map[string]*topPart{}}
 }
 
@@ -109,6 +115,9 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 		}
 		if p == nil {
 			p = &topPart{rows: map[string]*topRow{}, key: string(t.buf)}
+			if t.ExpireCol >= 0 {
+				p.window = pvals[t.ExpireCol].At(r)
+			}
 			t.parts[p.key] = p
 		}
 		if !p.touched {
@@ -149,6 +158,22 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 		}
 	}
 	return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, t.outTypes, out), Weights: weights}, nil
+}
+
+// ExpireBefore drops the partitions whose window ended at or before wm
+// (see ExpireCol); their rows in the output stay. It returns how many.
+func (t *TopN) ExpireBefore(wm int64) int {
+	if t.ExpireCol < 0 {
+		return 0
+	}
+	n := 0
+	for k, p := range t.parts {
+		if !p.window.Null && p.window.I+t.ExpireAdd <= wm {
+			delete(t.parts, k)
+			n++
+		}
+	}
+	return n
 }
 
 // top returns a partition's first N rows with row numbers (or ranks),
