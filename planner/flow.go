@@ -495,7 +495,11 @@ type topNStep struct {
 func (t *topNStep) Columns() []Column { return t.w.Cols }
 func (t *topNStep) Children() []Node  { return []Node{t.w.In} }
 func (t *topNStep) describe() string {
-	return fmt.Sprintf("TopN n=%d partition=%v", t.op.N, t.w.Partition)
+	kind := "row_number"
+	if t.op.Rank {
+		kind = "rank"
+	}
+	return fmt.Sprintf("TopN %s <= %d partition=%v", kind, t.op.N, t.w.Partition)
 }
 
 // topNOf recognises a top-N filter: rn <= N (or rn < N, N >= rn) where rn

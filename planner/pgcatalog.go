@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -479,6 +480,24 @@ func init() {
 				wm = st.watermark
 			}
 			out = append(out, row(o.Name, true, emit, int64(st.groups), st.late, wm, int32(st.subs), st.subLag))
+		}
+		return out, nil
+	})
+	pg("streamsql_sinks", 12012, "sink name, connector text, running bool, changes int8, net_rows int8, checksum text", func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
+		var out [][]types.Datum
+		for _, o := range db.Catalog.Objects() {
+			if o.Kind != catalog.KindSink {
+				continue
+			}
+			f := db.flow(o.Name)
+			if f == nil || !f.discard {
+				out = append(out, row(o.Name, o.Options["connector"], false, nil, nil, nil))
+				continue
+			}
+			f.mu.RLock()
+			st := f.sink
+			f.mu.RUnlock()
+			out = append(out, row(o.Name, o.Options["connector"], true, st.changes, st.rows, fmt.Sprintf("%016x", st.checksum)))
 		}
 		return out, nil
 	})
