@@ -65,21 +65,7 @@ var demoViews = []string{
 
 // runSQL executes statements (separated by semicolons) in a session.
 func runSQL(db *planner.DB, sql string) error {
-	s := db.NewSession(expr.OwnerName, "streamsql")
-	stmts, err := s.Parse(sql)
-	if err != nil {
-		return err
-	}
-	for _, st := range stmts {
-		p, err := s.Prepare(st, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := s.Execute(context.Background(), p, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return db.NewSession(expr.OwnerName, "streamsql").ExecScript(sql)
 }
 
 // startDemo creates the demo's objects and starts its generators.

@@ -444,42 +444,14 @@ func (j *Join) ExpireBelow(side int, limit int64) {
 	}
 }
 
-func (s *joinSide) push(e expEntry) {
-	h := append(s.heap, e)
-	for i := len(h) - 1; i > 0; {
-		p := (i - 1) / 2
-		if h[p].ts <= h[i].ts {
-			break
-		}
-		h[p], h[i] = h[i], h[p]
-		i = p
-	}
-	s.heap = h
+func (s *joinSide) push(e expEntry) { s.heap = heapPush(s.heap, e, earlier) }
+
+func (s *joinSide) pop() (e expEntry) {
+	s.heap, e = heapPop(s.heap, earlier)
+	return e
 }
 
-func (s *joinSide) pop() expEntry {
-	h := s.heap
-	top := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
-	for i := 0; ; {
-		l, small := 2*i+1, i
-		if l < len(h) && h[l].ts < h[small].ts {
-			small = l
-		}
-		if l+1 < len(h) && h[l+1].ts < h[small].ts {
-			small = l + 1
-		}
-		if small == i {
-			break
-		}
-		h[i], h[small] = h[small], h[i]
-		i = small
-	}
-	s.heap = h
-	return top
-}
+func earlier(a, b expEntry) bool { return a.ts < b.ts }
 
 // restoreRows puts snapshot rows (values, multiplicity, match count) back
 // into side's state.

@@ -246,41 +246,11 @@ func (t *TopN) less(a, b *topRow) bool {
 	return a.enc < b.enc
 }
 
-func (t *TopN) push(p *topPart, x *topRow) {
-	p.h = append(p.h, x)
-	for i := len(p.h) - 1; i > 0; {
-		up := (i - 1) / 2
-		if !t.less(p.h[i], p.h[up]) {
-			break
-		}
-		p.h[i], p.h[up] = p.h[up], p.h[i]
-		i = up
-	}
-}
+func (t *TopN) push(p *topPart, x *topRow) { p.h = heapPush(p.h, x, t.less) }
 
-func (t *TopN) pop(p *topPart) *topRow {
-	h := p.h
-	top := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	h[last] = nil
-	h = h[:last]
-	for i := 0; ; {
-		l, best := 2*i+1, i
-		if l < len(h) && t.less(h[l], h[best]) {
-			best = l
-		}
-		if l+1 < len(h) && t.less(h[l+1], h[best]) {
-			best = l + 1
-		}
-		if best == i {
-			break
-		}
-		h[i], h[best] = h[best], h[i]
-		i = best
-	}
-	p.h = h
-	return top
+func (t *TopN) pop(p *topPart) (x *topRow) {
+	p.h, x = heapPop(p.h, t.less)
+	return x
 }
 
 // rebuild makes a partition's heap of its live rows.
