@@ -23,6 +23,9 @@ type NexmarkRun struct {
 	// Setup, when set, runs after the source exists and before the
 	// timer starts (a test creates views to compare here).
 	Setup func(s *Session) error
+	// CPU, when set, reads the process's CPU time: the result's CPU is
+	// what it used between the timer's start and stop.
+	CPU func() time.Duration
 }
 
 // NexmarkResult is what a run measured and produced.
@@ -30,6 +33,7 @@ type NexmarkResult struct {
 	Query    string
 	Events   uint64
 	Elapsed  time.Duration // from creating the query's relations to FLUSH returning
+	CPU      time.Duration // CPU time over the same span (when NexmarkRun.CPU is set)
 	Rows     int64         // rows of the result (net, for a sink)
 	Checksum uint64
 	DB       *DB // still open when keep was set (the caller closes it)
@@ -77,6 +81,10 @@ func RunNexmark(run NexmarkRun, keep bool) (*NexmarkResult, error) {
 			return nil, err
 		}
 	}
+	var cpu0 time.Duration
+	if run.CPU != nil {
+		cpu0 = run.CPU()
+	}
 	start := time.Now()
 	if err := s.ExecScript(sql); err != nil {
 		return nil, fmt.Errorf("%s: %w", run.Query, err)
@@ -85,6 +93,9 @@ func RunNexmark(run NexmarkRun, keep bool) (*NexmarkResult, error) {
 		return nil, err
 	}
 	res := &NexmarkResult{Query: run.Query, Events: run.Events, Elapsed: time.Since(start)}
+	if run.CPU != nil {
+		res.CPU = run.CPU() - cpu0
+	}
 	if res.Rows, res.Checksum, err = db.ResultChecksum(run.Query); err != nil {
 		return nil, err
 	}
