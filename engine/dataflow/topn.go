@@ -99,6 +99,7 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 	}()
 	var touched []*topPart
 	scratch := make([]types.Datum, len(ovals))
+	rowBuf := make([]types.Datum, b.NumCols()) // copied only for new rows
 	for r := 0; r < int(b.NumRows()); r++ {
 		t.buf = t.buf[:0]
 		for i, v := range pvals {
@@ -124,18 +125,19 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 			p.touched = true
 			touched = append(touched, p)
 		}
-		row := make([]types.Datum, b.NumCols())
-		for c := range row {
-			row[c] = types.DatumAt(b.Column(c), r)
-			t.buf = exec.AppendKey(t.buf, t.InTypes[c], row[c])
+		for c := range rowBuf {
+			rowBuf[c] = types.DatumAt(b.Column(c), r)
+			t.buf = exec.AppendKey(t.buf, t.InTypes[c], rowBuf[c])
 		}
 		x := p.rows[string(t.buf)]
 		if x == nil {
-			keys := make([]types.Datum, len(ovals))
+			// a new row: its values and ORDER BY values in one allocation
+			d := make([]types.Datum, len(rowBuf)+len(ovals))
+			copy(d, rowBuf)
 			for i, v := range ovals {
-				keys[i] = v.At(r)
+				d[len(rowBuf)+i] = v.At(r)
 			}
-			x = &topRow{d: row, keys: keys, enc: string(t.buf)}
+			x = &topRow{d: d[:len(rowBuf):len(rowBuf)], keys: d[len(rowBuf):], enc: string(t.buf)}
 			p.rows[x.enc] = x
 			t.push(p, x)
 		}
