@@ -1754,7 +1754,7 @@ func prune(b arrow.RecordBatch, keep []bool) arrow.RecordBatch {
 			cols[i] = b.Column(i)
 			cols[i].Retain()
 		} else {
-			cols[i] = array.MakeArrayOfNull(memory.DefaultAllocator, b.Column(i).DataType(), n)
+			cols[i] = types.NullColumn(b.Column(i).DataType(), n)
 		}
 	}
 	out := array.NewRecordBatch(b.Schema(), cols, int64(n))

@@ -48,6 +48,7 @@ func bench(args []string) error {
 	runs := fs.Int("runs", 1, "runs of each query; the table shows the median")
 	jsonOut := fs.Bool("json", false, "print one JSON line per run")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -68,9 +69,22 @@ func bench(args []string) error {
 			}
 			defer pprof.StopCPUProfile()
 		}
+		if *memProfile != "" {
+			runtime.MemProfileRate = 64 << 10
+		}
 		line, err := benchOnce(planner.NexmarkRun{Query: *query, Events: *events, Rate: *rate, Shards: *shards, Workers: *workers, Seed: *seed})
 		if err != nil {
 			return err
+		}
+		if *memProfile != "" {
+			f, err := os.Create(*memProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				return err
+			}
 		}
 		if *jsonOut {
 			return json.NewEncoder(os.Stdout).Encode(line)

@@ -26,7 +26,7 @@ func Take(mem memory.Allocator, b arrow.RecordBatch, rows []int) arrow.RecordBat
 // TakeArray gathers rows of a into a new column.
 func TakeArray(mem memory.Allocator, a arrow.Array, rows []int) arrow.Array {
 	if a.Len() > 0 && a.NullN() == a.Len() {
-		return array.MakeArrayOfNull(mem, a.DataType(), len(rows))
+		return types.NullColumn(a.DataType(), len(rows))
 	}
 	switch c := a.(type) {
 	case *array.Int64:

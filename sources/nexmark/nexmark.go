@@ -431,7 +431,7 @@ func (c *columns) batch(schema []Column, n int) arrow.RecordBatch {
 		dt := types.ArrowType(col.Type)
 		fields[i] = arrow.Field{Name: col.Name, Type: dt, Nullable: true}
 		if c.skip[i] {
-			cols[i] = array.MakeArrayOfNull(memory.DefaultAllocator, dt, n)
+			cols[i] = types.NullColumn(dt, n)
 			continue
 		}
 		var bufs []*memory.Buffer
