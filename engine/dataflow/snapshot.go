@@ -395,6 +395,7 @@ func (t *TopN) Restore(p []byte) error {
 				buf = exec.AppendKey(buf, t.InTypes[c], x)
 			}
 			x := &topRow{d: d, keys: row[len(t.InTypes) : len(t.InTypes)+len(orderTs)], n: row[len(row)-1].I, enc: string(buf)}
+			t.setKey(x)
 			part.rows[x.enc] = x
 			t.push(part, x)
 		}

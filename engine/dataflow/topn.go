@@ -4,6 +4,7 @@ import (
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/types"
+	"math"
 )
 
 // TopN maintains ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) <= N
@@ -56,6 +57,9 @@ type topRow struct {
 	n    int64
 	enc  string // its key in the partition's rows
 	dead bool
+	// k is the ORDER BY value when it is one integer (intKey; see setKey)
+	k      int64
+	intKey bool
 }
 
 // NewTopN returns an empty top-N operator.
@@ -138,6 +142,7 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 				d[len(rowBuf)+i] = v.At(r)
 			}
 			x = &topRow{d: d[:len(rowBuf):len(rowBuf)], keys: d[len(rowBuf):], enc: string(t.buf)}
+			t.setKey(x)
 			p.rows[x.enc] = x
 			t.push(p, x)
 		}
@@ -242,10 +247,29 @@ func (t *TopN) top(p *topPart) ([][]types.Datum, []types.Datum) {
 // less orders rows in a partition: by the ORDER BY values, then (ties) by
 // encoding, a fixed order.
 func (t *TopN) less(a, b *topRow) bool {
+	if a.intKey && b.intKey {
+		// one integer ORDER BY value on both (the common case: a count)
+		if a.k != b.k {
+			return a.k < b.k
+		}
+		return a.enc < b.enc
+	}
 	if c := t.compare(a.keys, b.keys); c != 0 {
 		return c < 0
 	}
 	return a.enc < b.enc
+}
+
+// setKey caches a row's ORDER BY value when it is one non-NULL integer
+// (negated for DESC), so that heap order needs no Datum comparison.
+func (t *TopN) setKey(x *topRow) {
+	if len(t.Order) != 1 || x.keys[0].Null || !intLike(t.Order[0].E.Type().Kind) || x.keys[0].I == math.MinInt64 {
+		return // (the smallest integer has no negation)
+	}
+	x.intKey, x.k = true, x.keys[0].I
+	if t.Order[0].Desc {
+		x.k = -x.k
+	}
 }
 
 func (t *TopN) push(p *topPart, x *topRow) { p.h = heapPush(p.h, x, t.less) }
