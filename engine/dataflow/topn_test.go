@@ -69,3 +69,42 @@ func TestTopNRankAndExpiry(t *testing.T) {
 	}
 	check() // its rows stay in the output
 }
+
+// One integer ORDER BY key takes the int64 fast path in the heap; rows
+// with a NULL key compare by the general rule (NULLS FIRST or LAST) with
+// the others, and the order stays total.
+func TestTopNIntKeyWithNulls(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := &expr.Ctx{Go: context.Background(), Mem: mem}
+	ts := []types.T{types.TInt64, types.TInt64}
+	for _, nullsFirst := range []bool{false, true} {
+		op := NewTopN(nil, []exec.SortKey{{E: &expr.Col{Idx: 1, T: types.TInt64}, Desc: true, NullsFirst: nullsFirst}}, 3, ts, false)
+		rows := [][]types.Datum{{types.DInt(1), types.DInt(5)}, {types.DInt(2), types.NullDatum}, {types.DInt(3), types.DInt(-7)},
+			{types.DInt(4), types.DInt(9)}, {types.DInt(5), types.NullDatum}, {types.DInt(6), types.DInt(5)}}
+		in := &Msg{Kind: MsgData, Batch: expr.BatchFromRows(mem, ts, rows)}
+		out, err := op.Process(ctx, in)
+		in.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[int64]int64{}
+		for r := 0; r < int(out.Batch.NumRows()); r++ {
+			got[types.DatumAt(out.Batch.Column(0), r).I] = types.DatumAt(out.Batch.Column(2), r).I
+		}
+		out.Release()
+		// DESC NULLS LAST: 9, 5, 5; NULLS FIRST: NULL, NULL, 9
+		want := map[int64]int64{4: 1, 1: 2, 6: 3}
+		if nullsFirst {
+			want = map[int64]int64{2: 1, 5: 2, 4: 3}
+		}
+		if len(got) != 3 {
+			t.Fatalf("nulls first %v: %v", nullsFirst, got)
+		}
+		for id := range want {
+			if _, ok := got[id]; !ok {
+				t.Fatalf("nulls first %v: got %v, want ids of %v", nullsFirst, got, want)
+			}
+		}
+	}
+}
