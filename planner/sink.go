@@ -56,25 +56,26 @@ func hashRows(b arrow.RecordBatch) []uint64 {
 	hs := make([]uint64, n)
 	for c := 0; c < int(b.NumCols()); c++ {
 		col := b.Column(c)
+		var value func(r int) uint64
+		switch x := col.(type) {
+		case *array.Int64:
+			value = func(r int) uint64 { return uint64(x.Value(r)) }
+		case *array.Int32:
+			value = func(r int) uint64 { return uint64(x.Value(r)) }
+		case *array.Timestamp:
+			value = func(r int) uint64 { return uint64(x.Value(r)) }
+		case *array.Float64:
+			value = func(r int) uint64 { return math.Float64bits(x.Value(r)) }
+		case *array.String:
+			value = func(r int) uint64 { return strHash(x.Value(r)) }
+		default:
+			value = func(r int) uint64 { return strHash(x.ValueStr(r)) }
+		}
+		nulls := col.NullN() > 0
 		for r := 0; r < n; r++ {
-			v := uint64(0x9E3779B97F4A7C15)
-			switch {
-			case col.IsNull(r):
-			default:
-				switch x := col.(type) {
-				case *array.Int64:
-					v = uint64(x.Value(r))
-				case *array.Int32:
-					v = uint64(x.Value(r))
-				case *array.Timestamp:
-					v = uint64(x.Value(r))
-				case *array.Float64:
-					v = math.Float64bits(x.Value(r))
-				case *array.String:
-					v = strHash(x.Value(r))
-				default:
-					v = strHash(x.ValueStr(r))
-				}
+			v := uint64(0x9E3779B97F4A7C15) // NULL
+			if !nulls || !col.IsNull(r) {
+				v = value(r)
 			}
 			hs[r] = (hs[r]^v)*0xBF58476D1CE4E5B9 + uint64(c)
 		}
@@ -82,7 +83,7 @@ func hashRows(b arrow.RecordBatch) []uint64 {
 	return hs
 }
 
-// checksumOf adds a changelog batch to a sink's sums.
+// add adds a changelog batch to a sink's sums.
 func (s *sinkStats) add(m *dataflow.Msg) {
 	n := int(m.Batch.NumRows())
 	for r, h := range hashRows(m.Batch) {
