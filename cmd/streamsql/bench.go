@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -49,8 +50,12 @@ func bench(args []string) error {
 	jsonOut := fs.Bool("json", false, "print one JSON line per run")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
+	gcPercent := fs.Int("gogc", 100, "garbage collector target percentage (Go's default; the server's --gogc 400 trades throughput for latency; the GOGC environment variable, when set, wins)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(*gcPercent)
 	}
 	queries := []string{*query}
 	if *all {
@@ -98,7 +103,7 @@ func bench(args []string) error {
 		var got []benchLine
 		for r := 0; r < *runs; r++ {
 			cmd := exec.Command(os.Args[0], "bench", "nexmark", "--json", "--query", q, fmt.Sprint("--events=", *events),
-				fmt.Sprint("--rate=", *rate), fmt.Sprint("--shards=", *shards), fmt.Sprint("--workers=", *workers), fmt.Sprint("--seed=", *seed))
+				fmt.Sprint("--rate=", *rate), fmt.Sprint("--shards=", *shards), fmt.Sprint("--workers=", *workers), fmt.Sprint("--seed=", *seed), fmt.Sprint("--gogc=", *gcPercent))
 			cmd.Stderr = os.Stderr
 			out, err := cmd.Output()
 			if err != nil {
