@@ -123,13 +123,14 @@ func TestIncAggMatchesBatchUnderRetractions(t *testing.T) {
 		{Kind: exec.AggVarPop, Arg: col(1), T: types.TNumeric},
 		{Kind: exec.AggMin, Arg: col(2), T: types.TFloat64},
 	}
-	// text keys (the general table), integer keys with NULLs (the integer
-	// table, whose groups come and go), and an append-only input (min/max
-	// keep only the extreme)
-	keySets := [][]expr.Expr{{col(0)}, {col(3), col(0)}, {col(3)}}
-	for run, batchSize := range []int{1, 7, 200, 1, 7, 200, 1, 7, 200} {
+	// text keys (the general table), integer and text keys, two integer
+	// keys with NULLs (the two-integer table, whose groups come and go),
+	// and an append-only input over one integer key (min/max keep only the
+	// extreme)
+	keySets := [][]expr.Expr{{col(0)}, {col(3), col(0)}, {col(3), col(1)}, {col(3)}}
+	for run, batchSize := range []int{1, 7, 200, 1, 7, 200, 1, 7, 200, 1, 7, 200} {
 		keys := keySets[run/3]
-		appendOnly := run >= 6
+		appendOnly := run >= 9
 		agg, err := NewIncAgg(keys, append(aggs, exec.AggSpec{Kind: exec.AggMax, Arg: col(1), T: types.TInt64}), IncAggOptions{AppendOnly: appendOnly})
 		if err != nil {
 			t.Fatal(err)

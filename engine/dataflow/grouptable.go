@@ -28,8 +28,11 @@ func newGroupTable(ts []types.T) groupTable {
 			return &datumTable{ts: ts, index: map[string]int32{}}
 		}
 	}
-	if len(ts) == 1 {
+	switch len(ts) {
+	case 1:
 		return newInt1Table()
+	case 2:
+		return newInt2Table()
 	}
 	return newIntTable(len(ts))
 }
@@ -450,6 +453,158 @@ func (t *int1Table) remove(g int32) {
 			k := t.home(e.key)
 			// e stays when its home lies cyclically in (i, j]
 			if (i <= j && i < k && k <= j) || (i > j && (i < k || k <= j)) {
+				continue
+			}
+			t.entries[i] = e
+			i = j
+			break
+		}
+	}
+}
+
+// int2Table is the table for two integer-like columns (a window and a
+// key: the commonest GROUP BY of a windowed view): both values and their
+// NULL flags sit in the probed entry, so a lookup touches one cache line
+// and compares three words inline; linear probing, deletion by backward
+// shift.
+type int2Table struct {
+	entries []int2Entry
+	mask    uint64
+	shift   uint
+	used    int
+	keys    []int2Entry // by group id (gid unused)
+	free    []int32
+	ids     int32
+	bufs    [2][]int64
+}
+
+type int2Entry struct {
+	a, b  int64
+	nulls uint8 // bit 0: a is NULL, bit 1: b is NULL (the value is then 0)
+	gid   int32 // group id + 1; 0 is empty
+}
+
+func newInt2Table() *int2Table {
+	t := &int2Table{}
+	t.resize(1024)
+	return t
+}
+
+func (t *int2Table) resize(size int) {
+	t.entries = make([]int2Entry, size)
+	t.mask = uint64(size - 1)
+	t.shift = uint(64 - bits.Len64(uint64(size)-1))
+}
+
+func (t *int2Table) home(e *int2Entry) uint64 {
+	h := (uint64(e.a)^uint64(e.nulls)<<56)*fib ^ uint64(e.b)
+	h *= fib
+	return (h ^ h>>29) * fib >> t.shift
+}
+
+func same2(x, y *int2Entry) bool { return x.a == y.a && x.b == y.b && x.nulls == y.nulls }
+
+// rows reads the batch's keys as entries, one per row.
+func (t *int2Table) rows(keys []expr.Value, n int) []int2Entry {
+	a, an := intColumn(keys[0], n, &t.bufs[0])
+	b, bn := intColumn(keys[1], n, &t.bufs[1])
+	out := make([]int2Entry, n)
+	for i := range out {
+		e := &out[i]
+		e.a, e.b = a[i], b[i]
+		if an && keys[0].IsNull(i) {
+			e.a, e.nulls = 0, e.nulls|1
+		}
+		if bn && keys[1].IsNull(i) {
+			e.b, e.nulls = 0, e.nulls|2
+		}
+	}
+	return out
+}
+
+func (t *int2Table) assign(keys []expr.Value, n int, gids []int32, added func(int32, int)) {
+	for i, k := range t.rows(keys, n) {
+		h := t.home(&k)
+		for {
+			e := &t.entries[h]
+			if e.gid == 0 {
+				var g int32
+				if m := len(t.free); m > 0 {
+					g, t.free = t.free[m-1], t.free[:m-1]
+					t.keys[g] = k
+				} else {
+					g = t.ids
+					t.ids++
+					t.keys = append(t.keys, k)
+				}
+				k.gid = g + 1
+				*e = k
+				gids[i] = g
+				t.used++
+				if t.used*2 > len(t.entries) {
+					t.rehash()
+				}
+				added(g, i)
+				break
+			}
+			if same2(e, &k) {
+				gids[i] = e.gid - 1
+				break
+			}
+			h = (h + 1) & t.mask
+		}
+	}
+}
+
+func (t *int2Table) lookup(keys []expr.Value, _ []types.T, n int, gids []int32) {
+	for i, k := range t.rows(keys, n) {
+		gids[i] = -1
+		for h := t.home(&k); t.entries[h].gid != 0; h = (h + 1) & t.mask {
+			if same2(&t.entries[h], &k) {
+				gids[i] = t.entries[h].gid - 1
+				break
+			}
+		}
+	}
+}
+
+func (t *int2Table) rehash() {
+	old := t.entries
+	t.resize(len(old) * 2)
+	for i := range old {
+		if old[i].gid == 0 {
+			continue
+		}
+		h := t.home(&old[i])
+		for t.entries[h].gid != 0 {
+			h = (h + 1) & t.mask
+		}
+		t.entries[h] = old[i]
+	}
+}
+
+func (t *int2Table) remove(g int32) {
+	k := t.keys[g]
+	h := t.home(&k)
+	for t.entries[h].gid != g+1 {
+		h = (h + 1) & t.mask
+	}
+	t.free = append(t.free, g)
+	// backward shift: move later members of the probe run into the hole
+	i := h
+	for {
+		t.entries[i] = int2Entry{}
+		j := i
+		for {
+			j = (j + 1) & t.mask
+			e := t.entries[j]
+			if e.gid == 0 {
+				t.used--
+				return
+			}
+			home := t.home(&e)
+			// e stays when its home lies cyclically in (i, j]
+			if (i <= j && i < home && home <= j) || (i > j && (i < home || home <= j)) {
 				continue
 			}
 			t.entries[i] = e
