@@ -108,43 +108,43 @@ func (s *colStore) put(b arrow.RecordBatch, rows, slots []int32) {
 				c.null = newChunked[bool](s.n)
 			}
 			for k, r := range rows {
-				(*c.null.at(slots[k])) = a.IsNull(int(r))
+				*c.null.at(slots[k]) = a.IsNull(int(r))
 			}
 		} else if c.null != nil {
 			for _, slot := range slots {
-				(*c.null.at(slot)) = false
+				*c.null.at(slot) = false
 			}
 		}
 		switch x := a.(type) {
 		case *array.Int64:
 			vals := x.Int64Values()
 			for k, r := range rows {
-				(*c.i64.at(slots[k])) = vals[r]
+				*c.i64.at(slots[k]) = vals[r]
 			}
 		case *array.Timestamp:
 			vals := expr.FixedValues[int64](x)
 			for k, r := range rows {
-				(*c.i64.at(slots[k])) = vals[r]
+				*c.i64.at(slots[k]) = vals[r]
 			}
 		case *array.Int32:
 			vals := x.Int32Values()
 			for k, r := range rows {
-				(*c.i64.at(slots[k])) = int64(vals[r])
+				*c.i64.at(slots[k]) = int64(vals[r])
 			}
 		case *array.Date32:
 			vals := expr.FixedValues[int32](x)
 			for k, r := range rows {
-				(*c.i64.at(slots[k])) = int64(vals[r])
+				*c.i64.at(slots[k]) = int64(vals[r])
 			}
 		case *array.Float64:
 			vals := x.Float64Values()
 			for k, r := range rows {
-				(*c.f64.at(slots[k])) = vals[r]
+				*c.f64.at(slots[k]) = vals[r]
 			}
 		case *array.String:
 			for k, r := range rows {
 				if !x.IsNull(int(r)) {
-					(*c.str.at(slots[k])) = x.Value(int(r))
+					*c.str.at(slots[k]) = x.Value(int(r))
 				}
 			}
 			// the batch's buffer is not ours to keep: copy the bytes of
@@ -183,39 +183,39 @@ func (s *colStore) setDatum(ci int, slot int32, d types.Datum) {
 		if c.null == nil {
 			c.null = newChunked[bool](s.n)
 		}
-		(*c.null.at(slot)) = true
+		*c.null.at(slot) = true
 		return
 	}
 	if c.null != nil {
-		(*c.null.at(slot)) = false
+		*c.null.at(slot) = false
 	}
 	switch storeClass(c.t) {
 	case classInt:
-		(*c.i64.at(slot)) = d.I
+		*c.i64.at(slot) = d.I
 	case classFloat:
-		(*c.f64.at(slot)) = d.F
+		*c.f64.at(slot) = d.F
 	case classStr:
-		(*c.str.at(slot)) = d.S
+		*c.str.at(slot) = d.S
 	case classIv:
-		(*c.iv.at(slot)) = d.Iv
+		*c.iv.at(slot) = d.Iv
 	}
 }
 
 // datum reads one value.
 func (s *colStore) datum(ci int, slot int32) types.Datum {
 	c := &s.cols[ci]
-	if c.null != nil && (*c.null.at(slot)) {
+	if c.null != nil && *c.null.at(slot) {
 		return types.NullDatum
 	}
 	switch storeClass(c.t) {
 	case classInt:
-		return types.Datum{I: (*c.i64.at(slot))}
+		return types.Datum{I: *c.i64.at(slot)}
 	case classFloat:
-		return types.Datum{F: (*c.f64.at(slot))}
+		return types.Datum{F: *c.f64.at(slot)}
 	case classStr:
-		return types.Datum{S: (*c.str.at(slot))}
+		return types.Datum{S: *c.str.at(slot)}
 	}
-	return types.Datum{Iv: (*c.iv.at(slot))}
+	return types.Datum{Iv: *c.iv.at(slot)}
 }
 
 // row reads a slot's values.

@@ -438,7 +438,7 @@ func (j *Join) ExpireBelow(side int, limit int64) {
 	s := j.sides[side]
 	for len(s.heap) > 0 && s.heap[0].ts < limit {
 		e := s.pop()
-		if sm := (*s.meta.at(e.slot)); sm.gen == e.gen && sm.n > 0 {
+		if sm := *s.meta.at(e.slot); sm.gen == e.gen && sm.n > 0 {
 			s.remove(e.slot)
 		}
 	}

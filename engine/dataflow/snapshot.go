@@ -465,7 +465,7 @@ func (j *Join) Snapshot() ([]byte, error) {
 		}
 		var entries []entry
 		for slot := int32(0); slot < s.store.n; slot++ {
-			sm := (*s.meta.at(slot))
+			sm := *s.meta.at(slot)
 			if sm.n == 0 {
 				continue
 			}
