@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -260,7 +261,7 @@ func (db *DB) appendRows(o *catalog.Object, rows []storage.Row) error {
 			rs[i] = r
 		}
 		if _, err := s.Append(rs); err != nil {
-			return sqlerr.New(sqlerr.IOError, "could not append to stream %q: %v", o.Name, err)
+			return appendError(o.Name, err)
 		}
 		return nil
 	}
@@ -367,7 +368,7 @@ func (db *DB) IngestJSON(name string, objs []map[string]any) ([]Position, error)
 	}
 	pos, err := s.Append(rs)
 	if err != nil {
-		return nil, sqlerr.New(sqlerr.IOError, "could not append to stream %q: %v", name, err)
+		return nil, appendError(name, err)
 	}
 	return pos, nil
 }
@@ -553,3 +554,12 @@ func (db *DB) flowNames() []string {
 // StartErrors lists the materialized views that could not be started when
 // the database was opened (they are computed when read instead).
 func (db *DB) StartErrors() []error { return db.startErrs }
+
+// appendError reports a failed append to a stream: a generated stream
+// cannot be written (42809), anything else is the store's I/O error.
+func appendError(name string, err error) error {
+	if errors.Is(err, streamstore.ErrGenerated) {
+		return sqlerr.New(sqlerr.WrongObjectType, "cannot write to stream %q: its source generates it", name)
+	}
+	return sqlerr.New(sqlerr.IOError, "could not append to stream %q: %v", name, err)
+}

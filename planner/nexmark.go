@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/streamsql/streamsql/catalog"
@@ -20,36 +21,36 @@ import (
 // nexmarkConfig reads the source's options.
 func nexmarkConfig(o *catalog.Object) (nexmark.Config, error) {
 	cfg := nexmark.Config{Events: 1_000_000, Rate: 10_000, Shards: 1, Seed: 1, Base: nexmark.DefaultBase}
-	num := func(k string, min float64) (float64, bool, error) {
+	bad := func(k, want, v string) error {
+		return sqlerr.New(sqlerr.InvalidParameterValue, "nexmark option %s must be %s, not %q", k, want, v)
+	}
+	for _, k := range []string{"events", "seed", "shards"} {
 		v, ok := o.Options[k]
 		if !ok {
-			return 0, false, nil
+			continue
 		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if k == "shards" && (err != nil || n < 1 || n > 1024) {
+			return cfg, bad(k, "a whole number from 1 to 1024", v)
+		}
+		if err != nil {
+			return cfg, bad(k, "a whole number", v)
+		}
+		switch k {
+		case "events":
+			cfg.Events = n
+		case "seed":
+			cfg.Seed = n
+		default:
+			cfg.Shards = int(n)
+		}
+	}
+	if v, ok := o.Options["rate"]; ok {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < min {
-			return 0, false, sqlerr.New(sqlerr.InvalidParameterValue, "nexmark option %s must be a number of at least %v, not %q", k, min, v)
+		if err != nil || !(f > 0) || math.IsInf(f, 0) {
+			return cfg, bad("rate", "a positive number of events per second", v)
 		}
-		return f, true, nil
-	}
-	if f, ok, err := num("events", 0); err != nil {
-		return cfg, err
-	} else if ok {
-		cfg.Events = uint64(f)
-	}
-	if f, ok, err := num("rate", 1e-3); err != nil {
-		return cfg, err
-	} else if ok {
 		cfg.Rate = f
-	}
-	if f, ok, err := num("seed", 0); err != nil {
-		return cfg, err
-	} else if ok {
-		cfg.Seed = uint64(f)
-	}
-	if f, ok, err := num("shards", 1); err != nil {
-		return cfg, err
-	} else if ok {
-		cfg.Shards = int(f)
 	}
 	return cfg, nil
 }
