@@ -164,15 +164,20 @@ func equalWords(a, b []int64) bool {
 func (t *intTable) rehash() {
 	old := t.slots
 	t.resize(len(old) * 2)
-	for _, s := range old {
-		if s == 0 {
+	reinsert(old, t.slots, t.mask, func(s *int32) bool { return *s == 0 }, func(s *int32) uint64 { return t.home(t.keyOf(*s - 1)) })
+}
+
+// reinsert places the members of old into the (larger, empty) slots.
+func reinsert[E any](old, slots []E, mask uint64, empty func(*E) bool, home func(*E) uint64) {
+	for i := range old {
+		if empty(&old[i]) {
 			continue
 		}
-		h := t.home(t.keyOf(s - 1))
-		for t.slots[h] != 0 {
-			h = (h + 1) & t.mask
+		h := home(&old[i])
+		for !empty(&slots[h]) {
+			h = (h + 1) & mask
 		}
-		t.slots[h] = s
+		slots[h] = old[i]
 	}
 }
 
@@ -231,25 +236,30 @@ func (t *intTable) remove(g int32) {
 	for t.slots[h] != g+1 {
 		h = (h + 1) & t.mask
 	}
-	// backward shift: move later members of the probe run into the hole
-	i := h
+	backshiftDelete(t.slots, h, t.mask, func(s *int32) bool { return *s == 0 }, func(s *int32) uint64 { return t.home(t.keyOf(*s - 1)) })
+	t.used--
+	t.free = append(t.free, g)
+}
+
+// backshiftDelete empties slot i of a linear-probing table and moves the
+// later members of its probe run into the hole, so that lookups still
+// find them (deletion without tombstones).
+func backshiftDelete[E any](slots []E, i, mask uint64, empty func(*E) bool, home func(*E) uint64) {
+	var zero E
 	for {
-		t.slots[i] = 0
+		slots[i] = zero
 		j := i
 		for {
-			j = (j + 1) & t.mask
-			s := t.slots[j]
-			if s == 0 {
-				t.used--
-				t.free = append(t.free, g)
+			j = (j + 1) & mask
+			if empty(&slots[j]) {
 				return
 			}
-			k := t.home(t.keyOf(s - 1))
-			// s stays when its home lies cyclically in (i, j]
+			k := home(&slots[j])
+			// it stays when its home lies cyclically in (i, j]
 			if (i <= j && i < k && k <= j) || (i > j && (i < k || k <= j)) {
 				continue
 			}
-			t.slots[i] = s
+			slots[i] = slots[j]
 			i = j
 			break
 		}
@@ -416,16 +426,7 @@ func (t *int1Table) lookup(keys []expr.Value, _ []types.T, n int, gids []int32) 
 func (t *int1Table) rehash() {
 	old := t.entries
 	t.resize(len(old) * 2)
-	for _, e := range old {
-		if e.gid == 0 {
-			continue
-		}
-		h := t.home(e.key)
-		for t.entries[h].gid != 0 {
-			h = (h + 1) & t.mask
-		}
-		t.entries[h] = e
-	}
+	reinsert(old, t.entries, t.mask, func(e *int1Entry) bool { return e.gid == 0 }, func(e *int1Entry) uint64 { return t.home(e.key) })
 }
 
 func (t *int1Table) remove(g int32) {
@@ -438,28 +439,8 @@ func (t *int1Table) remove(g int32) {
 	for t.entries[h].gid != g+1 {
 		h = (h + 1) & t.mask
 	}
-	// backward shift: move later members of the probe run into the hole
-	i := h
-	for {
-		t.entries[i] = int1Entry{}
-		j := i
-		for {
-			j = (j + 1) & t.mask
-			e := t.entries[j]
-			if e.gid == 0 {
-				t.used--
-				return
-			}
-			k := t.home(e.key)
-			// e stays when its home lies cyclically in (i, j]
-			if (i <= j && i < k && k <= j) || (i > j && (i < k || k <= j)) {
-				continue
-			}
-			t.entries[i] = e
-			i = j
-			break
-		}
-	}
+	backshiftDelete(t.entries, h, t.mask, func(e *int1Entry) bool { return e.gid == 0 }, func(e *int1Entry) uint64 { return t.home(e.key) })
+	t.used--
 }
 
 // int2Table is the table for two integer-like columns (a window and a
@@ -571,16 +552,7 @@ func (t *int2Table) lookup(keys []expr.Value, _ []types.T, n int, gids []int32) 
 func (t *int2Table) rehash() {
 	old := t.entries
 	t.resize(len(old) * 2)
-	for i := range old {
-		if old[i].gid == 0 {
-			continue
-		}
-		h := t.home(&old[i])
-		for t.entries[h].gid != 0 {
-			h = (h + 1) & t.mask
-		}
-		t.entries[h] = old[i]
-	}
+	reinsert(old, t.entries, t.mask, func(e *int2Entry) bool { return e.gid == 0 }, t.home)
 }
 
 func (t *int2Table) remove(g int32) {
@@ -590,26 +562,6 @@ func (t *int2Table) remove(g int32) {
 		h = (h + 1) & t.mask
 	}
 	t.free = append(t.free, g)
-	// backward shift: move later members of the probe run into the hole
-	i := h
-	for {
-		t.entries[i] = int2Entry{}
-		j := i
-		for {
-			j = (j + 1) & t.mask
-			e := t.entries[j]
-			if e.gid == 0 {
-				t.used--
-				return
-			}
-			home := t.home(&e)
-			// e stays when its home lies cyclically in (i, j]
-			if (i <= j && i < home && home <= j) || (i > j && (i < home || home <= j)) {
-				continue
-			}
-			t.entries[i] = e
-			i = j
-			break
-		}
-	}
+	backshiftDelete(t.entries, h, t.mask, func(e *int2Entry) bool { return e.gid == 0 }, t.home)
+	t.used--
 }
