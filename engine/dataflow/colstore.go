@@ -116,31 +116,12 @@ func (s *colStore) put(b arrow.RecordBatch, rows, slots []int32) {
 			}
 		}
 		switch x := a.(type) {
-		case *array.Int64:
-			vals := x.Int64Values()
-			for k, r := range rows {
-				*c.i64.at(slots[k]) = vals[r]
-			}
-		case *array.Timestamp:
-			vals := expr.FixedValues[int64](x)
-			for k, r := range rows {
-				*c.i64.at(slots[k]) = vals[r]
-			}
-		case *array.Int32:
-			vals := x.Int32Values()
-			for k, r := range rows {
-				*c.i64.at(slots[k]) = int64(vals[r])
-			}
-		case *array.Date32:
-			vals := expr.FixedValues[int32](x)
-			for k, r := range rows {
-				*c.i64.at(slots[k]) = int64(vals[r])
-			}
+		case *array.Int64, *array.Timestamp:
+			scatter(&c.i64, expr.FixedValues[int64](x), rows, slots)
+		case *array.Int32, *array.Date32:
+			scatter(&c.i64, expr.FixedValues[int32](x), rows, slots)
 		case *array.Float64:
-			vals := x.Float64Values()
-			for k, r := range rows {
-				*c.f64.at(slots[k]) = vals[r]
-			}
+			scatter(&c.f64, x.Float64Values(), rows, slots)
 		case *array.String:
 			for k, r := range rows {
 				if !x.IsNull(int(r)) {
@@ -398,6 +379,13 @@ func newStringArray(dt arrow.DataType, vals []string, valid []byte, nulls int) a
 	d := array.NewData(dt, n, []*memory.Buffer{vb, memory.NewBufferBytes(raw), memory.NewBufferBytes(data)}, nil, nulls, 0)
 	defer d.Release()
 	return array.MakeFromData(d)
+}
+
+// scatter stores src[rows[k]] at slots[k], converted to T.
+func scatter[T, S int64 | int32 | float64](dst *chunked[T], src []S, rows, slots []int32) {
+	for k, r := range rows {
+		*dst.at(slots[k]) = T(src[r])
+	}
 }
 
 // pickChunked is pick from a chunked array.

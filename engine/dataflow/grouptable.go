@@ -102,11 +102,16 @@ func newIntTable(cols int) *intTable {
 
 func (t *intTable) resize(size int) {
 	t.slots = make([]int32, size)
-	t.mask = uint64(size - 1)
-	t.shift = uint(64 - bits.Len64(uint64(size)-1))
+	t.mask, t.shift = probeMask(size)
 }
 
 const fib = 0x9E3779B97F4A7C15
+
+// probeMask is the index mask of a table of size slots (a power of two)
+// and the shift that takes a 64-bit hash's top bits as a slot.
+func probeMask(size int) (uint64, uint) {
+	return uint64(size - 1), uint(64 - bits.Len64(uint64(size)-1))
+}
 
 // home is the slot a key hashes to (multiplicative hashing, top bits).
 func (t *intTable) home(k []int64) uint64 {
@@ -348,8 +353,7 @@ func newInt1Table() *int1Table {
 
 func (t *int1Table) resize(size int) {
 	t.entries = make([]int1Entry, size)
-	t.mask = uint64(size - 1)
-	t.shift = uint(64 - bits.Len64(uint64(size)-1))
+	t.mask, t.shift = probeMask(size)
 }
 
 func (t *int1Table) home(k int64) uint64 {
@@ -473,8 +477,7 @@ func newInt2Table() *int2Table {
 
 func (t *int2Table) resize(size int) {
 	t.entries = make([]int2Entry, size)
-	t.mask = uint64(size - 1)
-	t.shift = uint(64 - bits.Len64(uint64(size)-1))
+	t.mask, t.shift = probeMask(size)
 }
 
 func (t *int2Table) home(e *int2Entry) uint64 {
