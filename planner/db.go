@@ -398,6 +398,30 @@ func jsonDatum(t types.T, v any) (types.Datum, error) {
 	}
 }
 
+// jsonValue is a column value as JSON: numbers as numbers (NUMERIC keeps
+// its exact digits; NaN and infinities, which JSON lacks, as strings),
+// booleans as booleans, JSONB as itself, the rest as PostgreSQL's text.
+func jsonValue(t types.T, d types.Datum) any {
+	if d.Null {
+		return nil
+	}
+	text := types.FormatText(t, d, time.UTC)
+	switch t.Kind {
+	case types.Bool:
+		return d.I != 0
+	case types.Int16, types.Int32, types.Int64:
+		return json.Number(text)
+	case types.Float32, types.Float64, types.Numeric:
+		if text == "NaN" || strings.HasSuffix(text, "Infinity") {
+			return text
+		}
+		return json.Number(text)
+	case types.JSONB:
+		return json.RawMessage(text)
+	}
+	return text
+}
+
 // Close closes every table.
 func (db *DB) Close() error {
 	for _, name := range db.flowNames() {
@@ -511,6 +535,11 @@ func (db *DB) ReadStream(ctx context.Context, name string, shard int, from strin
 		}
 		pos = n
 	}
+	if latest := sh.Latest(); pos > latest {
+		// a consumer there would skip the records numbered up to pos
+		return nil, 0, sqlerr.New(sqlerr.InvalidParameterValue, "position %q is past the end of shard %d of %q: the next record will be %d", from, shard, name, latest).
+			WithHint(fmt.Sprintf("read from latest, or after:%d", latest-1))
+	}
 	if limit <= 0 || limit > 10000 {
 		limit = 10000
 	}
@@ -525,13 +554,9 @@ func (db *DB) ReadStream(ctx context.Context, name string, shard int, from strin
 	}
 	out := make([]StreamRecord, len(recs))
 	for i, r := range recs {
-		data := map[string]any{}
+		data := make(map[string]any, len(o.Columns))
 		for c, col := range o.Columns {
-			if r.Row[c].Null {
-				data[col.Name] = nil
-				continue
-			}
-			data[col.Name] = types.FormatText(col.Type, r.Row[c], time.UTC)
+			data[col.Name] = jsonValue(col.Type, r.Row[c])
 		}
 		out[i] = StreamRecord{Shard: shard, Seq: r.Seq, Arrival: types.FormatTimestamp(r.Arrival, true, time.UTC), Data: data}
 	}

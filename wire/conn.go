@@ -8,6 +8,8 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/streamsql/streamsql/engine/expr"
@@ -53,7 +55,7 @@ type portal struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	rd := &peerReader{nc: nc}
+	rd := &peerReader{nc: nc, phase: phaseStartup}
 	return &conn{srv: s, nc: nc, rd: rd, be: pgproto3.NewBackend(rd, nc), stmts: map[string]*preparedStmt{}, portals: map[string]*portal{}}
 }
 
@@ -67,18 +69,26 @@ func (c *conn) cancelRunning() {
 
 func (c *conn) serve(ctx context.Context) {
 	defer c.nc.Close()
+	// a client has authentication_timeout to log in, as in PostgreSQL
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.authTimeout()))
 	ok, err := c.startup()
 	if err != nil || !ok {
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			c.protocolError(err)
 			c.srv.Log.Debug("startup failed", "remote", c.nc.RemoteAddr(), "err", err)
 		}
 		return
 	}
+	_ = c.nc.SetReadDeadline(time.Time{})
 	defer c.srv.unregister(c)
 	defer c.closeAll()
 	for {
 		msg, err := c.be.Receive()
 		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !isClosed(err) {
+				c.protocolError(err)
+				c.srv.Log.Debug("connection closed", "remote", c.nc.RemoteAddr(), "err", err)
+			}
 			return
 		}
 		if err := c.handle(ctx, msg); err != nil {
@@ -89,6 +99,25 @@ func (c *conn) serve(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// protocolError tells the client why the connection ends: a message the
+// server will not read (too long, of an unknown type, malformed) is a
+// FATAL protocol violation, as in PostgreSQL, before the socket closes.
+func (c *conn) protocolError(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.fatal(sqlerr.New(sqlerr.ProtocolViolation, "canceling authentication due to timeout"))
+		return
+	}
+	if isClosed(err) {
+		return
+	}
+	c.fatal(sqlerr.New(sqlerr.ProtocolViolation, "%s", err.Error()))
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 var errTerminate = errors.New("wire: terminate")
@@ -125,6 +154,7 @@ func (c *conn) startup() (bool, error) {
 				c.fatal(sqlerr.New(sqlerr.ProtocolViolation, "unsupported frontend protocol %d.%d", m.ProtocolVersion>>16, m.ProtocolVersion&0xffff))
 				return false, nil
 			}
+			c.rd.setPhase(phaseAuth)
 			return c.login(m.Parameters)
 		default:
 			return false, fmt.Errorf("wire: unexpected startup message %T", msg)
@@ -155,6 +185,7 @@ func (c *conn) login(params map[string]string) (bool, error) {
 		}
 		return false, err
 	}
+	c.rd.setPhase(phaseReady)
 	c.sess = c.srv.DB.NewSession(user, database)
 	c.srv.register(c)
 	_, _ = c.sess.Set("__backend_pid", strconv.Itoa(int(c.pid)))

@@ -16,8 +16,26 @@ import (
 	"github.com/streamsql/streamsql/sqlerr"
 )
 
-// maxIngestBody bounds one ingest request.
-const maxIngestBody = 64 << 20
+// maxIngestBody bounds one ingest request (a variable for tests).
+var maxIngestBody int64 = 64 << 20
+
+// HTTP timeouts: a client that sends its request (headers and body) too
+// slowly is cut off instead of holding a connection and its buffers.
+const (
+	httpHeaderTimeout = 5 * time.Second
+	httpReadTimeout   = time.Minute
+	httpIdleTimeout   = 2 * time.Minute
+)
+
+// NewHTTPServer returns the HTTP API server for db (see HTTPHandler), with
+// timeouts on slow requests; readTimeout 0 is a minute.
+func NewHTTPServer(db *planner.DB, readTimeout time.Duration) *http.Server {
+	if readTimeout <= 0 {
+		readTimeout = httpReadTimeout
+	}
+	return &http.Server{Handler: HTTPHandler(db), ReadHeaderTimeout: min(httpHeaderTimeout, readTimeout),
+		ReadTimeout: readTimeout, IdleTimeout: httpIdleTimeout}
+}
 
 // HTTPHandler serves the HTTP API: GET /health, GET /metrics,
 // POST /streams/{name}/records with JSON lines or a JSON array of objects
@@ -38,7 +56,14 @@ func HTTPHandler(db *planner.DB) http.Handler {
 		fmt.Fprintf(w, "# TYPE streamsql_catalog_objects gauge\nstreamsql_catalog_objects %d\n", len(db.Catalog.Objects()))
 	})
 	mux.HandleFunc("POST /streams/{name}/records", func(w http.ResponseWriter, r *http.Request) {
-		objs, err := decodeRecords(io.LimitReader(r.Body, maxIngestBody))
+		// a body over the limit is refused whole: nothing of it is stored
+		objs, err := decodeRecords(http.MaxBytesReader(w, r.Body, maxIngestBody))
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			httpError(w, http.StatusRequestEntityTooLarge, sqlerr.New(sqlerr.ProgramLimitExceeded,
+				"request body exceeds %d bytes: nothing was stored", maxIngestBody).WithHint("post the records in several requests"))
+			return
+		}
 		if err != nil {
 			httpError(w, http.StatusBadRequest, sqlerr.New(sqlerr.InvalidTextRep, "%v", err))
 			return
@@ -109,6 +134,10 @@ func httpError(w http.ResponseWriter, status int, err error) {
 func decodeRecords(r io.Reader) ([]map[string]any, error) {
 	br := bufio.NewReader(r)
 	first, err := peekNonSpace(br)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, errors.New("empty request body")
 	}
@@ -117,7 +146,16 @@ func decodeRecords(r io.Reader) ([]map[string]any, error) {
 	var out []map[string]any
 	if first == '[' {
 		if err := dec.Decode(&out); err != nil {
+			if errors.As(err, &tooLarge) {
+				return nil, err
+			}
 			return nil, fmt.Errorf("malformed JSON array: %v", err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			if errors.As(err, &tooLarge) {
+				return nil, err
+			}
+			return nil, errors.New("malformed JSON: data after the array")
 		}
 		return out, nil
 	}
@@ -127,6 +165,9 @@ func decodeRecords(r io.Reader) ([]map[string]any, error) {
 		if err == io.EOF {
 			return out, nil
 		}
+		if errors.As(err, &tooLarge) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("malformed JSON line %d: %v", len(out)+1, err)
 		}
@@ -134,6 +175,7 @@ func decodeRecords(r io.Reader) ([]map[string]any, error) {
 	}
 }
 
+// peekNonSpace returns the first byte that is not white space.
 func peekNonSpace(br *bufio.Reader) (byte, error) {
 	for {
 		b, err := br.Peek(1)

@@ -35,6 +35,14 @@ func (c *conn) handle(ctx context.Context, msg pgproto3.FrontendMessage) (err er
 		return c.ready()
 	case *pgproto3.Terminate:
 		return errTerminate
+	case *pgproto3.FunctionCall:
+		// a cycle of its own, as in PostgreSQL: a reply, then ReadyForQuery
+		c.ignoreTillSync = false
+		c.sendError(sqlerr.Unsupported("the function call protocol is not supported: call the function in a query"))
+		if c.sess.InTxn {
+			c.sess.Failed = true
+		}
+		return c.ready()
 	case *pgproto3.Flush:
 		return c.be.Flush()
 	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
@@ -55,8 +63,6 @@ func (c *conn) handle(ctx context.Context, msg pgproto3.FrontendMessage) (err er
 		err = c.execute(ctx, m)
 	case *pgproto3.Close:
 		err = c.closeMsg(m)
-	case *pgproto3.FunctionCall:
-		err = sqlerr.Unsupported("the function call protocol is not supported")
 	default:
 		err = sqlerr.New(sqlerr.ProtocolViolation, "unexpected message %T", msg)
 	}

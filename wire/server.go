@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/streamsql/streamsql/planner"
 )
@@ -26,6 +27,9 @@ type Server struct {
 	DB   *planner.DB
 	Auth Auth
 	Log  *slog.Logger
+	// AuthTimeout is how long a client has to complete start-up and
+	// authentication (0: a minute, PostgreSQL's authentication_timeout).
+	AuthTimeout time.Duration
 
 	mu     sync.Mutex
 	conns  map[uint32]*conn
@@ -107,4 +111,11 @@ func (s *Server) cancel(pid uint32, secret []byte) {
 	if c != nil && subtle.ConstantTimeCompare(c.secret, secret) == 1 {
 		c.cancelRunning()
 	}
+}
+
+func (s *Server) authTimeout() time.Duration {
+	if s.AuthTimeout > 0 {
+		return s.AuthTimeout
+	}
+	return maxStartupWait
 }

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -131,7 +130,7 @@ func serve(args []string, demo bool) error {
 		}
 	}()
 	if *httpAddr != "" {
-		hs := &http.Server{Addr: *httpAddr, Handler: wire.HTTPHandler(db), ReadHeaderTimeout: 5 * time.Second}
+		hs := wire.NewHTTPServer(db, 0)
 		hl, err := net.Listen("tcp", *httpAddr)
 		if err != nil {
 			return err
