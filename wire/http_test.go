@@ -184,7 +184,7 @@ func TestConsumeAPI(t *testing.T) {
 	}
 	want := map[string]bool{
 		`{"b":true,"j":{"a":[1,2]},"k":"a","n":9007199254740993,"r":12345678901234567890.123,"x":1.5}`: true,
-		`{"b":null,"j":null,"k":"b","n":null,"r":null,"x":"NaN"}`:                                         true,
+		`{"b":null,"j":null,"k":"b","n":null,"r":null,"x":"NaN"}`:                                      true,
 	}
 	for _, g := range got {
 		if !want[g] {
