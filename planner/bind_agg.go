@@ -20,7 +20,31 @@ type aggBinding struct {
 	keyStr []string
 	aggs   []exec.AggSpec
 	aggStr []string
+	// keySize is the size of the largest key as written (astSize): an
+	// expression much larger cannot be one of the keys, so it is not bound
+	// again to compare — which, done at every level of a deep expression,
+	// would cost the square of its depth.
+	keySize int
 }
+
+// astSize counts the nodes of an expression, parentheses aside, up to
+// limit (it stops looking past it and returns limit + 1).
+func astSize(n ast.Node, limit int) int {
+	c := &sizeCounter{limit: limit}
+	n.Accept(c)
+	return c.n
+}
+
+type sizeCounter struct{ n, limit int }
+
+func (c *sizeCounter) Enter(n ast.Node) (ast.Node, bool) {
+	if _, paren := n.(*ast.ParenthesesExpr); !paren {
+		c.n++
+	}
+	return n, c.n > c.limit
+}
+
+func (c *sizeCounter) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
 func aggCallOf(n ast.ExprNode) (name string, args []ast.ExprNode, distinct bool, ok bool) {
 	switch x := n.(type) {
@@ -59,6 +83,9 @@ func (a *aggBinding) lookup(b *binder, n ast.ExprNode, sc *scope) (expr.Expr, bo
 				}
 			}
 		}
+		return nil, false, nil
+	}
+	if limit := 4*a.keySize + 16; astSize(n, limit) > limit {
 		return nil, false, nil
 	}
 	saved := b.agg

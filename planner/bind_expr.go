@@ -38,7 +38,8 @@ type binder struct {
 	win *winBinding
 	// correlated is set when a column of an outer scope was referenced.
 	correlated int
-	depth      int
+	depth      int // subquery nesting
+	exprDepth  int // bindExpr recursion (bounded by sqlerr.MaxExprDepth)
 	// deps are the catalog objects the statement reads.
 	deps      []string
 	viewDepth int
@@ -290,6 +291,11 @@ func constant(v *driver.ValueExpr) (expr.Expr, error) {
 
 // bindExpr binds an expression in scope sc.
 func (b *binder) bindExpr(n ast.ExprNode, sc *scope) (expr.Expr, error) {
+	b.exprDepth++
+	defer func() { b.exprDepth-- }()
+	if b.exprDepth > sqlerr.MaxExprDepth {
+		return nil, sqlerr.TooDeep(0)
+	}
 	if b.agg != nil {
 		if e, ok, err := b.agg.lookup(b, n, sc); ok || err != nil {
 			return e, err
@@ -501,6 +507,9 @@ func opName(op opcode.Op) string {
 var cmpOps = map[opcode.Op]expr.CmpOp{opcode.EQ: expr.EQ, opcode.NE: expr.NE, opcode.LT: expr.LT, opcode.LE: expr.LE, opcode.GT: expr.GT, opcode.GE: expr.GE, opcode.NullEQ: expr.NullSafeEq}
 
 func (b *binder) binary(x *ast.BinaryOperationExpr, sc *scope) (expr.Expr, error) {
+	if x.Op == opcode.LogicAnd || x.Op == opcode.LogicOr {
+		return b.logic(x, sc)
+	}
 	l, err := b.bindExpr(x.L, sc)
 	if err != nil {
 		return nil, err
@@ -510,18 +519,6 @@ func (b *binder) binary(x *ast.BinaryOperationExpr, sc *scope) (expr.Expr, error
 		return nil, err
 	}
 	switch x.Op {
-	case opcode.LogicAnd, opcode.LogicOr:
-		name := "AND"
-		if x.Op == opcode.LogicOr {
-			name = "OR"
-		}
-		if l, err = b.boolean(l, name); err != nil {
-			return nil, err
-		}
-		if r, err = b.boolean(r, name); err != nil {
-			return nil, err
-		}
-		return &expr.Logic{Or: x.Op == opcode.LogicOr, Args: []expr.Expr{l, r}}, nil
 	case opcode.EQ, opcode.NE, opcode.LT, opcode.LE, opcode.GT, opcode.GE, opcode.NullEQ:
 		l, r, err := b.unify(l, r, opName(x.Op))
 		if err != nil {
@@ -543,6 +540,55 @@ func (b *binder) binary(x *ast.BinaryOperationExpr, sc *scope) (expr.Expr, error
 		return b.arith(op, l, r)
 	}
 	return nil, sqlerr.Unsupported("operator %s is not supported", x.Op)
+}
+
+// logic binds a chain of ANDs (or ORs) as one n-ary node: the grammar
+// nests a long chain — generated WHERE clauses can have thousands of
+// terms — one level per operator, and binding it level by level would be
+// as deep as the chain is long. Parentheses around a term of the same
+// operator change nothing and are looked through.
+func (b *binder) logic(x *ast.BinaryOperationExpr, sc *scope) (expr.Expr, error) {
+	name := "AND"
+	if x.Op == opcode.LogicOr {
+		name = "OR"
+	}
+	same := func(n ast.ExprNode) *ast.BinaryOperationExpr {
+		for {
+			switch y := n.(type) {
+			case *ast.ParenthesesExpr:
+				n = y.Expr
+				continue
+			case *ast.BinaryOperationExpr:
+				if y.Op == x.Op {
+					return y
+				}
+			}
+			return nil
+		}
+	}
+	// the terms in order, walking the tree with an explicit stack
+	var terms []ast.ExprNode
+	stack := []ast.ExprNode{x}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if y := same(n); y != nil {
+			stack = append(stack, y.R, y.L)
+			continue
+		}
+		terms = append(terms, n)
+	}
+	args := make([]expr.Expr, len(terms))
+	for i, t := range terms {
+		e, err := b.bindExpr(t, sc)
+		if err != nil {
+			return nil, err
+		}
+		if args[i], err = b.boolean(e, name); err != nil {
+			return nil, err
+		}
+	}
+	return &expr.Logic{Or: x.Op == opcode.LogicOr, Args: args}, nil
 }
 
 func (b *binder) arith(op byte, l, r expr.Expr) (expr.Expr, error) {

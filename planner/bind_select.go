@@ -238,12 +238,13 @@ func (b *binder) selectStmt(s *ast.SelectStmt, outer *scope) (Node, error) {
 		agg = &aggBinding{pre: sc}
 		if s.GroupBy != nil {
 			for _, it := range s.GroupBy.Items {
-				e, err := b.groupKey(it.Expr, fields, sc)
+				e, written, err := b.groupKey(it.Expr, fields, sc)
 				if err != nil {
 					return nil, err
 				}
 				agg.keys = append(agg.keys, e)
 				agg.keyStr = append(agg.keyStr, e.String())
+				agg.keySize = max(agg.keySize, astSize(written, 1<<30))
 			}
 		}
 		agg.active = true
@@ -449,25 +450,29 @@ func ciStr(s string) ast.CIStr { return ast.NewCIStr(s) }
 
 // groupKey binds a GROUP BY item: an input expression, an output ordinal,
 // or an output alias (input columns win over aliases, as in PostgreSQL).
-func (b *binder) groupKey(n ast.ExprNode, fields []*ast.SelectField, sc *scope) (expr.Expr, error) {
+// groupKey binds a GROUP BY item: an expression over the input, a
+// position in the select list or an output name. written is the
+// expression the key stands for as written in the query.
+func (b *binder) groupKey(n ast.ExprNode, fields []*ast.SelectField, sc *scope) (e expr.Expr, written ast.ExprNode, err error) {
 	if i, ok := ordinal(n); ok {
-		{
-			if i < 1 || int(i) > len(fields) || fields[i-1].WildCard != nil {
-				return nil, sqlerr.New(sqlerr.InvalidColumnReference, "GROUP BY position %d is not in select list", i)
-			}
-			return b.bindExpr(fields[i-1].Expr, sc)
+		if i < 1 || int(i) > len(fields) || fields[i-1].WildCard != nil {
+			return nil, nil, sqlerr.New(sqlerr.InvalidColumnReference, "GROUP BY position %d is not in select list", i)
 		}
+		e, err := b.bindExpr(fields[i-1].Expr, sc)
+		return e, fields[i-1].Expr, err
 	}
 	if c, ok := n.(*ast.ColumnNameExpr); ok && c.Name.Table.O == "" {
 		if _, err := b.resolveColumn(sc, c.Name); err != nil {
 			for _, f := range fields {
 				if f.AsName.O == c.Name.Name.O && f.Expr != nil {
-					return b.bindExpr(f.Expr, sc)
+					e, err := b.bindExpr(f.Expr, sc)
+					return e, f.Expr, err
 				}
 			}
 		}
 	}
-	return b.bindExpr(n, sc)
+	e, err = b.bindExpr(n, sc)
+	return e, n, err
 }
 
 // orderItem binds an ORDER BY item against the select list (ordinal or

@@ -67,7 +67,23 @@ const (
 	InvalidArgumentForPower  = "2201F"
 	SubstringError           = "22011"
 	ProgramLimitExceeded     = "54000"
+	StatementTooComplex      = "54001"
 )
+
+// MaxExprDepth is how deeply expressions and parentheses may nest. The
+// front end refuses deeper input (54001, as PostgreSQL does past its stack
+// depth), so that every recursive pass over a statement — translating,
+// binding, evaluating — stays far from the goroutine stack's limit.
+const MaxExprDepth = 10000
+
+// TooDeep is the error for input nested past MaxExprDepth.
+func TooDeep(pos int) *Error {
+	e := New(StatementTooComplex, "stack depth limit exceeded")
+	e.Detail = fmt.Sprintf("Expressions may nest at most %d levels deep.", MaxExprDepth)
+	e.Hint = "Simplify the expression, e.g. a long chain of operators into a function over an array."
+	e.Position = pos
+	return e
+}
 
 // Error is an error with a SQLSTATE. Position, when non-zero, is the 1-based
 // character offset into the statement text that the error refers to.

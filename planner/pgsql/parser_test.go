@@ -128,3 +128,38 @@ func TestStringLiterals(t *testing.T) {
 		t.Error("unterminated E'' string accepted")
 	}
 }
+
+// TestDepthLimit: input nested past sqlerr.MaxExprDepth is refused with
+// 54001 before anything recurses over it (it used to overflow the stack
+// and kill the server); input just inside the limit parses.
+func TestDepthLimit(t *testing.T) {
+	p := NewParser()
+	deep := map[string]string{
+		"parentheses":  "SELECT " + strings.Repeat("(", 700000) + "1" + strings.Repeat(")", 700000),
+		"plus chain":   "SELECT 1" + strings.Repeat("+1", 1000000),
+		"NOT chain":    "SELECT " + strings.Repeat("NOT ", 1000000) + "true",
+		"nested CASE":  "SELECT " + strings.Repeat("CASE WHEN true THEN ", 20000) + "1" + strings.Repeat(" END", 20000),
+		"brackets":     "SELECT " + strings.Repeat("ARRAY[", 20000) + "1" + strings.Repeat("]", 20000),
+		"cast chain":   "SELECT 1" + strings.Repeat("::int", 200000),
+		"unclosed":     "SELECT " + strings.Repeat("(", 200000),
+		"in a WHERE":   "SELECT 1 FROM t WHERE a = 1 AND b" + strings.Repeat(" || 'x'", 200000) + " = 'y'",
+		"subqueries":   "SELECT " + strings.Repeat("(SELECT ", 20000) + "1" + strings.Repeat(")", 20000),
+		"function arg": "SELECT " + strings.Repeat("abs(", 20000) + "1" + strings.Repeat(")", 20000),
+	}
+	for name, sql := range deep {
+		_, err := p.Parse(sql)
+		if sqlerr.Code(err) != sqlerr.StatementTooComplex {
+			t.Errorf("%s: got %v, want 54001", name, err)
+		}
+	}
+	for name, sql := range map[string]string{
+		"parentheses": "SELECT " + strings.Repeat("(", 5000) + "1" + strings.Repeat(")", 5000),
+		"OR chain":    "SELECT 1 WHERE " + strings.Repeat("1 = 2 OR ", 200000) + "true",
+		"IN list":     "SELECT 1 IN (" + strings.Repeat("1, ", 200000) + "2)",
+		"plus chain":  "SELECT 1" + strings.Repeat(" + 1", 5000),
+	} {
+		if _, err := p.Parse(sql); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

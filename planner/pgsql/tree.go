@@ -2,6 +2,8 @@ package pgsql
 
 import (
 	"strings"
+
+	"github.com/streamsql/streamsql/sqlerr"
 )
 
 // The translator works on a tree of tokens: parentheses and brackets become
@@ -50,8 +52,68 @@ func textNode(anchor Token, text string) *node {
 	return &node{kind: synthNode, tok: anchor, pre: text}
 }
 
+// maxOperatorRun bounds a run of operators with no comma, bracket or
+// boolean connective between them. No parse of a longer run is shallower
+// than sqlerr.MaxExprDepth (operators of one precedence chain one level
+// each; ten levels of precedence at most share the run), so it is refused
+// before the grammar builds a tree of millions of nodes for it.
+const maxOperatorRun = 10 * sqlerr.MaxExprDepth
+
+// guardDepth refuses input whose expressions must nest deeper than
+// sqlerr.MaxExprDepth: brackets and CASEs nested that deep, or a run of
+// operators longer than maxOperatorRun. Every later pass recurses over
+// the statement's structure, so this keeps them all within bounds.
+func guardDepth(src string, toks []Token) error {
+	nest := 0
+	run := []int{0}   // operators in the current run, per bracket level
+	cases := []int{0} // CASEs open, per bracket level
+	for _, t := range toks {
+		top := len(run) - 1
+		switch t.Kind {
+		case TPunct:
+			switch t.Val {
+			case "(", "[":
+				nest++
+				run, cases = append(run, 0), append(cases, 0)
+			case ")", "]":
+				if top > 0 {
+					nest -= 1 + cases[top]
+					run, cases = run[:top], cases[:top]
+				}
+			case ",", ";":
+				run[top] = 0
+			}
+		case TOp:
+			run[top]++
+		case TIdent:
+			switch t.Val {
+			case "case":
+				nest++
+				cases[top]++
+			case "end":
+				if cases[top] > 0 {
+					cases[top]--
+					nest--
+				}
+				run[top] = 0
+			case "not", "is", "like", "ilike", "in", "between", "similar", "at", "collate":
+				run[top]++
+			case "and", "or", "when", "then", "else", "select", "from", "where", "group", "having", "order", "by", "limit", "offset", "on", "join", "union", "intersect", "except", "values", "set", "as", "returning":
+				run[top] = 0
+			}
+		}
+		if nest > sqlerr.MaxExprDepth || run[len(run)-1] > maxOperatorRun {
+			return sqlerr.TooDeep(CharPos(src, t.Pos))
+		}
+	}
+	return nil
+}
+
 // buildTree groups tokens by brackets. toks must end with TEOF.
 func buildTree(src string, toks []Token) ([]*node, error) {
+	if err := guardDepth(src, toks); err != nil {
+		return nil, err
+	}
 	var stack [][]*node
 	var opens []Token
 	cur := []*node{}

@@ -1,0 +1,70 @@
+package tests
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// TestDeepInputRefused: statements nested deeper than the server can
+// recurse are refused with 54001 — the server used to die of a stack
+// overflow — and PostgreSQL refuses the same ones (54001 or 42601); a
+// chain just inside the limit still runs and gives PostgreSQL's answer.
+func TestDeepInputRefused(t *testing.T) {
+	s := startServer(t)
+	c := s.connect(t)
+	pg, err := pgx.Connect(context.Background(), oracle(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close(context.Background())
+	code := func(c *pgx.Conn, q string) string {
+		var one any
+		err := c.QueryRow(context.Background(), q).Scan(&one)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			return pe.Code
+		}
+		if err != nil {
+			t.Fatalf("%.60s...: %v", q, err)
+		}
+		return "ok"
+	}
+	for name, q := range map[string]string{
+		"700,000 parentheses": "SELECT " + strings.Repeat("(", 700000) + "1" + strings.Repeat(")", 700000),
+		"1,000,000 terms":     "SELECT 1" + strings.Repeat("+1", 1000000),
+		"1,000,000 NOTs":      "SELECT " + strings.Repeat("NOT ", 1000000) + "true",
+		"20,000 terms":        "SELECT 1" + strings.Repeat("+1", 20000),
+	} {
+		got := code(c, q)
+		if got != "54001" {
+			t.Errorf("%s: got %s, want 54001", name, got)
+		}
+		if name != "1,000,000 NOTs" { // PostgreSQL takes minutes over that one
+			if want := code(pg, q); want != "54001" && want != "42601" {
+				t.Errorf("%s: PostgreSQL says %s", name, want)
+			}
+		}
+	}
+	// the server is alive, and what PostgreSQL runs still runs
+	for _, q := range []string{
+		"SELECT 1" + strings.Repeat("+1", 900),
+		"SELECT " + strings.Repeat("(", 3000) + "1" + strings.Repeat(")", 3000),
+		"SELECT count(*) FROM generate_series(1, 3) g WHERE " + strings.Repeat("g = 0 OR ", 50000) + "g > 1",
+	} {
+		var got, want string
+		if err := c.QueryRow(context.Background(), q).Scan(&got); err != nil {
+			t.Fatalf("%.60s...: %v", q, err)
+		}
+		if err := pg.QueryRow(context.Background(), q).Scan(&want); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%.60s...: got %s, PostgreSQL %s", q, got, want)
+		}
+	}
+}
