@@ -186,6 +186,14 @@ func WriteFileAtomic(path string, data []byte) error {
 	return nil
 }
 
+// NextOID is the number the next object will get: every object the
+// catalog ever created has a smaller one.
+func (c *Catalog) NextOID() uint32 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.nextOID
+}
+
 // Version increases with every change; caches key on it.
 func (c *Catalog) Version() uint64 {
 	c.mu.RLock()

@@ -31,6 +31,7 @@ type DB struct {
 	startErrs []error // views that could not start when the database opened
 	workers   int     // aggregate workers per view (Options.Workers)
 	dir       string
+	lock      *dirLock // held on dir while the database is open
 	mu        sync.RWMutex
 	tables    map[string]*storage.Table
 	// ddl serialises catalog changes with the storage they create.
@@ -91,12 +92,26 @@ type Options struct {
 func Open(dir string) (*DB, error) { return OpenWith(dir, Options{}) }
 
 // OpenWith opens the database in dir with options.
-func OpenWith(dir string, opts Options) (*DB, error) {
+func OpenWith(dir string, opts Options) (db *DB, err error) {
+	var lock *dirLock
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("planner: %w", err)
+		}
+		if lock, err = lockDir(dir); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				lock.release()
+			}
+		}()
+	}
 	cat, err := catalog.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{Catalog: cat, dir: dir, tables: map[string]*storage.Table{}, streams: map[string]*streamstore.Stream{}, viewBatch: opts.ViewBatch}
+	db = &DB{Catalog: cat, dir: dir, lock: lock, tables: map[string]*storage.Table{}, streams: map[string]*streamstore.Stream{}, viewBatch: opts.ViewBatch}
 	if db.viewBatch <= 0 {
 		db.viewBatch = flowReadMax
 	}
@@ -115,6 +130,9 @@ func OpenWith(dir string, opts Options) (*DB, error) {
 			return nil, err
 		}
 		storeDir, db.storeTmp = tmp, tmp
+	}
+	if dir != "" {
+		db.startErrs = append(db.startErrs, quarantineOrphans(dir, cat)...)
 	}
 	db.store = streamstore.Open(storeDir, streamstore.Options{NoSync: opts.StreamNoSync})
 	for _, o := range cat.Objects() {
@@ -203,6 +221,11 @@ func (db *DB) openStream(o *catalog.Object) (*streamstore.Stream, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	for _, sh := range s.Shards() {
+		if lost := sh.LostReport(); lost != "" {
+			db.startErrs = append(db.startErrs, fmt.Errorf("stream %q, shard %d: acknowledged records are missing (sequence numbers %s): a segment file was deleted or damaged outside streamsql; streamsql_shards lists them", o.Name, sh.ID, lost))
+		}
 	}
 	db.mu.Lock()
 	db.streams[o.Name] = s
@@ -440,6 +463,8 @@ func (db *DB) Close() error {
 	if db.storeTmp != "" {
 		os.RemoveAll(db.storeTmp)
 	}
+	db.lock.release()
+	db.lock = nil
 	return first
 }
 
@@ -552,6 +577,10 @@ func (db *DB) ReadStream(ctx context.Context, name string, shard int, from strin
 	if err != nil {
 		return nil, 0, sqlerr.New(sqlerr.IOError, "%v", err)
 	}
+	if len(recs) == 0 && next > pos {
+		// sequence numbers left void (an aborted append) were passed over
+		pos = next
+	}
 	out := make([]StreamRecord, len(recs))
 	for i, r := range recs {
 		data := make(map[string]any, len(o.Columns))
@@ -576,8 +605,10 @@ func (db *DB) flowNames() []string {
 	return out
 }
 
-// StartErrors lists the materialized views that could not be started when
-// the database was opened (they are computed when read instead).
+// StartErrors lists what went wrong when the database was opened: data
+// that was quarantined (see quarantineOrphans; a *Warning when harmless),
+// damage found in the stream store, materialized views that could not be
+// started (they are computed when read instead).
 func (db *DB) StartErrors() []error { return db.startErrs }
 
 // appendError reports a failed append to a stream: a generated stream

@@ -973,6 +973,10 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 				b, seqs, arrivals, next, err := sh.ReadColumns(memory.DefaultAllocator, from, max, keep)
 				if err != nil || b == nil {
 					errs[i] = err
+					if err == nil && next > from {
+						// only void sequence numbers (an aborted append): step over them
+						reads[i] = read{shard: i, next: next}
+					}
 					return
 				}
 				ts := f.ts
@@ -985,6 +989,7 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 		}
 		wg.Wait()
 		var round []read
+		var skipped []uint64
 		for i, r := range reads {
 			if errs[i] != nil {
 				for _, r := range reads {
@@ -997,7 +1002,16 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 			}
 			if r.batch != nil {
 				round = append(round, r)
+			} else if r.next > 0 {
+				if skipped == nil {
+					skipped = append([]uint64(nil), f.positions...)
+				}
+				skipped[i] = r.next
 			}
+		}
+		if skipped != nil {
+			f.advance(skipped)
+			progressed = true
 		}
 		ectx.Now = time.Now().UnixMicro()
 		if f.combinable() && len(round) > 1 {

@@ -439,7 +439,7 @@ func init() {
 			return out, nil
 		})
 	pg("streamsql_shards", 12010, `stream name, shard int4, parent_shard int4, records int8, bytes int8, segments int4,
-		oldest_seq int8, next_seq int8, recovered_skipped_bytes int8, recovered_cut_bytes int8`, func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
+		oldest_seq int8, next_seq int8, recovered_skipped_bytes int8, recovered_cut_bytes int8, lost_records int8, lost_seqs text`, func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
 		var out [][]types.Datum
 		for _, o := range db.Catalog.Objects() {
 			if o.Kind != catalog.KindStream {
@@ -454,7 +454,11 @@ func init() {
 				if st.Parent >= 0 {
 					parent = st.Parent
 				}
-				out = append(out, row(o.Name, st.ID, parent, st.Records, st.Bytes, st.Segments, int64(st.Oldest), int64(st.Next), st.RecoveredSkipped, st.RecoveredCut))
+				var lost any
+				if st.LostRanges != "" {
+					lost = st.LostRanges
+				}
+				out = append(out, row(o.Name, st.ID, parent, st.Records, st.Bytes, st.Segments, int64(st.Oldest), int64(st.Next), st.RecoveredSkipped, st.RecoveredCut, st.Lost, lost))
 			}
 		}
 		return out, nil

@@ -162,6 +162,12 @@ func (s *server) url(user string) string {
 	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/streamsql?sslmode=disable", user, s.port)
 }
 
+// connectErr connects without failing the test (for connections that may
+// race with the server going away).
+func (s *server) connectErr() (*pgx.Conn, error) {
+	return pgx.Connect(context.Background(), s.url("tester"))
+}
+
 func (s *server) connect(t testing.TB) *pgx.Conn {
 	t.Helper()
 	c, err := pgx.Connect(context.Background(), s.url("tester"))

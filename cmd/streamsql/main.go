@@ -139,7 +139,12 @@ func serve(args []string, demo bool) error {
 		defer hs.Close()
 	}
 	for _, err := range db.StartErrors() {
-		log.Error("a materialized view is not maintained incrementally", "err", err)
+		var w *planner.Warning
+		if errors.As(err, &w) {
+			log.Warn(w.Msg)
+			continue
+		}
+		log.Error("at start-up", "err", err)
 	}
 	if demo {
 		if err := startDemo(ctx, db, log); err != nil {

@@ -30,7 +30,7 @@ type Table struct {
 	types   []types.T
 	pk      []int
 	path    string
-	log     *os.File
+	log     logFile
 	ids     []int64
 	rows    []Row // nil entries are deleted
 	pos     map[int64]int
@@ -70,6 +70,19 @@ func (t *Table) Watch(fn func(deleted, inserted []Row)) ([]Row, func()) {
 	}
 }
 
+// logFile is a table's open log; tests replace openLog to inject faults.
+type logFile interface {
+	io.ReadWriteSeeker
+	Sync() error
+	Truncate(size int64) error
+	Stat() (os.FileInfo, error)
+	Close() error
+}
+
+var openLog = func(path string) (logFile, error) {
+	return os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+}
+
 // Change is one statement's effect on a table.
 type Change struct {
 	Truncate bool
@@ -86,7 +99,7 @@ func Open(path string, ts []types.T, pk []int) (*Table, error) {
 	if path == "" {
 		return t, nil
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := openLog(path)
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
@@ -132,7 +145,7 @@ func (t *Table) Remove() error {
 	return nil
 }
 
-func (t *Table) replay(f *os.File) (int64, error) {
+func (t *Table) replay(f io.Reader) (int64, error) {
 	r := bufio.NewReaderSize(f, 1<<20)
 	var off int64
 	hdr := make([]byte, 8)
@@ -246,10 +259,22 @@ func (t *Table) Apply(ch Change) error {
 		hdr := make([]byte, 8, 8+len(payload))
 		binary.LittleEndian.PutUint32(hdr, uint32(len(payload)))
 		binary.LittleEndian.PutUint32(hdr[4:], crc32.Checksum(payload, castagnoli))
+		end, err := t.log.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return sqlerr.New(sqlerr.IOError, "could not write table log: %v", err)
+		}
+		// a failed write or fsync leaves nothing behind: a torn record in
+		// the middle of the log would stop the replay of every later one
+		undo := func() {
+			_ = t.log.Truncate(end)
+			_, _ = t.log.Seek(end, io.SeekStart)
+		}
 		if _, err := t.log.Write(append(hdr, payload...)); err != nil {
+			undo()
 			return sqlerr.New(sqlerr.IOError, "could not write table log: %v", err)
 		}
 		if err := t.log.Sync(); err != nil {
+			undo()
 			return sqlerr.New(sqlerr.IOError, "could not fsync table log: %v", err)
 		}
 	}

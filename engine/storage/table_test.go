@@ -3,6 +3,8 @@ package storage
 import (
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -104,4 +106,61 @@ func appendBytes(path string, b []byte) {
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	f.Write(b)
 	f.Close()
+}
+
+// fullDisk writes part of what it is given and then fails, as a write to
+// a full disk does.
+type fullDisk struct {
+	*os.File
+	full *bool
+}
+
+func (f fullDisk) Write(p []byte) (int, error) {
+	if *f.full {
+		n, _ := f.File.Write(p[:len(p)/2])
+		return n, syscall.ENOSPC
+	}
+	return f.File.Write(p)
+}
+
+// TestFailedWriteLeavesNothing: a statement whose log write fails is not
+// applied, and leaves no torn record behind — a later statement's rows
+// would otherwise sit after it in the log, where the replay never reaches.
+func TestFailedWriteLeavesNothing(t *testing.T) {
+	full := false
+	defer func(f func(string) (logFile, error)) { openLog = f }(openLog)
+	openLog = func(path string) (logFile, error) {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+		return fullDisk{f, &full}, err
+	}
+	path := filepath.Join(t.TempDir(), "t.log")
+	tb, err := Open(path, ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Apply(Change{Inserts: []Row{row(1, "before")}}); err != nil {
+		t.Fatal(err)
+	}
+	full = true
+	if err := tb.Apply(Change{Inserts: []Row{row(2, "failed"), row(3, "failed")}}); err == nil {
+		t.Fatal("a failed write was acknowledged")
+	}
+	full = false
+	if err := tb.Apply(Change{Inserts: []Row{row(4, "after")}}); err != nil {
+		t.Fatal(err)
+	}
+	if tb.Len() != 2 {
+		t.Fatalf("%d rows, want 2", tb.Len())
+	}
+	tb.Close()
+	tb, err = Open(path, ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	var got []string
+	tb.Rows(func(_ int64, r Row) bool { got = append(got, r[1].S); return true })
+	if strings.Join(got, ",") != "before,after" {
+		t.Fatalf("after a reopen: %v", got)
+	}
 }

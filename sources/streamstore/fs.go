@@ -14,6 +14,9 @@ type FS interface {
 	RemoveAll(name string) error
 	MkdirAll(name string, perm os.FileMode) error
 	ReadDir(name string) ([]string, error)
+	// Rename replaces newpath with oldpath; with sync, durably (the
+	// directory is fsynced).
+	Rename(oldpath, newpath string, sync bool) error
 }
 
 // File is an open file. Writes append; ReadAt reads anywhere.
@@ -62,6 +65,22 @@ func (OSFS) MkdirAll(name string, perm os.FileMode) error {
 	if d, err := os.Open(filepath.Dir(name)); err == nil {
 		_ = d.Sync()
 		d.Close()
+	}
+	return nil
+}
+
+// Rename renames a file, and with sync fsyncs its directory.
+func (OSFS) Rename(oldpath, newpath string, sync bool) error {
+	if err := os.Rename(oldpath, newpath); err != nil {
+		return err
+	}
+	if sync {
+		d, err := os.Open(filepath.Dir(newpath))
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		return d.Sync()
 	}
 	return nil
 }

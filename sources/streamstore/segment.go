@@ -10,10 +10,13 @@ import (
 )
 
 const (
-	frameMagic  = 0x53514c31
-	frameHeader = 12 // magic, length, crc
-	batchHeader = 20 // first seq, count, arrival
-	maxFrame    = 1 << 30
+	frameMagic   = 0x53514c31 // a frame of its own
+	txnMagic     = 0x53514c32 // a frame that is one shard's part of a multi-shard append
+	frameHeader  = 12         // magic, length, crc
+	batchHeader  = 20         // first seq, count, arrival
+	txnHeader    = 10         // txn id, number of parts (then 2 bytes per part)
+	maxFrame     = 1 << 30
+	maxTxnShards = 1 << 16
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -22,20 +25,42 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type frame struct {
 	off      int64 // of the frame header
 	size     int64 // header and payload
+	rowsOff  int   // where the rows start, from the frame header
 	firstSeq uint64
 	count    uint32
 	arrival  int64
+	// a part of a multi-shard append: its transaction and the shards that
+	// have a part; aborted when the transaction did not complete (the
+	// frame's sequence numbers are then void: never read, never counted)
+	txn     uint64
+	parts   []uint16
+	aborted bool
 }
 
 func (f frame) lastSeq() uint64 { return f.firstSeq + uint64(f.count) - 1 }
 
-// appendFrame encodes rows as one frame.
-func appendFrame(buf []byte, firstSeq uint64, arrival int64, ts []types.T, rows [][]types.Datum) ([]byte, error) {
+// appendFrame encodes rows as one frame; txn and parts mark it as one
+// shard's part of a multi-shard append (txn 0: a frame of its own).
+func appendFrame(buf []byte, firstSeq uint64, arrival int64, ts []types.T, rows [][]types.Datum, txn uint64, parts []uint16) ([]byte, error) {
 	start := len(buf)
-	buf = append(buf, make([]byte, frameHeader+batchHeader)...)
+	hdr := frameHeader + batchHeader
+	if txn != 0 {
+		hdr += txnHeader + 2*len(parts)
+	}
+	buf = append(buf, make([]byte, hdr)...)
 	binary.LittleEndian.PutUint64(buf[start+frameHeader:], firstSeq)
 	binary.LittleEndian.PutUint32(buf[start+frameHeader+8:], uint32(len(rows)))
 	binary.LittleEndian.PutUint64(buf[start+frameHeader+12:], uint64(arrival))
+	magic := uint32(frameMagic)
+	if txn != 0 {
+		magic = txnMagic
+		p := start + frameHeader + batchHeader
+		binary.LittleEndian.PutUint64(buf[p:], txn)
+		binary.LittleEndian.PutUint16(buf[p+8:], uint16(len(parts)))
+		for i, sh := range parts {
+			binary.LittleEndian.PutUint16(buf[p+txnHeader+2*i:], sh)
+		}
+	}
 	var err error
 	for _, r := range rows {
 		if buf, err = types.AppendRow(buf, ts, r); err != nil {
@@ -43,15 +68,21 @@ func appendFrame(buf []byte, firstSeq uint64, arrival int64, ts []types.T, rows 
 		}
 	}
 	payload := buf[start+frameHeader:]
-	binary.LittleEndian.PutUint32(buf[start:], frameMagic)
+	binary.LittleEndian.PutUint32(buf[start:], magic)
 	binary.LittleEndian.PutUint32(buf[start+4:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(buf[start+8:], crc32.Checksum(payload, castagnoli))
 	return buf, nil
 }
 
+// isMagic reports whether b starts with a frame's magic number.
+func isMagic(b []byte) bool {
+	m := binary.LittleEndian.Uint32(b)
+	return m == frameMagic || m == txnMagic
+}
+
 // parseFrame checks the frame at b[0:] and returns its index entry.
 func parseFrame(b []byte) (frame, bool) {
-	if len(b) < frameHeader+batchHeader || binary.LittleEndian.Uint32(b) != frameMagic {
+	if len(b) < frameHeader+batchHeader || !isMagic(b) {
 		return frame{}, false
 	}
 	n := int(binary.LittleEndian.Uint32(b[4:]))
@@ -62,12 +93,30 @@ func parseFrame(b []byte) (frame, bool) {
 	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(b[8:]) {
 		return frame{}, false
 	}
-	return frame{
+	fr := frame{
 		size:     int64(frameHeader + n),
+		rowsOff:  frameHeader + batchHeader,
 		firstSeq: binary.LittleEndian.Uint64(payload),
 		count:    binary.LittleEndian.Uint32(payload[8:]),
 		arrival:  int64(binary.LittleEndian.Uint64(payload[12:])),
-	}, true
+	}
+	if binary.LittleEndian.Uint32(b) == txnMagic {
+		p := payload[batchHeader:]
+		if len(p) < txnHeader {
+			return frame{}, false
+		}
+		fr.txn = binary.LittleEndian.Uint64(p)
+		np := int(binary.LittleEndian.Uint16(p[8:]))
+		if len(p) < txnHeader+2*np {
+			return frame{}, false
+		}
+		fr.parts = make([]uint16, np)
+		for i := range fr.parts {
+			fr.parts[i] = binary.LittleEndian.Uint16(p[txnHeader+2*i:])
+		}
+		fr.rowsOff += txnHeader + 2*np
+	}
+	return fr, true
 }
 
 // segment is one file of a shard's log.
@@ -97,6 +146,10 @@ func (s *segment) nextSeq() uint64 {
 type scanReport struct {
 	skippedBytes int64 // corrupt bytes skipped in the middle
 	cutBytes     int64 // torn or corrupt tail removed
+	// lost: acknowledged records that are gone (all known, and those
+	// found this time), see Shard.recover
+	lost    []seqRange
+	newLost []seqRange
 }
 
 // scan rebuilds the frame index from the file. Corrupt frames in the
@@ -129,7 +182,7 @@ func (s *segment) scan() (scanReport, error) {
 		// resynchronise: the next offset where a valid frame starts
 		next := -1
 		for p := off + 1; p+frameHeader+batchHeader <= len(data); p++ {
-			if binary.LittleEndian.Uint32(data[p:]) != frameMagic {
+			if !isMagic(data[p:]) {
 				continue
 			}
 			if fr2, ok := parseFrame(data[p:]); ok && fr2.firstSeq >= expect {

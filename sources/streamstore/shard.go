@@ -26,9 +26,17 @@ type Shard struct {
 	segSize int64
 	noSync  bool
 
-	mu        sync.Mutex
-	segs      []*segment
-	committed uint64 // next sequence number to be made visible
+	mu   sync.Mutex
+	segs []*segment
+	// committed is the visible horizon: every record below it is readable
+	// (or void: a part of an aborted transaction). next is the sequence
+	// number the next append gets; between them are pending frames —
+	// durable, not yet visible, because a transaction they belong to has
+	// parts on other shards still being written. Visibility is a prefix,
+	// so a reader's position never skips a record that appears later.
+	committed uint64
+	next      uint64
+	pending   []pendingFrame
 	notify    chan struct{}
 	queue     []*appendReq
 	writing   bool
@@ -38,19 +46,34 @@ type Shard struct {
 	bytes     int64
 	report    scanReport
 	gen       Generator // a generated shard: records computed, not stored
+	// man is the manifest as last written; manMu serialises its writes
+	manMu sync.Mutex
+	man   manifest
 }
 
 type appendReq struct {
 	rows    [][]types.Datum
 	arrival int64
+	txn     *txn // nil: a frame of its own
 	first   uint64
 	err     error
 	done    chan struct{}
 }
 
+// pendingFrame is a durable frame waiting for its transaction.
+type pendingFrame struct {
+	seg *segment
+	fr  frame
+	req *appendReq
+}
+
 func openShard(fs FS, dir string, id int, ts []types.T, segSize int64, noSync bool) (*Shard, error) {
-	s := &Shard{ID: id, Parent: -1, dir: dir, fs: fs, ts: ts, segSize: segSize, noSync: noSync, committed: 1, notify: make(chan struct{})}
+	s := &Shard{ID: id, Parent: -1, dir: dir, fs: fs, ts: ts, segSize: segSize, noSync: noSync, committed: 1, next: 1, notify: make(chan struct{})}
 	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	man, hasManifest, err := readManifest(fs, dir)
+	if err != nil {
 		return nil, err
 	}
 	names, err := fs.ReadDir(dir)
@@ -68,6 +91,19 @@ func openShard(fs FS, dir string, id int, ts []types.T, segSize int64, noSync bo
 		}
 	}
 	sort.Slice(firsts, func(i, j int) bool { return firsts[i] < firsts[j] })
+	if hasManifest && len(man.Segments) > 0 {
+		// files older than the oldest segment the manifest lists were
+		// trimmed by retention just before a crash: finish the job
+		keep := firsts[:0]
+		for _, first := range firsts {
+			if first < man.Segments[0] {
+				_ = fs.Remove(filepath.Join(dir, segName(first)))
+				continue
+			}
+			keep = append(keep, first)
+		}
+		firsts = keep
+	}
 	for _, first := range firsts {
 		seg := &segment{path: filepath.Join(dir, segName(first)), firstSeq: first}
 		if seg.f, err = fs.OpenFile(seg.path, os.O_RDWR|os.O_APPEND, 0o644); err != nil {
@@ -80,18 +116,156 @@ func openShard(fs FS, dir string, id int, ts []types.T, segSize int64, noSync bo
 		s.report.skippedBytes += rep.skippedBytes
 		s.report.cutBytes += rep.cutBytes
 		s.segs = append(s.segs, seg)
-		for _, f := range seg.frames {
-			s.records += int64(f.count)
-		}
 		s.bytes += seg.size
 	}
-	if n := len(s.segs); n > 0 {
-		s.committed = s.segs[n-1].nextSeq()
-		if s.committed < s.segs[n-1].firstSeq {
-			s.committed = s.segs[n-1].firstSeq
-		}
+	if err := s.recover(man, hasManifest, firsts); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// recover checks the segments found against the manifest: frames of
+// aborted transactions are voided, records that are gone (a deleted or
+// damaged segment) are reported as lost, and the next sequence number is
+// never one that may have been acknowledged before.
+func (s *Shard) recover(man manifest, hasManifest bool, present []uint64) error {
+	changed := !hasManifest
+	// the frames the manifest says are aborted
+	for _, seg := range s.segs {
+		for i := range seg.frames {
+			f := &seg.frames[i]
+			for _, r := range man.Aborted {
+				if f.firstSeq >= r.From && f.firstSeq < r.To {
+					f.aborted = true
+				}
+			}
+		}
+	}
+	// walk the sequence: a jump is records that were written and are gone
+	expect := max(1, man.Base)
+	switch {
+	case len(man.Segments) > 0:
+		expect = man.Segments[0]
+	case len(present) > 0 && !hasManifest:
+		expect = present[0]
+	}
+	var lost []seqRange
+	for _, seg := range s.segs {
+		if len(seg.frames) == 0 && seg.firstSeq > expect {
+			lost = append(lost, seqRange{expect, seg.firstSeq})
+			expect = seg.firstSeq
+		}
+		for _, f := range seg.frames {
+			if f.firstSeq > expect {
+				lost = append(lost, seqRange{expect, f.firstSeq})
+			}
+			expect = max(expect, f.lastSeq()+1)
+		}
+		if len(seg.frames) == 0 {
+			expect = max(expect, seg.firstSeq)
+		}
+	}
+	next := expect
+	// segments the manifest lists beyond the last one present: the tail
+	// is gone, with up to the reserved sequence numbers
+	lastPresent := uint64(0)
+	if n := len(present); n > 0 {
+		lastPresent = present[n-1]
+	}
+	for _, first := range man.Segments {
+		if first > lastPresent && !contains(present, first) {
+			if man.Reserved > next {
+				lost = append(lost, seqRange{next, man.Reserved})
+				next = man.Reserved
+			}
+			break
+		}
+	}
+	for _, r := range lost {
+		if !covered(man.Lost, r) {
+			man.Lost = append(man.Lost, r)
+			s.report.newLost = append(s.report.newLost, r)
+			changed = true
+		}
+	}
+	s.report.lost = man.Lost
+	s.next, s.committed = next, next
+	var segsNow []uint64
+	for _, seg := range s.segs {
+		segsNow = append(segsNow, seg.firstSeq)
+	}
+	if !equalU64(segsNow, man.Segments) {
+		man.Segments, changed = segsNow, true
+	}
+	if man.Reserved < next {
+		man.Reserved, changed = next+reserveBlock, true
+	}
+	for _, seg := range s.segs {
+		for _, f := range seg.frames {
+			if !f.aborted {
+				s.records += int64(f.count)
+			}
+		}
+	}
+	s.man = man
+	if changed {
+		return writeManifest(s.fs, s.dir, &s.man, !s.noSync)
+	}
+	return nil
+}
+
+func contains(xs []uint64, x uint64) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func equalU64(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// covered reports whether r lies within one of rs.
+func covered(rs []seqRange, r seqRange) bool {
+	for _, x := range rs {
+		if r.From >= x.From && r.To <= x.To {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Shard) reserved() uint64 {
+	s.manMu.Lock()
+	defer s.manMu.Unlock()
+	return s.man.Reserved
+}
+
+// saveManifest writes the manifest after edit changes it. (Lock order:
+// s.mu, then s.manMu.)
+func (s *Shard) saveManifest(edit func(m *manifest)) error {
+	s.manMu.Lock()
+	defer s.manMu.Unlock()
+	m := s.man
+	m.Segments = append([]uint64(nil), s.man.Segments...)
+	m.Aborted = append([]seqRange(nil), s.man.Aborted...)
+	m.Lost = append([]seqRange(nil), s.man.Lost...)
+	edit(&m)
+	if err := writeManifest(s.fs, s.dir, &m, !s.noSync); err != nil {
+		return err
+	}
+	s.man = m
+	return nil
 }
 
 func segName(first uint64) string { return fmt.Sprintf("%020d.seg", first) }
@@ -105,11 +279,14 @@ func (s *Shard) close() {
 	s.segs = nil
 }
 
-// append writes rows durably and returns the sequence number of the first.
-// Concurrent appends share writes and fsyncs (group commit): the first
-// appender to find the shard idle writes everything queued.
-func (s *Shard) append(rows [][]types.Datum, arrival int64) (uint64, error) {
-	req := &appendReq{rows: rows, arrival: arrival, done: make(chan struct{})}
+// append writes rows durably and returns the sequence number of the
+// first, once they are visible. Concurrent appends share writes and fsyncs
+// (group commit): the first appender to find the shard idle writes
+// everything queued. With t set, the rows are this shard's part of a
+// multi-shard append: they become visible when every part is durable, and
+// never if one fails.
+func (s *Shard) append(rows [][]types.Datum, arrival int64, t *txn) (uint64, error) {
+	req := &appendReq{rows: rows, arrival: arrival, txn: t, done: make(chan struct{})}
 	s.mu.Lock()
 	s.queue = append(s.queue, req)
 	if s.writing {
@@ -132,34 +309,57 @@ func (s *Shard) append(rows [][]types.Datum, arrival int64) (uint64, error) {
 }
 
 // commit writes one group: frames in queue order, one write, one fsync.
+// The frames then wait, in order, until their transactions resolve (a
+// frame of its own resolves at once) and become visible.
 func (s *Shard) commit(batch []*appendReq) {
 	fail := func(err error) {
 		for _, r := range batch {
 			r.err = err
+			if r.txn != nil {
+				r.txn.report(err)
+			}
 			close(r.done)
 		}
 	}
+	var rows uint64
+	for _, r := range batch {
+		rows += uint64(len(r.rows))
+	}
 	s.mu.Lock()
 	seg, err := s.activeSegment()
+	start := s.next
+	s.mu.Unlock()
 	if err != nil {
-		s.mu.Unlock()
-		fail(err)
+		fail(fmt.Errorf("streamstore: shard %d: %w", s.ID, err))
 		return
 	}
-	start := s.committed
+	if start+rows > s.reserved() {
+		// the sequence numbers handed out stay below what the manifest
+		// reserves, so that none is reused after a loss at the tail
+		if err := s.saveManifest(func(m *manifest) { m.Reserved = start + rows + reserveBlock }); err != nil {
+			fail(fmt.Errorf("streamstore: shard %d: %w", s.ID, err))
+			return
+		}
+	}
 	base := seg.size
-	s.mu.Unlock()
 
 	buf := s.wbuf[:0]
 	next := start
 	frames := make([]frame, 0, len(batch))
 	for _, r := range batch {
 		off := len(buf)
-		if buf, err = appendFrame(buf, next, r.arrival, s.ts, r.rows); err != nil {
+		var id uint64
+		var parts []uint16
+		if r.txn != nil {
+			id, parts = r.txn.id, r.txn.parts
+		}
+		if buf, err = appendFrame(buf, next, r.arrival, s.ts, r.rows, id, parts); err != nil {
 			fail(err)
 			return
 		}
-		frames = append(frames, frame{off: base + int64(off), size: int64(len(buf) - off), firstSeq: next, count: uint32(len(r.rows)), arrival: r.arrival})
+		fr, _ := parseFrame(buf[off:])
+		fr.off = base + int64(off)
+		frames = append(frames, fr)
 		r.first = next
 		next += uint64(len(r.rows))
 	}
@@ -180,15 +380,58 @@ func (s *Shard) commit(batch []*appendReq) {
 		s.wbuf = buf
 	}
 	s.mu.Lock()
-	seg.frames = append(seg.frames, frames...)
 	seg.size += int64(len(buf))
-	s.committed = next
-	s.records += int64(next - start)
+	s.next = next
 	s.bytes += int64(len(buf))
-	close(s.notify)
-	s.notify = make(chan struct{})
+	for i, r := range batch {
+		s.pending = append(s.pending, pendingFrame{seg: seg, fr: frames[i], req: r})
+	}
 	s.mu.Unlock()
+	// parts of transactions are durable here; the last part to report
+	// resolves its transaction on every shard it touches
 	for _, r := range batch {
+		if r.txn != nil {
+			r.txn.report(nil)
+		}
+	}
+	s.resolve()
+}
+
+// resolve makes the pending frames whose transactions are resolved
+// visible, in order, up to the first one still waiting; frames of aborted
+// transactions are voided and recorded as such in the manifest first.
+func (s *Shard) resolve() {
+	var ready []*appendReq
+	var aborted []seqRange
+	s.mu.Lock()
+	for len(s.pending) > 0 {
+		p := s.pending[0]
+		if p.req.txn != nil && !p.req.txn.isResolved() {
+			break
+		}
+		s.pending = s.pending[1:]
+		if p.req.txn != nil && p.req.txn.failed() != nil {
+			p.fr.aborted = true
+			p.req.err = p.req.txn.failed()
+			aborted = append(aborted, seqRange{p.fr.firstSeq, p.fr.lastSeq() + 1})
+		} else {
+			s.records += int64(p.fr.count)
+		}
+		p.seg.frames = append(p.seg.frames, p.fr)
+		s.committed = p.fr.lastSeq() + 1
+		ready = append(ready, p.req)
+	}
+	if len(ready) > 0 {
+		close(s.notify)
+		s.notify = make(chan struct{})
+	}
+	s.mu.Unlock()
+	if len(aborted) > 0 {
+		// best effort: were it lost, start-up would find the transaction
+		// incomplete again
+		_ = s.saveManifest(func(m *manifest) { m.Aborted = append(m.Aborted, aborted...) })
+	}
+	for _, r := range ready {
 		close(r.done)
 	}
 }
@@ -199,13 +442,18 @@ func (s *Shard) activeSegment() (*segment, error) {
 	if n := len(s.segs); n > 0 && s.segs[n-1].size < s.segSize {
 		return s.segs[n-1], nil
 	}
-	seg := &segment{path: filepath.Join(s.dir, segName(s.committed)), firstSeq: s.committed}
+	seg := &segment{path: filepath.Join(s.dir, segName(s.next)), firstSeq: s.next}
 	f, err := s.fs.OpenFile(seg.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	seg.f = f
 	s.segs = append(s.segs, seg)
+	// the manifest lists every segment, so that a deleted one is noticed
+	// (one not listed yet, after a crash here, is adopted at start-up)
+	if err := s.saveManifest(func(m *manifest) { m.Segments = append(m.Segments, seg.firstSeq) }); err != nil {
+		return nil, err
+	}
 	return seg, nil
 }
 
@@ -241,7 +489,9 @@ func (s *Shard) framesFrom(from uint64, max int) ([]frameRef, uint64) {
 		}
 		for i := seg.frameFor(from); i < len(seg.frames) && want > 0; i++ {
 			out = append(out, frameRef{seg, seg.frames[i]})
-			want -= int(seg.frames[i].count)
+			if !seg.frames[i].aborted {
+				want -= int(seg.frames[i].count)
+			}
 		}
 	}
 	return out, from
@@ -249,8 +499,8 @@ func (s *Shard) framesFrom(from uint64, max int) ([]frameRef, uint64) {
 
 // readFrames calls fn for each record at or after from, up to max, with
 // the rows still encoded; fn decodes and returns the rest of the buffer.
-func (s *Shard) readFrames(from uint64, max int, fn func(seq uint64, arrival int64, rows []byte) ([]byte, error)) (uint64, int, error) {
-	refs, from := s.framesFrom(from, max)
+func (s *Shard) readFrames(from uint64, limit int, fn func(seq uint64, arrival int64, rows []byte) ([]byte, error)) (uint64, int, error) {
+	refs, from := s.framesFrom(from, limit)
 	next, n := from, 0
 	bp := readBufs.Get().(*[]byte)
 	defer readBufs.Put(bp)
@@ -258,6 +508,11 @@ func (s *Shard) readFrames(from uint64, max int, fn func(seq uint64, arrival int
 	defer func() { *bp = buf }()
 	for _, ref := range refs {
 		fr := ref.fr
+		if fr.aborted {
+			// void: the sequence numbers of a transaction that did not complete
+			next = max(next, fr.lastSeq()+1)
+			continue
+		}
 		if int64(cap(buf)) < fr.size {
 			buf = make([]byte, fr.size)
 		}
@@ -265,12 +520,12 @@ func (s *Shard) readFrames(from uint64, max int, fn func(seq uint64, arrival int
 		if _, err := ref.seg.f.ReadAt(buf, fr.off); err != nil {
 			if s.trimmed(ref.seg) && n == 0 {
 				// retention removed the segment under us: go on from the oldest kept record
-				return s.readFrames(s.oldest(), max, fn)
+				return s.readFrames(s.oldest(), limit, fn)
 			}
 			return from, 0, fmt.Errorf("streamstore: reading shard %d: %w", s.ID, err)
 		}
-		rows := buf[frameHeader+batchHeader:]
-		for k := uint32(0); k < fr.count && n < max; k++ {
+		rows := buf[fr.rowsOff:]
+		for k := uint32(0); k < fr.count && n < limit; k++ {
 			seq := fr.firstSeq + uint64(k)
 			if seq < from {
 				var err error
@@ -392,24 +647,54 @@ func (s *Shard) trim(cutoff int64) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.writing {
+	if s.writing || len(s.pending) > 0 {
 		return nil // a commit is using the active segment; try again later
 	}
-	keep := s.segs[:0]
-	var err error
+	var gone, keep []*segment
 	for _, seg := range s.segs {
-		if len(seg.frames) > 0 && seg.lastArrival() < cutoff {
-			seg.f.Close()
-			if e := s.fs.Remove(seg.path); e != nil && err == nil {
-				err = e
-			}
-			for _, f := range seg.frames {
-				s.records -= int64(f.count)
-			}
-			s.bytes -= seg.size
+		if len(seg.frames) > 0 && seg.lastArrival() < cutoff && len(keep) == 0 {
+			gone = append(gone, seg)
 			continue
 		}
 		keep = append(keep, seg)
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	// the manifest first: a crash between the two leaves files it no
+	// longer lists, which start-up deletes, never listed files that are gone
+	newest := int64(0)
+	for _, seg := range gone {
+		newest = max(newest, seg.lastArrival())
+	}
+	from := s.next
+	var firsts []uint64
+	for _, seg := range keep {
+		firsts = append(firsts, seg.firstSeq)
+		from = min(from, seg.firstSeq)
+	}
+	if err := s.saveManifest(func(m *manifest) {
+		m.Segments = firsts
+		m.Base = from
+		m.TrimmedArrival = max(m.TrimmedArrival, newest)
+		m.Aborted = pruneRanges(m.Aborted, from)
+		m.Lost = pruneRanges(m.Lost, from)
+	}); err != nil {
+		return err
+	}
+	s.report.lost = pruneRanges(s.report.lost, from)
+	var err error
+	for _, seg := range gone {
+		seg.f.Close()
+		if e := s.fs.Remove(seg.path); e != nil && err == nil {
+			err = e
+		}
+		for _, f := range seg.frames {
+			if !f.aborted {
+				s.records -= int64(f.count)
+			}
+		}
+		s.bytes -= seg.size
 	}
 	s.segs = keep
 	return err
@@ -423,6 +708,33 @@ type ShardStats struct {
 	Oldest, Next     uint64
 	RecoveredSkipped int64
 	RecoveredCut     int64
+	// Lost counts acknowledged records found missing at start-up (a
+	// segment deleted or damaged outside the store); LostRanges says which.
+	Lost       int64
+	LostRanges string
+}
+
+// LostReport is what start-up found missing in a shard this time: the
+// ranges of sequence numbers of acknowledged records that are gone.
+func (s *Shard) LostReport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return formatRanges(s.report.newLost)
+}
+
+func formatRanges(rs []seqRange) string {
+	var b strings.Builder
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if r.n() == 1 {
+			fmt.Fprintf(&b, "%d", r.From)
+		} else {
+			fmt.Fprintf(&b, "%d-%d", r.From, r.To-1)
+		}
+	}
+	return b.String()
 }
 
 // Stats reports the shard's size and positions.
@@ -433,8 +745,13 @@ func (s *Shard) Stats() ShardStats {
 	if s.gen != nil {
 		return ShardStats{ID: s.ID, Parent: s.Parent, Records: int64(s.committed - 1), Oldest: 1, Next: s.committed}
 	}
+	var lost int64
+	for _, r := range s.report.lost {
+		lost += int64(r.n())
+	}
 	return ShardStats{ID: s.ID, Parent: s.Parent, Records: s.records, Bytes: s.bytes, Segments: len(s.segs),
-		Oldest: oldest, Next: s.committed, RecoveredSkipped: s.report.skippedBytes, RecoveredCut: s.report.cutBytes}
+		Oldest: oldest, Next: s.committed, RecoveredSkipped: s.report.skippedBytes, RecoveredCut: s.report.cutBytes,
+		Lost: lost, LostRanges: formatRanges(s.report.lost)}
 }
 
 var _ = time.Now

@@ -61,7 +61,8 @@ type Stream struct {
 	cfg       Config
 	shards    []*Shard
 	rr        atomic.Uint64
-	generated bool // records computed by a Generator, not stored
+	generated bool          // records computed by a Generator, not stored
+	txns      atomic.Uint64 // the last transaction id handed out
 }
 
 // OpenStream opens (creating when new) the stream stored under key.
@@ -84,6 +85,10 @@ func (st *Store) OpenStream(key string, cfg Config) (*Stream, error) {
 			return nil, err
 		}
 		s.shards = append(s.shards, sh)
+	}
+	if err := s.resolveTxns(); err != nil {
+		s.close()
+		return nil, err
 	}
 	st.strs[key] = s
 	return s, nil
@@ -155,8 +160,13 @@ func (s *Stream) shardFor(row []types.Datum) int {
 // ErrSchema reports a row of the wrong width.
 var ErrSchema = errors.New("streamstore: row does not match the stream's columns")
 
-// Append stores rows durably and returns each row's position. Rows of one
-// call that land on the same shard are one batch: all or none of them.
+// Append stores rows durably and returns each row's position: all of
+// them or, with an error, none — also across a crash. Rows that land on
+// several shards are one transaction: each shard's part is one frame that
+// names the transaction and the shards with a part, and it becomes
+// visible only once every part is durable; a part that fails aborts them
+// all, and start-up voids the parts of a transaction that did not
+// complete (resolveTxns).
 func (s *Stream) Append(rows [][]types.Datum) ([]Position, error) {
 	if s.generated {
 		return nil, ErrGenerated
@@ -173,6 +183,25 @@ func (s *Stream) Append(rows [][]types.Datum) ([]Position, error) {
 		byShard[k] = append(byShard[k], i)
 	}
 	out := make([]Position, len(rows))
+	var t *txn
+	for k, idx := range byShard {
+		if len(idx) == 0 {
+			continue
+		}
+		if t == nil {
+			t = &txn{}
+		}
+		t.parts = append(t.parts, uint16(k))
+		t.shards = append(t.shards, s.shards[k])
+	}
+	if t == nil {
+		return out, nil
+	}
+	if len(t.parts) == 1 {
+		t = nil // one shard: one frame, atomic by itself
+	} else {
+		t.id, t.left = s.txns.Add(1), len(t.parts)
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(s.shards))
 	for k, idx := range byShard {
@@ -186,7 +215,7 @@ func (s *Stream) Append(rows [][]types.Datum) ([]Position, error) {
 		wg.Add(1)
 		go func(k int, idx []int, part [][]types.Datum) {
 			defer wg.Done()
-			first, err := s.shards[k].append(part, arrival)
+			first, err := s.shards[k].append(part, arrival, t)
 			if err != nil {
 				errs[k] = err
 				return
@@ -227,4 +256,118 @@ func (s *Stream) Stats() []ShardStats {
 		out[i] = sh.Stats()
 	}
 	return out
+}
+
+// txn is a multi-shard append in flight: it resolves when every part has
+// reported, failed if one failed.
+type txn struct {
+	id     uint64
+	parts  []uint16 // the shards with a part
+	shards []*Shard
+	mu     sync.Mutex
+	left   int
+	err    error
+}
+
+// report records that one part is durable (err nil) or failed; the last
+// report makes every part's shard look at its pending frames again.
+func (t *txn) report(err error) {
+	t.mu.Lock()
+	if err != nil && t.err == nil {
+		t.err = err
+	}
+	t.left--
+	done := t.left == 0
+	t.mu.Unlock()
+	if done {
+		for _, sh := range t.shards {
+			sh.resolve()
+		}
+	}
+}
+
+func (t *txn) isResolved() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.left == 0
+}
+
+func (t *txn) failed() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.err != nil {
+		return fmt.Errorf("streamstore: another shard's part of this append failed: %w", t.err)
+	}
+	return nil
+}
+
+// resolveTxns decides, at start-up, the transactions the manifests have
+// not resolved yet: one whose part is missing from a shard it names (a
+// crash between the parts' writes) is aborted, its other parts voided
+// and the abort recorded. A part older than what retention has deleted
+// from a shard may have gone with it, so such a transaction counts as
+// complete: an incomplete one is always resolved at the first start after
+// the crash, before retention runs.
+func (s *Stream) resolveTxns() error {
+	type key struct {
+		txn     uint64
+		arrival int64
+	}
+	has := make([]map[key]bool, len(s.shards))
+	var high uint64
+	for i, sh := range s.shards {
+		has[i] = map[key]bool{}
+		high = max(high, sh.man.ResolvedTxn)
+		for _, seg := range sh.segs {
+			for _, f := range seg.frames {
+				if f.txn != 0 {
+					high = max(high, f.txn)
+					if f.txn > sh.man.ResolvedTxn {
+						has[i][key{f.txn, f.arrival}] = true
+					}
+				}
+			}
+		}
+	}
+	s.txns.Store(high)
+	for i, sh := range s.shards {
+		var aborted []seqRange
+		for _, seg := range sh.segs {
+			for k := range seg.frames {
+				f := &seg.frames[k]
+				if f.txn == 0 || f.txn <= sh.man.ResolvedTxn || f.aborted {
+					continue
+				}
+				complete := true
+				for _, p := range f.parts {
+					j := int(p)
+					if j == i {
+						continue
+					}
+					if j >= len(s.shards) {
+						complete = false
+						break
+					}
+					if !has[j][key{f.txn, f.arrival}] && f.arrival > s.shards[j].man.TrimmedArrival {
+						complete = false
+						break
+					}
+				}
+				if !complete {
+					f.aborted = true
+					sh.records -= int64(f.count)
+					aborted = append(aborted, seqRange{f.firstSeq, f.lastSeq() + 1})
+				}
+			}
+		}
+		if len(aborted) > 0 || sh.man.ResolvedTxn < high {
+			if err := sh.saveManifest(func(m *manifest) {
+				m.Aborted = append(m.Aborted, aborted...)
+				m.ResolvedTxn = high
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
