@@ -289,8 +289,9 @@ func (c *Catalog) Drop(name string, cascade bool) ([]*Object, error) {
 		var blocking []*Object
 		for _, d := range deps {
 			// a sequence owned by a column goes with its table, the
-			// streams a source generates with the source
-			if d.Kind != KindSequence && d.Options["generated_by"] != x.Name {
+			// streams a source generates with the source, a view's error
+			// stream with the view
+			if d.Kind != KindSequence && d.Options["generated_by"] != x.Name && d.Options["errors_of"] != x.Name {
 				blocking = append(blocking, d)
 			}
 		}

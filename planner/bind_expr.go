@@ -40,6 +40,9 @@ type binder struct {
 	correlated int
 	depth      int // subquery nesting
 	exprDepth  int // bindExpr recursion (bounded by sqlerr.MaxExprDepth)
+	// varying lists the functions called whose value changes from call to
+	// call (now(), random(), ...): a continuous query cannot use them
+	varying []string
 	// deps are the catalog objects the statement reads.
 	deps      []string
 	viewDepth int
@@ -985,6 +988,9 @@ func (b *binder) call(name string, args []expr.Expr) (expr.Expr, error) {
 		}
 		if !good {
 			continue
+		}
+		if f.Volatile && !f.SessionConstant {
+			b.varying = append(b.varying, f.Name)
 		}
 		return b.fold(&expr.Call{F: f, Args: cast, T: ret})
 	}

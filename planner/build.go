@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"time"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/streamsql/streamsql/catalog"
 	"github.com/streamsql/streamsql/engine/dataflow"
@@ -140,6 +142,12 @@ func buildScan(ctx *expr.Ctx, db *DB, x *ScanNode) (exec.Operator, error) {
 		if f == nil {
 			return nil, sqlerr.New(sqlerr.UndefinedTable, "materialized view %q is not running", x.Rel.Name)
 		}
+		// a view that is still reading what was written before it started
+		// (created over existing data, or after a restart) would answer
+		// with part of it: wait until it has caught up
+		if err := f.waitCaughtUp(ctx.Go, catchupTimeout(ctx)); err != nil {
+			return nil, err
+		}
 		batches, err := f.snapshot(ctx.Mem)
 		if err != nil {
 			return nil, err
@@ -206,4 +214,23 @@ func buildTableFunc(ctx *expr.Ctx, x *TableFuncNode) (exec.Operator, error) {
 		col.Release()
 	}
 	return exec.NewScan(ts, batches), nil
+}
+
+// catchupTimeout is how long a read waits for a materialized view to
+// catch up: the session's view_catchup_timeout (PostgreSQL's interval or
+// millisecond spellings; default a minute).
+func catchupTimeout(ctx *expr.Ctx) time.Duration {
+	const def = time.Minute
+	if ctx.Session == nil {
+		return def
+	}
+	v, ok := ctx.Session.Setting("view_catchup_timeout")
+	if !ok {
+		return def
+	}
+	d, err := parseTimeout(v, time.Millisecond)
+	if err != nil || d <= 0 {
+		return def
+	}
+	return d
 }

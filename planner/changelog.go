@@ -97,9 +97,20 @@ func (f *viewFlow) bufferChangesLocked(changes []change) {
 // flushChangelogs writes the queued changes of f and of every view built
 // on it, each followed by a marker of the source positions.
 func (f *viewFlow) flushChangelogs(positions []uint64) error {
+	// failed rows first: after a crash between the two writes the replay
+	// writes them again (twice rather than never)
+	wroteErrors := false
+	if f.errs != nil {
+		if rows := f.errs.take(); len(rows) > 0 && !f.suppressed() {
+			if _, err := f.errs.stream.Append(rows); err != nil {
+				return fmt.Errorf("writing the failed rows of %s: %w", f.name, err)
+			}
+			wroteErrors = true
+		}
+	}
 	f.mu.Lock()
 	var err error
-	if f.clog != nil && len(f.clogBuf) > 0 {
+	if f.clog != nil && (len(f.clogBuf) > 0 || wroteErrors) {
 		parts := make([]string, len(positions))
 		for i, p := range positions {
 			parts[i] = strconv.FormatUint(p, 10)

@@ -158,6 +158,9 @@ func (s *Session) copy(ctx *expr.Ctx, st *pgsql.Copy, p *Prepared) (*Result, err
 	if o.Kind != catalog.KindTable && o.Kind != catalog.KindStream {
 		return nil, sqlerr.New(sqlerr.WrongObjectType, "cannot copy to %s %q", o.Kind, o.Name)
 	}
+	if err := checkWritable(o); err != nil {
+		return nil, err
+	}
 	ci := &CopyIn{s: s, table: o, format: f, skipHdr: f.header}
 	if len(st.Columns) == 0 {
 		for i := range o.Columns {

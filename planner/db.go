@@ -355,6 +355,9 @@ func (db *DB) IngestJSON(name string, objs []map[string]any) ([]Position, error)
 	if o == nil || (o.Kind != catalog.KindStream && o.Kind != catalog.KindTable) {
 		return nil, sqlerr.New(sqlerr.UndefinedTable, "stream %q does not exist", name)
 	}
+	if err := checkWritable(o); err != nil {
+		return nil, err
+	}
 	rows := make([]storage.Row, len(objs))
 	for i, obj := range objs {
 		r := make(storage.Row, len(o.Columns))

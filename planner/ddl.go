@@ -297,12 +297,18 @@ func (s *Session) createView(ctx *expr.Ctx, st *pgsql.CreateView) (*Result, erro
 		}
 	}
 	if old := s.db.Catalog.Lookup(st.Name); st.OrReplace && old != nil {
-		if _, err := s.db.Catalog.Drop(st.Name, false); err != nil {
+		dropped, err := s.db.Catalog.Drop(st.Name, false)
+		if err != nil {
 			return nil, err
 		}
 		s.db.stopFlow(st.Name)
 		if old.Kind == catalog.KindMaterializedView {
 			_ = s.db.store.Drop(changelogKey(old))
+		}
+		for _, d := range dropped {
+			if d.Kind == catalog.KindStream {
+				_ = s.db.dropStream(d) // its error stream
+			}
 		}
 	}
 	if err := s.db.Catalog.Create(o); err != nil {
@@ -310,8 +316,18 @@ func (s *Session) createView(ctx *expr.Ctx, st *pgsql.CreateView) (*Result, erro
 	}
 	if kind == catalog.KindMaterializedView {
 		if err := s.db.startFlow(o, true); err != nil {
+			for _, d := range s.db.Catalog.Dependents(o.Name) {
+				if errorsOf(d) == o.Name && d.Kind == catalog.KindStream {
+					_ = s.db.dropStream(d)
+				}
+			}
 			_, _ = s.db.Catalog.Drop(o.Name, true)
 			return nil, err
+		}
+		if f := s.db.flow(o.Name); f != nil && !f.isCaughtUp() {
+			if _, total := f.catchup(); total > 0 {
+				return &Result{Tag: tag, Notice: fmt.Sprintf("materialized view %q is catching up on %d existing records: reads of it wait until it has (streamsql_views shows its progress)", o.Name, total)}, nil
+			}
 		}
 	}
 	return &Result{Tag: tag}, nil
@@ -420,7 +436,7 @@ func (s *Session) drop(st *pgsql.Drop) (*Result, error) {
 				s.db.seqMu.Unlock()
 				continue
 			}
-			if d.Name != name {
+			if d.Name != name && errorsOf(d) == "" {
 				notices = append(notices, fmt.Sprintf("drop cascades to %s %s", d.Kind, d.Name))
 			}
 		}

@@ -132,10 +132,22 @@ func (b *binder) writable(tn *ast.TableName) (*catalog.Object, error) {
 	if o == nil {
 		return nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", tn.Name.O)
 	}
-	if o.Kind != catalog.KindTable && o.Kind != catalog.KindStream {
-		return nil, sqlerr.New(sqlerr.WrongObjectType, "cannot change %s %q", o.Kind, o.Name)
+	if err := checkWritable(o); err != nil {
+		return nil, err
 	}
 	return o, nil
+}
+
+// checkWritable refuses writes to what users cannot write: anything but a
+// table or a stream, and a view's error stream (the view writes it).
+func checkWritable(o *catalog.Object) error {
+	if o.Kind != catalog.KindTable && o.Kind != catalog.KindStream {
+		return sqlerr.New(sqlerr.WrongObjectType, "cannot change %s %q", o.Kind, o.Name)
+	}
+	if v := errorsOf(o); v != "" {
+		return sqlerr.New(sqlerr.WrongObjectType, "cannot write to stream %q: it keeps the rows that %s's expressions failed on, and only %s writes it", o.Name, v, v)
+	}
+	return nil
 }
 
 func tableScope(o *catalog.Object, alias string) []Column {

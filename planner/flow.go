@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,6 +119,15 @@ type viewFlow struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	ectx   *expr.Ctx // a child's evaluation context
+
+	// rows its expressions failed on, for its error stream (nil: a
+	// subscription's private flow, whose errors go to the subscriber)
+	errs *viewErrors
+	// catching up: the source positions that existed when the flow
+	// started (a SELECT waits until they are read), and where it started
+	catchupTo, catchupFrom []uint64
+	catchupTbl             int64 // table changes queued when it started
+	caughtUp               atomic.Bool
 }
 
 type viewRow struct {
@@ -268,13 +278,18 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 				if err != nil {
 					return nil, cannot("%s", err.Error())
 				}
+				agg.Input = exprColumns(aggNode.In.Columns())
 				f.agg, f.aggNode, f.aggOpts = agg, aggNode, opts
 			}
 			if f.eowc && f.endKey < 0 && f.startKey < 0 && (f.sess == nil || f.wms == nil) {
 				return nil, sqlerr.Unsupported("EMIT ON WINDOW CLOSE needs a GROUP BY on window_start or window_end of a TUMBLE or HOP, or a SESSION window, over a stream with a WATERMARK")
 			}
 			if f.stream != nil && f.interval == nil && !f.joinAbove && f.sess == nil {
-				f.keep = neededColumns(f.pre, f.aggNode, f.post, len(f.ts))
+				if f.keep = neededColumns(f.pre, f.aggNode, f.post, len(f.ts)); f.keep != nil {
+					// a failed row's report says where it is (_shard, _seq:
+					// made for every read anyway)
+					f.keep[len(f.ts)-3], f.keep[len(f.ts)-2] = true, true
+				}
 			}
 			f.planTopNExpiry()
 			return f, nil
@@ -378,6 +393,7 @@ func (f *viewFlow) parallelize(db *DB) {
 	if err != nil {
 		return // the single aggregate planned already works
 	}
+	p.SetInput(exprColumns(f.aggNode.In.Columns()))
 	f.agg = p
 	f.aggDesc += fmt.Sprintf(" workers=%d", db.workers)
 }
@@ -619,6 +635,7 @@ func (f *viewFlow) planSession(agg *AggNode, at int) {
 	}
 	f.sess = dataflow.NewSessionAgg(w.Spec, w.Partition, colTypes(w.In.Columns()), outTs, compute)
 	f.sess.Quiet = f.eowc
+	f.sess.Cols = exprColumns(w.Cols)
 }
 
 // flowReadMax is the most records a view reads from a shard at once: a
@@ -823,7 +840,7 @@ func (f *viewFlow) start(db *DB, name string) {
 	f.parallelize(db)
 	f.rows = map[string]*viewRow{}
 	f.progress = make(chan struct{})
-	f.ectx = &expr.Ctx{Go: context.Background(), Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db}}
+	f.ectx = &expr.Ctx{Go: context.Background(), Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db}, RowError: f.rowErrorHandler()}
 	if f.parent != nil {
 		// the tables' rows first (a lookup join keeps no parent rows to
 		// join them with later), then the parent's rows and changes
@@ -852,13 +869,18 @@ func (f *viewFlow) start(db *DB, name string) {
 	if err := f.watchTables(db); err != nil {
 		f.fail(err)
 	}
+	f.catchupTbl = f.tblEnq.Load()
 	f.positions = make([]uint64, len(f.shards()))
+	f.catchupTo = make([]uint64, len(f.shards()))
 	for i, sh := range f.shards() {
 		f.positions[i] = sh.TrimHorizon()
+		f.catchupTo[i] = sh.Latest()
 		if f.replayTo != nil && f.positions[i] < f.replayTo[i] {
 			f.replaying.Store(true)
 		}
 	}
+	f.catchupFrom = append([]uint64(nil), f.positions...)
+	f.noteCaughtUpLocked()
 	f.progress = make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel, f.done = cancel, make(chan struct{})
@@ -929,7 +951,7 @@ func (f *viewFlow) source() *viewFlow {
 
 func (f *viewFlow) run(ctx context.Context, db *DB) {
 	defer close(f.done)
-	ectx := &expr.Ctx{Go: ctx, Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db}}
+	ectx := &expr.Ctx{Go: ctx, Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db}, RowError: f.rowErrorHandler()}
 	shards := f.shards()
 	for {
 		progressed, err := f.applyTableChanges(ectx)
@@ -1131,8 +1153,84 @@ func (f *viewFlow) advance(pos []uint64) {
 		}
 		f.replaying.Store(!done)
 	}
+	f.noteCaughtUpLocked()
 	close(f.progress)
 	f.progress = make(chan struct{})
+}
+
+// noteCaughtUpLocked marks the flow caught up once it has read what its
+// source held when it started; callers hold f.mu (or own f).
+func (f *viewFlow) noteCaughtUpLocked() {
+	if f.caughtUp.Load() || f.tblDone < f.catchupTbl {
+		return
+	}
+	for i, p := range f.positions {
+		if p < f.catchupTo[i] {
+			return
+		}
+	}
+	f.caughtUp.Store(true)
+}
+
+// isCaughtUp reports whether the flow (or, for a view over views, the
+// flow reading the stream) has read everything its source held when it
+// started.
+func (f *viewFlow) isCaughtUp() bool { return f.source().caughtUp.Load() }
+
+// catchup is how far the flow reading f's stream is: records read of
+// those there were when it started.
+func (f *viewFlow) catchup() (read, total int64) {
+	src := f.source()
+	src.mu.RLock()
+	defer src.mu.RUnlock()
+	for i := range src.catchupTo {
+		total += int64(src.catchupTo[i]) - int64(src.catchupFrom[i])
+		read += int64(min(src.positions[i], src.catchupTo[i])) - int64(src.catchupFrom[i])
+	}
+	return read, total
+}
+
+// waitCaughtUp blocks until the flow has caught up, ctx ends, or timeout
+// passes (an error saying how far it got).
+func (f *viewFlow) waitCaughtUp(ctx context.Context, timeout time.Duration) error {
+	if f.isCaughtUp() {
+		return nil
+	}
+	deadline := time.After(timeout)
+	src := f.source()
+	for !f.isCaughtUp() {
+		src.mu.RLock()
+		ch, err := src.progress, src.err
+		src.mu.RUnlock()
+		if err != nil {
+			return nil // the failure is reported by the read itself
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return sqlerr.New(sqlerr.QueryCanceled, "canceling statement due to user request")
+		case <-deadline:
+			read, total := f.catchup()
+			return sqlerr.New(sqlerr.ObjectNotInPrerequisiteState, "materialized view %q is still catching up: %d of %d records read", f.name, read, total).
+				WithHint(fmt.Sprintf("Wait, or SET view_catchup_timeout to more than %s; streamsql_views shows its progress.", timeout))
+		}
+	}
+	return nil
+}
+
+// rowErrorHandler is what the flow's evaluation context does with a row
+// an expression fails on: keep it for the error stream (nil — the error
+// fails the flow — when it has none).
+func (f *viewFlow) rowErrorHandler() func(expr.RowError) {
+	if f.errs == nil {
+		return nil
+	}
+	return func(r expr.RowError) {
+		// rows failed during a replay are in the error stream already
+		if !f.suppressed() {
+			f.errs.add(r)
+		}
+	}
 }
 
 // combinable: batches of several shards can go through the aggregate as
@@ -1288,6 +1386,13 @@ func (f *viewFlow) failed() bool {
 	return f.err != nil
 }
 
+// failure is why the flow stopped (nil: it runs).
+func (f *viewFlow) failure() error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.err
+}
+
 // applyLocked adds a changelog to the view's rows; callers hold f.mu.
 func (f *viewFlow) applyLocked(m *dataflow.Msg) {
 	if f.discard {
@@ -1346,8 +1451,19 @@ func runSteps(ctx *expr.Ctx, steps []Node, m *dataflow.Msg, late *int64) (*dataf
 		switch x := s.(type) {
 		case *FilterNode:
 			v, err := x.Pred.Eval(ctx, m.Batch)
+			if err != nil && ctx.RowError != nil && dataflow.RowErrorsOf(err) {
+				if m, err = dataflow.DropFailing(ctx, m, exprColumns(x.In.Columns()), func(b arrow.RecordBatch) error {
+					v, err := x.Pred.Eval(ctx, b)
+					v.Release()
+					return err
+				}); err == nil {
+					v, err = x.Pred.Eval(ctx, m.Batch)
+				}
+			}
 			if err != nil {
-				m.Release()
+				if m != nil {
+					m.Release()
+				}
 				return nil, err
 			}
 			n := int(m.Batch.NumRows())
@@ -1373,7 +1489,20 @@ func runSteps(ctx *expr.Ctx, steps []Node, m *dataflow.Msg, late *int64) (*dataf
 			m = out
 		case *ProjectNode:
 			b, err := exec.ProjectBatch(ctx, m.Batch, x.Exprs, colTypes(x.Cols))
-			m.Release()
+			if err != nil && ctx.RowError != nil && dataflow.RowErrorsOf(err) {
+				if m, err = dataflow.DropFailing(ctx, m, exprColumns(x.In.Columns()), func(in arrow.RecordBatch) error {
+					b, err := exec.ProjectBatch(ctx, in, x.Exprs, colTypes(x.Cols))
+					if err == nil {
+						b.Release()
+					}
+					return err
+				}); err == nil {
+					b, err = exec.ProjectBatch(ctx, m.Batch, x.Exprs, colTypes(x.Cols))
+				}
+			}
+			if m != nil {
+				m.Release()
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -1509,11 +1638,28 @@ func (db *DB) startFlowAs(o *catalog.Object, creating, discard bool) (err error)
 	if err != nil {
 		return err
 	}
+	if len(b.varying) > 0 && readsStream(node) {
+		// evaluated once per row as it arrives, a view with now() would
+		// silently differ from the same SELECT, and retractions would not
+		// cancel what they retract
+		what := "materialized view"
+		if discard {
+			what = "sink"
+		}
+		return sqlerr.Unsupported("%s %s cannot use %s(): a continuous query over a stream computes each row once, when it arrives, so the result would depend on when rows were processed", what, o.Name, b.varying[0]).
+			WithHint("Use the rows' event time instead (a column, TUMBLE/HOP windows, a WATERMARK), or compute it when you SELECT from the view.")
+	}
 	f, err := planFlow(db, b, node, o)
 	if err == nil && discard {
 		f.discard = true
 	} else if err == nil {
 		err = f.openChangelog(db, o)
+	}
+	if err == nil {
+		var es *streamstore.Stream
+		if es, err = db.errorStream(o.Name); err == nil {
+			f.errs = &viewErrors{stream: es, source: f.rel.Name}
+		}
 	}
 	var ni *notIncremental
 	if errors.As(err, &ni) && discard {
@@ -1556,15 +1702,22 @@ func (db *DB) stopFlow(name string) {
 
 // flushFlows waits until every incremental view reflects everything that
 // was written to its stream before the call.
-func (db *DB) flushFlows(ctx context.Context) error {
+// A view that has failed (its changelog cannot be written, a bug) does
+// not make FLUSH fail for everyone: it is skipped, and named in the
+// returned notice.
+func (db *DB) flushFlows(ctx context.Context) (notice string, err error) {
 	db.mu.RLock()
 	flows := make([]*viewFlow, 0, len(db.flows))
 	for _, f := range db.flows {
 		flows = append(flows, f)
 	}
 	db.mu.RUnlock()
+	var failed []string
 	for _, f := range flows {
 		if f.stream == nil {
+			if f.failed() {
+				failed = append(failed, f.name)
+			}
 			continue // fed by its parent, in the parent's goroutine
 		}
 		target := make([]uint64, len(f.shards()))
@@ -1572,10 +1725,17 @@ func (db *DB) flushFlows(ctx context.Context) error {
 			target[i] = sh.Latest()
 		}
 		if err := f.waitFor(ctx, target); err != nil {
-			return err
+			if !f.failed() {
+				return "", err
+			}
+			failed = append(failed, f.name)
 		}
 	}
-	return nil
+	if len(failed) > 0 {
+		sort.Strings(failed)
+		notice = fmt.Sprintf("FLUSH did not wait for failed materialized views: %s (streamsql_views says why)", strings.Join(failed, ", "))
+	}
+	return notice, nil
 }
 
 // flowStats describes a view for streamsql_views.

@@ -106,6 +106,7 @@ func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, *tableStage, 
 	if err != nil {
 		return nil, nil, cannot("%s", err.Error())
 	}
+	j.Cols = [2]expr.Columns{exprColumns(x.Left.Columns()), exprColumns(x.Right.Columns())}
 	st := &tableStage{join: j, streamSide: streamSide, tbl: scans[tableSide].Rel, tblTs: colTypes(scans[tableSide].Cols), tblSteps: tblSteps[tableSide]}
 	if streamSide == 0 {
 		return x.Left, st, nil
@@ -199,6 +200,7 @@ func (f *viewFlow) applyTableChanges(ctx *expr.Ctx) (bool, error) {
 	}
 	f.mu.Lock()
 	f.tblDone += int64(count)
+	f.noteCaughtUpLocked()
 	close(f.progress)
 	f.progress = make(chan struct{})
 	f.mu.Unlock()
@@ -484,6 +486,7 @@ func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNo
 		if err != nil {
 			return cannot("%s", err.Error())
 		}
+		nj.Cols = [2]expr.Columns{exprColumns(x.Left.Columns()), exprColumns(x.Right.Columns())}
 		for side := 0; side < 2 && !unbounded; side++ {
 			nj.SetTimeColumn(side, tsCol[side])
 		}

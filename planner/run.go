@@ -180,10 +180,11 @@ func (s *Session) execute(ctx *expr.Ctx, p *Prepared, params []types.Datum) (*Re
 		return &Result{Tag: "TRUNCATE TABLE"}, nil
 	case *pgsql.Flush:
 		// tables are written synchronously; incremental views catch up
-		if err := s.db.flushFlows(ctx.Go); err != nil {
+		notice, err := s.db.flushFlows(ctx.Go)
+		if err != nil {
 			return nil, err
 		}
-		return &Result{Tag: "FLUSH"}, nil
+		return &Result{Tag: "FLUSH", Notice: notice}, nil
 	case *pgsql.Copy:
 		return s.copy(ctx, st, p)
 	case *pgsql.Declare:

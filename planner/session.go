@@ -59,6 +59,7 @@ var defaultSettings = map[string]string{
 	"default_transaction_read_only":       "off",
 	"in_hot_standby":                      "off",
 	"session_authorization":               "",
+	"view_catchup_timeout":                "1min",
 }
 
 // NewSession starts a session for user on database.

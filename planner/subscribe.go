@@ -427,7 +427,7 @@ func (c *cursor) fetchSubscription(ctx *expr.Ctx, st *pgsql.Fetch) (*Result, err
 		if k != "timeout" {
 			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "unknown FETCH option %q (known: timeout)", k)
 		}
-		d, err := parseTimeout(v)
+		d, err := parseTimeout(v, time.Second)
 		if err != nil {
 			return nil, err
 		}
@@ -441,12 +441,16 @@ func (c *cursor) fetchSubscription(ctx *expr.Ctx, st *pgsql.Fetch) (*Result, err
 	})
 }
 
-func parseTimeout(v string) (time.Duration, error) {
+// parseTimeout reads a timeout: a duration with a unit ('1s', '2min',
+// '500 milliseconds') or a bare number of bare units (seconds for FETCH,
+// milliseconds for settings, as in PostgreSQL).
+func parseTimeout(v string, bare time.Duration) (time.Duration, error) {
+	v = strings.TrimSpace(v)
 	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
 		return d, nil
 	}
 	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
-		return time.Duration(n * float64(time.Second)), nil
+		return time.Duration(n * float64(bare)), nil
 	}
 	iv, err := types.ParseInterval(v)
 	if err != nil || iv.ApproxMicros() < 0 {

@@ -88,12 +88,13 @@ func (j *AsOfJoin) output(k *asofKey, l *asofRow) []types.Datum {
 
 // Process applies a changelog batch of one side and returns the join's changes.
 func (j *AsOfJoin) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
-	b := m.Batch
-	keyVals, err := evalExprs(ctx, b, j.Keys[side])
+	m, keyVals, err := evalOrDrop(ctx, m, expr.Columns{}, func(b arrow.RecordBatch) ([]expr.Value, error) { return evalExprs(ctx, b, j.Keys[side]) }, releaseValues)
 	if err != nil {
 		return nil, err
 	}
+	defer m.Release()
 	defer releaseValues(keyVals)
+	b := m.Batch
 	var out [][]types.Datum
 	var weights []int64
 	emit := func(row []types.Datum, w int64) {

@@ -3,6 +3,7 @@ package dataflow
 import (
 	"container/heap"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/sqlerr"
@@ -22,6 +23,9 @@ import (
 type IncAgg struct {
 	Keys []expr.Expr
 	Aggs []exec.AggSpec
+	// Input describes the input's columns, for reports of rows an
+	// expression failed on (optional).
+	Input expr.Columns
 
 	opts     IncAggOptions
 	keyTypes []types.T
@@ -109,19 +113,46 @@ func (a *IncAgg) Begin() {
 	a.touched = a.touched[:0]
 }
 
+// aggInputs are a batch's key and argument values (args[i] is the zero
+// Value for an aggregate without one).
+type aggInputs struct{ keys, args []expr.Value }
+
+func (in aggInputs) release() {
+	releaseValues(in.keys)
+	releaseValues(in.args)
+}
+
+// inputs evaluates everything Absorb reads of a batch, before it changes
+// any state: a row an expression fails on is then dropped whole.
+func (a *IncAgg) inputs(ctx *expr.Ctx, b arrow.RecordBatch) (aggInputs, error) {
+	keys, err := evalExprs(ctx, b, a.Keys)
+	if err != nil {
+		return aggInputs{}, err
+	}
+	args := make([]expr.Value, len(a.Aggs))
+	for i, s := range a.Aggs {
+		if s.Arg == nil {
+			continue
+		}
+		if args[i], err = s.Arg.Eval(ctx, b); err != nil {
+			releaseValues(keys)
+			releaseValues(args[:i])
+			return aggInputs{}, err
+		}
+	}
+	return aggInputs{keys, args}, nil
+}
+
 // Absorb applies one data message to the state of the current step.
 func (a *IncAgg) Absorb(ctx *expr.Ctx, m *Msg) error {
-	b := m.Batch
-	n := int(b.NumRows())
-	keys := make([]expr.Value, len(a.Keys))
-	for i, k := range a.Keys {
-		v, err := k.Eval(ctx, b)
-		if err != nil {
-			return err
-		}
-		defer v.Release()
-		keys[i] = v
+	m, in, err := evalOrDrop(ctx, m, a.Input, func(b arrow.RecordBatch) (aggInputs, error) { return a.inputs(ctx, b) }, aggInputs.release)
+	if err != nil {
+		return err
 	}
+	defer m.Release()
+	defer in.release()
+	n := int(m.Batch.NumRows())
+	keys := in.keys
 	if cap(a.gids) < n {
 		a.gids = make([]int32, n)
 	}
@@ -141,18 +172,8 @@ func (a *IncAgg) Absorb(ctx *expr.Ctx, m *Msg) error {
 			a.touched = append(a.touched, g)
 		}
 	}
-	for i, s := range a.Aggs {
-		var v expr.Value
-		if s.Arg != nil {
-			x, err := s.Arg.Eval(ctx, b)
-			if err != nil {
-				return err
-			}
-			v = x
-		}
-		err := a.accs[i].update(gids, m.Weights, v)
-		v.Release()
-		if err != nil {
+	for i := range a.Aggs {
+		if err := a.accs[i].update(gids, m.Weights, in.args[i]); err != nil {
 			return err
 		}
 	}

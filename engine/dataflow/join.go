@@ -31,6 +31,9 @@ type Join struct {
 	Keys     [2][]expr.Expr
 	Residual expr.Expr // over left ++ right columns; nil: none
 	Types    [2][]types.T
+	// Cols describe each side's columns, for reports of rows an
+	// expression failed on (optional).
+	Cols     [2]expr.Columns
 	outTypes []types.T
 	sides    [2]*joinSide
 	buf      []byte
@@ -211,14 +214,16 @@ func (j *Join) keys(ctx *expr.Ctx, side int, b arrow.RecordBatch) (*keySet, erro
 // Process applies a changelog batch of one side and returns the join's
 // changes. The input stays owned by the caller.
 func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
-	b := m.Batch
-	n := int(b.NumRows())
-	me, other := j.sides[side], j.sides[1-side]
-	ks, err := j.keys(ctx, side, b)
+	m, ks, err := evalOrDrop(ctx, m, j.Cols[side], func(b arrow.RecordBatch) (*keySet, error) { return j.keys(ctx, side, b) },
+		func(ks *keySet) { releaseValues(ks.vals) })
 	if err != nil {
 		return nil, err
 	}
+	defer m.Release()
 	defer releaseValues(ks.vals)
+	b := m.Batch
+	n := int(b.NumRows())
+	me, other := j.sides[side], j.sides[1-side]
 	if j.lookup && side == j.lookupSide {
 		// the table changed: its rows are updated, no output is revised
 		if err := j.store(side, ks, b, m, nil); err != nil {
@@ -410,12 +415,40 @@ func (j *Join) residual(ctx *expr.Ctx, side int, b arrow.RecordBatch, pr, ps []i
 	}
 	cand := j.build(side, b, pr, ps)
 	defer cand.Release()
+	keep, err := j.evalResidual(ctx, cand)
+	if err == nil || ctx.RowError == nil || !RowErrorsOf(err) {
+		return keep, err
+	}
+	// a pair the condition fails on does not match (and is reported): the
+	// same pair fails the same way whichever of its rows comes first
+	rows, err := PassingRows(ctx, cand, expr.Columns{}, func(sub arrow.RecordBatch) error {
+		_, err := j.evalResidual(ctx, sub)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	ok := expr.Take(ctx.Mem, cand, rows)
+	defer ok.Release()
+	pass, err := j.evalResidual(ctx, ok)
+	if err != nil {
+		return nil, err
+	}
+	keep = make([]bool, len(pr))
+	for k, r := range rows {
+		keep[r] = pass[k]
+	}
+	return keep, nil
+}
+
+// evalResidual reports which pairs of cand pass the residual predicate.
+func (j *Join) evalResidual(ctx *expr.Ctx, cand arrow.RecordBatch) ([]bool, error) {
 	v, err := j.Residual.Eval(ctx, cand)
 	if err != nil {
 		return nil, err
 	}
 	defer v.Release()
-	keep := make([]bool, len(pr))
+	keep := make([]bool, cand.NumRows())
 	if v.IsScalar() {
 		t := !v.D.Null && v.D.I != 0
 		for i := range keep {

@@ -35,6 +35,15 @@ func (m *Msg) Weight(i int) int64 {
 	return m.Weights[i]
 }
 
+// Share returns another owner of m's data: a message of its own (so its
+// Release does not clear m) holding a new reference to the batch.
+func (m *Msg) Share() *Msg {
+	if m.Batch != nil {
+		m.Batch.Retain()
+	}
+	return &Msg{Kind: m.Kind, Batch: m.Batch, Weights: m.Weights, Watermark: m.Watermark, Barrier: m.Barrier}
+}
+
 // Release frees the batch.
 func (m *Msg) Release() {
 	if m.Batch != nil {

@@ -105,6 +105,26 @@ func (w *aggWorker) run() {
 	}
 }
 
+// SetInput describes the input's columns (for reports of rows an
+// expression fails on); the workers see the Narrow ones.
+func (p *ParallelAgg) SetInput(cols expr.Columns) {
+	if p.Narrow != nil {
+		var nc expr.Columns
+		for _, c := range p.Narrow {
+			if c < len(cols.Names) {
+				nc.Names = append(nc.Names, cols.Names[c])
+			}
+			if c < len(cols.Types) {
+				nc.Types = append(nc.Types, cols.Types[c])
+			}
+		}
+		cols = nc
+	}
+	for _, w := range p.workers {
+		w.agg.Input = cols
+	}
+}
+
 // Close stops the workers.
 func (p *ParallelAgg) Close() {
 	for _, w := range p.workers {
@@ -145,15 +165,21 @@ func (p *ParallelAgg) Absorb(ctx *expr.Ctx, m *Msg) error {
 	if cap(p.hashes) < n {
 		p.hashes = make([]uint64, n)
 	}
+	keyMsg, vals, err := evalOrDrop(ctx, &Msg{Kind: MsgData, Batch: b, Weights: m.Weights}, expr.Columns{},
+		func(b arrow.RecordBatch) ([]expr.Value, error) { return evalExprs(ctx, b, p.Keys) }, releaseValues)
+	if err != nil {
+		return err
+	}
+	defer keyMsg.Release()
+	defer releaseValues(vals)
+	if keyMsg.Batch.NumRows() != int64(n) {
+		// rows a key failed on are gone: route the rest
+		b, m, n = keyMsg.Batch, keyMsg, int(keyMsg.Batch.NumRows())
+	}
 	hs := p.hashes[:n]
 	clear(hs)
-	for i, k := range p.Keys {
-		v, err := k.Eval(ctx, b)
-		if err != nil {
-			return err
-		}
+	for i, v := range vals {
 		p.hashColumn(hs, v, p.keyTypes[i])
-		v.Release()
 	}
 	parts := make([][]int, len(p.workers))
 	for w := range parts {

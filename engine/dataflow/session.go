@@ -130,6 +130,9 @@ type SessionAgg struct {
 	OutTypes  []types.T
 	Compute   func(ctx *expr.Ctx, session arrow.RecordBatch) ([][]types.Datum, error)
 	Quiet     bool // EMIT ON WINDOW CLOSE: Process emits nothing
+	// Cols describes a session's rows (the input's columns, then
+	// window_start and window_end), for reports of rows Compute fails on.
+	Cols expr.Columns
 
 	keys    map[string]*sessKey
 	wm      int64
@@ -267,6 +270,18 @@ func (s *SessionAgg) recompute(ctx *expr.Ctx, k *sessKey) ([]sessOut, error) {
 		}
 		b := expr.BatchFromRows(ctx.Mem, s.withWin, sess)
 		res, err := s.Compute(ctx, b)
+		if err != nil && ctx.RowError != nil && RowErrorsOf(err) {
+			// the session without the rows its aggregate fails on
+			var keep []int
+			if keep, err = PassingRows(ctx, b, s.Cols, func(sub arrow.RecordBatch) error {
+				_, err := s.Compute(ctx, sub)
+				return err
+			}); err == nil {
+				ok := expr.Take(ctx.Mem, b, keep)
+				res, err = s.Compute(ctx, ok)
+				ok.Release()
+			}
+		}
 		b.Release()
 		if err != nil {
 			return nil, err

@@ -1,10 +1,12 @@
 package dataflow
 
 import (
+	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/types"
-	"math"
 )
 
 // TopN maintains ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...) <= N
@@ -82,25 +84,20 @@ func (t *TopN) Rows() int {
 
 // Process applies a changelog batch and returns the changes to the top N.
 func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
+	np := len(t.Partition)
+	exprs := make([]expr.Expr, 0, np+len(t.Order))
+	exprs = append(exprs, t.Partition...)
+	for _, k := range t.Order {
+		exprs = append(exprs, k.E)
+	}
+	m, vals, err := evalOrDrop(ctx, m, expr.Columns{}, func(b arrow.RecordBatch) ([]expr.Value, error) { return evalExprs(ctx, b, exprs) }, releaseValues)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Release()
+	defer releaseValues(vals)
 	b := m.Batch
-	pvals, err := evalExprs(ctx, b, t.Partition)
-	if err != nil {
-		return nil, err
-	}
-	orderExprs := make([]expr.Expr, len(t.Order))
-	for i, k := range t.Order {
-		orderExprs[i] = k.E
-	}
-	ovals, err := evalExprs(ctx, b, orderExprs)
-	if err != nil {
-		releaseValues(pvals)
-		return nil, err
-	}
-	defer func() {
-		for _, v := range append(pvals, ovals...) {
-			v.Release()
-		}
-	}()
+	pvals, ovals := vals[:np], vals[np:]
 	var touched []*topPart
 	scratch := make([]types.Datum, len(ovals))
 	rowBuf := make([]types.Datum, b.NumCols()) // copied only for new rows

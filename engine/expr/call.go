@@ -18,6 +18,10 @@ type Func struct {
 	Row      func(ctx *Ctx, args []types.Datum, argT []types.T, ret types.T) (types.Datum, error)
 	Strict   bool // NULL when any argument is NULL
 	Volatile bool // depends on more than its arguments: never folded
+	// SessionConstant: volatile, but the same for every call in a session
+	// (current_user, version()): a continuous query may use it, unlike
+	// now() or random(), whose values change from call to call.
+	SessionConstant bool
 }
 
 // Call applies a Func to arguments already cast to the wanted types.

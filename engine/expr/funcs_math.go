@@ -146,7 +146,7 @@ func init() {
 	}
 	// the marker of ASOF JOIN (the dialect layer puts it in ON; the binder
 	// takes it out): true, so that it never changes a condition
-	Register(&Func{Name: "__asof_join", Volatile: true, Resolve: sig(tBool), Row: func(*Ctx, []types.Datum, []types.T, types.T) (types.Datum, error) {
+	Register(&Func{Name: "__asof_join", Volatile: true, SessionConstant: true, Resolve: sig(tBool), Row: func(*Ctx, []types.Datum, []types.T, types.T) (types.Datum, error) {
 		return types.DBool(true), nil
 	}})
 	Register(&Func{Name: "pi", Resolve: sig(tF64), Row: func(*Ctx, []types.Datum, []types.T, types.T) (types.Datum, error) {

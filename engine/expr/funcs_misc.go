@@ -17,7 +17,7 @@ const ServerVersion = "15.0"
 const VersionString = "PostgreSQL 15.0 (streamsql) on x86_64-pc-linux-gnu, compiled by Go, 64-bit"
 
 func constFn(name string, ret types.T, f func(ctx *Ctx) types.Datum) {
-	Register(&Func{Name: name, Volatile: true, Resolve: sig(ret), Row: func(ctx *Ctx, _ []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+	Register(&Func{Name: name, Volatile: true, SessionConstant: true, Resolve: sig(ret), Row: func(ctx *Ctx, _ []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
 		return f(ctx), nil
 	}})
 }

@@ -68,6 +68,26 @@ type Ctx struct {
 	Catalog CatalogFuncs
 	// Memo caches per-statement results (uncorrelated subqueries).
 	Memo map[any]any
+	// RowError, when set (a continuous query), takes the rows that an
+	// expression failed on with a data exception, instead of the error
+	// failing the statement: operators drop those rows and go on (see
+	// dataflow.DropFailing). It may be called from several goroutines.
+	RowError func(RowError)
+}
+
+// RowError is one row an expression failed on: row Row of Batch (valid
+// only during the call), whose columns Cols describes when known.
+type RowError struct {
+	Batch arrow.RecordBatch
+	Row   int
+	Cols  Columns
+	Err   error
+}
+
+// Columns names and types a batch's columns (for reports; both may be nil).
+type Columns struct {
+	Names []string
+	Types []types.T
 }
 
 // CatalogFuncs answers the catalog functions (pg_table_is_visible, regclass
