@@ -187,6 +187,8 @@ func TestViewReadsWaitForCatchUp(t *testing.T) {
 		t.Fatalf("a partial answer after the timeout: %d %d", sum, count)
 	}
 	execer(t, c)("SET view_catchup_timeout = '1min'")
-	waitUntil(t, func() bool { return querier(t, c)("SELECT caught_up FROM streamsql_views WHERE view = 'tot'") == "true" })
+	waitUntil(t, func() bool {
+		return querier(t, c)("SELECT caught_up FROM streamsql_views WHERE view = 'tot'") == "true"
+	})
 	_ = time.Second
 }
