@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -190,5 +189,4 @@ func TestViewReadsWaitForCatchUp(t *testing.T) {
 	waitUntil(t, func() bool {
 		return querier(t, c)("SELECT caught_up FROM streamsql_views WHERE view = 'tot'") == "true"
 	})
-	_ = time.Second
 }
