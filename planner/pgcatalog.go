@@ -89,6 +89,8 @@ func row(vals ...any) []types.Datum {
 			out[i] = types.DText(x)
 		case bool:
 			out[i] = types.DBool(x)
+		case types.Datum:
+			out[i] = x
 		default:
 			panic("planner: bad catalog value")
 		}
@@ -407,6 +409,16 @@ func init() {
 				out = append(out, row(n, v, nil, "streamsql", "", "user", "string", "session"))
 			}
 		}
+		return out, nil
+	})
+	pg("pg_cursors", 12020, "name text, statement text, is_holdable bool, is_binary bool, is_scrollable bool, creation_time timestamptz", func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
+		var out [][]types.Datum
+		if s, ok := ctx.Session.(*Session); ok {
+			for _, c := range s.Cursors() {
+				out = append(out, row(c.name, c.statement, c.holdable, c.binary, c.scrollable, types.DInt(c.created)))
+			}
+		}
+		sortRows(out)
 		return out, nil
 	})
 	pg("pg_tables", 12003, "schemaname name, tablename name, tableowner name, tablespace name, hasindexes bool, hasrules bool, hastriggers bool, rowsecurity bool",

@@ -129,6 +129,7 @@ func (s *Session) bind(p *Prepared) error {
 		}
 		p.plan = node
 		p.Params = b.paramTypes()
+		p.Params = b.paramTypes()
 	}
 	return nil
 }

@@ -38,6 +38,8 @@ type Result struct {
 	// Streaming marks rows that arrive over time (SUBSCRIBE): the wire
 	// layer flushes after every batch.
 	Streaming bool
+	// Binary asks for the rows in binary format (a BINARY cursor's FETCH).
+	Binary bool
 }
 
 // Close releases the rows.
@@ -188,23 +190,7 @@ func (s *Session) execute(ctx *expr.Ctx, p *Prepared, params []types.Datum) (*Re
 	case *pgsql.Copy:
 		return s.copy(ctx, st, p)
 	case *pgsql.Declare:
-		if _, dup := s.cursors[st.Name]; dup {
-			return nil, sqlerr.New(sqlerr.DuplicateCursor, "cursor %q already exists", st.Name)
-		}
-		if st.Subscribe != nil {
-			sub, cols, err := s.subscribe(ctx, st.Subscribe)
-			if err != nil {
-				return nil, err
-			}
-			s.cursors[st.Name] = &cursor{op: sub, sub: sub, ctx: ctx, cols: cols}
-			return &Result{Tag: "DECLARE CURSOR"}, nil
-		}
-		op, err := build(ctx, s.db, p.plan)
-		if err != nil {
-			return nil, err
-		}
-		s.cursors[st.Name] = &cursor{op: op, ctx: ctx, cols: visible(p.plan.Columns())}
-		return &Result{Tag: "DECLARE CURSOR"}, nil
+		return s.declare(ctx, st, p)
 	case *pgsql.Fetch:
 		c, ok := s.cursors[st.Name]
 		if !ok {
@@ -216,7 +202,7 @@ func (s *Session) execute(ctx *expr.Ctx, p *Prepared, params []types.Datum) (*Re
 		if len(st.Options) > 0 {
 			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "FETCH options apply to subscription cursors only")
 		}
-		return c.fetch(st)
+		return c.fetch(ctx, st)
 	case *pgsql.Subscribe:
 		sub, cols, err := s.subscribe(ctx, st)
 		if err != nil {
@@ -280,14 +266,14 @@ func (s *Session) txn(st *pgsql.Txn) (*Result, error) {
 			return &Result{Tag: tag, Notice: "there is no transaction in progress"}, nil
 		}
 		s.InTxn, s.Failed = false, false
-		s.closeCursors()
+		s.endTxnCursors(tag == "COMMIT")
 		return &Result{Tag: tag}, nil
 	case "rollback":
 		if !s.InTxn {
 			return &Result{Tag: "ROLLBACK", Notice: "there is no transaction in progress"}, nil
 		}
 		s.InTxn, s.Failed = false, false
-		s.closeCursors()
+		s.endTxnCursors(false)
 		return &Result{Tag: "ROLLBACK"}, nil
 	case "savepoint":
 		if !s.InTxn {
@@ -337,75 +323,4 @@ func rowsResult(ctx *expr.Ctx, cols []Column, rows [][]types.Datum, tag string, 
 		batches = append(batches, expr.BatchFromRows(ctx.Mem, ts, rows))
 	}
 	return &Result{Cols: cols, Rows: exec.NewScan(ts, batches), Ctx: ctx, Tag: tag, CountRows: count}
-}
-
-// cursor is a DECLAREd cursor: an operator drained by FETCH.
-type cursor struct {
-	op      exec.Operator
-	ctx     *expr.Ctx
-	cols    []Column
-	pending arrow.RecordBatch
-	done    bool
-	sub     *subscription // a cursor over SUBSCRIBE
-}
-
-func (c *cursor) close() {
-	if c.pending != nil {
-		c.pending.Release()
-		c.pending = nil
-	}
-	c.op.Close()
-}
-
-func (c *cursor) fetch(st *pgsql.Fetch) (*Result, error) {
-	return c.take(st, c.ctx, func(int64) (arrow.RecordBatch, error) {
-		b, err := c.op.Next(c.ctx)
-		if b == nil && err == nil {
-			c.done = true
-		}
-		return b, err
-	})
-}
-
-// take gathers up to st.Count rows (all with -1) from the pending batch and
-// then next, which returns nil when no more rows are to be had now; got is
-// the number of rows gathered so far.
-func (c *cursor) take(st *pgsql.Fetch, ctx *expr.Ctx, next func(got int64) (arrow.RecordBatch, error)) (*Result, error) {
-	want := st.Count
-	var out []arrow.RecordBatch
-	var got int64
-	for (want < 0 || got < want) && !c.done {
-		b := c.pending
-		c.pending = nil
-		if b == nil {
-			var err error
-			if b, err = next(got); err != nil {
-				for _, o := range out {
-					o.Release()
-				}
-				return nil, err
-			}
-			if b == nil {
-				break
-			}
-		}
-		n := b.NumRows()
-		if want >= 0 && got+n > want {
-			take := want - got
-			out = append(out, b.NewSlice(0, take))
-			c.pending = b.NewSlice(take, n)
-			b.Release()
-			got += take
-			break
-		}
-		out = append(out, b)
-		got += n
-	}
-	if st.Move {
-		for _, b := range out {
-			b.Release()
-		}
-		return &Result{Tag: fmt.Sprintf("MOVE %d", got)}, nil
-	}
-	return &Result{Cols: c.cols, Rows: exec.NewScan(colTypes(c.cols), out), Ctx: ctx, Tag: "FETCH", CountRows: true}, nil
 }

@@ -418,29 +418,6 @@ func (s *Session) subscribe(ctx *expr.Ctx, st *pgsql.Subscribe) (*subscription, 
 	return sub, cols, nil
 }
 
-// fetchSubscription is FETCH from a subscription cursor: it waits (up to
-// the timeout, or until the first change when there is none) for at least
-// one row, then returns what is available, up to the count.
-func (c *cursor) fetchSubscription(ctx *expr.Ctx, st *pgsql.Fetch) (*Result, error) {
-	wait := time.Duration(-1)
-	for k, v := range st.Options {
-		if k != "timeout" {
-			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "unknown FETCH option %q (known: timeout)", k)
-		}
-		d, err := parseTimeout(v, time.Second)
-		if err != nil {
-			return nil, err
-		}
-		wait = d
-	}
-	return c.take(st, ctx, func(got int64) (arrow.RecordBatch, error) {
-		if got > 0 {
-			return c.sub.next(ctx, 0) // only what is already there
-		}
-		return c.sub.next(ctx, wait)
-	})
-}
-
 // parseTimeout reads a timeout: a duration with a unit ('1s', '2min',
 // '500 milliseconds') or a bare number of bare units (seconds for FETCH,
 // milliseconds for settings, as in PostgreSQL).

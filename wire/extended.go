@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -100,6 +101,12 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 	case 'P':
 		p, ok := c.portals[m.Name]
 		if !ok {
+			// a cursor DECLAREd in SQL is a portal too (psycopg 3 and libpq
+			// clients describe their named cursors this way)
+			if cols, ok := c.sess.CursorColumns(m.Name); ok && m.Name != "" {
+				c.be.Send(rowDescription(cols, nil))
+				return nil
+			}
 			return sqlerr.New(sqlerr.InvalidCursorName, "portal %q does not exist", m.Name)
 		}
 		if p.stmt.prep.Cols != nil {
@@ -116,6 +123,9 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 func (c *conn) execute(ctx context.Context, m *pgproto3.Execute) error {
 	p, ok := c.portals[m.Portal]
 	if !ok {
+		if _, isCursor := c.sess.CursorColumns(m.Portal); isCursor && m.Portal != "" {
+			return c.executeCursor(ctx, m)
+		}
 		return sqlerr.New(sqlerr.InvalidCursorName, "portal %q does not exist", m.Portal)
 	}
 	if _, empty := p.stmt.stmt.(*pgsql.Empty); empty {
@@ -175,6 +185,32 @@ func (c *conn) execute(ctx context.Context, m *pgproto3.Execute) error {
 	return nil
 }
 
+// executeCursor is Execute of a portal that is a SQL cursor: FETCH of up
+// to MaxRows rows (all with 0), suspended while rows may remain.
+func (c *conn) executeCursor(ctx context.Context, m *pgproto3.Execute) error {
+	fetch := &pgsql.Fetch{Name: m.Portal, Dir: pgsql.FetchForward, Count: int64(m.MaxRows), All: m.MaxRows == 0}
+	p, err := c.sess.Prepare(fetch, nil)
+	if err != nil {
+		return err
+	}
+	res, cancel, err := c.run(ctx, p, nil)
+	if err != nil {
+		return err
+	}
+	defer c.stopRun(cancel)
+	defer res.Close()
+	n, err := c.sendRows(res, nil, 0)
+	if err != nil {
+		return err
+	}
+	if m.MaxRows > 0 && n == int64(m.MaxRows) {
+		c.be.Send(&pgproto3.PortalSuspended{})
+		return nil
+	}
+	c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(fmt.Sprintf("FETCH %d", n))})
+	return nil
+}
+
 func (c *conn) closeMsg(m *pgproto3.Close) error {
 	switch m.ObjectType {
 	case 'S':
@@ -182,6 +218,8 @@ func (c *conn) closeMsg(m *pgproto3.Close) error {
 	case 'P':
 		if p, ok := c.portals[m.Name]; ok && p.res != nil {
 			p.res.Close()
+		} else if !ok && m.Name != "" {
+			c.sess.CloseCursor(m.Name)
 		}
 		delete(c.portals, m.Name)
 	default:

@@ -137,8 +137,12 @@ func (c *conn) runSimple(ctx context.Context, st pgsql.Statement) error {
 		return c.copyOut(res.CopyOut)
 	}
 	if res.Rows != nil {
-		c.be.Send(rowDescription(res.Cols, nil))
-		n, err := c.sendRows(res, nil, 0)
+		var formats []int16
+		if res.Binary {
+			formats = []int16{1} // a BINARY cursor's rows
+		}
+		c.be.Send(rowDescription(res.Cols, formats))
+		n, err := c.sendRows(res, formats, 0)
 		if err != nil {
 			return err
 		}

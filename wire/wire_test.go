@@ -235,3 +235,20 @@ func TestTerminateAndGarbage(t *testing.T) {
 	c2.send(&pgproto3.Query{String: "SELECT 1"})
 	c2.until("Z")
 }
+
+// A cursor DECLAREd in SQL is a portal of the protocol too: it can be
+// described (psycopg 3 does), executed with a row limit and closed; a
+// BINARY cursor's rows come in binary format.
+func TestCursorsArePortals(t *testing.T) {
+	c := dial(t, startTestServer(t))
+	c.send(&pgproto3.Query{String: "BEGIN; DECLARE c CURSOR FOR SELECT g AS n FROM generate_series(1, 5) g"})
+	expect(t, c.until("Z"), "C BEGIN", "C DECLARE CURSOR", "Z T")
+	c.send(&pgproto3.Describe{ObjectType: 'P', Name: "c"}, &pgproto3.Execute{Portal: "c", MaxRows: 2}, &pgproto3.Execute{Portal: "c"}, &pgproto3.Sync{})
+	expect(t, c.until("Z"), "T n:23:0", `D "1"`, `D "2"`, "s", `D "3"`, `D "4"`, `D "5"`, "C FETCH 3", "Z T")
+	c.send(&pgproto3.Close{ObjectType: 'P', Name: "c"}, &pgproto3.Sync{})
+	expect(t, c.until("Z"), "3", "Z T")
+	c.send(&pgproto3.Query{String: "FETCH c"})
+	expect(t, c.until("Z"), "E 34000", "Z E")
+	c.send(&pgproto3.Query{String: "ROLLBACK; BEGIN; DECLARE b BINARY CURSOR FOR SELECT 7::int4 AS x; FETCH b"})
+	expect(t, c.until("Z"), "C ROLLBACK", "C BEGIN", "C DECLARE CURSOR", "T x:23:1", `D "\x00\x00\x00\a"`, "C FETCH 1", "Z T")
+}

@@ -967,17 +967,31 @@ func (p *Parser) parseDeclare(src string, toks []Token) (Statement, error) {
 	if toks[1].Kind != TIdent && toks[1].Kind != TQIdent {
 		return nil, syntaxAt(src, toks[1].Pos)
 	}
-	d := &Declare{Name: toks[1].Val}
+	d := &Declare{Name: toks[1].Val, Text: stmtText(src, toks)}
+	// DECLARE name [BINARY] [ASENSITIVE | INSENSITIVE] [[NO] SCROLL]
+	//   CURSOR [{WITH | WITHOUT} HOLD] FOR query
 	i := 2
+	cursor := false
 	for toks[i].Kind == TIdent && !toks[i].Is("for") {
-		switch toks[i].Val {
-		case "binary", "insensitive", "asensitive", "no", "scroll", "cursor", "with", "without", "hold":
+		switch {
+		case !cursor && toks[i].Is("binary"):
+			d.Binary = true
+		case !cursor && (toks[i].Is("insensitive") || toks[i].Is("asensitive")):
+		case !cursor && toks[i].Is("scroll"):
+			d.Scroll = true
+		case !cursor && toks[i].Is("no") && toks[i+1].Is("scroll"):
+			i++
+		case !cursor && toks[i].Is("cursor"):
+			cursor = true
+		case cursor && (toks[i].Is("with") || toks[i].Is("without")) && toks[i+1].Is("hold"):
+			d.Hold = toks[i].Is("with")
 			i++
 		default:
 			return nil, syntaxAt(src, toks[i].Pos)
 		}
+		i++
 	}
-	if !toks[i].Is("for") {
+	if !cursor || !toks[i].Is("for") {
 		return nil, syntaxAt(src, toks[i].Pos)
 	}
 	if toks[i+1].Is("subscribe") {
@@ -999,30 +1013,83 @@ func (p *Parser) parseDeclare(src string, toks []Token) (Statement, error) {
 	return d, nil
 }
 
+// parseFetch parses FETCH or MOVE [direction] [FROM | IN] name, where
+// direction is NEXT, PRIOR, FIRST, LAST, ABSOLUTE n, RELATIVE n, n, ALL,
+// FORWARD [n | ALL] or BACKWARD [n | ALL].
 func parseFetch(src string, toks []Token) (Statement, error) {
-	f := &Fetch{Count: 1, Move: toks[0].Is("move")}
+	f := &Fetch{Dir: FetchForward, Count: 1, Move: toks[0].Is("move")}
 	i := 1
-	switch {
-	case toks[i].Is("next"), toks[i].Is("forward") && (toks[i+1].Kind == TIdent || toks[i+1].Kind == TQIdent) && !toks[i+1].Is("all") && !toks[i+1].Is("from") && !toks[i+1].Is("in"):
-		i++
-	case toks[i].Is("forward"):
-		i++
-	case toks[i].Is("backward"), toks[i].Is("prior"), toks[i].Is("absolute"), toks[i].Is("relative"), toks[i].Is("last"):
-		return nil, sqlerr.Unsupported("cursor can only scan forward").WithPosition(CharPos(src, toks[i].Pos))
-	case toks[i].Is("first"):
-		i++
+	// a signed integer at toks[i] (FETCH -2 c, ABSOLUTE -1)
+	number := func() (int64, bool) {
+		neg := false
+		k := i
+		if toks[k].IsPunct("-") || toks[k].IsPunct("+") {
+			neg = toks[k].IsPunct("-")
+			k++
+		}
+		if toks[k].Kind != TNumber {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(toks[k].Val, 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		i = k + 1
+		if neg {
+			n = -n
+		}
+		return n, true
+	}
+	// a word that starts the direction, not a cursor named like it
+	isDir := func(kw string) bool {
+		return toks[i].Is(kw) && !(toks[i+1].Kind == TEOF || toks[i+1].Is("with"))
 	}
 	switch {
-	case toks[i].Is("all"):
-		f.Count = -1
+	case isDir("next"):
 		i++
-	case toks[i].Kind == TNumber:
-		n, err := strconv.ParseInt(toks[i].Val, 10, 64)
-		if err != nil || n < 0 {
+	case isDir("prior"):
+		f.Dir = FetchBackward
+		i++
+	case isDir("first"):
+		f.Dir, f.Count = FetchAbsolute, 1
+		i++
+	case isDir("last"):
+		f.Dir, f.Count = FetchAbsolute, -1
+		i++
+	case isDir("absolute"), isDir("relative"):
+		f.Dir = FetchAbsolute
+		if toks[i].Is("relative") {
+			f.Dir = FetchRelative
+		}
+		i++
+		n, ok := number()
+		if !ok {
 			return nil, syntaxAt(src, toks[i].Pos)
 		}
 		f.Count = n
+	case isDir("all"):
+		f.All = true
 		i++
+	case isDir("forward"), isDir("backward"):
+		if toks[i].Is("backward") {
+			f.Dir = FetchBackward
+		}
+		i++
+		if toks[i].Is("all") && !(toks[i+1].Kind == TEOF || toks[i+1].Is("with")) {
+			f.All = true
+			i++
+		} else if n, ok := number(); ok {
+			f.Count = n
+		}
+	default:
+		if n, ok := number(); ok {
+			f.Count = n
+		}
+	}
+	if (f.Dir == FetchForward || f.Dir == FetchBackward) && f.Count < 0 {
+		// FETCH -n and FORWARD -n go backward, BACKWARD -n forward
+		f.Count = -f.Count
+		f.Dir = FetchForward + FetchBackward - f.Dir
 	}
 	if toks[i].Is("from") || toks[i].Is("in") {
 		i++

@@ -121,12 +121,31 @@ type Declare struct {
 	Name      string
 	Query     *Query
 	Subscribe *Subscribe // DECLARE c CURSOR FOR SUBSCRIBE ...
+	Binary    bool       // BINARY: rows in binary format
+	Scroll    bool       // SCROLL: may move backward
+	Hold      bool       // WITH HOLD: outlives its transaction
+	Text      string     // the statement, for pg_cursors
 }
 
-// Fetch is FETCH [FORWARD] [n|ALL] [FROM|IN] name.
+// FetchDir is the direction of a FETCH or MOVE.
+type FetchDir uint8
+
+// Directions: Count rows forward or backward (All: every row there is),
+// or to the row numbered Count (absolute; negative counts from the end)
+// or Count rows away from the current one (relative).
+const (
+	FetchForward FetchDir = iota
+	FetchBackward
+	FetchAbsolute
+	FetchRelative
+)
+
+// Fetch is FETCH [direction] [FROM|IN] name, or MOVE.
 type Fetch struct {
 	Name  string
-	Count int64 // -1 for ALL
+	Dir   FetchDir
+	Count int64 // rows, or the position of ABSOLUTE / RELATIVE
+	All   bool  // ALL, FORWARD ALL, BACKWARD ALL
 	Move  bool
 	// Options are FETCH ... WITH (timeout = '1s'), for subscriptions.
 	Options map[string]string

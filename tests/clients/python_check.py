@@ -1,4 +1,4 @@
-"""Drives streamsql with psycopg2 and SQLAlchemy 1.4 (Debian packages)."""
+"""Drives streamsql with psycopg2, psycopg 3, SQLAlchemy 1.4 and pandas (Debian packages)."""
 import datetime
 import decimal
 import sys
@@ -45,4 +45,49 @@ assert [c.name for c in t.primary_key.columns] == ["id"], t.primary_key
 with engine.connect() as c:
     n = c.execute(text("SELECT count(*) FROM payments WHERE ok = :ok"), {"ok": True}).scalar()
     assert n == 5, n
+# server-side cursors: psycopg2 named cursors (itersize), WITH HOLD and
+# scrollable ones, SQLAlchemy stream_results, pandas chunksize, psycopg 3
+conn = psycopg2.connect(host=url.split(":")[0], port=int(url.split(":")[1]), user="py", dbname="streamsql")
+named = conn.cursor(name="big")
+named.itersize = 1000
+named.execute("SELECT g, g * 2 FROM generate_series(1, 25000) g")
+total = sum(1 for _ in named)
+assert total == 25000, total
+named.close()
+conn.commit()
+held = conn.cursor(name="held", withhold=True)
+held.execute("SELECT id FROM payments ORDER BY id")
+conn.commit()
+assert [r[0] for r in held.fetchmany(3)] == [0, 1, 2]
+held.close()
+sc = conn.cursor(name="sc", scrollable=True)
+sc.execute("SELECT id FROM payments ORDER BY id")
+sc.scroll(5, mode="absolute")
+assert sc.fetchone()[0] == 5
+sc.scroll(-3)
+assert sc.fetchone()[0] == 3
+sc.close()
+conn.rollback()
+conn.close()
+with engine.connect() as c:
+    res = c.execution_options(stream_results=True).execute(text("SELECT g FROM generate_series(1, 20000) g"))
+    n = 0
+    for part in res.partitions(500):
+        n += len(part)
+    assert n == 20000, n
+
+import pandas
+chunks = list(pandas.read_sql(text("SELECT id, btc FROM payments ORDER BY id"), engine.connect().execution_options(stream_results=True), chunksize=4))
+assert [len(ch) for ch in chunks] == [4, 4, 2], [len(ch) for ch in chunks]
+
+import psycopg
+with psycopg.connect(host=url.split(":")[0], port=int(url.split(":")[1]), user="py", dbname="streamsql") as p3:
+    with p3.cursor(name="p3cur") as cur3:
+        cur3.execute("SELECT id, address FROM payments WHERE id >= %s ORDER BY id", (7,))
+        assert [r[0] for r in cur3.fetchmany(2)] == [7, 8]
+        assert [r[0] for r in cur3.fetchall()] == [9]
+    with p3.cursor(name="p3iter") as cur3:
+        cur3.itersize = 100
+        cur3.execute("SELECT g FROM generate_series(1, 1000) g")
+        assert sum(r[0] for r in cur3) == 500500
 print("python ok")
