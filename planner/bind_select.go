@@ -671,7 +671,7 @@ func exprName(e ast.ExprNode) string {
 			return exprName(x.Args[0])
 		case "__at_time_zone":
 			return "timezone"
-		case "__concat", "__mod", "__stddev", "__variance", "__nextval", "__setval", "__currval", "__lastval", "__cardinality":
+		case "__concat", "__mod", "__stddev", "__variance", "__nextval", "__setval", "__currval", "__lastval", "__cardinality", "__div":
 			return x.FnName.L[2:]
 		case "current_timestamp":
 			return "current_timestamp"

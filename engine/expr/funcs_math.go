@@ -168,6 +168,27 @@ func init() {
 		return ArithDatum(ctx, '%', at[0], at[1], rt, a[0], a[1])
 	}})
 	Register(&Func{Name: "__mod", Strict: true, Resolve: Lookup("mod")[0].Resolve, Row: Lookup("mod")[0].Row})
+	// div(y, x): the integer part of y / x (truncated toward zero), NUMERIC
+	div := &Func{Name: "div", Strict: true, Resolve: sig(types.TNumeric, types.TNumeric, types.TNumeric), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+		y, err := types.ParseDecimal(a[0].S)
+		if err != nil {
+			return types.Datum{}, err
+		}
+		x, err := types.ParseDecimal(a[1].S)
+		if err != nil {
+			return types.Datum{}, err
+		}
+		if x.IsZero() {
+			return types.Datum{}, sqlerr.New(sqlerr.DivisionByZero, "division by zero")
+		}
+		q := new(apd.Decimal)
+		if _, err := types.DecCtx.QuoInteger(q, y, x); err != nil {
+			return types.Datum{}, sqlerr.New(sqlerr.NumericOutOfRange, "value out of range: %v", err)
+		}
+		return types.DText(types.FormatDecimal(q)), nil
+	}}
+	Register(div)
+	Register(&Func{Name: "__div", Strict: true, Resolve: div.Resolve, Row: div.Row})
 	for _, n := range []string{"greatest", "least"} {
 		greatest := n == "greatest"
 		Register(&Func{Name: n, Resolve: func(args []types.T) (types.T, []types.T, bool) {

@@ -448,7 +448,7 @@ func (p *Parser) parseColumnDefs(src string, toks []Token, cr *CreateRelation) e
 			return sqlerr.Syntax(CharPos(src, toks[0].Pos), "syntax error at or near \",\"")
 		}
 		switch {
-		case part[0].Is("watermark"):
+		case part[0].Is("watermark") && len(part) > 1 && part[1].Is("for"):
 			if len(part) < 5 || !part[1].Is("for") || !part[3].Is("as") {
 				return syntaxAt(src, part[0].Pos)
 			}
@@ -468,7 +468,8 @@ func (p *Parser) parseColumnDefs(src string, toks []Token, cr *CreateRelation) e
 				}
 			}
 			continue
-		case part[0].Is("constraint") || part[0].Is("unique") || part[0].Is("foreign") || part[0].Is("check") || part[0].Is("exclude"):
+		case part[0].Is("constraint") || part[0].Is("unique") || part[0].Is("foreign") || part[0].Is("check") ||
+			part[0].Is("exclude") && len(part) > 1 && (part[1].Is("using") || part[1].IsPunct("(")):
 			return sqlerr.Unsupported("table constraints other than PRIMARY KEY are not supported").WithPosition(CharPos(src, part[0].Pos))
 		}
 		if part[0].Kind != TIdent && part[0].Kind != TQIdent {

@@ -105,6 +105,9 @@ func (x *translator) unsupported(n *node, format string, args ...any) *sqlerr.Er
 // rewrite rewrites one sibling list, children first.
 func (x *translator) rewrite(ns []*node, stmtTop bool) ([]*node, error) {
 	var err error
+	if stmtTop {
+		markStatementNames(ns)
+	}
 	// children first, except groups that are LIMIT/OFFSET arguments (handled below)
 	for _, n := range ns {
 		if n.kind == groupNode {
@@ -131,8 +134,8 @@ func (x *translator) rewrite(ns []*node, stmtTop bool) ([]*node, error) {
 			}
 		}
 	}
-	if stmtTop || (len(ns) > 0 && ns[0].isKw("values")) {
-		if len(ns) > 0 && ns[0].isKw("values") {
+	if stmtTop || (len(ns) > 0 && ns[0].isKw("values") && !ns[0].name) {
+		if len(ns) > 1 && ns[0].isKw("values") && !ns[0].name && ns[1].isParen() {
 			if ns, err = x.values(ns); err != nil {
 				return nil, err
 			}
@@ -246,7 +249,7 @@ func (x *translator) typedLiterals(ns []*node) ([]*node, error) {
 	out := make([]*node, 0, len(ns))
 	for i := 0; i < len(ns); i++ {
 		n := ns[i]
-		if n.kind != leafNode || n.tok.Kind != TIdent || (i > 0 && ns[i-1].isPunct(".")) {
+		if n.kind != leafNode || n.tok.Kind != TIdent || n.name || (i > 0 && ns[i-1].isPunct(".")) {
 			out = append(out, n)
 			continue
 		}
@@ -1150,4 +1153,74 @@ func joinClauseEnd(n *node) bool {
 		}
 	}
 	return false
+}
+
+// markStatementNames marks, in an INSERT or UPDATE, the words that can
+// only be names — the target table, its alias, the column list, the
+// columns assigned — and UPDATE's SET as the keyword, so that words the
+// grammar reserves (an "update" column, a "set" table) work there.
+func markStatementNames(ns []*node) {
+	if len(ns) == 0 {
+		return
+	}
+	nameAt := func(i int) int {
+		// a possibly qualified name starting at i; the index after it
+		if i >= len(ns) || !(ns[i].isLeaf(TIdent) || ns[i].isLeaf(TQIdent)) {
+			return i
+		}
+		ns[i].name = ns[i].isLeaf(TIdent)
+		i++
+		for i+1 < len(ns) && ns[i].isPunct(".") && (ns[i+1].isLeaf(TIdent) || ns[i+1].isLeaf(TQIdent)) {
+			ns[i+1].name = ns[i+1].isLeaf(TIdent)
+			i += 2
+		}
+		return i
+	}
+	switch {
+	case ns[0].isKw("insert") && len(ns) > 2 && ns[1].isKw("into"):
+		i := nameAt(2)
+		if i < len(ns) && ns[i].isKw("as") {
+			i = nameAt(i + 1)
+		}
+		if i < len(ns) && ns[i].isParen() {
+			for _, item := range splitTop(ns[i].kids) {
+				if len(item) == 1 && item[0].isLeaf(TIdent) {
+					item[0].name = true
+				}
+			}
+		}
+	case ns[0].isKw("update"):
+		i := 1
+		if i < len(ns) && ns[i].isKw("only") {
+			i++
+		}
+		i = nameAt(i)
+		if i < len(ns) && ns[i].isKw("as") {
+			i++
+		}
+		if i < len(ns) && !ns[i].isKw("set") && ns[i].isLeaf(TIdent) {
+			ns[i].name = true // the alias
+			i++
+		}
+		if i >= len(ns) || !ns[i].isKw("set") {
+			return
+		}
+		ns[i].word = true
+		// the assignments, up to FROM, WHERE or RETURNING: a name before each =
+		depth := 0
+		for k := i + 1; k < len(ns); k++ {
+			n := ns[k]
+			if n.isKw("from") || n.isKw("where") || n.isKw("returning") {
+				return
+			}
+			if n.isKw("case") {
+				depth++
+			} else if n.isKw("end") && depth > 0 {
+				depth--
+			}
+			if depth == 0 && n.isLeaf(TIdent) && k+1 < len(ns) && ns[k+1].isPunct("=") && (ns[k-1].isPunct(",") || ns[k-1] == ns[i]) {
+				n.name = true
+			}
+		}
+	}
 }

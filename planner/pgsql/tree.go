@@ -26,12 +26,14 @@ type node struct {
 	close Token
 	pre   string
 	post  string
-	// word forces a leaf word to be emitted verbatim (no quoting).
-	word bool
+	// word forces a leaf word to be emitted verbatim (no quoting); name
+	// forces it to be a quoted name (a keyword of the grammar used as a
+	// name, as PostgreSQL allows).
+	word, name bool
 }
 
 func (n *node) isLeaf(kind TokKind) bool { return n.kind == leafNode && n.tok.Kind == kind }
-func (n *node) isKw(kw string) bool      { return n.kind == leafNode && n.tok.Is(kw) }
+func (n *node) isKw(kw string) bool      { return n.kind == leafNode && n.tok.Is(kw) && !n.name }
 func (n *node) isPunct(p string) bool    { return n.kind == leafNode && n.tok.IsPunct(p) }
 func (n *node) isParen() bool            { return n.kind == groupNode && n.tok.Val == "(" }
 func (n *node) isBracket() bool          { return n.kind == groupNode && n.tok.Val == "[" }
@@ -180,7 +182,11 @@ type writer struct {
 	segs []seg
 	// glue suppresses the space before the next piece: MySQL reads
 	// "count (" as a name, not a call, unless the parenthesis touches it.
-	glue bool
+	glue  bool
+	depth int // brackets open around the piece being written
+	// window: writing the kids of a window specification, OVER (...) or
+	// WINDOW w AS (...), where ROWS and RANGE start a frame
+	window bool
 }
 
 type seg struct{ out, src int }
@@ -223,7 +229,12 @@ func (w *writer) emit(n *node, prev, next *node) {
 			w.glue = true
 		}
 		w.put(n.tok.Val, n.tok.Pos)
+		saved := w.window
+		w.window = prev != nil && (prev.isKw("over") || prev.isKw("as") && !startsWithSelect(n.kids) && n.tok.Val == "(")
+		w.depth++
 		w.emitList(n.kids)
+		w.depth--
+		w.window = saved
 		w.put(n.close.Val, n.close.Pos)
 	case synthNode:
 		if n.pre != "" {
@@ -242,13 +253,15 @@ func (w *writer) emit(n *node, prev, next *node) {
 			switch {
 			case n.word:
 				w.put(t.Val, t.Pos)
-			case qualified, prev != nil && prev.isKw("as") && !callee:
+			case n.name, qualified, prev != nil && prev.isKw("as") && !callee:
+				n.name = true
 				w.put(quoteIdent(t.Val), t.Pos)
 			case callee && calleeRenames[t.Val] != "":
 				w.put(calleeRenames[t.Val], t.Pos)
-			case callee || keywords[t.Val]:
+			case callee || keywords[t.Val] && keywordHere(t.Val, prev, next, w.depth == 0, w.window):
 				w.put(t.Val, t.Pos)
 			default:
+				n.name = true
 				w.put(quoteIdent(t.Val), t.Pos)
 			}
 		case TQIdent:
@@ -270,7 +283,78 @@ var calleeRenames = map[string]string{
 	// TiDB's own sequence syntax: NEXTVAL(name)
 	"nextval": "__nextval", "setval": "__setval", "currval": "__currval", "lastval": "__lastval",
 	// keywords of TiDB's grammar that are plain functions in PostgreSQL
-	"cardinality": "__cardinality",
+	"cardinality": "__cardinality", "div": "__div",
+}
+
+// keywordHere reports whether a word of keywords is used as a keyword
+// where it stands, judging by its neighbours. The TiDB grammar reserves
+// words that PostgreSQL lets a query use as names (a column "by", a table
+// "range"): those are keywords only in their own constructs and names
+// everywhere else; the others are always keywords.
+func keywordHere(word string, prev, next *node, top, window bool) bool {
+	is := func(n *node, kw string) bool { return n != nil && n.isKw(kw) && !n.name }
+	switch word {
+	case "by":
+		return is(prev, "group") || is(prev, "order") || is(prev, "partition")
+	case "partition":
+		return is(next, "by")
+	case "over":
+		// fn(...) OVER (...) | fn(...) OVER window_name
+		return prev != nil && (prev.kind == groupNode || prev.kind == synthNode) && next != nil &&
+			(next.isParen() || next.isLeaf(TQIdent) || next.isLeaf(TIdent) && !keywords[next.tok.Val] && !clauseWords[next.tok.Val])
+	case "rows", "range":
+		// a window frame: ROWS BETWEEN, ROWS UNBOUNDED, ROWS CURRENT, ROWS 3 PRECEDING
+		return window && (is(next, "between") || is(next, "unbounded") || is(next, "current") || next != nil && (next.isLeaf(TNumber) || next.kind == synthNode))
+	case "between":
+		return prev != nil && (endsOperand(prev) || is(prev, "not"))
+	case "exists", "row":
+		return next != nil && next.isParen()
+	case "values":
+		return next != nil && next.isParen() || is(prev, "default")
+	case "recursive":
+		return is(prev, "with")
+	case "insert", "delete":
+		// the start of the statement (also after a WITH clause)
+		return top && (prev == nil || prev.kind == groupNode && (is(next, "into") || is(next, "from")))
+	case "update":
+		// an UPDATE statement (also after a WITH clause), FOR [NO KEY] UPDATE
+		return top && (prev == nil || prev.kind == groupNode) || is(prev, "for") || is(prev, "key")
+	case "set":
+		// SET of an UPDATE is marked as a word (updateNames)
+		return false
+	}
+	return true
+}
+
+// endsOperand reports whether n can end an operand (so that BETWEEN after
+// it is the operator).
+func endsOperand(n *node) bool {
+	switch {
+	case n.kind == groupNode || n.kind == synthNode:
+		return true
+	case n.kind != leafNode:
+		return false
+	case n.tok.Kind == TQIdent || n.tok.Kind == TString || n.tok.Kind == TNumber || n.name:
+		return true
+	case n.tok.Kind == TIdent:
+		return !notOperandEnd[n.tok.Val]
+	}
+	return false
+}
+
+// notOperandEnd are the words after which an operator cannot follow:
+// they introduce or join operands (the other words of keywords, like
+// null, end or current, can end one).
+var notOperandEnd = map[string]bool{}
+
+func init() {
+	for _, k := range strings.Fields(`all and any as asc between both by case collate cross default desc
+		distinct else except exists for from full group having ilike in inner insert intersect into is
+		join leading left like limit natural not offset on or order outer over partition range recursive
+		right row rows select set some then trailing union update using values when where window with
+		interval ignore duplicate straight_join regexp separator`) {
+		notOperandEnd[k] = true
+	}
 }
 
 // keywords are the words emitted bare; every other unquoted word is a name
@@ -284,7 +368,7 @@ func init() {
 		else end escape except exists false for from full group having ilike in inner insert intersect
 		into is join leading left like limit natural not null offset on or order outer over partition
 		preceding following unbounded current row rows range recursive right select set some then
-		trailing true union update using values when where window with unknown div interval
+		trailing true union update using values when where window with unknown interval
 		ignore duplicate straight_join regexp separator`) {
 		keywords[k] = true
 	}
