@@ -833,7 +833,7 @@ func (b *binder) funcCall(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 	if isSRF(name) {
 		return nil, sqlerr.Unsupported("set-returning function %s is only supported in FROM or as a whole select item", name)
 	}
-	if x.Schema.L != "" && x.Schema.L != "pg_catalog" && x.Schema.L != "public" {
+	if x.Schema.L != "" && x.Schema.L != "pg_catalog" && x.Schema.L != "public" && !(x.Schema.L == "information_schema" && name == "_pg_expandarray") {
 		return nil, b.errf(sqlerr.UndefinedFunction, "function %s.%s does not exist", x.Schema.O, name)
 	}
 	switch name {
@@ -941,6 +941,39 @@ func (b *binder) funcCall(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 			return nil, err
 		}
 		return b.call("substr", args)
+	case "__substring":
+		// substring(s FROM a FOR b): a position, or with a text a a pattern
+		args, err := b.bindArgs(x.Args, sc)
+		if err != nil {
+			return nil, err
+		}
+		noLength := isNullConst(args[2])
+		if k := args[1].Type().Kind; k == types.Text || k == types.Unknown {
+			if !noLength {
+				return nil, sqlerr.Unsupported("substring(... FROM pattern FOR escape), SQL's regular expressions, is not supported; use a POSIX pattern without FOR")
+			}
+			return b.call("__substring_regex", args[:2])
+		}
+		if noLength {
+			return b.call("substr", args[:2])
+		}
+		return b.call("substr", args)
+	case "__field":
+		e, err := b.bindExpr(x.Args[0], sc)
+		if err != nil {
+			return nil, err
+		}
+		field := x.Args[1].(*driver.ValueExpr).Datum.GetString()
+		t := e.Type()
+		if t.Kind != types.Record {
+			return nil, b.errf(sqlerr.WrongObjectType, "column notation .%s applied to type %s, which is not a composite type", field, t)
+		}
+		for i, f := range t.Fields() {
+			if f.Name == field {
+				return &expr.FieldOf{E: e, Index: i, Name: field, T: f.Type}, nil
+			}
+		}
+		return nil, b.errf(sqlerr.UndefinedColumn, "could not identify column %q in record data type", field)
 	}
 	args, err := b.bindArgs(x.Args, sc)
 	if err != nil {
@@ -1016,3 +1049,8 @@ var aggKinds = map[string]exec.AggKind{
 func isAggName(n string) bool { _, ok := aggKinds[n]; return ok }
 
 var _ = fmt.Sprintf
+
+func isNullConst(e expr.Expr) bool {
+	c, ok := e.(*expr.Const)
+	return ok && c.D.Null
+}

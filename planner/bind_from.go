@@ -418,6 +418,9 @@ func hasSubquery(e expr.Expr) bool {
 // pushFilter applies a WHERE predicate; equalities between the two sides
 // of an inner join without keys (FROM a, b WHERE a.x = b.y) become its keys.
 func (b *binder) pushFilter(n Node, pred expr.Expr) Node {
+	if planned, ok := planInnerJoins(n, pred); ok {
+		return planned
+	}
 	j, ok := n.(*JoinNode)
 	if !ok || j.Kind != exec.InnerJoin {
 		return &FilterNode{In: n, Pred: pred}
@@ -457,7 +460,20 @@ func (b *binder) tableFunc(name, args, alias string, outer *scope) (Node, []Colu
 		bound = append(bound, e)
 	}
 	if !isSRF(name) {
-		return nil, nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s does not exist", name)
+		// any other function in FROM is a relation of one row: its value
+		e, err := b.call(name, bound)
+		if err != nil {
+			return nil, nil, err
+		}
+		colName := name
+		if alias != name {
+			colName = alias
+		}
+		cols, err := b.aliasColumns([]Column{{Name: colName, Type: e.Type(), Table: alias}}, alias)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &ValuesNode{Rows: [][]expr.Expr{{e}}, Cols: cols}, cols, nil
 	}
 	t, bound, err := b.bindSRF(name, bound)
 	if err != nil {
@@ -466,6 +482,20 @@ func (b *binder) tableFunc(name, args, alias string, outer *scope) (Node, []Colu
 	colName := name
 	if alias != name {
 		colName = alias
+	}
+	if fields := t.Fields(); len(fields) > 0 {
+		// a function returning records: a column for each field
+		fn := &TableFuncNode{Name: name, Args: bound, Cols: []Column{{Name: colName, Type: t, Table: alias}}}
+		cols := make([]Column, len(fields))
+		exprs := make([]expr.Expr, len(fields))
+		for i, f := range fields {
+			cols[i] = Column{Name: f.Name, Type: f.Type, Table: alias}
+			exprs[i] = &expr.FieldOf{E: &expr.Col{Idx: 0, T: t, Name: colName}, Index: i, Name: f.Name, T: f.Type}
+		}
+		if cols, err = b.aliasColumns(cols, alias); err != nil {
+			return nil, nil, err
+		}
+		return &ProjectNode{In: fn, Exprs: exprs, Cols: cols}, cols, nil
 	}
 	cols := []Column{{Name: colName, Type: t, Table: alias}}
 	cols, err = b.aliasColumns(cols, alias)

@@ -226,8 +226,10 @@ func (b *binder) selectStmt(s *ast.SelectStmt, outer *scope) (Node, error) {
 	if srf, err := b.selectListSRFs(fields, node, sc); err != nil {
 		return nil, err
 	} else if srf != nil {
-		if hasAgg {
-			return nil, sqlerr.Unsupported("set-returning functions with aggregates are not supported")
+		// with aggregates, only a set-returning call that is a grouping key
+		// can run below them (PostgreSQL runs the others above)
+		if hasAgg && !srfsGrouped(b.srfCols, s.GroupBy, fields) {
+			return nil, sqlerr.Unsupported("set-returning functions with aggregates are supported only as GROUP BY keys")
 		}
 		node = srf
 	}
@@ -665,6 +667,12 @@ func exprName(e ast.ExprNode) string {
 			return "?column?"
 		case "__extract":
 			return "extract"
+		case "__field":
+			if v, ok := x.Args[1].(*driver.ValueExpr); ok {
+				return v.Datum.GetString()
+			}
+		case "__substring":
+			return "substring"
 		case "__array", "__array_subquery":
 			return "array"
 		case "__subscript":
@@ -728,4 +736,32 @@ func partitionSessions(a *AggNode) error {
 		}
 	}
 	return nil
+}
+
+// srfsGrouped reports whether every set-returning call of the select list
+// is (or is named by) a GROUP BY item.
+func srfsGrouped(calls map[ast.ExprNode]int, gb *ast.GroupByClause, fields []*ast.SelectField) bool {
+	if gb == nil {
+		return false
+	}
+	keys := map[ast.ExprNode]bool{}
+	for _, it := range gb.Items {
+		e := it.Expr
+		if i, ok := ordinal(e); ok && i >= 1 && int(i) <= len(fields) {
+			e = fields[i-1].Expr
+		} else if c, ok := e.(*ast.ColumnNameExpr); ok && c.Name.Table.O == "" {
+			for _, f := range fields {
+				if f.AsName.O == c.Name.Name.O && f.Expr != nil {
+					e = f.Expr
+				}
+			}
+		}
+		keys[e] = true
+	}
+	for call := range calls {
+		if !keys[call] {
+			return false
+		}
+	}
+	return true
 }

@@ -230,10 +230,12 @@ func init() {
 			for _, t := range types.BuiltinTypes() {
 				elem, arr := 0, 0
 				cat := "U"
+				in, outf, recv, send := 0, 0, 0, 0
 				switch {
 				case t.Kind == types.Array:
 					elem = int(t.ElemType().OID())
 					cat = "A"
+					in, outf, recv, send = 750, 751, 2400, 2401 // array_in, array_out, array_recv, array_send
 				default:
 					arr = int(types.ArrayOf(t).OID())
 					cat = typeCategory(t)
@@ -243,7 +245,7 @@ func init() {
 					coll = 100
 				}
 				out = append(out, row(t.OID(), t.TypName(), nsPgCatalog, ownerOID, t.Size(), t.Size() > 0 && t.Size() <= 8, "b",
-					cat, false, true, ",", 0, 0, elem, arr, 0, 0, 0, 0, 0, 0, 0, "i", "p", false, 0, -1, 0, coll, nil, nil, nil))
+					cat, false, true, ",", 0, 0, elem, arr, in, outf, recv, send, 0, 0, 0, "i", "p", false, 0, -1, 0, coll, nil, nil, nil))
 			}
 			for _, r := range relations(db) {
 				if r.ns != nsPublic {
@@ -273,10 +275,10 @@ func init() {
 		func(*expr.Ctx, *DB) ([][]types.Datum, error) {
 			var out [][]types.Datum
 			for i, name := range expr.FuncNames() {
-				out = append(out, row(20000+i, name, nsPgCatalog, ownerOID, 12, 1.0, 0.0, 0, 0, "f", false, false, true, false, "i", "s", 0, 0, 25, "", nil, nil, nil, nil, nil, name, nil, nil, nil, nil))
+				out = append(out, row(firstProcOID+i, name, nsPgCatalog, ownerOID, 12, 1.0, 0.0, 0, 0, "f", false, false, true, false, "i", "s", 0, 0, 25, "{}", nil, nil, nil, nil, nil, name, nil, nil, nil, nil))
 			}
 			for i, name := range []string{"count", "sum", "avg", "min", "max", "bool_and", "bool_or", "string_agg", "array_agg", "stddev", "variance"} {
-				out = append(out, row(21000+i, name, nsPgCatalog, ownerOID, 12, 1.0, 0.0, 0, 0, "a", false, false, false, false, "i", "s", 1, 0, 25, "", nil, nil, nil, nil, nil, name, nil, nil, nil, nil))
+				out = append(out, row(21000+i, name, nsPgCatalog, ownerOID, 12, 1.0, 0.0, 0, 0, "a", false, false, false, false, "i", "s", 1, 0, 25, "{}", nil, nil, nil, nil, nil, name, nil, nil, nil, nil))
 			}
 			return out, nil
 		})
@@ -393,7 +395,42 @@ func init() {
 	pg("pg_tablespace", 1213, "oid oid, spcname name, spcowner oid, spcacl text[], spcoptions text[]", func(*expr.Ctx, *DB) ([][]types.Datum, error) {
 		return [][]types.Datum{row(1663, "pg_default", ownerOID, nil, nil)}, nil
 	})
-	pg("pg_foreign_table", 3118, "ftrelid oid, ftserver oid, ftoptions text[]", nil)
+	// sources show as foreign tables (relkind f) of a foreign server named
+	// after their connector, with their WITH options as the table's options
+	pg("pg_foreign_table", 3118, "ftrelid oid, ftserver oid, ftoptions text[]", func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
+		var out [][]types.Datum
+		for _, o := range db.Catalog.Objects() {
+			if o.Kind != catalog.KindSource {
+				continue
+			}
+			keys := make([]string, 0, len(o.Options))
+			for k := range o.Options {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			opts := make([]*string, len(keys))
+			for i, k := range keys {
+				kv := k + "=" + o.Options[k]
+				opts[i] = &kv
+			}
+			out = append(out, row(o.OID, foreignServerOID(o.Options["connector"]), types.FormatArray(opts)))
+		}
+		return out, nil
+	})
+	pg("pg_foreign_server", 1417, "oid oid, srvname name, srvowner oid, srvfdw oid, srvtype text, srvversion text, srvacl text[], srvoptions text[]", func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
+		var out [][]types.Datum
+		seen := map[string]bool{}
+		for _, o := range db.Catalog.Objects() {
+			if c := o.Options["connector"]; o.Kind == catalog.KindSource && !seen[c] {
+				seen[c] = true
+				out = append(out, row(foreignServerOID(c), c, ownerOID, foreignWrapperOID, nil, nil, nil, nil))
+			}
+		}
+		return out, nil
+	})
+	pg("pg_foreign_data_wrapper", 2328, "oid oid, fdwname name, fdwowner oid, fdwhandler oid, fdwvalidator oid, fdwacl text[], fdwoptions text[]", func(*expr.Ctx, *DB) ([][]types.Datum, error) {
+		return [][]types.Datum{row(foreignWrapperOID, "streamsql", ownerOID, 0, 0, nil, nil)}, nil
+	})
 	pg("pg_partitioned_table", 3350, `partrelid oid, partstrat "char", partnatts int2`, nil)
 	pg("pg_event_trigger", 3466, `oid oid, evtname name, evtevent name, evtowner oid, evtfoid oid, evtenabled "char"`, nil)
 	pg("pg_cast", 2605, `oid oid, castsource oid, casttarget oid, castfunc oid, castcontext "char", castmethod "char"`, nil)
@@ -403,11 +440,35 @@ func init() {
 	})
 	pg("pg_settings", 12002, "name text, setting text, unit text, category text, short_desc text, context text, vartype text, source text", func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
 		var out [][]types.Datum
+		seen := map[string]bool{}
 		if s, ok := ctx.Session.(*Session); ok {
 			for _, n := range s.SettingNames() {
 				v, _ := s.Setting(n)
 				out = append(out, row(n, v, nil, "streamsql", "", "user", "string", "session"))
+				seen[n] = true
 			}
+		}
+		// the server's fixed limits, which drivers read (pgJDBC: max_index_keys)
+		for _, st := range serverSettings {
+			if !seen[st[0]] {
+				out = append(out, row(st[0], st[1], nilIfEmpty(st[2]), "Preset Options", "", "internal", "integer", "default"))
+			}
+		}
+		sortRows(out)
+		return out, nil
+	})
+	pg("pg_stat_user_tables", 12021, `relid oid, schemaname name, relname name, seq_scan int8, seq_tup_read int8, idx_scan int8,
+		idx_tup_fetch int8, n_tup_ins int8, n_tup_upd int8, n_tup_del int8, n_tup_hot_upd int8, n_live_tup int8, n_dead_tup int8,
+		n_mod_since_analyze int8, n_ins_since_vacuum int8, last_vacuum timestamptz, last_autovacuum timestamptz,
+		last_analyze timestamptz, last_autoanalyze timestamptz, vacuum_count int8, autovacuum_count int8, analyze_count int8,
+		autoanalyze_count int8`, func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
+		var out [][]types.Datum
+		for _, o := range db.Catalog.Objects() {
+			n, ok := db.liveRows(o)
+			if !ok {
+				continue
+			}
+			out = append(out, row(o.OID, "public", o.Name, 0, 0, nil, nil, n, 0, 0, 0, n, 0, 0, 0, nil, nil, nil, nil, 0, 0, 0, 0))
 		}
 		return out, nil
 	})
@@ -680,4 +741,55 @@ func itoa(i int) string {
 		return string(rune('0' + i))
 	}
 	return itoa(i/10) + string(rune('0'+i%10))
+}
+
+// serverSettings are the server's preset options: name, value, unit.
+var serverSettings = [][3]string{
+	{"block_size", "8192", ""}, {"max_index_keys", "32", ""}, {"max_function_args", "100", ""},
+	{"max_identifier_length", "63", ""}, {"segment_size", "131072", "8kB"}, {"wal_block_size", "8192", ""},
+	{"data_checksums", "off", ""}, {"max_connections", "100", ""}, {"shared_buffers", "16384", "8kB"},
+	{"work_mem", "4096", "kB"}, {"server_version", expr.ServerVersion, ""}, {"server_version_num", "150000", ""},
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// liveRows is how many rows a table (or records a stream) holds, for
+// pg_stat_user_tables; ok is false for what is not a table.
+func (db *DB) liveRows(o *catalog.Object) (int64, bool) {
+	switch o.Kind {
+	case catalog.KindTable:
+		t, err := db.Table(o.Name)
+		if err != nil {
+			return 0, false
+		}
+		return int64(t.Len()), true
+	case catalog.KindStream:
+		s, err := db.Stream(o.Name)
+		if err != nil {
+			return 0, false
+		}
+		var n int64
+		for _, st := range s.Stats() {
+			n += st.Records
+		}
+		return n, true
+	}
+	return 0, false
+}
+
+// foreignWrapperOID is the one foreign-data wrapper sources belong to.
+const foreignWrapperOID = 12030
+
+// foreignServerOID is the OID of the foreign server for a connector.
+func foreignServerOID(connector string) int64 {
+	h := int64(0)
+	for _, c := range connector {
+		h = (h*31 + int64(c)) % 1000
+	}
+	return 12100 + h
 }

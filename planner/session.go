@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -206,7 +207,21 @@ func (c catalogFuncs) RelationName(oid int64) (string, bool) {
 	return "", false
 }
 
+// pseudoTypes are PostgreSQL's pseudo-types: no column has them, but
+// catalog queries name them ('pg_catalog.trigger'::regtype in pgcli).
+var pseudoTypes = map[string]int64{
+	"trigger": 2279, "event_trigger": 3838, "void": 2278, "cstring": 2275, "any": 2276,
+	"anyelement": 2283, "anyarray": 2277, "anynonarray": 2776, "anyenum": 3500, "anyrange": 3831,
+	"anymultirange": 4537, "anycompatible": 5077, "anycompatiblearray": 5078, "internal": 2281,
+	"language_handler": 2280, "fdw_handler": 3115, "table_am_handler": 269, "index_am_handler": 325,
+	"tsm_handler": 3310, "pg_ddl_command": 32,
+}
+
 func (c catalogFuncs) TypeOID(name string) (int64, bool) {
+	name = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(name)), "pg_catalog.")
+	if oid, ok := pseudoTypes[strings.Trim(name, `"`)]; ok {
+		return oid, true
+	}
 	t, err := types.Parse(name)
 	if err != nil {
 		return 0, false
@@ -215,8 +230,22 @@ func (c catalogFuncs) TypeOID(name string) (int64, bool) {
 }
 
 func (c catalogFuncs) TypeName(oid int64) (string, bool) {
+	if oid == 2249 {
+		return "record", true
+	}
+	for name, o := range pseudoTypes {
+		if o == oid {
+			return name, true
+		}
+	}
 	t, ok := types.FromOID(uint32(oid))
 	if !ok {
+		for _, o := range c.db.Catalog.Objects() {
+			// a relation's row type
+			if int64(o.OID)+2 == oid && o.IsRelation() {
+				return o.Name, true
+			}
+		}
 		return "", false
 	}
 	return t.String(), true
@@ -248,6 +277,18 @@ func (c catalogFuncs) NextVal(oid int64) (int64, error) {
 	return 0, sqlerr.New(sqlerr.UndefinedTable, "could not open relation with OID %d", oid)
 }
 
+func (c catalogFuncs) ProcOID(name string) (int64, bool) { return procOID(name) }
+
+func (c catalogFuncs) ViewDef(oid int64) (string, bool) {
+	for _, o := range c.db.Catalog.Objects() {
+		if int64(o.OID) == oid && (o.Kind == catalog.KindView || o.Kind == catalog.KindMaterializedView) {
+			return o.Query, true
+		}
+	}
+	return "", false
+}
+func (c catalogFuncs) ProcName(oid int64) (string, bool) { return procName(oid) }
+
 func (c catalogFuncs) ConstraintDef(oid int64) (string, bool) {
 	for _, o := range c.db.Catalog.Objects() {
 		if len(o.PrimaryKey) > 0 && int64(o.OID+2) == oid {
@@ -255,4 +296,39 @@ func (c catalogFuncs) ConstraintDef(oid int64) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// RegName is how a value of an OID alias type (regclass, regtype,
+// regproc, regnamespace) prints: the name of what its OID identifies, the
+// number itself when nothing does, "-" for 0, as in PostgreSQL.
+func (s *Session) RegName(t types.T, oid int64) string {
+	if oid == 0 {
+		return "-"
+	}
+	c := catalogFuncs{s.db}
+	var name string
+	var ok bool
+	switch t.Name {
+	case "regclass":
+		name, ok = c.RelationName(oid)
+	case "regtype":
+		name, ok = c.TypeName(oid)
+	case "regproc":
+		name, ok = procName(oid)
+	case "regnamespace":
+		name, ok = namespaceName(oid)
+	}
+	if !ok {
+		return strconv.FormatInt(oid, 10)
+	}
+	return name
+}
+
+// ParseParam reads a parameter sent as text: as its type's input, where
+// an OID alias type (regclass, regtype, ...) takes a name to look up.
+func (s *Session) ParseParam(t types.T, text string) (types.Datum, error) {
+	if t.Kind == types.Oid && t.Name != "" {
+		return expr.CastDatum(s.evalCtx(nil), types.TText, t, types.DText(text))
+	}
+	return types.ParseText(t, text, s.loc)
 }

@@ -1,6 +1,9 @@
 package planner
 
 import (
+	"strconv"
+	"strings"
+
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
@@ -13,11 +16,20 @@ import (
 
 func isSRF(name string) bool {
 	switch name {
-	case "generate_series", "unnest", "generate_subscripts":
+	case "generate_series", "unnest", "generate_subscripts", "_pg_expandarray", "regexp_split_to_table", "pg_options_to_table":
 		return true
 	}
 	return false
 }
+
+// expandArrayType is the record _pg_expandarray returns for arrays of t:
+// (x element, n position).
+func expandArrayType(t types.T) types.T {
+	return types.RecordOf(types.Field{Name: "x", Type: t.ElemType()}, types.Field{Name: "n", Type: types.TInt32})
+}
+
+// optionsType is what pg_options_to_table returns for each option.
+var optionsType = types.RecordOf(types.Field{Name: "option_name", Type: types.TText}, types.Field{Name: "option_value", Type: types.TText})
 
 // bindSRF types a set-returning function's arguments and result.
 func (b *binder) bindSRF(name string, bound []expr.Expr) (types.T, []expr.Expr, error) {
@@ -58,6 +70,30 @@ func (b *binder) bindSRF(name string, bound []expr.Expr) (types.T, []expr.Expr, 
 			}
 		}
 		return t, bound, nil
+	case "_pg_expandarray":
+		// information_schema._pg_expandarray(a): each element with its position
+		if len(bound) != 1 || bound[0].Type().Kind != types.Array {
+			return types.T{}, nil, sqlerr.New(sqlerr.UndefinedFunction, "function _pg_expandarray(%s) does not exist", argTypes(bound))
+		}
+		return expandArrayType(bound[0].Type()), bound, nil
+	case "regexp_split_to_table":
+		if len(bound) < 2 || len(bound) > 3 {
+			return types.T{}, nil, sqlerr.New(sqlerr.UndefinedFunction, "function regexp_split_to_table(%s) does not exist", argTypes(bound))
+		}
+		for i := range bound {
+			if bound[i], err = b.coerce(bound[i], types.TText); err != nil {
+				return types.T{}, nil, err
+			}
+		}
+		return types.TText, bound, nil
+	case "pg_options_to_table":
+		if len(bound) != 1 {
+			return types.T{}, nil, sqlerr.New(sqlerr.UndefinedFunction, "function pg_options_to_table(%s) does not exist", argTypes(bound))
+		}
+		if bound[0], err = b.coerce(bound[0], types.TTextArray); err != nil {
+			return types.T{}, nil, err
+		}
+		return optionsType, bound, nil
 	case "unnest", "generate_subscripts":
 		if name == "unnest" && len(bound) != 1 {
 			return types.T{}, nil, sqlerr.Unsupported("unnest with several arrays is not supported")
@@ -141,6 +177,42 @@ func srfEval(ctx *expr.Ctx, name string, t types.T, argT []types.T, args []types
 			}
 		}
 		return out, nil
+	case "_pg_expandarray":
+		elems, err := types.ParseArray(args[0].S)
+		if err != nil {
+			return nil, sqlerr.New(sqlerr.InvalidTextRep, "malformed array literal: %q", args[0].S)
+		}
+		for i, e := range elems {
+			n := strconv.Itoa(i + 1)
+			out = append(out, types.DText(types.FormatRecord([]*string{e, &n})))
+		}
+		return out, nil
+	case "regexp_split_to_table":
+		flags := ""
+		if len(args) > 2 {
+			flags = args[2].S
+		}
+		parts, err := expr.RegexpSplit(args[0].S, args[1].S, flags)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range parts {
+			out = append(out, types.DText(p))
+		}
+		return out, nil
+	case "pg_options_to_table":
+		elems, err := types.ParseArray(args[0].S)
+		if err != nil {
+			return nil, sqlerr.New(sqlerr.InvalidTextRep, "malformed array literal: %q", args[0].S)
+		}
+		for _, e := range elems {
+			if e == nil {
+				continue
+			}
+			k, v, _ := strings.Cut(*e, "=")
+			out = append(out, types.DText(types.FormatRecord([]*string{&k, &v})))
+		}
+		return out, nil
 	case "unnest", "generate_subscripts":
 		elems, err := types.ParseArray(args[0].S)
 		if err != nil {
@@ -191,25 +263,27 @@ func (b *binder) selectListSRFs(fields []*ast.SelectField, node Node, sc *scope)
 		if f.Expr == nil {
 			continue
 		}
-		call, ok := f.Expr.(*ast.FuncCallExpr)
-		if !ok || !isSRF(call.FnName.L) {
-			continue
+		// the set-returning calls of the item, also inside an expression
+		// ((_pg_expandarray(a)).n): each is a column of the ProjectSet
+		var calls []*ast.FuncCallExpr
+		f.Expr.Accept(&srfFinder{found: &calls})
+		for _, call := range calls {
+			bound, err := b.bindArgs(call.Args, sc)
+			if err != nil {
+				return nil, err
+			}
+			t, bound, err := b.bindSRF(call.FnName.L, bound)
+			if err != nil {
+				return nil, err
+			}
+			if b.srfCols == nil {
+				b.srfCols = map[ast.ExprNode]int{}
+			}
+			b.srfCols[call] = len(sc.cols) + len(names)
+			names = append(names, call.FnName.L)
+			args = append(args, bound)
+			cols = append(cols, Column{Name: call.FnName.L, Type: t})
 		}
-		bound, err := b.bindArgs(call.Args, sc)
-		if err != nil {
-			return nil, err
-		}
-		t, bound, err := b.bindSRF(call.FnName.L, bound)
-		if err != nil {
-			return nil, err
-		}
-		if b.srfCols == nil {
-			b.srfCols = map[ast.ExprNode]int{}
-		}
-		b.srfCols[f.Expr] = len(sc.cols) + len(names)
-		names = append(names, call.FnName.L)
-		args = append(args, bound)
-		cols = append(cols, Column{Name: call.FnName.L, Type: t})
 	}
 	if len(names) == 0 {
 		return nil, nil
@@ -235,3 +309,22 @@ func buildProjectSet(ctx *expr.Ctx, in exec.Operator, x *ProjectSetNode) exec.Op
 	}
 	return exec.NewProjectSet(in, fs)
 }
+
+// srfFinder collects the set-returning calls of an expression, not
+// looking into subqueries (they have select lists of their own).
+type srfFinder struct{ found *[]*ast.FuncCallExpr }
+
+func (v *srfFinder) Enter(n ast.Node) (ast.Node, bool) {
+	switch x := n.(type) {
+	case *ast.SubqueryExpr:
+		return n, true
+	case *ast.FuncCallExpr:
+		if isSRF(x.FnName.L) {
+			*v.found = append(*v.found, x)
+			return n, true
+		}
+	}
+	return n, false
+}
+
+func (v *srfFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }

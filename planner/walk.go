@@ -40,6 +40,8 @@ func mapCols(e expr.Expr, f func(c *expr.Col) expr.Expr) expr.Expr {
 		return &expr.Coalesce{Args: mapList(x.Args, f), T: x.T}
 	case *expr.InList:
 		return &expr.InList{E: mapCols(x.E, f), List: mapList(x.List, f), Not: x.Not}
+	case *expr.FieldOf:
+		return &expr.FieldOf{E: mapCols(x.E, f), Index: x.Index, Name: x.Name, T: x.T}
 	case *subqueryExpr:
 		c := *x
 		c.outerArgs = mapList(x.outerArgs, f)

@@ -69,6 +69,7 @@ const (
 	ProgramLimitExceeded         = "54000"
 	StatementTooComplex          = "54001"
 	ObjectNotInPrerequisiteState = "55000"
+	NullValueNotAllowed          = "22004"
 )
 
 // MaxExprDepth is how deeply expressions and parentheses may nest. The

@@ -32,18 +32,18 @@ func TestJDBC(t *testing.T) {
 	}
 }
 
-// psycopg2, psycopg 3, SQLAlchemy 1.4 and pandas from Debian, with the
-// system Python.
+// psycopg2, psycopg 3, SQLAlchemy 1.4, pandas and pgcli from Debian,
+// with the system Python.
 func TestPython(t *testing.T) {
 	py := "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil {
 		need(t, "python3-system")
 	}
-	if out, err := exec.Command(py, "-c", "import psycopg2, psycopg, sqlalchemy, pandas").CombinedOutput(); err != nil {
+	if out, err := exec.Command(py, "-c", "import psycopg2, psycopg, sqlalchemy, pandas, pgcli.pgexecute, pgspecial").CombinedOutput(); err != nil {
 		if inCI() {
-			t.Fatalf("psycopg2, psycopg 3, SQLAlchemy and pandas are required in CI: %s", out)
+			t.Fatalf("psycopg2, psycopg 3, SQLAlchemy, pandas and pgcli are required in CI: %s", out)
 		}
-		t.Skipf("psycopg2, psycopg 3, SQLAlchemy or pandas not installed: %s", out)
+		t.Skipf("psycopg2, psycopg 3, SQLAlchemy, pandas or pgcli not installed: %s", out)
 	}
 	s := startServer(t)
 	out, err := exec.Command(py, "clients/python_check.py", s.addr()).CombinedOutput()

@@ -63,6 +63,18 @@ func TestPsqlMetaCommands(t *testing.T) {
 	if out := psql(t, ss, "-c", `\d per_symbol`); !strings.Contains(out, `Materialized view "public.per_symbol"`) {
 		t.Errorf(`\d per_symbol: %s`, out)
 	}
+	// view definitions (pg_get_viewdef) and a source's options
+	// (pg_options_to_table, pg_foreign_server)
+	if out := psql(t, ss, "-c", `\d+ expensive`); !strings.Contains(out, "View definition:") || !strings.Contains(out, "WHERE price > 100") {
+		t.Errorf(`\d+ expensive: %s`, out)
+	}
+	if out := psql(t, ss, "-c", `\sv expensive`); !strings.Contains(out, "CREATE OR REPLACE VIEW public.expensive AS") {
+		t.Errorf(`\sv expensive: %s`, out)
+	}
+	psql(t, ss, "-c", "CREATE SOURCE nx WITH (connector = 'nexmark', events = 1000)")
+	if out := psql(t, ss, "-c", `\d nx`); !strings.Contains(out, "Server: nexmark") || !strings.Contains(out, "FDW options: (connector 'nexmark', events '1000')") {
+		t.Errorf(`\d nx: %s`, out)
+	}
 	// DDL, DML and queries in -c, and several statements in one string
 	out = psql(t, ss, "-A", "-t", "-c", "INSERT INTO trades VALUES ('ETH', 3000, 2, NULL, NULL); SELECT count(*) FROM trades")
 	if !strings.Contains(out, "2") {

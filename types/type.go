@@ -32,6 +32,7 @@ const (
 	Oid
 	Array // Elem names the element kind; values are kept in text form
 	Time
+	Record // fields listed in Name (record.go); values kept in text form
 )
 
 // T is a SQL type: a kind plus a type modifier. Mod is -1 when absent; for
@@ -184,6 +185,8 @@ func (t T) OID() uint32 {
 			return 4089
 		}
 		return 26
+	case Record:
+		return 2249
 	case Array:
 		switch t.Name {
 		case "int2vector":
@@ -325,6 +328,8 @@ func (t T) String() string {
 			return t.Name
 		}
 		return t.ElemType().String() + "[]"
+	case Record:
+		return "record"
 	}
 	return "unknown"
 }
@@ -380,6 +385,8 @@ func (t T) TypName() string {
 		return "_" + t.ElemType().TypName()
 	case Unknown:
 		return "unknown"
+	case Record:
+		return "record"
 	}
 	return "text"
 }
@@ -514,6 +521,8 @@ func Parse(name string) (T, error) {
 		t = TOidVector
 	case "unknown":
 		t = TUnknown
+	case "record":
+		t = T{Kind: Record, Mod: -1}
 	default:
 		return T{}, sqlerr.New(sqlerr.UndefinedObject, "type %q does not exist", name)
 	}

@@ -189,6 +189,15 @@ func (c *conn) login(params map[string]string) (bool, error) {
 	c.sess = c.srv.DB.NewSession(user, database)
 	c.srv.register(c)
 	_, _ = c.sess.Set("__backend_pid", strconv.Itoa(int(c.pid)))
+	// the connection's ends, for inet_server_port() and friends
+	if h, p, err := net.SplitHostPort(c.nc.LocalAddr().String()); err == nil {
+		_, _ = c.sess.Set("__server_addr", h)
+		_, _ = c.sess.Set("__server_port", p)
+	}
+	if h, p, err := net.SplitHostPort(c.nc.RemoteAddr().String()); err == nil {
+		_, _ = c.sess.Set("__client_addr", h)
+		_, _ = c.sess.Set("__client_port", p)
+	}
 	if app, ok := params["application_name"]; ok {
 		_, _ = c.sess.Set("application_name", app)
 	}

@@ -58,10 +58,13 @@ type rowEncoder struct {
 	loc     *time.Location
 	buf     []byte
 	vals    [][]byte
+	// regName prints regclass, regtype, regproc and regnamespace values
+	// as the names of the objects their OIDs identify
+	regName func(t types.T, oid int64) string
 }
 
-func newRowEncoder(cols []planner.Column, formats []int16, loc *time.Location) *rowEncoder {
-	e := &rowEncoder{formats: formats, loc: loc, vals: make([][]byte, len(cols)), buf: make([]byte, 0, 256)}
+func newRowEncoder(cols []planner.Column, formats []int16, loc *time.Location, regName func(types.T, int64) string) *rowEncoder {
+	e := &rowEncoder{formats: formats, loc: loc, vals: make([][]byte, len(cols)), buf: make([]byte, 0, 256), regName: regName}
 	for _, c := range cols {
 		e.ts = append(e.ts, wireType(c.Type))
 	}
@@ -84,6 +87,8 @@ func (e *rowEncoder) row(b arrow.RecordBatch, r int) (*pgproto3.DataRow, error) 
 			if e.buf, err = types.AppendBinary(e.buf, e.ts[c], d); err != nil {
 				return nil, err
 			}
+		} else if t := e.ts[c]; t.Kind == types.Oid && t.Name != "" && e.regName != nil {
+			e.buf = append(e.buf, e.regName(t, d.I)...)
 		} else {
 			e.buf = append(e.buf, types.FormatText(e.ts[c], d, e.loc)...)
 		}

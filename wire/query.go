@@ -169,7 +169,7 @@ func (c *conn) sendRows(res *planner.Result, formats []int16, max int64) (int64,
 }
 
 func (c *conn) sendRowsMore(res *planner.Result, formats []int16, max int64) (int64, bool, error) {
-	enc := newRowEncoder(res.Cols, formats, c.sess.Location())
+	enc := newRowEncoder(res.Cols, formats, c.sess.Location(), c.sess.RegName)
 	if res.Streaming {
 		// a client that goes away ends the subscription
 		defer c.rd.watch(c.cancelRunning)()
@@ -306,7 +306,7 @@ func decodeParams(ts []types.T, formats []int16, vals [][]byte, c *conn) ([]type
 		if formatFor(formats, i) == 1 {
 			out[i], err = types.ParseBinary(ts[i], v)
 		} else {
-			out[i], err = types.ParseText(ts[i], string(v), c.sess.Location())
+			out[i], err = c.sess.ParseParam(ts[i], string(v))
 		}
 		if err != nil {
 			return nil, err

@@ -101,6 +101,14 @@ func CastDatum(ctx *Ctx, from, to types.T, d types.Datum) (types.Datum, error) {
 			} else {
 				s = strconv.FormatInt(d.I, 10)
 			}
+		case fk == types.Oid && from.Name == "regproc" && ctx.Catalog != nil:
+			if name, ok := ctx.Catalog.ProcName(d.I); ok {
+				s = name
+			} else if d.I == 0 {
+				s = "-"
+			} else {
+				s = strconv.FormatInt(d.I, 10)
+			}
 		case fk == types.Oid && from.Name == "regnamespace":
 			s = map[int64]string{11: "pg_catalog", 2200: "public", 13000: "information_schema"}[d.I]
 			if s == "" {
@@ -303,6 +311,11 @@ func castNameToOID(ctx *Ctx, to types.T, s string) (types.Datum, error) {
 			return types.DInt(oid), nil
 		}
 		return types.Datum{}, sqlerr.New(sqlerr.UndefinedObject, "type %q does not exist", name)
+	case "regproc":
+		if oid, ok := ctx.Catalog.ProcOID(name); ok {
+			return types.DInt(oid), nil
+		}
+		return types.Datum{}, sqlerr.New(sqlerr.UndefinedFunction, "function %q does not exist", name)
 	case "regnamespace":
 		switch unquoteName(name) {
 		case "pg_catalog":

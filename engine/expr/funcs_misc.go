@@ -37,7 +37,6 @@ func init() {
 		return types.DInt(0)
 	})
 	constFn("pg_is_in_recovery", tBool, func(*Ctx) types.Datum { return types.DBool(false) })
-	constFn("inet_server_addr", tText, func(*Ctx) types.Datum { return types.DText("127.0.0.1") })
 	constFn("txid_current", tBig, func(ctx *Ctx) types.Datum { return types.DInt(ctx.Now) })
 	constFn("pg_postmaster_start_time", tTSTZ, func(ctx *Ctx) types.Datum { return types.DInt(startTime) })
 	Register(&Func{Name: "__nextval", Strict: true, Volatile: true, Resolve: func(args []types.T) (types.T, []types.T, bool) {
@@ -134,14 +133,28 @@ func init() {
 	Register(&Func{Name: "pg_get_function_arguments", Resolve: anyArgs(tText, 1), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
 		return types.DText(""), nil
 	}})
+	// pg_get_indexdef(index [, column, pretty]): CREATE INDEX, or with
+	// column > 0 that key column alone
 	Register(&Func{Name: "pg_get_indexdef", Resolve: anyArgs(tText, 1, 3), Row: func(ctx *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
 		if a[0].Null || ctx.Catalog == nil {
 			return types.NullDatum, nil
 		}
-		if s, ok := ctx.Catalog.IndexDef(a[0].I); ok {
-			return types.DText(s), nil
+		s, ok := ctx.Catalog.IndexDef(a[0].I)
+		if !ok {
+			return types.NullDatum, nil
 		}
-		return types.NullDatum, nil
+		if len(a) > 1 && !a[1].Null && a[1].I > 0 {
+			open, close := strings.LastIndexByte(s, '('), strings.LastIndexByte(s, ')')
+			if open < 0 || close < open {
+				return types.NullDatum, nil
+			}
+			cols := strings.Split(s[open+1:close], ", ")
+			if int(a[1].I) > len(cols) {
+				return types.DText(""), nil
+			}
+			return types.DText(cols[a[1].I-1]), nil
+		}
+		return types.DText(s), nil
 	}})
 	Register(&Func{Name: "pg_get_constraintdef", Resolve: anyArgs(tText, 1, 2), Row: func(ctx *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
 		if a[0].Null || ctx.Catalog == nil {
@@ -187,6 +200,16 @@ func init() {
 		return types.DInt(int64(len(elems))), nil
 	}
 	Register(&Func{Name: "array_upper", Strict: true, Resolve: anyArgs(tInt, 2), Row: arrayLen})
+	Register(&Func{Name: "array_lower", Strict: true, Resolve: anyArgs(tInt, 2), Row: func(_ *Ctx, a []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
+		elems, err := types.ParseArray(a[0].S)
+		if err != nil || len(elems) == 0 || a[1].I != 1 {
+			return types.NullDatum, nil
+		}
+		if at[0].Name == "int2vector" || at[0].Name == "oidvector" {
+			return types.DInt(0), nil
+		}
+		return types.DInt(1), nil
+	}})
 	Register(&Func{Name: "array_length", Strict: true, Resolve: anyArgs(tInt, 2), Row: arrayLen})
 	Register(&Func{Name: "__cardinality", Strict: true, Resolve: anyArgs(tInt, 1), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
 		elems, _ := types.ParseArray(a[0].S)

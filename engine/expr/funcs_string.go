@@ -49,19 +49,8 @@ func init() {
 		return string(r)
 	})
 	textFn("md5", func(s string) string { h := md5.Sum([]byte(s)); return hex.EncodeToString(h[:]) })
-	textFn("quote_ident", func(s string) string {
-		ok := s != "" && (s[0] == '_' || (s[0] >= 'a' && s[0] <= 'z'))
-		for _, c := range s {
-			if !(c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-				ok = false
-			}
-		}
-		if ok {
-			return s
-		}
-		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-	})
-	textFn("quote_literal", func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" })
+	textFn("quote_ident", QuoteIdent)
+	textFn("quote_literal", QuoteLiteral)
 	for _, n := range []string{"length", "char_length", "character_length"} {
 		Register(&Func{Name: n, Strict: true, Resolve: sig(tInt, tText), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
 			return types.DInt(int64(utf8.RuneCountInString(a[0].S))), nil

@@ -34,6 +34,8 @@ func Refs(e Expr, use func(int)) bool {
 		return Refs(x.E, use) && refsAll(x.List, use)
 	case *Case:
 		return refsAll(x.Whens, use) && refsAll(x.Thens, use) && Refs(x.Else, use)
+	case *FieldOf:
+		return Refs(x.E, use)
 	}
 	return false
 }

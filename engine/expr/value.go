@@ -103,6 +103,11 @@ type CatalogFuncs interface {
 	ConstraintDef(oid int64) (string, bool)
 	// NextVal advances the sequence with the given OID.
 	NextVal(oid int64) (int64, error)
+	// ProcOID and ProcName map functions and their pg_proc OIDs (regproc).
+	ProcOID(name string) (int64, bool)
+	ProcName(oid int64) (string, bool)
+	// ViewDef is the SELECT of the view with the given OID.
+	ViewDef(oid int64) (string, bool)
 }
 
 // fixed-width value access -------------------------------------------------

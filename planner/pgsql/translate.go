@@ -55,10 +55,11 @@ func (t *Translated) SourcePos(out int) int {
 func (t *Translated) Source() string { return t.src }
 
 type translator struct {
-	src   string
-	tr    *Translated
-	nTVF  int
-	limit []int
+	src    string
+	tr     *Translated
+	nTVF   int
+	limit  []int
+	noFrom int // inside trim(... FROM ...): no FROM clause
 }
 
 func syntaxAt(src string, pos int) *sqlerr.Error {
@@ -109,9 +110,17 @@ func (x *translator) rewrite(ns []*node, stmtTop bool) ([]*node, error) {
 		markStatementNames(ns)
 	}
 	// children first, except groups that are LIMIT/OFFSET arguments (handled below)
-	for _, n := range ns {
+	for i, n := range ns {
 		if n.kind == groupNode {
-			if n.kids, err = x.rewrite(n.kids, false); err != nil {
+			if i > 0 && (ns[i-1].isKw("trim") || ns[i-1].isKw("overlay")) && n.isParen() {
+				// trim(BOTH x FROM y): its FROM starts no FROM clause
+				x.noFrom++
+				n.kids, err = x.rewrite(n.kids, false)
+				x.noFrom--
+			} else {
+				n.kids, err = x.rewrite(n.kids, false)
+			}
+			if err != nil {
 				return nil, err
 			}
 		}
@@ -332,6 +341,36 @@ func (x *translator) callForms(ns []*node) ([]*node, error) {
 				return nil, x.errAt(rest[0], "syntax error at or near %q", rest[0].tok.Raw)
 			}
 			out = append(out, synth(n.tok, "__pgcast(", kids[:as], ", "+quoteString(tname)+")"))
+			i++
+		case !qualified && (n.isKw("substring") || n.isKw("substr")) && arg != nil && arg.isParen() && hasTopWord(arg.kids, "from", "for", "similar"):
+			// substring(s FROM a FOR b), substring(s FOR b), substring(s FROM a)
+			// → __substring(s, a, b): a text a is a pattern (the binder decides)
+			var str, from, length []*node
+			cur := &str
+			for _, k := range arg.kids {
+				switch {
+				case k.isKw("from"):
+					cur = &from
+				case k.isKw("for"):
+					cur = &length
+				case k.isKw("similar"):
+					return nil, x.unsupported(k, "substring(... SIMILAR ...) is not supported")
+				default:
+					*cur = append(*cur, k)
+				}
+			}
+			if len(str) == 0 {
+				return nil, x.errAt(arg, "syntax error at or near \"substring\"")
+			}
+			if from == nil {
+				from = []*node{textNode(arg.tok, "1")}
+			}
+			if length == nil {
+				length = []*node{textNode(arg.tok, "null")}
+			}
+			args := append(append(append(append([]*node{}, str...), textNode(arg.tok, ",")), from...), textNode(arg.tok, ","))
+			args = append(args, length...)
+			out = append(out, synth(n.tok, "__substring(", args, ")"))
 			i++
 		case !qualified && n.isKw("extract") && arg != nil && arg.isParen():
 			kids := arg.kids
@@ -598,6 +637,14 @@ func (x *translator) postfix(ns []*node) ([]*node, error) {
 			return r, e, nil
 		}
 		switch {
+		case n.isPunct(".") && len(out) > 0 && out[len(out)-1].isParen() && i+1 < len(ns) && (ns[i+1].isLeaf(TIdent) || ns[i+1].isLeaf(TQIdent)):
+			// (expr).field: a field of a composite value
+			left := out[len(out)-1]
+			out = out[:len(out)-1]
+			out = append(out, synth(n.tok, "__field(", []*node{left}, ", "+quoteString(ns[i+1].tok.Val)+")"))
+			i++
+		case n.isPunct(".") && len(out) > 0 && out[len(out)-1].isParen() && i+1 < len(ns) && ns[i+1].isPunct("*"):
+			return nil, x.unsupported(n, "(composite).* is not supported: name the fields")
 		case n.isPunct("::"):
 			left, err := takeLeft()
 			if err != nil {
@@ -660,6 +707,32 @@ func (x *translator) postfix(ns []*node) ([]*node, error) {
 				call = synth(n.tok, "not", []*node{call}, "")
 			}
 			out = append(out, call)
+			i = e - 1
+		case n.kind == leafNode && n.tok.Kind == TOp && bitOps[n.tok.Val] != "" && len(out) > 0 && primaryStart(out, len(out)-1) >= 0:
+			// bitwise operators: MySQL ranks them differently from PostgreSQL
+			// (& above |, # is its ^), so each becomes a call on its
+			// operands, which take in the operators PostgreSQL ranks higher
+			// (arithmetic, casts): 5 & 3 + 1 is 5 & (3 + 1)
+			s := operandStart(out, len(out)-1)
+			left := append([]*node{}, out[s:]...)
+			out = out[:s]
+			e := operandEnd(ns, i+1)
+			if e < 0 {
+				return nil, x.unsupported(n, "the right operand of %s must be an expression; add parentheses", n.tok.Raw)
+			}
+			right, err := x.postfix(ns[i+1 : e])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, synth(n.tok, bitOps[n.tok.Val]+"(", append(left, synth(n.tok, ",", right, "")), ")"))
+			i = e - 1
+		case n.kind == leafNode && n.tok.Kind == TOp && n.tok.Val == "~" && i+1 < len(ns) && (len(out) == 0 || primaryStart(out, len(out)-1) < 0 && !out[len(out)-1].isPunct(".")):
+			// prefix ~: bitwise NOT (infix ~ is a regular expression match)
+			right, e, err := takeRight(i + 1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, synth(n.tok, "__bitnot(", right, ")"))
 			i = e - 1
 		case n.kind == leafNode && n.tok.Kind == TOp && n.tok.Val == "^" && len(out) > 0:
 			// exponentiation (MySQL reads ^ as XOR)
@@ -1001,6 +1074,9 @@ func (x *translator) values(ns []*node) ([]*node, error) {
 
 // fromItems: table functions in FROM and alias column lists.
 func (x *translator) fromItems(ns []*node) ([]*node, error) {
+	if x.noFrom > 0 {
+		return ns, nil
+	}
 	out := make([]*node, 0, len(ns))
 	inFrom := false
 	expectItem := false
@@ -1222,5 +1298,76 @@ func markStatementNames(ns []*node) {
 				n.name = true
 			}
 		}
+	}
+}
+
+// hasTopWord reports whether one of the words appears among ns (not
+// inside brackets).
+func hasTopWord(ns []*node, words ...string) bool {
+	for _, n := range ns {
+		for _, w := range words {
+			if n.isKw(w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// bitOps are PostgreSQL's bitwise operators and the functions they become.
+var bitOps = map[string]string{"&": "__bitand", "|": "__bitor", "#": "__bitxor", "<<": "__shl", ">>": "__shr"}
+
+// isArith reports whether n is an operator PostgreSQL ranks above its
+// "other" operators (the bitwise ones, ||, JSON's): + - * / %.
+func isArith(n *node) bool {
+	if n.kind != leafNode || n.tok.Kind != TOp {
+		return false
+	}
+	switch n.tok.Val {
+	case "+", "-", "*", "/", "%":
+		return true
+	}
+	return false
+}
+
+// operandStart is where the operand ending at ns[end] starts when it may
+// hold arithmetic (a + b * -c); end must end a primary.
+func operandStart(ns []*node, end int) int {
+	s := primaryStart(ns, end)
+	for s > 0 && isArith(ns[s-1]) {
+		if s >= 2 {
+			if p := primaryStart(ns, s-2); p >= 0 {
+				s = p
+				continue
+			}
+		}
+		s-- // a sign
+	}
+	return s
+}
+
+// operandEnd is one past the operand starting at ns[from] when it may
+// hold arithmetic and casts, or -1.
+func operandEnd(ns []*node, from int) int {
+	i := from
+	for {
+		for i < len(ns) && (ns[i].isPunct("-") || ns[i].isPunct("+") || ns[i].isPunct("~")) {
+			i++ // signs (and bitwise NOT)
+		}
+		e := primaryEnd(ns, i)
+		if e < 0 {
+			return -1
+		}
+		for e+1 < len(ns) && ns[e].isPunct("::") {
+			e += 2 // a cast: its type name, maybe with modifiers and []
+			for e < len(ns) && (ns[e].isParen() || ns[e].isBracket() || ns[e].isLeaf(TIdent) && (ns[e].tok.Val == "precision" || ns[e].tok.Val == "varying" || ns[e].tok.Val == "with" || ns[e].tok.Val == "without" || ns[e].tok.Val == "time" || ns[e].tok.Val == "zone")) {
+				e++
+			}
+		}
+		if e < len(ns) && isArith(ns[e]) {
+			i = e + 1
+			continue
+		}
+		return e
 	}
 }

@@ -67,6 +67,31 @@ public class JdbcCheck {
                 while (rs.next()) { cols.add(rs.getString("COLUMN_NAME") + ":" + rs.getString("TYPE_NAME")); }
             }
             check(cols.equals(Arrays.asList("symbol:text", "price:float8", "qty:numeric", "ts:timestamp")), "getColumns " + cols);
+            // keys, indexes and types, as DBeaver, Metabase and other JDBC tools read them
+            List<String> pk = new ArrayList<>();
+            try (ResultSet rs = md.getPrimaryKeys(null, "public", "trades")) {
+                while (rs.next()) { pk.add(rs.getString("COLUMN_NAME") + ":" + rs.getInt("KEY_SEQ") + ":" + rs.getString("PK_NAME")); }
+            }
+            check(pk.equals(Arrays.asList("symbol:1:trades_pkey")), "getPrimaryKeys " + pk);
+            List<String> idx = new ArrayList<>();
+            try (ResultSet rs = md.getIndexInfo(null, "public", "trades", false, true)) {
+                while (rs.next()) { idx.add(rs.getString("INDEX_NAME") + ":" + rs.getString("COLUMN_NAME") + ":" + rs.getBoolean("NON_UNIQUE") + ":" + rs.getString("ASC_OR_DESC")); }
+            }
+            check(idx.equals(Arrays.asList("trades_pkey:symbol:false:A")), "getIndexInfo " + idx);
+            List<String> best = new ArrayList<>();
+            try (ResultSet rs = md.getBestRowIdentifier(null, "public", "trades", DatabaseMetaData.bestRowSession, true)) {
+                while (rs.next()) { best.add(rs.getString("COLUMN_NAME") + ":" + rs.getString("TYPE_NAME")); }
+            }
+            check(best.equals(Arrays.asList("symbol:text")), "getBestRowIdentifier " + best);
+            try (ResultSet rs = md.getImportedKeys(null, "public", "trades")) { check(!rs.next(), "getImportedKeys"); }
+            try (ResultSet rs = md.getExportedKeys(null, "public", "trades")) { check(!rs.next(), "getExportedKeys"); }
+            Set<String> typeNames = new HashSet<>();
+            try (ResultSet rs = md.getTypeInfo()) {
+                while (rs.next()) { typeNames.add(rs.getString("TYPE_NAME")); }
+            }
+            check(typeNames.containsAll(Arrays.asList("int4", "text", "numeric", "timestamptz", "jsonb", "_int4")), "getTypeInfo " + typeNames);
+            try (ResultSet rs = md.getVersionColumns(null, "public", "trades")) { while (rs.next()) { } }
+            try (ResultSet rs = md.getUDTs(null, "public", "%", null)) { while (rs.next()) { } }
             // a fetch-size cursor (portal with a row limit) inside a transaction
             c.setAutoCommit(false);
             try (Statement s = c.createStatement()) {

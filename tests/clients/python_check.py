@@ -1,4 +1,4 @@
-"""Drives streamsql with psycopg2, psycopg 3, SQLAlchemy 1.4 and pandas (Debian packages)."""
+"""Drives streamsql with psycopg2, psycopg 3, SQLAlchemy 1.4, pandas and pgcli (Debian packages)."""
 import datetime
 import decimal
 import sys
@@ -75,6 +75,32 @@ with engine.connect() as c:
     for part in res.partitions(500):
         n += len(part)
     assert n == 20000, n
+
+# SQLAlchemy's view reflection (Superset and others show the definition)
+with engine.begin() as c:
+    c.execute(text("CREATE VIEW big_payments AS SELECT id, btc FROM payments WHERE btc > 0.00005"))
+insp = inspect(engine)
+assert "big_payments" in insp.get_view_names(), insp.get_view_names()
+assert "SELECT id, btc FROM payments" in insp.get_view_definition("big_payments"), insp.get_view_definition("big_payments")
+
+# pgcli's start-up (completion metadata) and pgspecial's \d commands
+from pgcli.pgexecute import PGExecute
+from pgspecial.main import PGSpecial
+pe = PGExecute(database="streamsql", user="py", password="", host=url.split(":")[0], port=int(url.split(":")[1]), dsn=None)
+for what in ("search_path", "schemata", "tables", "views", "table_columns", "view_columns", "functions", "datatypes", "foreignkeys", "databases", "casing"):
+    list(getattr(pe, what)())
+assert ("public", "payments") in [tuple(t[:2]) for t in pe.tables()], list(pe.tables())
+assert "SELECT id, btc" in str(pe.view_definition("big_payments"))
+special = PGSpecial()
+for cmd in ("\\d payments", "\\d+ payments", "\\d big_payments", "\\dt", "\\dv", "\\df", "\\dn", "\\l", "\\du"):
+    with pe.conn.cursor() as cur:
+        for title, rows, headers, status in special.execute(cur, cmd):
+            if rows is not None:
+                list(rows)
+with pe.conn.cursor() as cur:
+    out = list(special.execute(cur, "\\d payments"))
+    cols = [r[0] for r in out[0][1]]
+    assert cols == ["id", "address", "btc", "at", "ok"], cols
 
 import pandas
 chunks = list(pandas.read_sql(text("SELECT id, btc FROM payments ORDER BY id"), engine.connect().execution_options(stream_results=True), chunksize=4))
