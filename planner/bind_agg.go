@@ -136,7 +136,7 @@ func (a *aggBinding) addAgg(b *binder, n ast.ExprNode, name string, args []ast.E
 				}
 				spec.Order = append(spec.Order, exec.SortKey{E: e, Desc: desc, NullsFirst: desc})
 			}
-			if kind != exec.AggStringAgg && kind != exec.AggArrayAgg {
+			if kind != exec.AggStringAgg && kind != exec.AggArrayAgg && kind != exec.AggJSONAgg && kind != exec.AggJSONBAgg {
 				spec.Order = nil // the order of inputs does not change other aggregates
 			}
 		}
@@ -196,7 +196,7 @@ func (a *aggBinding) addAgg(b *binder, n ast.ExprNode, name string, args []ast.E
 		}
 		spec.Arg = arg
 		// DISTINCT deduplicates by sorting in PostgreSQL: the parts come out in order
-		if distinct && spec.Order == nil && (kind == exec.AggStringAgg || kind == exec.AggArrayAgg) {
+		if distinct && spec.Order == nil && (kind == exec.AggStringAgg || kind == exec.AggArrayAgg || kind == exec.AggJSONAgg || kind == exec.AggJSONBAgg) {
 			spec.Order = []exec.SortKey{{E: arg}}
 		}
 	}

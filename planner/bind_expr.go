@@ -667,6 +667,10 @@ func (b *binder) arith(op byte, l, r expr.Expr) (expr.Expr, error) {
 		}
 		return b.fold(&expr.Arith{Op: op, L: l, R: r, T: out})
 	}
+	if op == '-' && lk == types.JSONB {
+		// jsonb - key, - index, - keys
+		return b.call("__json_delete", []expr.Expr{l, r})
+	}
 	if lk == types.Unknown && rk == types.Unknown {
 		return nil, b.errf(sqlerr.UndefinedFunction, "operator is not unique: unknown %c unknown", op).WithHint("Could not choose a best candidate operator. You might need to add explicit type casts.")
 	}
@@ -1044,6 +1048,7 @@ var aggKinds = map[string]exec.AggKind{
 	"bool_and": exec.AggBoolAnd, "bool_or": exec.AggBoolOr, "every": exec.AggBoolAnd, "string_agg": exec.AggStringAgg,
 	"group_concat": exec.AggStringAgg, "var_samp": exec.AggVarSamp, "variance": exec.AggVarSamp, "var_pop": exec.AggVarPop,
 	"stddev": exec.AggStddevSamp, "__stddev": exec.AggStddevSamp, "__variance": exec.AggVarSamp, "stddev_samp": exec.AggStddevSamp, "stddev_pop": exec.AggStddevPop, "array_agg": exec.AggArrayAgg,
+	"json_agg": exec.AggJSONAgg, "jsonb_agg": exec.AggJSONBAgg,
 }
 
 func isAggName(n string) bool { _, ok := aggKinds[n]; return ok }

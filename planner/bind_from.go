@@ -241,6 +241,9 @@ func (b *binder) join(j *ast.Join, outer *scope) (Node, []Column, map[string]int
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if node, cols, using, ok, err := b.lateral(j, left, lcols, lusing, outer); ok || err != nil {
+		return node, cols, using, err
+	}
 	right, rcols, rusing, err := b.fromItem(j.Right, outer)
 	if err != nil {
 		return nil, nil, nil, err
@@ -418,6 +421,29 @@ func hasSubquery(e expr.Expr) bool {
 // pushFilter applies a WHERE predicate; equalities between the two sides
 // of an inner join without keys (FROM a, b WHERE a.x = b.y) become its keys.
 func (b *binder) pushFilter(n Node, pred expr.Expr) Node {
+	if ps, base := lateralCall(n); ps != nil {
+		// conditions on the rows a lateral call runs over go below it
+		// (PostgreSQL's order: the call never sees the rows they drop)
+		var down, rest []expr.Expr
+		for _, c := range conjuncts(pred) {
+			below := true
+			if !expr.Refs(c, func(i int) { below = below && i < base }) {
+				below = false
+			}
+			if below {
+				down = append(down, c)
+			} else {
+				rest = append(rest, c)
+			}
+		}
+		if len(down) > 0 {
+			ps.In = b.pushFilter(ps.In, and(down))
+		}
+		if len(rest) == 0 {
+			return n
+		}
+		return &FilterNode{In: n, Pred: and(rest)}
+	}
 	if planned, ok := planInnerJoins(n, pred); ok {
 		return planned
 	}
@@ -441,6 +467,29 @@ func (b *binder) pushFilter(n Node, pred expr.Expr) Node {
 	return &FilterNode{In: j, Pred: and(rest)}
 }
 
+// lateralCall finds the ProjectSet of a lateral call at the top of n
+// (alone or under the Project that names its fields) and the number of
+// columns of the rows it runs over, which keep their places above it.
+func lateralCall(n Node) (*ProjectSetNode, int) {
+	if p, ok := n.(*ProjectNode); ok {
+		ps, ok := p.In.(*ProjectSetNode)
+		if !ok {
+			return nil, 0
+		}
+		base := len(ps.Cols) - len(ps.Names)
+		for i := 0; i < base; i++ {
+			if c, ok := p.Exprs[i].(*expr.Col); !ok || c.Idx != i {
+				return nil, 0
+			}
+		}
+		return ps, base
+	}
+	if ps, ok := n.(*ProjectSetNode); ok {
+		return ps, len(ps.Cols) - len(ps.Names)
+	}
+	return nil, 0
+}
+
 // tableFunc binds a set-returning function in FROM.
 func (b *binder) tableFunc(name, args, alias string, outer *scope) (Node, []Column, error) {
 	q, err := b.s.parser.ParseSelectList(args)
@@ -459,54 +508,152 @@ func (b *binder) tableFunc(name, args, alias string, outer *scope) (Node, []Colu
 		}
 		bound = append(bound, e)
 	}
+	return b.funcRelation(name, bound, alias, nil, nil)
+}
+
+// funcRelation is a function call in FROM as a relation. Alone (in nil) a
+// set-returning function is a TableFunc and any other function a relation
+// of one row; called laterally, over each row of in (whose columns are
+// base), it is a ProjectSet (or a Project) that adds its columns to in's.
+// A function returning records has a column for each field.
+func (b *binder) funcRelation(name string, bound []expr.Expr, alias string, in Node, base []Column) (Node, []Column, error) {
+	colName := name
+	if alias != name {
+		colName = alias
+	}
+	pass := make([]expr.Expr, len(base))
+	for i, c := range base {
+		pass[i] = &expr.Col{Idx: i, T: c.Type, Name: c.Name}
+	}
 	if !isSRF(name) {
-		// any other function in FROM is a relation of one row: its value
 		e, err := b.call(name, bound)
 		if err != nil {
 			return nil, nil, err
-		}
-		colName := name
-		if alias != name {
-			colName = alias
 		}
 		cols, err := b.aliasColumns([]Column{{Name: colName, Type: e.Type(), Table: alias}}, alias)
 		if err != nil {
 			return nil, nil, err
 		}
-		return &ValuesNode{Rows: [][]expr.Expr{{e}}, Cols: cols}, cols, nil
+		if in == nil {
+			return &ValuesNode{Rows: [][]expr.Expr{{e}}, Cols: cols}, cols, nil
+		}
+		all := append(append([]Column{}, base...), cols...)
+		return &ProjectNode{In: in, Exprs: append(pass, e), Cols: all}, all, nil
 	}
 	t, bound, err := b.bindSRF(name, bound)
 	if err != nil {
 		return nil, nil, err
 	}
-	colName := name
-	if alias != name {
-		colName = alias
+	outName := srfOutName(name)
+	fnCol := Column{Name: colName, Type: t, Table: alias}
+	var fn Node = &TableFuncNode{Name: name, Args: bound, Cols: []Column{fnCol}}
+	if in != nil {
+		fn = &ProjectSetNode{In: in, Names: []string{name}, Args: [][]expr.Expr{bound}, Cols: append(append([]Column{}, base...), fnCol)}
 	}
-	if fields := t.Fields(); len(fields) > 0 {
-		// a function returning records: a column for each field
-		fn := &TableFuncNode{Name: name, Args: bound, Cols: []Column{{Name: colName, Type: t, Table: alias}}}
-		cols := make([]Column, len(fields))
-		exprs := make([]expr.Expr, len(fields))
-		for i, f := range fields {
-			cols[i] = Column{Name: f.Name, Type: f.Type, Table: alias}
-			exprs[i] = &expr.FieldOf{E: &expr.Col{Idx: 0, T: t, Name: colName}, Index: i, Name: f.Name, T: f.Type}
-		}
-		if cols, err = b.aliasColumns(cols, alias); err != nil {
+	fields := t.Fields()
+	if outName != "" && len(fields) == 0 {
+		// the column is named for the OUT parameter (value); the alias
+		// names it too, as PostgreSQL lets a scalar function's alias do
+		col := &expr.Col{Idx: len(base), T: t, Name: colName}
+		cols := []Column{{Name: outName, Type: t, Table: alias}, {Name: colName, Type: t, Table: alias, System: true}}
+		all := append(append([]Column{}, base...), cols...)
+		return &ProjectNode{In: fn, Exprs: append(pass, col, col), Cols: all}, all, nil
+	}
+	if len(fields) == 0 {
+		cols, err := b.aliasColumns([]Column{fnCol}, alias)
+		if err != nil {
 			return nil, nil, err
 		}
-		return &ProjectNode{In: fn, Exprs: exprs, Cols: cols}, cols, nil
+		if in == nil {
+			fn.(*TableFuncNode).Cols = cols
+			return fn, cols, nil
+		}
+		all := append(append([]Column{}, base...), cols...)
+		fn.(*ProjectSetNode).Cols = all
+		return fn, all, nil
 	}
-	cols := []Column{{Name: colName, Type: t, Table: alias}}
-	cols, err = b.aliasColumns(cols, alias)
-	if err != nil {
+	cols := make([]Column, len(fields))
+	exprs := make([]expr.Expr, len(fields))
+	for i, f := range fields {
+		cols[i] = Column{Name: f.Name, Type: f.Type, Table: alias}
+		exprs[i] = &expr.FieldOf{E: &expr.Col{Idx: len(base), T: t, Name: colName}, Index: i, Name: f.Name, T: f.Type}
+	}
+	if cols, err = b.aliasColumns(cols, alias); err != nil {
 		return nil, nil, err
 	}
-	return &TableFuncNode{Name: name, Args: bound, Cols: cols}, cols, nil
+	all := append(append([]Column{}, base...), cols...)
+	return &ProjectNode{In: fn, Exprs: append(pass, exprs...), Cols: all}, all, nil
 }
 
-// windowTVF binds TUMBLE(rel, time_col, size [, offset]),
-// HOP(rel, time_col, slide, size [, offset]) and SESSION(rel, time_col, gap).
+// lateral binds a function call on the right of a join whose arguments
+// read the left side's columns (FROM docs, jsonb_array_elements(docs.tags) t:
+// PostgreSQL lets a function in FROM see the items before it). ok is false
+// when the right side is not such a call.
+func (b *binder) lateral(j *ast.Join, left Node, lcols []Column, lusing map[string]int, outer *scope) (Node, []Column, map[string]int, bool, error) {
+	ts, isTS := j.Right.(*ast.TableSource)
+	if !isTS {
+		return nil, nil, nil, false, nil
+	}
+	tn, isName := ts.Source.(*ast.TableName)
+	if !isName || tn.Schema.O != "" {
+		return nil, nil, nil, false, nil
+	}
+	var tf *pgsql.TableFunc
+	for i := range b.tr.TableFuncs {
+		if b.tr.TableFuncs[i].Placeholder == tn.Name.O {
+			tf = &b.tr.TableFuncs[i]
+		}
+	}
+	if tf == nil || tf.Name == "tumble" || tf.Name == "hop" || tf.Name == "session" {
+		return nil, nil, nil, false, nil
+	}
+	q, err := b.s.parser.ParseSelectList(tf.Args)
+	if err != nil {
+		return nil, nil, nil, false, err
+	}
+	sc := &scope{cols: lcols, parent: outer, using: lusing}
+	var bound []expr.Expr
+	readsLeft := false
+	for _, f := range q.Node.(*ast.SelectStmt).Fields.Fields {
+		e, err := b.bindExpr(f.Expr, sc)
+		if err != nil {
+			return nil, nil, nil, false, err
+		}
+		if !expr.Refs(e, func(int) { readsLeft = true }) {
+			readsLeft = true
+		}
+		bound = append(bound, e)
+	}
+	if !readsLeft {
+		return nil, nil, nil, false, nil
+	}
+	if j.Tp != ast.CrossJoin || j.StraightJoin {
+		return nil, nil, nil, false, sqlerr.Unsupported("an outer join to a function that reads the other side (LATERAL) is not supported")
+	}
+	if len(j.Using) > 0 || j.NaturalJoin {
+		return nil, nil, nil, false, sqlerr.Unsupported("USING and NATURAL with a function that reads the other side (LATERAL) are not supported")
+	}
+	alias := ts.AsName.O
+	if alias == "" || alias == tn.Name.O {
+		alias = tf.Name
+	}
+	node, cols, err := b.funcRelation(tf.Name, bound, alias, left, lcols)
+	if err != nil {
+		return nil, nil, nil, false, err
+	}
+	if j.On != nil {
+		cond, err := b.bindExpr(j.On.Expr, &scope{cols: cols, parent: outer, using: lusing})
+		if err != nil {
+			return nil, nil, nil, false, err
+		}
+		if cond, err = b.boolean(cond, "JOIN/ON"); err != nil {
+			return nil, nil, nil, false, err
+		}
+		node = &FilterNode{In: node, Pred: cond}
+	}
+	return node, cols, lusing, true, nil
+}
+
 func (b *binder) windowTVF(name string, sel *ast.SelectStmt, alias string, outer *scope) (Node, []Column, error) {
 	fields := sel.Fields.Fields
 	hop := name == "hop"

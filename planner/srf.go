@@ -19,7 +19,39 @@ func isSRF(name string) bool {
 	case "generate_series", "unnest", "generate_subscripts", "_pg_expandarray", "regexp_split_to_table", "pg_options_to_table":
 		return true
 	}
-	return false
+	return jsonSRFs[name]
+}
+
+// jsonSRFs are the set-returning functions over json and jsonb values.
+var jsonSRFs = map[string]bool{
+	"jsonb_array_elements": true, "jsonb_array_elements_text": true, "jsonb_object_keys": true, "jsonb_each": true, "jsonb_each_text": true,
+	"json_array_elements": true, "json_array_elements_text": true, "json_object_keys": true, "json_each": true, "json_each_text": true,
+}
+
+// jsonSRFType is what a json set-returning function returns per row.
+func jsonSRFType(name string) types.T {
+	value := types.TJSONB
+	if strings.HasPrefix(name, "json_") {
+		value = types.TJSON
+	}
+	switch {
+	case strings.HasSuffix(name, "_text") && strings.Contains(name, "_each"):
+		return types.RecordOf(types.Field{Name: "key", Type: types.TText}, types.Field{Name: "value", Type: types.TText})
+	case strings.Contains(name, "_each"):
+		return types.RecordOf(types.Field{Name: "key", Type: types.TText}, types.Field{Name: "value", Type: value})
+	case strings.HasSuffix(name, "_text"), strings.HasSuffix(name, "_keys"):
+		return types.TText
+	}
+	return value
+}
+
+// srfOutName is the name of a set-returning function's one OUT parameter,
+// which names its column in FROM whatever the alias ("" when it has none).
+func srfOutName(name string) string {
+	if jsonSRFs[name] && strings.Contains(name, "_array_elements") {
+		return "value"
+	}
+	return ""
 }
 
 // expandArrayType is the record _pg_expandarray returns for arrays of t:
@@ -70,6 +102,15 @@ func (b *binder) bindSRF(name string, bound []expr.Expr) (types.T, []expr.Expr, 
 			}
 		}
 		return t, bound, nil
+	case "jsonb_array_elements", "jsonb_array_elements_text", "jsonb_object_keys", "jsonb_each", "jsonb_each_text",
+		"json_array_elements", "json_array_elements_text", "json_object_keys", "json_each", "json_each_text":
+		if len(bound) != 1 {
+			return types.T{}, nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s(%s) does not exist", name, argTypes(bound))
+		}
+		if bound[0], err = b.coerce(bound[0], types.TJSONB); err != nil {
+			return types.T{}, nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s(%s) does not exist", name, argTypes(bound))
+		}
+		return jsonSRFType(name), bound, nil
 	case "_pg_expandarray":
 		// information_schema._pg_expandarray(a): each element with its position
 		if len(bound) != 1 || bound[0].Type().Kind != types.Array {
@@ -174,6 +215,57 @@ func srfEval(ctx *expr.Ctx, name string, t types.T, argT []types.T, args []types
 			out = append(out, types.DInt(v))
 			if len(out) > 10_000_000 {
 				return nil, sqlerr.New(sqlerr.ProgramLimitExceeded, "generate_series result too large")
+			}
+		}
+		return out, nil
+	case "jsonb_array_elements", "jsonb_array_elements_text", "json_array_elements", "json_array_elements_text":
+		v, err := expr.DecodeJSON(args[0].S)
+		if err != nil {
+			return nil, err
+		}
+		arr, ok := v.([]any)
+		if !ok {
+			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "cannot extract elements from %s", jsonKind(v))
+		}
+		text := strings.HasSuffix(name, "_text")
+		for _, e := range arr {
+			if text {
+				out = append(out, expr.JSONText(e))
+			} else {
+				out = append(out, types.DText(types.JSONText(e)))
+			}
+		}
+		return out, nil
+	case "jsonb_object_keys", "json_object_keys", "jsonb_each", "jsonb_each_text", "json_each", "json_each_text":
+		v, err := expr.DecodeJSON(args[0].S)
+		if err != nil {
+			return nil, err
+		}
+		obj, ok := v.(map[string]any)
+		if !ok {
+			what := "call " + name + " on"
+			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "cannot %s a non-object", what)
+		}
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		expr.SortJSONKeys(keys)
+		for _, k := range keys {
+			switch {
+			case strings.HasSuffix(name, "_keys"):
+				out = append(out, types.DText(k))
+			case strings.HasSuffix(name, "_text"):
+				k := k
+				var vp *string
+				if d := expr.JSONText(obj[k]); !d.Null {
+					vp = &d.S
+				}
+				out = append(out, types.DText(types.FormatRecord([]*string{&k, vp})))
+			default:
+				k := k
+				j := types.JSONText(obj[k])
+				out = append(out, types.DText(types.FormatRecord([]*string{&k, &j})))
 			}
 		}
 		return out, nil
@@ -328,3 +420,15 @@ func (v *srfFinder) Enter(n ast.Node) (ast.Node, bool) {
 }
 
 func (v *srfFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "an object"
+	case nil:
+		return "a null"
+	case string, bool:
+		return "a scalar"
+	}
+	return "a scalar"
+}

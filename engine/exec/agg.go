@@ -33,9 +33,19 @@ const (
 	AggStddevSamp
 	AggStddevPop
 	AggArrayAgg
+	AggJSONAgg  // json_agg: a json array of the values, NULLs as null
+	AggJSONBAgg // jsonb_agg
 )
 
-var aggKindNames = [...]string{"count", "count", "sum", "avg", "min", "max", "bool_and", "bool_or", "string_agg", "var_samp", "var_pop", "stddev_samp", "stddev_pop", "array_agg"}
+var aggKindNames = [...]string{"count", "count", "sum", "avg", "min", "max", "bool_and", "bool_or", "string_agg", "var_samp", "var_pop", "stddev_samp", "stddev_pop", "array_agg", "json_agg", "jsonb_agg"}
+
+// collects reports whether the aggregate collects every value, NULLs
+// included (array_agg, json_agg), rather than skipping NULLs.
+func (k AggKind) collects() bool { return k == AggArrayAgg || k == AggJSONAgg || k == AggJSONBAgg }
+
+// nullPart stands for a NULL among an array_agg's parts (no text value is
+// invalid UTF-8).
+const nullPart = "\xff\x00NULL"
 
 // String is the SQL name of the aggregate.
 func (k AggKind) String() string {
@@ -109,6 +119,10 @@ func AggResultType(k AggKind, arg types.T) (types.T, error) {
 		return types.TText, nil
 	case AggArrayAgg:
 		return types.ArrayOf(arg), nil
+	case AggJSONAgg:
+		return types.TJSON, nil
+	case AggJSONBAgg:
+		return types.TJSONB, nil
 	case AggVarSamp, AggVarPop, AggStddevSamp, AggStddevPop:
 		switch arg.Kind {
 		case types.Float32, types.Float64, types.Unknown:
@@ -496,12 +510,23 @@ func (a *datumAcc) grow(n int) {
 	}
 }
 
+// part is one collected value as array_agg or json_agg keep it.
+func (a *datumAcc) part(ctx *expr.Ctx, d types.Datum) string {
+	switch {
+	case a.spec.Kind == AggArrayAgg && d.Null:
+		return nullPart
+	case a.spec.Kind == AggArrayAgg:
+		return types.FormatText(a.at, d, ctx.Loc)
+	}
+	return expr.ToJSONText(ctx, a.at, d)
+}
+
 // updateOrdered is update for string_agg/array_agg with ORDER BY: each
 // part keeps its sort keys (and its separator, sorted with it).
 func (a *datumAcc) updateOrdered(ctx *expr.Ctx, gids []int32, v expr.Value, sep expr.Value, keys []expr.Value) error {
 	for i, g := range gids {
 		d := v.At(i)
-		if d.Null {
+		if d.Null && !a.spec.Kind.collects() {
 			continue
 		}
 		st := &a.states[g]
@@ -513,7 +538,7 @@ func (a *datumAcc) updateOrdered(ctx *expr.Ctx, gids []int32, v expr.Value, sep 
 			k[len(keys)] = sep.At(i)
 			st.parts = append(st.parts, d.S)
 		} else {
-			st.parts = append(st.parts, types.FormatText(a.at, d, ctx.Loc))
+			st.parts = append(st.parts, a.part(ctx, d))
 		}
 		st.keys = append(st.keys, k)
 		st.seen = true
@@ -567,7 +592,7 @@ func (a *datumAcc) sortParts(st *aggState) {
 func (a *datumAcc) update(ctx *expr.Ctx, gids []int32, v expr.Value, sep expr.Value) error {
 	for i, g := range gids {
 		d := v.At(i)
-		if d.Null {
+		if d.Null && !a.spec.Kind.collects() {
 			continue
 		}
 		st := &a.states[g]
@@ -614,8 +639,8 @@ func (a *datumAcc) update(ctx *expr.Ctx, gids []int32, v expr.Value, sep expr.Va
 				st.parts = append(st.parts, s.S)
 			}
 			st.parts = append(st.parts, d.S)
-		case AggArrayAgg:
-			st.parts = append(st.parts, types.FormatText(a.at, d, ctx.Loc))
+		case AggArrayAgg, AggJSONAgg, AggJSONBAgg:
+			st.parts = append(st.parts, a.part(ctx, d))
 		case AggVarSamp, AggVarPop, AggStddevSamp, AggStddevPop:
 			if a.spec.T.Kind == types.Numeric {
 				x, err := DecimalOf(a.at, d)
@@ -672,9 +697,13 @@ func (a *datumAcc) result(ctx *expr.Ctx, n int) (arrow.Array, error) {
 		case AggArrayAgg:
 			elems := make([]*string, len(st.parts))
 			for i := range st.parts {
-				elems[i] = &st.parts[i]
+				if st.parts[i] != nullPart {
+					elems[i] = &st.parts[i]
+				}
 			}
 			out[g] = types.DText(types.FormatArray(elems))
+		case AggJSONAgg, AggJSONBAgg:
+			out[g] = types.DText("[" + strings.Join(st.parts, ", ") + "]")
 		case AggVarSamp, AggVarPop, AggStddevSamp, AggStddevPop:
 			if st.sq != nil {
 				out[g] = Variance(a.spec.Kind, st.n, st.dec, st.sq, a.spec.T)

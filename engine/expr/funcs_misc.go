@@ -3,6 +3,7 @@ package expr
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -448,6 +449,13 @@ func CompareByName(op string, c int) bool {
 	return c >= 0
 }
 
+// ToJSONText is to_jsonb's text of a value: numbers and booleans as JSON
+// scalars, json values as themselves, everything else as a JSON string of
+// its text form; NULL is null.
+func ToJSONText(ctx *Ctx, t types.T, d types.Datum) string {
+	return types.JSONText(jsonValue(ctx, t, d))
+}
+
 func jsonValue(ctx *Ctx, t types.T, d types.Datum) any {
 	if d.Null {
 		return nil
@@ -458,15 +466,51 @@ func jsonValue(ctx *Ctx, t types.T, d types.Datum) any {
 	case types.Int16, types.Int32, types.Int64, types.Oid:
 		return json.Number(strconv.FormatInt(d.I, 10))
 	case types.Float32, types.Float64:
-		return json.Number(types.FormatFloat(d.F, 64))
+		if math.IsNaN(d.F) || math.IsInf(d.F, 0) {
+			return types.FormatFloat(d.F, 64) // not JSON numbers: strings
+		}
+		// jsonb keeps numbers as numeric: no exponent
+		return json.Number(strconv.FormatFloat(d.F, 'f', -1, 64))
 	case types.Numeric:
+		if d.S == "NaN" || strings.HasSuffix(d.S, "Infinity") {
+			return d.S
+		}
 		return json.Number(d.S)
+	case types.Timestamp, types.TimestampTZ:
+		// ISO 8601, as PostgreSQL's json: 2026-01-01T10:00:00+00:00
+		s := strings.Replace(types.FormatText(t, d, ctx.Loc), " ", "T", 1)
+		if t.Kind == types.TimestampTZ {
+			if i := strings.LastIndexAny(s, "+-"); i > 10 && len(s)-i == 3 {
+				s += ":00"
+			}
+		}
+		return s
 	case types.JSONB:
 		var v any
 		dec := json.NewDecoder(strings.NewReader(d.S))
 		dec.UseNumber()
 		_ = dec.Decode(&v)
 		return v
+	case types.Array:
+		// a JSON array of the elements (one dimension, as streamsql's arrays)
+		elems, err := types.ParseArray(d.S)
+		if err != nil {
+			return d.S
+		}
+		et := t.ElemType()
+		out := make([]any, len(elems))
+		for i, e := range elems {
+			if e == nil {
+				continue
+			}
+			ed, err := types.ParseText(et, *e, ctx.Loc)
+			if err != nil {
+				out[i] = *e
+				continue
+			}
+			out[i] = jsonValue(ctx, et, ed)
+		}
+		return out
 	}
 	return types.FormatText(t, d, ctx.Loc)
 }

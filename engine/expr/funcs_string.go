@@ -410,6 +410,11 @@ func init() {
 	// the || operator (TiDB's concat): NULL if any operand is NULL; the
 	// operands are cast to text, so booleans read true/false
 	Register(&Func{Name: "concat", Strict: true, Resolve: func(args []types.T) (types.T, []types.T, bool) {
+		// jsonb || jsonb
+		if len(args) == 2 && (args[0].Kind == types.JSONB || args[1].Kind == types.JSONB) &&
+			(args[0].Kind == types.JSONB || args[0].Kind == types.Unknown) && (args[1].Kind == types.JSONB || args[1].Kind == types.Unknown) {
+			return types.TJSONB, []types.T{types.TJSONB, types.TJSONB}, true
+		}
 		// array || array, array || element, element || array
 		for _, t := range args {
 			if t.Kind == types.Array && len(args) == 2 {
@@ -425,6 +430,17 @@ func init() {
 		}
 		return variadic(tText, tText, 2)(args)
 	}, Row: func(ctx *Ctx, a []types.Datum, at []types.T, rt types.T) (types.Datum, error) {
+		if rt.Kind == types.JSONB {
+			x, err := DecodeJSON(a[0].S)
+			if err != nil {
+				return types.Datum{}, err
+			}
+			y, err := DecodeJSON(a[1].S)
+			if err != nil {
+				return types.Datum{}, err
+			}
+			return jsonDatum(JSONConcat(x, y)), nil
+		}
 		if rt.Kind == types.Array {
 			var elems []*string
 			for i, d := range a {

@@ -677,7 +677,7 @@ func (x *translator) postfix(ns []*node) ([]*node, error) {
 			}
 			out = append(out, synth(n.tok, "__at_time_zone(", append(left, synth(n.tok, ",", right, "")), ")"))
 			i = e - 1
-		case n.kind == leafNode && n.tok.Kind == TOp && (n.tok.Val == "->" || n.tok.Val == "->>" || n.tok.Val == "#>" || n.tok.Val == "#>>" || n.tok.Val == "@>" || n.tok.Val == "<@" || n.tok.Val == "?"):
+		case n.kind == leafNode && n.tok.Kind == TOp && jsonOps[n.tok.Val] != "":
 			left, err := takeLeft()
 			if err != nil {
 				return nil, err
@@ -686,7 +686,7 @@ func (x *translator) postfix(ns []*node) ([]*node, error) {
 			if err != nil {
 				return nil, err
 			}
-			fn := map[string]string{"->": "__json_get", "->>": "__json_get_text", "#>": "__json_path", "#>>": "__json_path_text", "@>": "__json_contains", "<@": "__json_contained", "?": "__json_has_key"}[n.tok.Val]
+			fn := jsonOps[n.tok.Val]
 			out = append(out, synth(n.tok, fn+"(", append(left, synth(n.tok, ",", right, "")), ")"))
 			i = e - 1
 		case n.kind == leafNode && n.tok.Kind == TOp && (n.tok.Val == "~" || n.tok.Val == "~*" || n.tok.Val == "!~" || n.tok.Val == "!~*") && len(out) > 0 && primaryStart(out, len(out)-1) >= 0:
@@ -860,8 +860,10 @@ func (x *translator) keywordForms(ns []*node) ([]*node, error) {
 			return nil, x.unsupported(n, "SIMILAR TO is not supported; use LIKE or ~")
 		case n.isKw("between") && at(1).isKw("symmetric"):
 			return nil, x.unsupported(n, "BETWEEN SYMMETRIC is not supported")
+		case n.isKw("lateral") && at(1).kind == leafNode && at(1).tok.Kind == TIdent && at(2).isParen():
+			// LATERAL f(...): every function in FROM sees the items before it
 		case n.isKw("lateral"):
-			return nil, x.unsupported(n, "LATERAL is not supported")
+			return nil, x.unsupported(n, "LATERAL subqueries are not supported")
 		case n.isKw("tablesample"):
 			return nil, x.unsupported(n, "TABLESAMPLE is not supported")
 		case n.isKw("grouping") && at(1).isKw("sets"), n.isKw("rollup") && at(1).isParen(), n.isKw("cube") && at(1).isParen():
@@ -1371,3 +1373,9 @@ func operandEnd(ns []*node, from int) int {
 		return e
 	}
 }
+
+// jsonOps are the JSON (and array containment) operators and the
+// functions they become.
+var jsonOps = map[string]string{"->": "__json_get", "->>": "__json_get_text", "#>": "__json_path", "#>>": "__json_path_text",
+	"@>": "__json_contains", "<@": "__json_contained", "?": "__json_has_key", "?|": "__json_has_any", "?&": "__json_has_all",
+	"#-": "__json_delete_path"}
