@@ -701,6 +701,11 @@ func (b *binder) arith(op byte, l, r expr.Expr) (expr.Expr, error) {
 	}
 	if t.Kind == types.Float32 {
 		t = types.TFloat32
+		if lt.Kind != types.Float32 || rt.Kind != types.Float32 {
+			// real with any other number is double precision, as
+			// PostgreSQL's float48 operators (3.4e38::real * 10 fits)
+			t = types.TFloat64
+		}
 	}
 	if l, err = b.coerce(l, t); err != nil {
 		return nil, err

@@ -653,7 +653,9 @@ func exprName(e ast.ExprNode) string {
 	case *ast.FuncCallExpr:
 		switch x.FnName.L {
 		case "__pgcast":
-			if n := exprName(x.Args[0]); n != "?column?" {
+			// as PostgreSQL's FigureColname: a name from a column or a
+			// function wins over the cast's type, another cast's type does not
+			if n := exprName(x.Args[0]); n != "?column?" && !isCastCall(x.Args[0]) {
 				return n
 			}
 			t, err := types.Parse(x.Args[1].(*driver.ValueExpr).Datum.GetString())
@@ -690,6 +692,18 @@ func exprName(e ast.ExprNode) string {
 		return x.FnName.L
 	}
 	return "?column?"
+}
+
+func isCastCall(e ast.ExprNode) bool {
+	for {
+		p, ok := e.(*ast.ParenthesesExpr)
+		if !ok {
+			break
+		}
+		e = p.Expr
+	}
+	f, ok := e.(*ast.FuncCallExpr)
+	return ok && f.FnName.L == "__pgcast"
 }
 
 // sortKey binds a window's ORDER BY item.

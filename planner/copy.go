@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/streamsql/streamsql/catalog"
 	"github.com/streamsql/streamsql/engine/exec"
@@ -23,6 +25,7 @@ type copyFormat struct {
 	delim  byte
 	null   string
 	header bool
+	match  bool // HEADER MATCH: the header line must name the columns
 	quote  byte
 	escape byte
 }
@@ -49,7 +52,15 @@ func parseCopyOptions(opts map[string]string) (copyFormat, error) {
 		case "null":
 			f.null = v
 		case "header":
-			f.header = v == "true" || v == "on" || v == "1" || v == ""
+			switch strings.ToLower(v) {
+			case "", "true", "on", "1":
+				f.header = true
+			case "false", "off", "0":
+			case "match":
+				f.header, f.match = true, true
+			default:
+				return f, sqlerr.New(sqlerr.SyntaxError, "header requires a Boolean value or \"match\"")
+			}
 		case "quote":
 			if len(v) == 1 {
 				f.quote = v[0]
@@ -65,6 +76,9 @@ func parseCopyOptions(opts map[string]string) (copyFormat, error) {
 		default:
 			return f, sqlerr.New(sqlerr.SyntaxError, "option %q not recognized", k)
 		}
+	}
+	if f.binary && f.header {
+		return f, sqlerr.Unsupported("cannot specify HEADER in BINARY mode")
 	}
 	return f, nil
 }
@@ -86,6 +100,7 @@ type CopyIn struct {
 	Binary     bool
 	sawHeader  bool
 	sawTrailer bool
+	ended      bool // the end marker \. was read: the rest is ignored
 	block      []types.Datum
 }
 
@@ -95,7 +110,10 @@ type CopyOut struct {
 	Ctx     *expr.Ctx
 	Types   []types.T
 	format  copyFormat
+	names   []string
 	Columns int
+	// Binary is set for COPY ... TO STDOUT (FORMAT binary).
+	Binary bool
 	// Streaming rows (COPY (SUBSCRIBE ...)) are flushed after every batch.
 	Streaming bool
 }
@@ -110,7 +128,7 @@ func (s *Session) copy(ctx *expr.Ctx, st *pgsql.Copy, p *Prepared) (*Result, err
 		if err != nil {
 			return nil, err
 		}
-		return &Result{CopyOut: &CopyOut{Rows: sub, Ctx: ctx, Types: colTypes(cols), format: f, Columns: len(cols), Streaming: true}}, nil
+		return &Result{CopyOut: newCopyOut(sub, ctx, cols, f, true)}, nil
 	}
 	if !st.From {
 		node := p.plan
@@ -149,7 +167,7 @@ func (s *Session) copy(ctx *expr.Ctx, st *pgsql.Copy, p *Prepared) (*Result, err
 			return nil, err
 		}
 		cols := visible(node.Columns())
-		return &Result{CopyOut: &CopyOut{Rows: op, Ctx: ctx, Types: colTypes(cols), format: f, Columns: len(cols)}}, nil
+		return &Result{CopyOut: newCopyOut(op, ctx, cols, f, false)}, nil
 	}
 	o := s.db.Catalog.Lookup(st.Table)
 	if o == nil {
@@ -177,14 +195,22 @@ func (s *Session) copy(ctx *expr.Ctx, st *pgsql.Copy, p *Prepared) (*Result, err
 	}
 	ci.Columns = len(ci.target)
 	ci.Binary = f.binary
-	if f.binary && !st.From {
-		return nil, sqlerr.Unsupported("COPY TO in binary format is not supported")
-	}
 	return &Result{CopyIn: ci}, nil
+}
+
+func newCopyOut(rows exec.Operator, ctx *expr.Ctx, cols []Column, f copyFormat, streaming bool) *CopyOut {
+	co := &CopyOut{Rows: rows, Ctx: ctx, Types: colTypes(cols), format: f, Columns: len(cols), Binary: f.binary, Streaming: streaming}
+	for _, c := range cols {
+		co.names = append(co.names, c.Name)
+	}
+	return co
 }
 
 // Write takes a chunk of COPY data (any split).
 func (c *CopyIn) Write(data []byte) error {
+	if c.ended {
+		return nil
+	}
 	if len(c.buf) == 0 {
 		// parse the client's chunk in place; keep only an incomplete tail
 		c.buf = data
@@ -219,12 +245,12 @@ func (c *CopyIn) parseBinary(final bool) error {
 	if !c.sawHeader {
 		if len(b) < 19 {
 			if final {
-				return c.errf("COPY file signature not recognized")
+				return c.errf(1, "", "COPY file signature not recognized")
 			}
 			return nil
 		}
 		if string(b[:11]) != string(copyBinarySignature) {
-			return c.errf("COPY file signature not recognized")
+			return c.errf(1, "", "COPY file signature not recognized")
 		}
 		ext := int(binary.BigEndian.Uint32(b[15:]))
 		if len(b) < 19+ext {
@@ -241,7 +267,7 @@ func (c *CopyIn) parseBinary(final bool) error {
 			break
 		}
 		if n != len(c.target) {
-			return c.errf("row field count is %d, expected %d", n, len(c.target))
+			return c.errf(c.line+1, "", "row field count is %d, expected %d", n, len(c.target))
 		}
 		p := 2
 		vals := make([][]byte, n)
@@ -277,7 +303,7 @@ func (c *CopyIn) parseBinary(final bool) error {
 			col := c.table.Columns[c.target[k]]
 			d, err := types.ParseBinary(col.Type, v)
 			if err != nil {
-				return sqlerr.As(err).WithDetail(fmt.Sprintf("COPY %s, line %d, column %s", c.table.Name, c.line+1, col.Name))
+				return sqlerr.As(err).WithWhere(fmt.Sprintf("COPY %s, line %d, column %s", c.table.Name, c.line+1, col.Name))
 			}
 			r[c.target[k]] = d
 		}
@@ -288,7 +314,7 @@ func (c *CopyIn) parseBinary(final bool) error {
 	c.buf = b
 	// end of data at a tuple boundary is fine with or without the trailer
 	if final && len(c.buf) > 0 && !c.sawTrailer {
-		return c.errf("unexpected end of binary COPY data")
+		return c.errf(c.line+1, "", "unexpected end of binary COPY data")
 	}
 	return nil
 }
@@ -298,8 +324,8 @@ func (c *CopyIn) parse(final bool) error {
 	if c.Binary {
 		return c.parseBinary(final)
 	}
-	for len(c.buf) > 0 {
-		end, fields, err := c.record(final)
+	for len(c.buf) > 0 && !c.ended {
+		end, raw, fields, err := c.record(final)
 		if err != nil {
 			return err
 		}
@@ -310,38 +336,70 @@ func (c *CopyIn) parse(final bool) error {
 		c.line++
 		if c.skipHdr {
 			c.skipHdr = false
+			if c.format.match {
+				if err := c.matchHeader(raw, fields); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		if fields == nil {
 			continue
 		}
-		if len(fields) == 1 && fields[0] != nil && *fields[0] == `\.` && !c.format.csv {
-			c.buf = nil
+		if len(fields) == 1 && fields[0] == &endMarker {
+			// the end-of-data marker: what follows it is ignored, as in PostgreSQL
+			c.buf, c.ended = nil, true
 			return nil
 		}
-		if err := c.addRow(fields); err != nil {
+		if err := c.addRow(raw, fields); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// record splits one record from the buffer: end offset (-1 if incomplete)
-// and its fields (nil entry = NULL).
-func (c *CopyIn) record(final bool) (int, []*string, error) {
+// matchHeader checks HEADER MATCH's line against the target columns.
+func (c *CopyIn) matchHeader(raw string, fields []*string) error {
+	if len(fields) != len(c.target) {
+		return c.errf(c.line, raw, "wrong number of fields in header line: got %d, expected %d", len(fields), len(c.target))
+	}
+	for k, f := range fields {
+		want := c.table.Columns[c.target[k]].Name
+		if f == nil {
+			return c.errf(c.line, raw, "column name mismatch in header line field %d: got null value (\"%s\"), expected \"%s\"", k+1, c.format.null, want)
+		}
+		if *f != want {
+			return c.errf(c.line, raw, "column name mismatch in header line field %d: got \"%s\", expected \"%s\"", k+1, *f, want)
+		}
+	}
+	return nil
+}
+
+// endMarker is the field record returns for the line \. that ends the data.
+var endMarker = `\.`
+
+// record splits one record from the buffer: end offset (-1 if incomplete),
+// the record's text and its fields (nil entry = NULL).
+func (c *CopyIn) record(final bool) (int, string, []*string, error) {
 	b := c.buf
 	if !c.format.csv {
 		nl := bytes.IndexByte(b, '\n')
 		if nl < 0 {
 			if !final {
-				return -1, nil, nil
+				return -1, "", nil, nil
 			}
 			nl = len(b)
+		}
+		if !utf8.Valid(b[:nl]) {
+			return 0, "", nil, c.encodingError(b[:nl])
 		}
 		line := strings.TrimSuffix(string(b[:nl]), "\r")
 		end := min(nl+1, len(b))
 		if line == "" && nl == len(b) {
-			return end, nil, nil
+			return end, "", nil, nil
+		}
+		if line == `\.` {
+			return end, line, []*string{&endMarker}, nil
 		}
 		var out []*string
 		for _, raw := range strings.Split(line, string(c.format.delim)) {
@@ -351,11 +409,11 @@ func (c *CopyIn) record(final bool) (int, []*string, error) {
 			}
 			v, err := unescapeCopy(raw)
 			if err != nil {
-				return 0, nil, c.errf("%v", err)
+				return 0, "", nil, c.errf(c.line+1, line, "%v", err)
 			}
 			out = append(out, &v)
 		}
-		return end, out, nil
+		return end, line, out, nil
 	}
 	// CSV: a record ends at a newline outside quotes
 	var out []*string
@@ -373,7 +431,7 @@ func (c *CopyIn) record(final bool) (int, []*string, error) {
 					field = append(field, ch)
 					i++
 				} else if i+1 >= len(b) && !final {
-					return -1, nil, nil
+					return -1, "", nil, nil
 				} else {
 					inQuotes = false
 				}
@@ -390,29 +448,50 @@ func (c *CopyIn) record(final bool) (int, []*string, error) {
 			if ch == '\r' && i+1 < len(b) && b[i+1] == '\n' {
 				end++
 			}
+			if !utf8.Valid(b[:i]) {
+				return 0, "", nil, c.encodingError(b[:i])
+			}
 			if len(out) == 0 && len(field) == 0 && !quoted {
-				return end, nil, nil
+				return end, "", nil, nil
+			}
+			if len(out) == 0 && !quoted && string(field) == `\.` {
+				return end, `\.`, []*string{&endMarker}, nil
 			}
 			out = append(out, c.csvField(field, quoted))
-			if len(out) == 1 && out[0] != nil && *out[0] == `\.` {
-				return len(b), nil, nil
-			}
-			return end, out, nil
+			return end, string(b[:i]), out, nil
 		default:
 			field = append(field, ch)
 		}
 	}
 	if !final {
-		return -1, nil, nil
+		return -1, "", nil, nil
+	}
+	if !utf8.Valid(b) {
+		return 0, "", nil, c.encodingError(b)
 	}
 	if inQuotes {
-		return 0, nil, c.errf("unterminated CSV quoted field")
+		return 0, "", nil, c.errf(c.line+1, string(b), "unterminated CSV quoted field")
 	}
 	if len(out) == 0 && len(field) == 0 && !quoted {
-		return len(b), nil, nil
+		return len(b), "", nil, nil
+	}
+	if len(out) == 0 && !quoted && string(field) == `\.` {
+		return len(b), `\.`, []*string{&endMarker}, nil
 	}
 	out = append(out, c.csvField(field, quoted))
-	return len(b), out, nil
+	return len(b), string(b), out, nil
+}
+
+// encodingError reports the first bad UTF-8 sequence of a record.
+func (c *CopyIn) encodingError(b []byte) error {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return sqlerr.As(types.InvalidEncoding(string(b[i:]))).WithWhere(fmt.Sprintf("COPY %s, line %d", c.table.Name, c.line+1))
+		}
+		i += n
+	}
+	return nil
 }
 
 func (c *CopyIn) csvField(f []byte, quoted bool) *string {
@@ -423,18 +502,38 @@ func (c *CopyIn) csvField(f []byte, quoted bool) *string {
 	return &s
 }
 
-func (c *CopyIn) errf(format string, args ...any) error {
-	e := sqlerr.New(sqlerr.BadCopyFileFormat, format, args...)
-	e.Detail = fmt.Sprintf("COPY %s, line %d", c.table.Name, c.line+1)
-	return e
+// errf is a 22P04 error in the given line of the input, quoted when
+// text is not empty: PostgreSQL's context line.
+func (c *CopyIn) errf(line int, text, format string, args ...any) error {
+	return sqlerr.New(sqlerr.BadCopyFileFormat, format, args...).WithWhere(c.where(line, text))
 }
 
-func (c *CopyIn) addRow(fields []*string) error {
+func (c *CopyIn) where(line int, text string) string {
+	if text == "" {
+		return fmt.Sprintf("COPY %s, line %d", c.table.Name, line)
+	}
+	return fmt.Sprintf("COPY %s, line %d: %s", c.table.Name, line, quoteContext(text))
+}
+
+// quoteContext quotes a line of input as PostgreSQL's context does,
+// cut after 100 bytes.
+func quoteContext(s string) string {
+	if len(s) > 100 {
+		cut := 100
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return `"` + s[:cut] + `..."`
+	}
+	return `"` + s + `"`
+}
+
+func (c *CopyIn) addRow(raw string, fields []*string) error {
 	if len(fields) != len(c.target) {
 		if len(fields) < len(c.target) {
-			return c.errf("missing data for column %q", c.table.Columns[c.target[len(fields)]].Name)
+			return c.errf(c.line, raw, "missing data for column %q", c.table.Columns[c.target[len(fields)]].Name)
 		}
-		return c.errf("extra data after last expected column")
+		return c.errf(c.line, raw, "extra data after last expected column")
 	}
 	r := c.newRow()
 	for k, f := range fields {
@@ -443,10 +542,12 @@ func (c *CopyIn) addRow(fields []*string) error {
 			continue
 		}
 		d, err := types.ParseText(col.Type, *f, c.s.loc)
+		if err != nil && sqlerr.Code(err) == sqlerr.CharacterNotInRepertoire {
+			// an escape made bytes that are not text: the line, as it came
+			return sqlerr.As(err).WithWhere(c.where(c.line, raw))
+		}
 		if err != nil {
-			e := sqlerr.As(err)
-			e = e.WithDetail(fmt.Sprintf("COPY %s, line %d, column %s: %q", c.table.Name, c.line, col.Name, *f))
-			return e
+			return sqlerr.As(err).WithWhere(fmt.Sprintf("COPY %s, line %d, column %s: %s", c.table.Name, c.line, col.Name, quoteContext(*f)))
 		}
 		r[c.target[k]] = d
 	}
@@ -470,39 +571,49 @@ func (c *CopyIn) Finish() (int64, error) {
 
 func unescapeCopy(s string) (string, error) { return pgsql.DecodeBackslashes(s, true) }
 
-// Each calls f with every output line (ending in a newline), and batchDone
-// (when not nil) after each batch; it closes Rows.
+// Each calls f with the output: every line (ending in a newline) of the
+// text and CSV formats, the header line first when asked for, or every
+// tuple of the binary format after its signature and before its trailer;
+// batchDone (when not nil) after each batch. It closes Rows.
 func (c *CopyOut) Each(f func(line []byte) error, batchDone func() error) (int64, error) {
 	defer c.Rows.Close()
 	var n int64
 	var line []byte
+	switch {
+	case c.Binary:
+		line = append(line, copyBinarySignature...)
+		line = binary.BigEndian.AppendUint32(line, 0) // flags
+		line = binary.BigEndian.AppendUint32(line, 0) // header extension
+		if err := f(line); err != nil {
+			return 0, err
+		}
+	case c.format.header:
+		for k, name := range c.names {
+			if k > 0 {
+				line = append(line, c.format.delim)
+			}
+			line = c.appendField(line, name)
+		}
+		if err := f(append(line, '\n')); err != nil {
+			return 0, err
+		}
+	}
 	for {
 		b, err := c.Rows.Next(c.Ctx)
 		if err != nil {
 			return n, err
 		}
 		if b == nil {
+			if c.Binary {
+				return n, f(binary.BigEndian.AppendUint16(line[:0], 0xffff))
+			}
 			return n, nil
 		}
 		for r := 0; r < int(b.NumRows()); r++ {
-			line = line[:0]
-			for col := 0; col < int(b.NumCols()); col++ {
-				if col > 0 {
-					line = append(line, c.format.delim)
-				}
-				d := types.DatumAt(b.Column(col), r)
-				if d.Null {
-					line = append(line, c.format.null...)
-					continue
-				}
-				s := types.FormatText(c.Types[col], d, c.Ctx.Loc)
-				if c.format.csv {
-					line = appendCSV(line, s, c.format)
-				} else {
-					line = appendCopyText(line, s)
-				}
+			if line, err = c.appendRow(line[:0], b, r); err != nil {
+				b.Release()
+				return n, err
 			}
-			line = append(line, '\n')
 			if err := f(line); err != nil {
 				b.Release()
 				return n, err
@@ -516,6 +627,51 @@ func (c *CopyOut) Each(f func(line []byte) error, batchDone func() error) (int64
 			}
 		}
 	}
+}
+
+// appendRow appends row r of b in the output format.
+func (c *CopyOut) appendRow(line []byte, b arrow.Record, r int) ([]byte, error) {
+	if c.Binary {
+		line = binary.BigEndian.AppendUint16(line, uint16(b.NumCols()))
+		for col := 0; col < int(b.NumCols()); col++ {
+			d := types.DatumAt(b.Column(col), r)
+			if d.Null {
+				line = binary.BigEndian.AppendUint32(line, 0xffffffff)
+				continue
+			}
+			at := len(line)
+			line = append(line, 0, 0, 0, 0)
+			var err error
+			if line, err = types.AppendBinary(line, c.Types[col], d); err != nil {
+				return nil, err
+			}
+			binary.BigEndian.PutUint32(line[at:], uint32(len(line)-at-4))
+		}
+		return line, nil
+	}
+	for col := 0; col < int(b.NumCols()); col++ {
+		if col > 0 {
+			line = append(line, c.format.delim)
+		}
+		d := types.DatumAt(b.Column(col), r)
+		if d.Null {
+			line = append(line, c.format.null...)
+			continue
+		}
+		line = c.appendField(line, types.FormatText(c.Types[col], d, c.Ctx.Loc))
+	}
+	return append(line, '\n'), nil
+}
+
+func (c *CopyOut) appendField(line []byte, s string) []byte {
+	if c.format.csv && c.Columns == 1 && s == `\.` {
+		// alone on a line it would read back as the end marker
+		return append(line, c.format.quote, '\\', '.', c.format.quote)
+	}
+	if c.format.csv {
+		return appendCSV(line, s, c.format)
+	}
+	return appendCopyText(line, s)
 }
 
 func appendCopyText(dst []byte, s string) []byte {
@@ -537,7 +693,7 @@ func appendCopyText(dst []byte, s string) []byte {
 }
 
 func appendCSV(dst []byte, s string, f copyFormat) []byte {
-	need := s == "" || s == f.null || strings.IndexByte(s, f.delim) >= 0 || strings.ContainsAny(s, "\"\r\n") || strings.IndexByte(s, f.quote) >= 0
+	need := s == f.null || strings.IndexByte(s, f.delim) >= 0 || strings.ContainsAny(s, "\"\r\n") || strings.IndexByte(s, f.quote) >= 0
 	if !need {
 		return append(dst, s...)
 	}

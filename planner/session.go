@@ -170,7 +170,13 @@ func (s *Session) SettingNames() []string {
 }
 
 // Parse parses a query string.
-func (s *Session) Parse(sql string) ([]pgsql.Statement, error) { return s.parser.Parse(sql) }
+func (s *Session) Parse(sql string) ([]pgsql.Statement, error) {
+	if err := types.CheckText(sql); err != nil {
+		// as PostgreSQL's check of what the client sends
+		return nil, err
+	}
+	return s.parser.Parse(sql)
+}
 
 func (s *Session) evalCtx(params []types.Datum) *expr.Ctx {
 	now := s.now

@@ -211,10 +211,14 @@ func srfEval(ctx *expr.Ctx, name string, t types.T, argT []types.T, args []types
 		if t.Kind == types.Timestamp {
 			loc = nil
 		}
-		for v := args[0].I; (step.ApproxMicros() > 0 && v <= args[1].I) || (step.ApproxMicros() < 0 && v >= args[1].I); v = types.AddInterval(v, step, loc) {
+		for v := args[0].I; (step.ApproxMicros() > 0 && v <= args[1].I) || (step.ApproxMicros() < 0 && v >= args[1].I); {
 			out = append(out, types.DInt(v))
 			if len(out) > 10_000_000 {
 				return nil, sqlerr.New(sqlerr.ProgramLimitExceeded, "generate_series result too large")
+			}
+			var err error
+			if v, err = types.AddInterval(v, step, loc); err != nil {
+				return nil, err
 			}
 		}
 		return out, nil

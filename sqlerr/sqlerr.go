@@ -53,6 +53,7 @@ const (
 	InvalidEscapeSequence        = "22025"
 	InvalidRegex                 = "2201B"
 	CharacterNotInRepertoire     = "22021"
+	UntranslatableCharacter      = "22P05"
 	InvalidAuthSpec              = "28000"
 	UndefinedSchema              = "3F000"
 	CannotCoerce                 = "42846"
@@ -94,6 +95,7 @@ type Error struct {
 	Message  string
 	Detail   string
 	Hint     string
+	Where    string // the CONTEXT line: where in the input the error arose
 	Position int
 	Severity string // empty means ERROR
 }
@@ -147,6 +149,13 @@ func Syntax(pos int, format string, args ...any) *Error {
 	e := New(SyntaxError, format, args...)
 	e.Position = pos
 	return e
+}
+
+// WithWhere returns a copy of e with a context line.
+func (e *Error) WithWhere(w string) *Error {
+	c := *e
+	c.Where = w
+	return &c
 }
 
 // WithDetail returns a copy of e with a detail line.

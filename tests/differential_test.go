@@ -14,30 +14,8 @@ import (
 // Random queries over the same rows on streamsql and PostgreSQL must give
 // the same answers (or both fail with the same SQLSTATE class).
 func TestDifferentialRandomQueries(t *testing.T) {
-	pg := oracle(t)
 	ctx := context.Background()
-	admin, err := pgconn.Connect(ctx, pg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	db := "difftest"
-	admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db).ReadAll()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+db).ReadAll(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _, _ = admin.Exec(ctx, "DROP DATABASE "+db+" WITH (FORCE)").ReadAll() }()
-	pgc, err := pgconn.Connect(ctx, strings.Replace(pg, "/postgres?", "/"+db+"?", 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pgc.Close(ctx)
-	s := startServer(t)
-	ssc, err := pgconn.Connect(ctx, s.url("diff"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ssc.Close(ctx)
+	pgc, ssc := oraclePair(t, "difftest")
 
 	r := rand.New(rand.NewPCG(42, 7))
 	setup := []string{"CREATE TABLE r (k INT, a INT, b BIGINT, x DOUBLE PRECISION, n NUMERIC(10,2), s TEXT, f BOOLEAN, t TIMESTAMP, d DATE)"}

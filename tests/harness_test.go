@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	// the binary under test is built from these packages: importing them
 	// makes go test's cache notice when they change
@@ -304,4 +305,36 @@ func querier(t *testing.T, c *pgx.Conn) func(string) string {
 		}
 		return strings.Join(out, "; ")
 	}
+}
+
+// oraclePair connects to a fresh PostgreSQL database named db and to a
+// fresh streamsql server: the two sides of a comparison, closed (and the
+// database dropped) when the test ends.
+func oraclePair(t *testing.T, db string) (pg, ss *pgconn.PgConn) {
+	t.Helper()
+	url := oracle(t)
+	ctx := context.Background()
+	admin, err := pgconn.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db).ReadAll()
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+db).ReadAll(); err != nil {
+		admin.Close(ctx)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec(ctx, "DROP DATABASE "+db+" WITH (FORCE)").ReadAll()
+		admin.Close(ctx)
+	})
+	if pg, err = pgconn.Connect(ctx, strings.Replace(url, "/postgres?", "/"+db+"?", 1)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close(ctx) })
+	s := startServer(t)
+	if ss, err = pgconn.Connect(ctx, s.url("u")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ss.Close(ctx) })
+	return pg, ss
 }

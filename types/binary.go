@@ -15,6 +15,45 @@ import (
 const pgEpochMicros = 946684800_000_000
 const pgEpochDays = 10957
 
+// PostgreSQL's binary infinities are the extreme integers, as ours are;
+// only finite values move between the epochs.
+
+func timestampToPG(us int64) int64 {
+	if !TimestampFinite(us) {
+		return us
+	}
+	return us - pgEpochMicros
+}
+
+func timestampFromPG(v int64) (int64, error) {
+	if v == math.MaxInt64 || v == math.MinInt64 {
+		return v, nil
+	}
+	if v > math.MaxInt64-pgEpochMicros {
+		return 0, errTimestampRange
+	}
+	us := v + pgEpochMicros
+	return us, CheckTimestamp(us)
+}
+
+func dateToPG(days int64) int32 {
+	if !DateFinite(days) {
+		return int32(days)
+	}
+	return int32(days - pgEpochDays)
+}
+
+func dateFromPG(v int32) (int64, error) {
+	if v == math.MaxInt32 || v == math.MinInt32 {
+		return int64(v), nil
+	}
+	days := int64(v) + pgEpochDays
+	if days < MinDate || days > MaxDate {
+		return 0, errDateRange
+	}
+	return days, nil
+}
+
 // AppendBinary appends the PostgreSQL binary wire form of d (not NULL) to buf.
 func AppendBinary(buf []byte, t T, d Datum) ([]byte, error) {
 	switch t.Kind {
@@ -32,15 +71,21 @@ func AppendBinary(buf []byte, t T, d Datum) ([]byte, error) {
 	case Int64:
 		return binary.BigEndian.AppendUint64(buf, uint64(d.I)), nil
 	case Float32:
+		if math.IsNaN(d.F) {
+			return binary.BigEndian.AppendUint32(buf, 0x7fc00000), nil // PostgreSQL's NaN
+		}
 		return binary.BigEndian.AppendUint32(buf, math.Float32bits(float32(d.F))), nil
 	case Float64:
+		if math.IsNaN(d.F) {
+			return binary.BigEndian.AppendUint64(buf, 0x7ff8000000000000), nil
+		}
 		return binary.BigEndian.AppendUint64(buf, math.Float64bits(d.F)), nil
 	case Date:
-		return binary.BigEndian.AppendUint32(buf, uint32(int32(d.I-pgEpochDays))), nil
+		return binary.BigEndian.AppendUint32(buf, uint32(dateToPG(d.I))), nil
 	case Time:
 		return binary.BigEndian.AppendUint64(buf, uint64(d.I)), nil
 	case Timestamp, TimestampTZ:
-		return binary.BigEndian.AppendUint64(buf, uint64(d.I-pgEpochMicros)), nil
+		return binary.BigEndian.AppendUint64(buf, uint64(timestampToPG(d.I))), nil
 	case Interval:
 		buf = binary.BigEndian.AppendUint64(buf, uint64(d.Iv.Micros))
 		buf = binary.BigEndian.AppendUint32(buf, uint32(d.Iv.Days))
@@ -107,7 +152,8 @@ func ParseBinary(t T, b []byte) (Datum, error) {
 		if err := need(4); err != nil {
 			return Datum{}, err
 		}
-		return DInt(int64(int32(binary.BigEndian.Uint32(b))) + pgEpochDays), nil
+		days, err := dateFromPG(int32(binary.BigEndian.Uint32(b)))
+		return DInt(days), err
 	case Time:
 		if err := need(8); err != nil {
 			return Datum{}, err
@@ -117,7 +163,8 @@ func ParseBinary(t T, b []byte) (Datum, error) {
 		if err := need(8); err != nil {
 			return Datum{}, err
 		}
-		return DInt(int64(binary.BigEndian.Uint64(b)) + pgEpochMicros), nil
+		us, err := timestampFromPG(int64(binary.BigEndian.Uint64(b)))
+		return DInt(us), err
 	case Interval:
 		if err := need(16); err != nil {
 			return Datum{}, err

@@ -95,11 +95,18 @@ func AppendBinaryTo(b array.Builder, t T, v []byte) error {
 		}
 	case *array.TimestampBuilder:
 		if len(v) == 8 {
-			bb.Append(arrow.Timestamp(int64(binary.BigEndian.Uint64(v)) + pgEpochMicros))
+			us, err := timestampFromPG(int64(binary.BigEndian.Uint64(v)))
+			if err != nil {
+				return err
+			}
+			bb.Append(arrow.Timestamp(us))
 			return nil
 		}
 	case *array.StringBuilder:
 		if t.Kind == Text {
+			if err := CheckText(string(v)); err != nil {
+				return err
+			}
 			bb.BinaryBuilder.Append(v)
 			return nil
 		}

@@ -3,10 +3,12 @@ package types
 import (
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/streamsql/streamsql/sqlerr"
 )
@@ -42,10 +44,20 @@ func ParseText(t T, s string, loc *time.Location) (Datum, error) {
 	case Float32, Float64:
 		f, err := parseFloat(strings.TrimSpace(s))
 		if err != nil {
+			if sqlerr.Code(err) == sqlerr.NumericOutOfRange {
+				if t.Kind == Float32 {
+					return Datum{}, sqlerr.New(sqlerr.NumericOutOfRange, "%q is out of range for type real", s)
+				}
+				return Datum{}, err
+			}
 			return Datum{}, invalidText(t, s)
 		}
 		if t.Kind == Float32 {
-			f = float64(float32(f))
+			g := float64(float32(f))
+			if (math.IsInf(g, 0) && !math.IsInf(f, 0)) || (g == 0 && f != 0) {
+				return Datum{}, sqlerr.New(sqlerr.NumericOutOfRange, "%q is out of range for type real", s)
+			}
+			f = g
 		}
 		return DFloat(f), nil
 	case Numeric:
@@ -58,6 +70,9 @@ func ParseText(t T, s string, loc *time.Location) (Datum, error) {
 		}
 		return DText(c), nil
 	case Text, Unknown, Null:
+		if err := CheckText(s); err != nil {
+			return Datum{}, err
+		}
 		if t.Name == "varchar" && t.Mod >= 0 && int32(len([]rune(s))) > t.Mod {
 			return Datum{}, sqlerr.New(sqlerr.StringDataRightTrunc, "value too long for type character varying(%d)", t.Mod)
 		}
@@ -112,6 +127,14 @@ func ParseText(t T, s string, loc *time.Location) (Datum, error) {
 		}
 		return Datum{Iv: iv}, nil
 	case JSONB:
+		if !utf8.ValidString(s) {
+			return Datum{}, CheckText(s)
+		}
+		if t.Name != "json" && strings.Contains(s, `\u0000`) {
+			if err := checkJSONBText(s); err != nil {
+				return Datum{}, err
+			}
+		}
 		if t.Name == "json" {
 			if _, err := CanonicalJSON(s); err != nil {
 				return Datum{}, err
@@ -174,8 +197,27 @@ func parseFloat(s string) (float64, error) {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
 			return 0, sqlerr.New(sqlerr.NumericOutOfRange, "%q is out of range for type double precision", s)
 		}
+		return 0, err
 	}
-	return f, err
+	if f == 0 && hasNonZeroDigit(s) {
+		// too small to be told from zero: PostgreSQL's underflow
+		return 0, sqlerr.New(sqlerr.NumericOutOfRange, "%q is out of range for type double precision", s)
+	}
+	return f, nil
+}
+
+// hasNonZeroDigit reports whether a number's mantissa has a digit other
+// than 0 (hexadecimal forms are not numbers here).
+func hasNonZeroDigit(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == 'e' || c == 'E':
+			return false
+		case c >= '1' && c <= '9':
+			return true
+		}
+	}
+	return false
 }
 
 func unescapeBytea(s string) (string, error) {
@@ -219,6 +261,37 @@ func CanonicalJSON(s string) (string, error) {
 	var b strings.Builder
 	writeJSONB(&b, v)
 	return b.String(), nil
+}
+
+// checkJSONBText refuses a JSON text whose strings hold \u0000.
+func checkJSONBText(s string) error {
+	var v any
+	if json.Unmarshal([]byte(s), &v) == nil && jsonHasNUL(v) {
+		return sqlerr.New(sqlerr.UntranslatableCharacter, "unsupported Unicode escape sequence").WithDetail(`\u0000 cannot be converted to text.`)
+	}
+	return nil
+}
+
+// jsonHasNUL reports whether a string or key of v holds \u0000, which
+// jsonb (being text inside) cannot.
+func jsonHasNUL(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.IndexByte(x, 0) >= 0
+	case []any:
+		for _, e := range x {
+			if jsonHasNUL(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if strings.IndexByte(k, 0) >= 0 || jsonHasNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // JSONText renders a decoded JSON value in jsonb's text form.
@@ -355,4 +428,45 @@ func FormatFloat(f float64, bits int) string {
 		return mant + "e" + sign + es
 	}
 	return strconv.FormatFloat(f, 'f', -1, bits)
+}
+
+// CheckText refuses what PostgreSQL's UTF8 text cannot hold: bytes that
+// are not UTF-8 and the NUL character (22021), with PostgreSQL's message
+// naming the bad bytes.
+func CheckText(s string) error {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return nil
+	}
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == 0 || (r == utf8.RuneError && n <= 1) {
+			return InvalidEncoding(s[i:])
+		}
+		i += n
+	}
+	return nil
+}
+
+// InvalidEncoding is PostgreSQL's error for the bad sequence at the start
+// of b: its bytes up to the length its first byte announces.
+func InvalidEncoding(b string) error {
+	l := 1
+	switch c := b[0]; {
+	case c >= 0xf8:
+	case c >= 0xf0:
+		l = 4
+	case c >= 0xe0:
+		l = 3
+	case c >= 0xc0:
+		l = 2
+	}
+	l = min(l, len(b))
+	var sb strings.Builder
+	for i := 0; i < l; i++ {
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		fmt.Fprintf(&sb, "0x%02x", b[i])
+	}
+	return sqlerr.New(sqlerr.CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\": %s", sb.String())
 }

@@ -2,6 +2,7 @@ package types
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +15,58 @@ import (
 
 const usPerDay = 86400_000_000
 
-// ParseDate parses YYYY-MM-DD (an optional time part is ignored as PG does not).
+// Infinite dates and timestamps are the ends of their ranges, as in
+// PostgreSQL: they sort after (before) every finite value.
+const (
+	TimestampInfinity    = math.MaxInt64
+	TimestampNegInfinity = math.MinInt64
+	DateInfinity         = math.MaxInt32
+	DateNegInfinity      = math.MinInt32
+)
+
+// The finite range. It starts where PostgreSQL's does (4714-11-24 BC);
+// microseconds since 1970 in 64 bits end in 294247, so streamsql stops
+// at the start of 294247 (PostgreSQL goes on to 294276).
+const (
+	MinTimestamp = -210866803200_000_000     // 4714-11-24 00:00:00 BC
+	EndTimestamp = 9223371244800_000_000 - 1 // 294246-12-31 23:59:59.999999
+	MinDate      = -2440588                  // 4714-11-24 BC
+	MaxDate      = 2145042905                // 5874897-12-31
+)
+
+// TimestampFinite reports whether us is a finite timestamp.
+func TimestampFinite(us int64) bool { return us != TimestampInfinity && us != TimestampNegInfinity }
+
+// DateFinite reports whether days is a finite date.
+func DateFinite(days int64) bool { return days != DateInfinity && days != DateNegInfinity }
+
+// CheckTimestamp refuses a finite timestamp outside the range (22008).
+func CheckTimestamp(us int64) error {
+	if TimestampFinite(us) && (us < MinTimestamp || us > EndTimestamp) {
+		return errTimestampRange
+	}
+	return nil
+}
+
+var (
+	errTimestampRange = sqlerr.New(sqlerr.DatetimeFieldOverflow, "timestamp out of range")
+	errDateRange      = sqlerr.New(sqlerr.DatetimeFieldOverflow, "date out of range")
+)
+
+// infinity reads "infinity", "+infinity" and "-infinity": sign 1 or -1,
+// 0 for anything else.
+func infinity(s string) int {
+	switch strings.ToLower(s) {
+	case "infinity", "+infinity":
+		return 1
+	case "-infinity":
+		return -1
+	}
+	return 0
+}
+
+// ParseDate parses YYYY-MM-DD (any number of year digits, an optional BC;
+// a time part is ignored as PostgreSQL does), 'infinity' and '-infinity'.
 func ParseDate(s string) (int64, error) {
 	ts := strings.TrimSpace(s)
 	switch strings.ToLower(ts) {
@@ -23,30 +75,176 @@ func ParseDate(s string) (int64, error) {
 	case "today":
 		return time.Now().UTC().Unix() / 86400, nil
 	}
-	if i := strings.IndexAny(ts, " T"); i > 0 {
-		ts = ts[:i]
+	switch infinity(ts) {
+	case 1:
+		return DateInfinity, nil
+	case -1:
+		return DateNegInfinity, nil
 	}
-	t, err := time.Parse("2006-01-02", ts)
-	if err != nil {
-		if strings.Contains(err.Error(), "out of range") {
-			return 0, sqlerr.New(sqlerr.DatetimeFieldOverflow, "date/time field value out of range: %q", s)
+	// a time and a zone may follow; the zone must be one, and is ignored
+	body, zone := splitZone(ts)
+	if n := len(ts); zone != "" && n > 3 && ts[n-3] == ' ' && (strings.EqualFold(zone, "bc") || strings.EqualFold(zone, "ad")) {
+		body, zone = ts, "" // an era, not a zone
+	}
+	if zone != "" {
+		if _, _, err := parseZone(zone); err != nil {
+			return 0, sqlerr.New(sqlerr.InvalidDatetimeFormat, "invalid input syntax for type date: %q", s)
 		}
-		return 0, sqlerr.New(sqlerr.InvalidDatetimeFormat, "invalid input syntax for type date: %q", s)
 	}
-	return t.Unix() / 86400, nil
+	p, err := parseDateTime(body, "date", s)
+	if err != nil {
+		return 0, err
+	}
+	days := civilDays(p.y, p.mo, p.d)
+	if days < MinDate || days > MaxDate {
+		return 0, sqlerr.New(sqlerr.DatetimeFieldOverflow, "date out of range: %q", s)
+	}
+	return days, nil
 }
 
-// FormatDate formats days since the epoch as YYYY-MM-DD.
+// civilDays is the number of days from 1970-01-01 to a proleptic
+// Gregorian date (year 0 is 1 BC).
+func civilDays(y, m, d int) int64 {
+	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix() / 86400
+}
+
+// FormatDate formats days since the epoch as YYYY-MM-DD (with BC before
+// year 1), or infinity.
 func FormatDate(days int64) string {
-	return time.Unix(days*86400, 0).UTC().Format("2006-01-02")
+	switch days {
+	case DateInfinity:
+		return "infinity"
+	case DateNegInfinity:
+		return "-infinity"
+	}
+	t := time.Unix(days*86400, 0).UTC()
+	return formatYear(t.Year()) + t.Format("-01-02") + bcSuffix(t.Year())
 }
 
-var tsLayouts = []string{
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02 15:04",
-	"2006-01-02T15:04",
-	"2006-01-02",
+// formatYear writes a year as PostgreSQL does: at least four digits,
+// years before 1 counted back from 1 BC.
+func formatYear(y int) string {
+	if y <= 0 {
+		y = 1 - y
+	}
+	return fmt.Sprintf("%04d", y)
+}
+
+func bcSuffix(y int) string {
+	if y <= 0 {
+		return " BC"
+	}
+	return ""
+}
+
+// dateTime is a date/time literal's fields.
+type dateTime struct {
+	y, mo, d    int
+	h, mi, sec  int
+	nanos       int
+	hasTime     bool
+	wallSeconds int64 // seconds since 1970 of the fields as UTC
+}
+
+// parseDateTime reads Y-M-D[( |T)H:M[:S[.frac]]][ BC] (zone already split
+// off). typ names the type in errors, orig is the whole input.
+func parseDateTime(s, typ, orig string) (dateTime, error) {
+	bad := func() (dateTime, error) {
+		return dateTime{}, sqlerr.New(sqlerr.InvalidDatetimeFormat, "invalid input syntax for type %s: %q", typ, orig)
+	}
+	overflow := func() (dateTime, error) {
+		return dateTime{}, sqlerr.New(sqlerr.DatetimeFieldOverflow, "date/time field value out of range: %q", orig)
+	}
+	var p dateTime
+	bc := false
+	if n := len(s); n > 3 && (s[n-3] == ' ') && (strings.EqualFold(s[n-2:], "bc") || strings.EqualFold(s[n-2:], "ad")) {
+		bc = strings.EqualFold(s[n-2:], "bc")
+		s = strings.TrimSpace(s[:n-3])
+	}
+	i := 0
+	num := func(maxDigits int) (int, bool) {
+		j := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' && i-j < maxDigits {
+			i++
+		}
+		if i == j {
+			return 0, false
+		}
+		v, err := strconv.Atoi(s[j:i])
+		return v, err == nil
+	}
+	var ok bool
+	if p.y, ok = num(9); !ok || i >= len(s) || s[i] != '-' {
+		return bad()
+	}
+	i++
+	if p.mo, ok = num(2); !ok || i >= len(s) || s[i] != '-' {
+		return bad()
+	}
+	i++
+	if p.d, ok = num(2); !ok {
+		return bad()
+	}
+	if i < len(s) {
+		if s[i] != ' ' && s[i] != 'T' && s[i] != 't' {
+			return bad()
+		}
+		for i < len(s) && s[i] == ' ' {
+			i++
+		}
+		if i < len(s) && (s[i] == 'T' || s[i] == 't') {
+			i++
+		}
+		p.hasTime = true
+		if p.h, ok = num(2); !ok || i >= len(s) || s[i] != ':' {
+			return bad()
+		}
+		i++
+		if p.mi, ok = num(2); !ok {
+			return bad()
+		}
+		if i < len(s) && s[i] == ':' {
+			i++
+			if p.sec, ok = num(2); !ok {
+				return bad()
+			}
+			if i < len(s) && s[i] == '.' {
+				i++
+				j := i
+				for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+					i++
+				}
+				frac := s[j:i]
+				if len(frac) > 9 {
+					frac = frac[:9]
+				}
+				f, _ := strconv.Atoi(frac + strings.Repeat("0", 9-len(frac)))
+				// PostgreSQL keeps microseconds, rounding the rest
+				p.nanos = (f + 500) / 1000 * 1000
+			}
+		}
+		if i != len(s) {
+			return bad()
+		}
+	}
+	if bc {
+		if p.y == 0 {
+			return bad()
+		}
+		p.y = 1 - p.y
+	}
+	if p.mo < 1 || p.mo > 12 || p.d < 1 || p.d > daysIn(p.y, p.mo) {
+		return overflow()
+	}
+	if p.h > 24 || p.mi > 59 || p.sec > 60 || (p.h == 24 && (p.mi != 0 || p.sec != 0 || p.nanos != 0)) {
+		return overflow()
+	}
+	p.wallSeconds = civilDays(p.y, p.mo, p.d)*86400 + int64(p.h)*3600 + int64(p.mi)*60 + int64(p.sec)
+	return p, nil
+}
+
+func daysIn(y, m int) int {
+	return time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // ParseTimestamp parses a timestamp literal. For TIMESTAMPTZ a missing zone
@@ -60,40 +258,59 @@ func ParseTimestamp(s string, withTZ bool, loc *time.Location) (int64, error) {
 	case "now":
 		return time.Now().UnixMicro(), nil
 	}
+	switch infinity(in) {
+	case 1:
+		return TimestampInfinity, nil
+	case -1:
+		return TimestampNegInfinity, nil
+	}
+	typ := "timestamp"
+	if withTZ {
+		typ = "timestamp with time zone"
+	}
 	body, zone := splitZone(in)
-	var t time.Time
-	var err error
-	for _, l := range tsLayouts {
-		t, err = time.ParseInLocation(l, body, time.UTC)
-		if err == nil {
-			break
-		}
+	if n := len(in); zone != "" && n > 3 && in[n-3] == ' ' && (strings.EqualFold(zone, "bc") || strings.EqualFold(zone, "ad")) {
+		body, zone = in, "" // an era, not a zone
 	}
+	p, err := parseDateTime(body, typ, s)
 	if err != nil {
-		if strings.Contains(err.Error(), "out of range") {
-			return 0, sqlerr.New(sqlerr.DatetimeFieldOverflow, "date/time field value out of range: %q", s)
+		return 0, err
+	}
+	outOfRange := sqlerr.New(sqlerr.DatetimeFieldOverflow, "timestamp out of range: %q", s)
+	// far outside the range before any arithmetic can overflow
+	if p.wallSeconds < MinTimestamp/1_000_000-2*86400 || p.wallSeconds > EndTimestamp/1_000_000+2*86400 {
+		return 0, outOfRange
+	}
+	wall := p.wallSeconds*1e6 + int64(p.nanos/1000)
+	us := wall
+	if withTZ {
+		switch {
+		case zone == "":
+			us = wallToUTC(p, loc)
+		default:
+			off, zl, err := parseZone(zone)
+			if err != nil {
+				return 0, sqlerr.New(sqlerr.InvalidDatetimeFormat, "invalid input syntax for type timestamp with time zone: %q", s)
+			}
+			if zl != nil {
+				us = wallToUTC(p, zl)
+			} else {
+				us = wall - int64(off)*1_000_000
+			}
 		}
-		return 0, sqlerr.New(sqlerr.InvalidDatetimeFormat, "invalid input syntax for type timestamp: %q", s)
 	}
-	if !withTZ {
-		return t.UnixMicro(), nil
+	if us < MinTimestamp || us > EndTimestamp {
+		return 0, outOfRange
 	}
-	if zone == "" {
-		if loc == nil {
-			loc = time.UTC
-		}
-		lt := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
-		return lt.UnixMicro(), nil
+	return us, nil
+}
+
+// wallToUTC is the instant of a wall-clock time in zone loc.
+func wallToUTC(p dateTime, loc *time.Location) int64 {
+	if loc == nil {
+		loc = time.UTC
 	}
-	off, zl, err := parseZone(zone)
-	if err != nil {
-		return 0, sqlerr.New(sqlerr.InvalidDatetimeFormat, "invalid input syntax for type timestamp with time zone: %q", s)
-	}
-	if zl != nil {
-		lt := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), zl)
-		return lt.UnixMicro(), nil
-	}
-	return t.UnixMicro() - int64(off)*1_000_000, nil
+	return time.Date(p.y, time.Month(p.mo), p.d, p.h, p.mi, p.sec, p.nanos, loc).UnixMicro()
 }
 
 // splitZone separates a trailing zone (Z, +hh, +hh:mm, -hhmm, " UTC", " Europe/Paris").
@@ -173,8 +390,15 @@ func LoadZone(name string) (*time.Location, error) {
 	return time.LoadLocation(name)
 }
 
-// FormatTimestamp formats µs since the epoch like PostgreSQL with DateStyle ISO.
+// FormatTimestamp formats µs since the epoch like PostgreSQL with DateStyle
+// ISO (BC after the time, before any zone; infinity as a word).
 func FormatTimestamp(us int64, withTZ bool, loc *time.Location) string {
+	switch us {
+	case TimestampInfinity:
+		return "infinity"
+	case TimestampNegInfinity:
+		return "-infinity"
+	}
 	t := time.UnixMicro(us).UTC()
 	if withTZ {
 		if loc == nil {
@@ -183,7 +407,8 @@ func FormatTimestamp(us int64, withTZ bool, loc *time.Location) string {
 		t = t.In(loc)
 	}
 	var b strings.Builder
-	b.WriteString(t.Format("2006-01-02 15:04:05"))
+	b.WriteString(formatYear(t.Year()))
+	b.WriteString(t.Format("-01-02 15:04:05"))
 	if frac := t.Nanosecond() / 1000; frac != 0 {
 		f := fmt.Sprintf(".%06d", frac)
 		b.WriteString(strings.TrimRight(f, "0"))
@@ -203,6 +428,7 @@ func FormatTimestamp(us int64, withTZ bool, loc *time.Location) string {
 			}
 		}
 	}
+	b.WriteString(bcSuffix(t.Year()))
 	return b.String()
 }
 
@@ -317,10 +543,16 @@ func ParseInterval(s string) (IntervalValue, error) {
 		if !ok {
 			return bad()
 		}
-		out = out.Add(u.Scale(num))
+		part, err := u.CheckedScale(num)
+		if err != nil {
+			return IntervalValue{}, err
+		}
+		if out, err = out.CheckedAdd(part); err != nil {
+			return IntervalValue{}, err
+		}
 	}
 	if ago {
-		out = out.Neg()
+		return out.CheckedNeg()
 	}
 	return out, nil
 }
@@ -333,23 +565,62 @@ func sign(v float64) float64 {
 }
 
 // Scale multiplies an interval by a factor, cascading fractions down as PG.
+// The caller knows the result fits (CheckedScale checks).
 func (v IntervalValue) Scale(f float64) IntervalValue {
-	months := float64(v.Months) * f
-	wholeMonths := int32(months)
-	days := float64(v.Days)*f + (months-float64(wholeMonths))*30
-	wholeDays := int32(days)
-	micros := float64(v.Micros)*f + (days-float64(wholeDays))*usPerDay
-	return IntervalValue{Months: wholeMonths, Days: wholeDays, Micros: int64(micros + 0.5*sign(micros))}
+	r, _ := v.CheckedScale(f)
+	return r
 }
 
-// Add adds two intervals field by field.
+var errIntervalRange = sqlerr.New(sqlerr.DatetimeFieldOverflow, "interval out of range")
+
+// CheckedScale is Scale refusing a result whose months or days do not fit
+// in 32 bits or whose time does not fit in 64 (22008).
+func (v IntervalValue) CheckedScale(f float64) (IntervalValue, error) {
+	months := float64(v.Months) * f
+	if math.IsNaN(months) || months >= math.MaxInt32+1 || months <= math.MinInt32-1 {
+		return IntervalValue{}, errIntervalRange
+	}
+	wholeMonths := int32(months)
+	days := float64(v.Days)*f + (months-float64(wholeMonths))*30
+	if math.IsNaN(days) || days >= math.MaxInt32+1 || days <= math.MinInt32-1 {
+		return IntervalValue{}, errIntervalRange
+	}
+	wholeDays := int32(days)
+	micros := float64(v.Micros)*f + (days-float64(wholeDays))*usPerDay
+	micros += 0.5 * sign(micros)
+	if math.IsNaN(micros) || micros >= math.MaxInt64 || micros < math.MinInt64 {
+		return IntervalValue{}, errIntervalRange
+	}
+	return IntervalValue{Months: wholeMonths, Days: wholeDays, Micros: int64(micros)}, nil
+}
+
+// Add adds two intervals field by field (the caller knows the sum fits).
 func (v IntervalValue) Add(w IntervalValue) IntervalValue {
 	return IntervalValue{Months: v.Months + w.Months, Days: v.Days + w.Days, Micros: v.Micros + w.Micros}
+}
+
+// CheckedAdd is Add refusing a field that overflows (22008).
+func (v IntervalValue) CheckedAdd(w IntervalValue) (IntervalValue, error) {
+	m := int64(v.Months) + int64(w.Months)
+	d := int64(v.Days) + int64(w.Days)
+	us := v.Micros + w.Micros
+	if m != int64(int32(m)) || d != int64(int32(d)) || (us > v.Micros) != (w.Micros > 0) && w.Micros != 0 {
+		return IntervalValue{}, errIntervalRange
+	}
+	return IntervalValue{Months: int32(m), Days: int32(d), Micros: us}, nil
 }
 
 // Neg negates an interval.
 func (v IntervalValue) Neg() IntervalValue {
 	return IntervalValue{Months: -v.Months, Days: -v.Days, Micros: -v.Micros}
+}
+
+// CheckedNeg is Neg refusing the one value of each field with no negation.
+func (v IntervalValue) CheckedNeg() (IntervalValue, error) {
+	if v.Months == math.MinInt32 || v.Days == math.MinInt32 || v.Micros == math.MinInt64 {
+		return IntervalValue{}, errIntervalRange
+	}
+	return v.Neg(), nil
 }
 
 // ApproxMicros is the interval's length with a month of 30 days, as PG
@@ -401,10 +672,18 @@ func FormatInterval(v IntervalValue) string {
 }
 
 // AddInterval adds an interval to a timestamp in µs; months and days are
-// calendar steps in zone loc (UTC for TIMESTAMP).
-func AddInterval(us int64, v IntervalValue, loc *time.Location) int64 {
+// calendar steps in zone loc (UTC for TIMESTAMP). Infinite timestamps stay
+// as they are; a result past the range is an error (22008).
+func AddInterval(us int64, v IntervalValue, loc *time.Location) (int64, error) {
+	if !TimestampFinite(us) {
+		return us, nil
+	}
 	if v.Months == 0 && v.Days == 0 {
-		return us + v.Micros
+		r := us + v.Micros
+		if (r > us) != (v.Micros > 0) && v.Micros != 0 {
+			return 0, errTimestampRange
+		}
+		return r, CheckTimestamp(r)
 	}
 	if loc == nil {
 		loc = time.UTC
@@ -421,5 +700,14 @@ func AddInterval(us int64, v IntervalValue, loc *time.Location) int64 {
 		t = time.Date(first.Year(), first.Month(), d, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
 	}
 	t = t.AddDate(0, 0, int(v.Days))
-	return t.UnixMicro() + v.Micros
+	// seconds first: UnixMicro of a year past the range would wrap
+	if sec := t.Unix(); sec < MinTimestamp/1_000_000-1 || sec > EndTimestamp/1_000_000+1 {
+		return 0, errTimestampRange
+	}
+	base := t.UnixMicro()
+	r := base + v.Micros
+	if (r > base) != (v.Micros > 0) && v.Micros != 0 {
+		return 0, errTimestampRange
+	}
+	return r, CheckTimestamp(r)
 }

@@ -326,7 +326,7 @@ func errorResponse(e *sqlerr.Error, severity string) *pgproto3.ErrorResponse {
 		code = sqlerr.InternalError
 	}
 	return &pgproto3.ErrorResponse{Severity: severity, SeverityUnlocalized: severity, Code: code, Message: e.Message,
-		Detail: e.Detail, Hint: e.Hint, Position: int32(e.Position)}
+		Detail: e.Detail, Hint: e.Hint, Where: e.Where, Position: int32(e.Position)}
 }
 
 func (c *conn) notice(msg string) {

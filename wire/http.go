@@ -11,9 +11,11 @@ import (
 	"net/http/pprof"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/streamsql/streamsql/planner"
 	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
 )
 
 // maxIngestBody bounds one ingest request (a variable for tests).
@@ -65,7 +67,10 @@ func HTTPHandler(db *planner.DB) http.Handler {
 			return
 		}
 		if err != nil {
-			httpError(w, http.StatusBadRequest, sqlerr.New(sqlerr.InvalidTextRep, "%v", err))
+			if _, ok := err.(*sqlerr.Error); !ok {
+				err = sqlerr.New(sqlerr.InvalidTextRep, "%v", err)
+			}
+			httpError(w, http.StatusBadRequest, err)
 			return
 		}
 		pos, err := db.IngestJSON(r.PathValue("name"), objs)
@@ -141,20 +146,22 @@ func decodeRecords(r io.Reader) ([]map[string]any, error) {
 	if err != nil {
 		return nil, errors.New("empty request body")
 	}
-	dec := json.NewDecoder(br)
+	body, err := io.ReadAll(br)
+	if err != nil {
+		return nil, err
+	}
+	if !utf8.Valid(body) {
+		// JSON's decoder would put U+FFFD in place of the bad bytes
+		return nil, types.CheckText(string(body))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var out []map[string]any
 	if first == '[' {
 		if err := dec.Decode(&out); err != nil {
-			if errors.As(err, &tooLarge) {
-				return nil, err
-			}
 			return nil, fmt.Errorf("malformed JSON array: %v", err)
 		}
 		if _, err := dec.Token(); err != io.EOF {
-			if errors.As(err, &tooLarge) {
-				return nil, err
-			}
 			return nil, errors.New("malformed JSON: data after the array")
 		}
 		return out, nil
@@ -164,9 +171,6 @@ func decodeRecords(r io.Reader) ([]map[string]any, error) {
 		err := dec.Decode(&m)
 		if err == io.EOF {
 			return out, nil
-		}
-		if errors.As(err, &tooLarge) {
-			return nil, err
 		}
 		if err != nil {
 			return nil, fmt.Errorf("malformed JSON line %d: %v", len(out)+1, err)

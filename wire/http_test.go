@@ -195,3 +195,38 @@ func TestConsumeAPI(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+// TestIngestRefusesBadText: bytes that are not UTF-8 and NUL characters
+// are refused with PostgreSQL's 22021 (JSON's decoder used to store U+FFFD
+// in place of the bad bytes), and \u0000 in a jsonb value with 22P05;
+// nothing of the body is stored.
+func TestIngestRefusesBadText(t *testing.T) {
+	db, base := httpDB(t, 0)
+	for body, code := range map[string]string{
+		"{\"k\":\"ok\"}\n{\"k\":\"caf\xc3\"}": "22021",
+		`{"k":"a\u0000b"}`:                    "22021",
+		`{"j":{"a":"\u0000"}}`:                "22P05",
+	} {
+		resp, err := http.Post(base+"/streams/ev/records", "application/x-ndjson", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct{ Code, Error string }
+		err = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusBadRequest || e.Code != code {
+			t.Errorf("%q: status %d, %+v, %v; want 400 %s", body, resp.StatusCode, e, err, code)
+		}
+	}
+	if n := stored(t, db); n != 0 {
+		t.Fatalf("%d records stored from refused bodies", n)
+	}
+	resp, err := http.Post(base+"/streams/ev/records", "application/json", strings.NewReader(`[{"k":"caf\u00e9 \u2603"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || stored(t, db) != 1 {
+		t.Fatalf("valid text: status %d", resp.StatusCode)
+	}
+}

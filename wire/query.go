@@ -224,16 +224,21 @@ func (c *conn) sendRowsMore(res *planner.Result, formats []int16, max int64) (in
 	}
 }
 
+// copyFormats are a COPY response's overall and per-column format codes.
+func copyFormats(columns int, binary bool) (byte, []uint16) {
+	formats := make([]uint16, columns)
+	if !binary {
+		return 0, formats
+	}
+	for i := range formats {
+		formats[i] = 1
+	}
+	return 1, formats
+}
+
 // copyIn runs the COPY FROM STDIN sub-protocol.
 func (c *conn) copyIn(ci *planner.CopyIn) error {
-	formats := make([]uint16, ci.Columns)
-	overall := byte(0)
-	if ci.Binary {
-		overall = 1
-		for i := range formats {
-			formats[i] = 1
-		}
-	}
+	overall, formats := copyFormats(ci.Columns, ci.Binary)
 	c.be.Send(&pgproto3.CopyInResponse{OverallFormat: overall, ColumnFormatCodes: formats})
 	if err := c.be.Flush(); err != nil {
 		return netError{err}
@@ -269,7 +274,8 @@ func (c *conn) copyIn(ci *planner.CopyIn) error {
 }
 
 func (c *conn) copyOut(co *planner.CopyOut) error {
-	c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, co.Columns)})
+	overall, formats := copyFormats(co.Columns, co.Binary)
+	c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: overall, ColumnFormatCodes: formats})
 	if flush := c.flushIf(co.Streaming); flush != nil {
 		defer c.rd.watch(c.cancelRunning)()
 		if err := flush(); err != nil {

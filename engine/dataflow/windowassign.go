@@ -4,6 +4,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -23,6 +24,8 @@ type WindowSpec struct {
 	ClosedBefore int64
 	HasClosed    bool
 }
+
+var errInfiniteWindow = sqlerr.New(sqlerr.DatetimeFieldOverflow, "timestamp out of range: an infinite time is in no window")
 
 // AssignWindows returns b with window_start and window_end columns added:
 // one output row per window a row falls in (one for TUMBLE, size/slide for
@@ -55,6 +58,13 @@ func AssignWindowsLate(ctx *expr.Ctx, b arrow.RecordBatch, w WindowSpec, ts []ty
 			continue
 		}
 		t := types.DatumAt(times, i).I
+		if !types.TimestampFinite(t) {
+			// infinity is in no window: the row is reported, not kept
+			if ctx.RowError != nil {
+				ctx.RowError(expr.RowError{Batch: b, Row: i, Err: errInfiniteWindow})
+			}
+			continue
+		}
 		if !w.Hopping {
 			s := TumbleStart(t, w.Size, w.Offset)
 			if w.HasClosed && s+w.Size <= w.ClosedBefore {
@@ -108,6 +118,9 @@ func tumbleAll(b arrow.RecordBatch, w WindowSpec, ts []types.T) arrow.RecordBatc
 	// rows of one window come in runs: divide only when leaving the last window
 	lo, hi := int64(1), int64(0)
 	for i, t := range vals {
+		if !types.TimestampFinite(t) {
+			return nil
+		}
 		if t < lo || t >= hi {
 			lo = TumbleStart(t, w.Size, w.Offset)
 			hi = lo + w.Size

@@ -329,12 +329,23 @@ type sumFloatAcc struct {
 	out  types.T
 	sums []float64
 	cnt  []int64
+	inf  []bool // an input was infinite (or NaN): a non-finite sum is no overflow
 }
 
 func (s *sumFloatAcc) grow(n int) {
 	for len(s.sums) < n {
 		s.sums = append(s.sums, 0)
 		s.cnt = append(s.cnt, 0)
+		s.inf = append(s.inf, false)
+	}
+}
+
+// noteInfinite marks the groups that got an infinite or NaN input.
+func (s *sumFloatAcc) noteInfinite(gids []int32, at func(i int) (float64, bool)) {
+	for i, g := range gids {
+		if x, ok := at(i); ok && (math.IsInf(x, 0) || math.IsNaN(x)) {
+			s.inf[g] = true
+		}
 	}
 }
 func (s *sumFloatAcc) update(_ *expr.Ctx, gids []int32, v expr.Value, _ expr.Value) error {
@@ -346,12 +357,14 @@ func (s *sumFloatAcc) update(_ *expr.Ctx, gids []int32, v expr.Value, _ expr.Val
 			s.sums[g] += v.D.F
 			s.cnt[g]++
 		}
+		s.noteInfinite(gids, func(int) (float64, bool) { return v.D.F, true })
 		return nil
 	}
 	sums, cnt := s.sums, s.cnt
 	switch a := v.Arr.(type) {
 	case *array.Float64:
 		vals := a.Float64Values()
+		defer s.noteInfinite(gids, func(i int) (float64, bool) { return vals[i], a.IsValid(i) })
 		if a.NullN() == 0 {
 			for i, g := range gids {
 				sums[g] += vals[i]
@@ -367,6 +380,7 @@ func (s *sumFloatAcc) update(_ *expr.Ctx, gids []int32, v expr.Value, _ expr.Val
 		}
 	case *array.Float32:
 		vals := a.Float32Values()
+		defer s.noteInfinite(gids, func(i int) (float64, bool) { return float64(vals[i]), a.IsValid(i) })
 		for i, g := range gids {
 			if a.IsValid(i) {
 				sums[g] += float64(vals[i])
@@ -386,6 +400,9 @@ func (s *sumFloatAcc) result(ctx *expr.Ctx, n int) (arrow.Array, error) {
 			continue
 		}
 		v := s.sums[g]
+		if math.IsInf(v, 0) && !s.inf[g] {
+			return nil, sqlerr.New(sqlerr.NumericOutOfRange, "value out of range: overflow")
+		}
 		if s.avg {
 			v /= float64(s.cnt[g])
 		}

@@ -91,6 +91,17 @@ func shiftTimes(op byte, lk, rk types.Kind, l, r Value, n int, t types.T) (Value
 		out[i] = src[i] + delta
 	}
 	valid, nulls := mergeValidity(n, l.Arr, nil)
+	for i, x := range src {
+		// infinities stay; a finite time leaving the range takes the
+		// row path, which reports it
+		switch {
+		case !types.TimestampFinite(x):
+			out[i] = x
+		case !validAt(valid, i):
+		case (out[i] > x) != (delta > 0) && delta != 0, types.CheckTimestamp(out[i]) != nil:
+			return Value{}, false
+		}
+	}
 	return Value{Arr: NewFixed(t, out, valid, nulls)}, true
 }
 
@@ -152,6 +163,8 @@ func arithFixed[T number](op byte, rt types.T, l, r Value, n int, lo, hi int64, 
 					return Value{}, overflow(name)
 				}
 			}
+		} else if err := floatChecks(op, lv, rv, ls, rs, out, valid); err != nil {
+			return Value{}, err
 		}
 	case '-':
 		switch {
@@ -175,6 +188,8 @@ func arithFixed[T number](op byte, rt types.T, l, r Value, n int, lo, hi int64, 
 					return Value{}, overflow(name)
 				}
 			}
+		} else if err := floatChecks(op, lv, rv, ls, rs, out, valid); err != nil {
+			return Value{}, err
 		}
 	case '*':
 		switch {
@@ -198,6 +213,8 @@ func arithFixed[T number](op byte, rt types.T, l, r Value, n int, lo, hi int64, 
 					return Value{}, overflow(name)
 				}
 			}
+		} else if err := floatChecks(op, lv, rv, ls, rs, out, valid); err != nil {
+			return Value{}, err
 		}
 	case '/', '%':
 		for i := range out {
@@ -205,7 +222,7 @@ func arithFixed[T number](op byte, rt types.T, l, r Value, n int, lo, hi int64, 
 				continue
 			}
 			x, y := get(lv, ls, i), get(rv, rs, i)
-			if y == 0 {
+			if y == 0 && !(isFloat && x != x) { // NaN / 0 is NaN
 				return Value{}, errDivZero
 			}
 			if op == '/' {
@@ -213,6 +230,11 @@ func arithFixed[T number](op byte, rt types.T, l, r Value, n int, lo, hi int64, 
 					return Value{}, overflow(name)
 				}
 				out[i] = x / y
+				if isFloat {
+					if err := floatCheck(op, float64(x), float64(y), float64(out[i])); err != nil {
+						return Value{}, err
+					}
+				}
 			} else if isFloat {
 				return Value{}, sqlerr.New(sqlerr.UndefinedFunction, "operator does not exist: %s %% %s", name, name)
 			} else if y == -1 {
@@ -225,6 +247,63 @@ func arithFixed[T number](op byte, rt types.T, l, r Value, n int, lo, hi int64, 
 		return Value{}, sqlerr.New(sqlerr.InternalError, "unknown operator %c", op)
 	}
 	return Value{Arr: NewFixed(rt, out, valid, nulls)}, nil
+}
+
+var (
+	errFloatOverflow  = sqlerr.New(sqlerr.NumericOutOfRange, "value out of range: overflow")
+	errFloatUnderflow = sqlerr.New(sqlerr.NumericOutOfRange, "value out of range: underflow")
+)
+
+// floatCheck is PostgreSQL's check of a float result r = x op y: infinite
+// from finite operands is an overflow, zero from non-zero operands (and a
+// finite divisor) an underflow. Infinity and NaN operands pass through.
+func floatCheck(op byte, x, y, r float64) error {
+	inf := func(f float64) bool { return math.IsInf(f, 0) }
+	switch op {
+	case '+', '-':
+		if inf(r) && !inf(x) && !inf(y) {
+			return errFloatOverflow
+		}
+	case '*':
+		if inf(r) && !inf(x) && !inf(y) {
+			return errFloatOverflow
+		}
+		if r == 0 && x != 0 && y != 0 {
+			return errFloatUnderflow
+		}
+	case '/':
+		if inf(r) && !inf(x) {
+			return errFloatOverflow
+		}
+		if r == 0 && x != 0 && !inf(y) {
+			return errFloatUnderflow
+		}
+	}
+	return nil
+}
+
+// floatChecks runs floatCheck over a kernel's results.
+func floatChecks[T number](op byte, lv, rv []T, ls, rs T, out []T, valid []byte) error {
+	for i := range out {
+		r := float64(out[i])
+		if !math.IsInf(r, 0) && r != 0 {
+			continue
+		}
+		x, y := ls, rs
+		if lv != nil {
+			x = lv[i]
+		}
+		if rv != nil {
+			y = rv[i]
+		}
+		if !validAt(valid, i) {
+			continue
+		}
+		if err := floatCheck(op, float64(x), float64(y), r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func isFloatType[T number]() bool {
@@ -282,6 +361,9 @@ func ArithDatum(ctx *Ctx, op byte, lt, rt, out types.T, l, r types.Datum) (types
 			if y == 0 {
 				return types.Datum{}, errDivZero
 			}
+			if y == -1 && x == math.MinInt64 {
+				return types.Datum{}, overflow(out.String())
+			}
 			v = x / y
 		case '%':
 			if y == 0 {
@@ -299,19 +381,29 @@ func ArithDatum(ctx *Ctx, op byte, lt, rt, out types.T, l, r types.Datum) (types
 		return types.DInt(v), nil
 	case lk == types.Float64 || lk == types.Float32:
 		x, y := l.F, r.F
+		var v float64
 		switch op {
 		case '+':
-			return types.DFloat(x + y), nil
+			v = x + y
 		case '-':
-			return types.DFloat(x - y), nil
+			v = x - y
 		case '*':
-			return types.DFloat(x * y), nil
+			v = x * y
 		case '/':
-			if y == 0 {
+			if y == 0 && !math.IsNaN(x) {
 				return types.Datum{}, errDivZero
 			}
-			return types.DFloat(x / y), nil
+			v = x / y
+		default:
+			return types.Datum{}, sqlerr.New(sqlerr.UndefinedFunction, "operator does not exist: %s %c %s", lt, op, rt)
 		}
+		if lk == types.Float32 {
+			v = float64(float32(v))
+		}
+		if err := floatCheck(op, x, y, v); err != nil {
+			return types.Datum{}, err
+		}
+		return types.DFloat(v), nil
 	case (lk == types.Timestamp || lk == types.TimestampTZ) && rk == types.Interval:
 		iv := r.Iv
 		if op == '-' {
@@ -321,33 +413,62 @@ func ArithDatum(ctx *Ctx, op byte, lt, rt, out types.T, l, r types.Datum) (types
 		if lk == types.Timestamp {
 			loc = nil
 		}
-		return types.DInt(types.AddInterval(l.I, iv, loc)), nil
+		v, err := types.AddInterval(l.I, iv, loc)
+		return types.DInt(v), err
 	case lk == types.Interval && (rk == types.Timestamp || rk == types.TimestampTZ) && op == '+':
 		return ArithDatum(ctx, op, rt, lt, out, r, l)
 	case (lk == types.Timestamp || lk == types.TimestampTZ) && lk == rk && op == '-':
+		if !types.TimestampFinite(l.I) || !types.TimestampFinite(r.I) {
+			return types.Datum{}, sqlerr.New(sqlerr.DatetimeFieldOverflow, "cannot subtract infinite timestamps")
+		}
 		d := l.I - r.I
+		if (d < l.I) != (r.I > 0) && r.I != 0 {
+			return types.Datum{}, sqlerr.New(sqlerr.DatetimeFieldOverflow, "interval out of range")
+		}
 		days := d / 86400_000_000
 		return types.Datum{Iv: types.IntervalValue{Days: int32(days), Micros: d - days*86400_000_000}}, nil
 	case lk == types.Date && rk == types.Date && op == '-':
-		return types.DInt(l.I - r.I), nil
-	case lk == types.Date && rk.IsInteger():
-		if op == '-' {
-			return types.DInt(l.I - r.I), nil
+		if !types.DateFinite(l.I) || !types.DateFinite(r.I) {
+			return types.Datum{}, sqlerr.New(sqlerr.DatetimeFieldOverflow, "cannot subtract infinite dates")
 		}
-		return types.DInt(l.I + r.I), nil
-	case lk.IsInteger() && rk == types.Date && op == '+':
-		return types.DInt(l.I + r.I), nil
+		return types.DInt(l.I - r.I), nil
+	case lk == types.Date && rk.IsInteger(), lk.IsInteger() && rk == types.Date && op == '+':
+		date, n := l.I, r.I
+		if lk.IsInteger() {
+			date, n = r.I, l.I
+		}
+		if !types.DateFinite(date) {
+			return types.DInt(date), nil
+		}
+		if op == '-' {
+			n = -n
+		}
+		v := date + n
+		if v < types.MinDate || v > types.MaxDate {
+			return types.Datum{}, sqlerr.New(sqlerr.DatetimeFieldOverflow, "date out of range")
+		}
+		return types.DInt(v), nil
 	case lk == types.Date && rk == types.Interval:
 		iv := r.Iv
 		if op == '-' {
 			iv = iv.Neg()
 		}
-		return types.DInt(types.AddInterval(l.I*86400_000_000, iv, nil)), nil
-	case lk == types.Interval && rk == types.Interval:
-		if op == '-' {
-			return types.Datum{Iv: l.Iv.Add(r.Iv.Neg())}, nil
+		ts, err := DateToTimestamp(l.I)
+		if err != nil {
+			return types.Datum{}, err
 		}
-		return types.Datum{Iv: l.Iv.Add(r.Iv)}, nil
+		v, err := types.AddInterval(ts, iv, nil)
+		return types.DInt(v), err
+	case lk == types.Interval && rk == types.Interval:
+		w := r.Iv
+		if op == '-' {
+			var err error
+			if w, err = w.CheckedNeg(); err != nil {
+				return types.Datum{}, err
+			}
+		}
+		v, err := l.Iv.CheckedAdd(w)
+		return types.Datum{Iv: v}, err
 	case lk == types.Interval && rk.IsNumeric():
 		f := r.Approx(rk)
 		if op == '/' {
@@ -356,9 +477,11 @@ func ArithDatum(ctx *Ctx, op byte, lt, rt, out types.T, l, r types.Datum) (types
 			}
 			f = 1 / f
 		}
-		return types.Datum{Iv: l.Iv.Scale(f)}, nil
+		v, err := l.Iv.CheckedScale(f)
+		return types.Datum{Iv: v}, err
 	case lk.IsNumeric() && rk == types.Interval && op == '*':
-		return types.Datum{Iv: r.Iv.Scale(l.Approx(lk))}, nil
+		v, err := r.Iv.CheckedScale(l.Approx(lk))
+		return types.Datum{Iv: v}, err
 	}
 	return types.Datum{}, sqlerr.New(sqlerr.UndefinedFunction, "operator does not exist: %s %c %s", lt, op, rt)
 }
@@ -396,6 +519,22 @@ func numericArith(op byte, a, b string) (types.Datum, error) {
 		return types.Datum{}, sqlerr.New(sqlerr.NumericOutOfRange, "numeric overflow: %v", err)
 	}
 	return types.DText(types.FormatDecimal(z)), nil
+}
+
+// DateToTimestamp is a date's midnight as a timestamp: infinite dates are
+// infinite timestamps; a date past the timestamps' range is an error.
+func DateToTimestamp(days int64) (int64, error) {
+	switch days {
+	case types.DateInfinity:
+		return types.TimestampInfinity, nil
+	case types.DateNegInfinity:
+		return types.TimestampNegInfinity, nil
+	}
+	us := days * 86400_000_000
+	if days > types.EndTimestamp/86400_000_000 || us < types.MinTimestamp {
+		return 0, sqlerr.New(sqlerr.DatetimeFieldOverflow, "date out of range for timestamp")
+	}
+	return us, nil
 }
 
 // Neg is unary minus.

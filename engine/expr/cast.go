@@ -173,15 +173,23 @@ func CastDatum(ctx *Ctx, from, to types.T, d types.Datum) (types.Datum, error) {
 		case fk == types.Float32 || fk == types.Float64:
 			f = d.F
 		case fk == types.Numeric:
-			f, _ = strconv.ParseFloat(d.S, 64)
-			if d.S == "NaN" {
-				f = math.NaN()
+			v, err := types.ParseText(types.TFloat64, d.S, nil)
+			if err != nil {
+				return types.Datum{}, err
 			}
+			f = v.F
 		default:
 			return types.Datum{}, cannotCast(from, to)
 		}
 		if tk == types.Float32 {
-			f = float64(float32(f))
+			g := float64(float32(f))
+			if math.IsInf(g, 0) && !math.IsInf(f, 0) {
+				return types.Datum{}, errFloatOverflow
+			}
+			if g == 0 && f != 0 {
+				return types.Datum{}, errFloatUnderflow
+			}
+			f = g
 		}
 		return types.DFloat(f), nil
 	case types.Numeric:
@@ -224,16 +232,21 @@ func CastDatum(ctx *Ctx, from, to types.T, d types.Datum) (types.Datum, error) {
 		s, err := types.NumericWithMod(dec, to)
 		return types.DText(s), err
 	case types.Date:
-		switch fk {
-		case types.Timestamp:
+		switch {
+		case (fk == types.Timestamp || fk == types.TimestampTZ) && d.I == types.TimestampInfinity:
+			return types.DInt(types.DateInfinity), nil
+		case (fk == types.Timestamp || fk == types.TimestampTZ) && d.I == types.TimestampNegInfinity:
+			return types.DInt(types.DateNegInfinity), nil
+		case fk == types.Timestamp:
 			return types.DInt(floorDiv(d.I, 86400_000_000)), nil
-		case types.TimestampTZ:
+		case fk == types.TimestampTZ:
 			return types.DInt(floorDiv(localMicros(ctx, d.I), 86400_000_000)), nil
 		}
 	case types.Timestamp:
 		switch fk {
 		case types.Date:
-			return types.DInt(d.I * 86400_000_000), nil
+			v, err := DateToTimestamp(d.I)
+			return types.DInt(v), err
 		case types.TimestampTZ:
 			return types.DInt(localMicros(ctx, d.I)), nil
 		}
@@ -245,6 +258,9 @@ func CastDatum(ctx *Ctx, from, to types.T, d types.Datum) (types.Datum, error) {
 			return types.ParseText(to, types.FormatTimestamp(d.I, false, nil), ctx.Loc)
 		}
 	case types.Time:
+		if (fk == types.Timestamp || fk == types.TimestampTZ) && !types.TimestampFinite(d.I) {
+			return types.Datum{}, sqlerr.New(sqlerr.DatetimeFieldOverflow, "timestamp out of range")
+		}
 		switch fk {
 		case types.Timestamp:
 			return types.DInt(d.I - floorDiv(d.I, 86400_000_000)*86400_000_000), nil
@@ -286,7 +302,7 @@ func floorDiv(a, b int64) int64 {
 
 // localMicros converts a UTC instant to the session zone's wall clock.
 func localMicros(ctx *Ctx, us int64) int64 {
-	if ctx.Loc == nil {
+	if ctx.Loc == nil || !types.TimestampFinite(us) {
 		return us
 	}
 	t := timeOf(us).In(ctx.Loc)

@@ -13,6 +13,10 @@ import (
 // addresses.
 
 func init() {
+	// pg_typeof(any): the argument's type, NULL or not
+	Register(&Func{Name: "pg_typeof", Resolve: anyArgs(types.TRegtype, 1), Row: func(_ *Ctx, _ []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
+		return types.DInt(int64(at[0].OID())), nil
+	}})
 	Register(&Func{Name: "format", Resolve: func(args []types.T) (types.T, []types.T, bool) {
 		if len(args) < 1 {
 			return types.T{}, nil, false

@@ -21,6 +21,19 @@ func floatFn(name string, f func(float64) (float64, error)) {
 	}})
 }
 
+// finite is PostgreSQL's check of a float function's result r of x: an
+// infinite result of a finite argument overflows; with underflow, a zero
+// result of a non-zero one underflows.
+func finite(x, r float64, underflow bool) (float64, error) {
+	if math.IsInf(r, 0) && !math.IsInf(x, 0) {
+		return 0, errFloatOverflow
+	}
+	if underflow && r == 0 && x != 0 && !math.IsInf(x, 0) {
+		return 0, errFloatUnderflow
+	}
+	return r, nil
+}
+
 // sameNumeric keeps the argument's numeric type (abs, ceil, ...).
 func sameNumeric(args []types.T) (types.T, []types.T, bool) {
 	if len(args) != 1 {
@@ -108,7 +121,7 @@ func init() {
 		return math.Sqrt(x), nil
 	})
 	floatFn("cbrt", func(x float64) (float64, error) { return math.Cbrt(x), nil })
-	floatFn("exp", func(x float64) (float64, error) { return math.Exp(x), nil })
+	floatFn("exp", func(x float64) (float64, error) { return finite(x, math.Exp(x), true) })
 	floatFn("ln", func(x float64) (float64, error) {
 		if x <= 0 {
 			return 0, sqlerr.New(sqlerr.InvalidArgumentForLog, "cannot take logarithm of a non-positive number")
@@ -125,8 +138,35 @@ func init() {
 	floatFn("sin", func(x float64) (float64, error) { return math.Sin(x), nil })
 	floatFn("cos", func(x float64) (float64, error) { return math.Cos(x), nil })
 	floatFn("tan", func(x float64) (float64, error) { return math.Tan(x), nil })
-	floatFn("degrees", func(x float64) (float64, error) { return x * 180 / math.Pi, nil })
-	floatFn("radians", func(x float64) (float64, error) { return x * math.Pi / 180, nil })
+	floatFn("degrees", func(x float64) (float64, error) { return finite(x, x*180/math.Pi, false) })
+	floatFn("radians", func(x float64) (float64, error) { return finite(x, x*math.Pi/180, false) })
+	// inverse trigonometric functions refuse arguments outside their domain
+	inRange := func(f func(float64) float64, lo, hi float64) func(float64) (float64, error) {
+		return func(x float64) (float64, error) {
+			if x < lo || x > hi {
+				return 0, sqlerr.New(sqlerr.NumericOutOfRange, "input is out of range")
+			}
+			return f(x), nil
+		}
+	}
+	floatFn("asin", inRange(math.Asin, -1, 1))
+	floatFn("acos", inRange(math.Acos, -1, 1))
+	floatFn("atan", func(x float64) (float64, error) { return math.Atan(x), nil })
+	floatFn("cot", func(x float64) (float64, error) { return 1 / math.Tan(x), nil })
+	floatFn("sinh", func(x float64) (float64, error) { return math.Sinh(x), nil })
+	floatFn("cosh", func(x float64) (float64, error) { return math.Cosh(x), nil })
+	floatFn("tanh", func(x float64) (float64, error) { return math.Tanh(x), nil })
+	floatFn("asinh", func(x float64) (float64, error) { return math.Asinh(x), nil })
+	floatFn("acosh", inRange(math.Acosh, 1, math.Inf(1)))
+	floatFn("atanh", func(x float64) (float64, error) {
+		if x < -1 || x > 1 {
+			return 0, sqlerr.New(sqlerr.NumericOutOfRange, "input is out of range")
+		}
+		return math.Atanh(x), nil
+	})
+	Register(&Func{Name: "atan2", Strict: true, Resolve: sig(tF64, tF64, tF64), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+		return types.DFloat(math.Atan2(a[0].F, a[1].F)), nil
+	}})
 	floatFn("sign", func(x float64) (float64, error) {
 		switch {
 		case x > 0:
@@ -138,10 +178,21 @@ func init() {
 	})
 	for _, n := range []string{"power", "pow", "__pow"} {
 		Register(&Func{Name: n, Strict: true, Resolve: sig(tF64, tF64, tF64), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
-			if a[0].F == 0 && a[1].F < 0 {
+			x, y := a[0].F, a[1].F
+			if x == 0 && y < 0 {
 				return types.Datum{}, sqlerr.New(sqlerr.InvalidArgumentForPower, "zero raised to a negative power is undefined")
 			}
-			return types.DFloat(math.Pow(a[0].F, a[1].F)), nil
+			if x < 0 && y != math.Trunc(y) && !math.IsInf(y, 0) {
+				return types.Datum{}, sqlerr.New(sqlerr.InvalidArgumentForPower, "a negative number raised to a non-integer power yields a complex result")
+			}
+			r := math.Pow(x, y)
+			if math.IsInf(r, 0) && !math.IsInf(x, 0) && !math.IsInf(y, 0) {
+				return types.Datum{}, errFloatOverflow
+			}
+			if r == 0 && x != 0 && !math.IsInf(x, 0) && !math.IsInf(y, 0) {
+				return types.Datum{}, errFloatUnderflow
+			}
+			return types.DFloat(r), nil
 		}})
 	}
 	// the marker of ASOF JOIN (the dialect layer puts it in ON; the binder

@@ -220,6 +220,16 @@ func init() {
 		return types.DBool(strings.HasPrefix(a[0].S, a[1].S)), nil
 	}})
 	Register(&Func{Name: "chr", Strict: true, Resolve: sig(tText, tInt), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+		switch c := a[0].I; {
+		case c == 0:
+			return types.Datum{}, sqlerr.New(sqlerr.ProgramLimitExceeded, "null character not permitted")
+		case c < 0:
+			return types.Datum{}, sqlerr.New(sqlerr.InvalidParameterValue, "character number must be positive")
+		case c > utf8.MaxRune:
+			return types.Datum{}, sqlerr.New(sqlerr.ProgramLimitExceeded, "requested character too large for encoding: %d", c)
+		case c >= 0xd800 && c <= 0xdfff:
+			return types.Datum{}, sqlerr.New(sqlerr.ProgramLimitExceeded, "requested character not valid for encoding: %d", c)
+		}
 		return types.DText(string(rune(a[0].I))), nil
 	}})
 	Register(&Func{Name: "ascii", Strict: true, Resolve: sig(tInt, tText), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {

@@ -77,6 +77,9 @@ func init() {
 		if at[1].Kind == types.Interval {
 			return truncInterval(unit, a[1])
 		}
+		if !types.TimestampFinite(a[1].I) {
+			return a[1], nil
+		}
 		loc := (*time.Location)(nil)
 		if at[1].Kind == types.TimestampTZ {
 			loc = ctx.Loc
@@ -109,6 +112,9 @@ func init() {
 			}
 			return ret, []types.T{tText, t}, true
 		}, Row: func(ctx *Ctx, a []types.Datum, at []types.T, rt types.T) (types.Datum, error) {
+			if inf := infiniteTime(at[1], a[1]); inf != 0 {
+				return extractInfinite(strings.ToLower(a[0].S), inf, rt)
+			}
 			f, err := extractField(ctx, strings.ToLower(a[0].S), at[1], a[1])
 			if err != nil {
 				return types.Datum{}, err
@@ -142,6 +148,9 @@ func init() {
 		loc, err := types.LoadZone(a[1].S)
 		if err != nil {
 			return types.Datum{}, sqlerr.New(sqlerr.InvalidParameterValue, "time zone %q not recognized", a[1].S)
+		}
+		if !types.TimestampFinite(a[0].I) {
+			return a[0], nil
 		}
 		if at[0].Kind == types.Timestamp {
 			// wall clock in zone → instant
@@ -186,6 +195,52 @@ func init() {
 			iv = iv.Add(u.Scale(d.Approx(at[i].Kind)))
 		}
 		return types.Datum{Iv: iv}, nil
+	}})
+}
+
+// infiniteTime is 1 or -1 for an infinite date or timestamp, else 0.
+func infiniteTime(t types.T, d types.Datum) int {
+	switch {
+	case t.Kind == types.Date && d.I == types.DateInfinity,
+		(t.Kind == types.Timestamp || t.Kind == types.TimestampTZ) && d.I == types.TimestampInfinity:
+		return 1
+	case t.Kind == types.Date && d.I == types.DateNegInfinity,
+		(t.Kind == types.Timestamp || t.Kind == types.TimestampTZ) && d.I == types.TimestampNegInfinity:
+		return -1
+	}
+	return 0
+}
+
+// extractInfinite is EXTRACT/date_part of an infinite time: the fields
+// that grow with time are infinite too, the others NULL. streamsql's
+// numeric has no infinity: EXTRACT (numeric) refuses those, date_part
+// (double precision) answers them.
+func extractInfinite(field string, sign int, rt types.T) (types.Datum, error) {
+	switch field {
+	case "year", "years", "decade", "decades", "century", "centuries", "millennium", "millennia", "julian", "isoyear", "epoch":
+		if rt.Kind == types.Numeric {
+			return types.Datum{}, sqlerr.Unsupported("EXTRACT(%s FROM an infinite time) is infinite, which numeric cannot hold here; use date_part('%s', ...)", strings.ToUpper(field), field)
+		}
+		return types.DFloat(math.Inf(sign)), nil
+	}
+	return types.NullDatum, nil
+}
+
+func init() {
+	// isfinite(date | timestamp | timestamptz | interval)
+	Register(&Func{Name: "isfinite", Strict: true, Resolve: func(args []types.T) (types.T, []types.T, bool) {
+		if len(args) != 1 {
+			return types.T{}, nil, false
+		}
+		switch args[0].Kind {
+		case types.Date, types.Timestamp, types.TimestampTZ, types.Interval:
+			return tBool, args, true
+		case types.Unknown:
+			return tBool, []types.T{tTSTZ}, true
+		}
+		return types.T{}, nil, false
+	}, Row: func(_ *Ctx, a []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
+		return types.DBool(at[0].Kind == types.Interval || infiniteTime(at[0], a[0]) == 0), nil
 	}})
 }
 

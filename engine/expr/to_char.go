@@ -29,6 +29,9 @@ func init() {
 		}
 		return types.TText, []types.T{t, types.TText}, true
 	}, Row: func(ctx *Ctx, a []types.Datum, at []types.T, _ types.T) (types.Datum, error) {
+		if !types.TimestampFinite(a[0].I) {
+			return types.NullDatum, nil // as PostgreSQL: no text for infinity
+		}
 		tm := timeOf(a[0].I)
 		if at[0].Kind == types.TimestampTZ && ctx.Loc != nil {
 			tm = tm.In(ctx.Loc)

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
 )
 
 // TokKind classifies a token.
@@ -181,6 +182,7 @@ func Lex(src string) ([]Token, error) {
 					j++
 				}
 			}
+			mantissa := j
 			if j < n && (src[j] == 'e' || src[j] == 'E') {
 				k := j + 1
 				if k < n && (src[k] == '+' || src[k] == '-') {
@@ -196,7 +198,16 @@ func Lex(src string) ([]Token, error) {
 			if j < n && isIdentStart(src[j]) {
 				return nil, sqlerr.Syntax(CharPos(src, i), "trailing junk after numeric literal at or near %q", src[i:j+1])
 			}
-			toks = append(toks, Token{Kind: TNumber, Val: src[i:j], Raw: src[i:j], Pos: i})
+			val := src[i:j]
+			if mantissa < j {
+				// 1.5e2 is the numeric 150 in PostgreSQL (the grammar
+				// would read a double, and refuse 1e400): written out
+				var ok bool
+				if val, ok = expandExponent(src[i:mantissa], src[mantissa+1:j]); !ok {
+					return nil, sqlerr.New(sqlerr.NumericOutOfRange, "value overflows numeric format").WithPosition(CharPos(src, i))
+				}
+			}
+			toks = append(toks, Token{Kind: TNumber, Val: val, Raw: src[i:j], Pos: i})
 			i = j
 		case isIdentStart(c):
 			j := i
@@ -285,6 +296,12 @@ func lexEString(src string, i int) (string, int, error) {
 			j += 2
 		case src[j] == '\'':
 			val, err := DecodeBackslashes(src[i+1:j], false)
+			if err == nil {
+				// \x00 or bytes that are not UTF-8
+				if e := types.CheckText(val); e != nil {
+					err = sqlerr.As(e).WithPosition(CharPos(src, i))
+				}
+			}
 			return val, j + 1, err
 		default:
 			j++
@@ -393,4 +410,37 @@ func Split(src string, toks []Token) [][]Token {
 		}
 	}
 	return out
+}
+
+// expandExponent writes a numeric literal with an exponent (mantissa
+// "1.5", exponent "2") without one ("150"), keeping PostgreSQL's scale:
+// the mantissa's fractional digits less the exponent. ok is false past
+// numeric's limits (131072 digits before the point, 16383 after).
+func expandExponent(mantissa, exponent string) (string, bool) {
+	exp, err := strconv.Atoi(exponent)
+	if err != nil || exp > 200000 || exp < -200000 {
+		return "", false
+	}
+	intPart, frac, _ := strings.Cut(mantissa, ".")
+	digits := intPart + frac
+	point := len(intPart) + exp // where the point goes in digits
+	scale := max(len(frac)-exp, 0)
+	if scale > 16383 || point > 131072 {
+		return "", false
+	}
+	if point > len(digits) {
+		digits += strings.Repeat("0", point-len(digits))
+	}
+	if point < 0 {
+		digits = strings.Repeat("0", -point) + digits
+		point = 0
+	}
+	whole := strings.TrimLeft(digits[:point], "0")
+	if whole == "" {
+		whole = "0"
+	}
+	if scale == 0 {
+		return whole, true
+	}
+	return whole + "." + digits[point:], true
 }

@@ -112,6 +112,10 @@ func (x *translator) rewrite(ns []*node, stmtTop bool) ([]*node, error) {
 	// children first, except groups that are LIMIT/OFFSET arguments (handled below)
 	for i, n := range ns {
 		if n.kind == groupNode {
+			if i > 0 && ns[i-1].isKw("operator") && n.isParen() {
+				// OPERATOR(schema.op): simpleWords takes the operator out as it is
+				continue
+			}
 			if i > 0 && (ns[i-1].isKw("trim") || ns[i-1].isKw("overlay")) && n.isParen() {
 				// trim(BOTH x FROM y): its FROM starts no FROM clause
 				x.noFrom++
@@ -764,6 +768,14 @@ func (x *translator) postfix(ns []*node) ([]*node, error) {
 	return out, nil
 }
 
+// grammarOps are the operators that reach the grammar as they are, with
+// PostgreSQL's meaning; the others are rewritten before (::, ->, ~, &, ||
+// of jsonb, ...) or do not exist.
+var grammarOps = map[string]bool{
+	"+": true, "-": true, "*": true, "/": true, "%": true, "<": true, ">": true, "=": true,
+	"<=": true, ">=": true, "<>": true, "!=": true, "||": true,
+}
+
 func isCompareOp(op string) bool {
 	switch op {
 	case "=", "<>", "!=", "<", "<=", ">", ">=":
@@ -868,6 +880,11 @@ func (x *translator) keywordForms(ns []*node) ([]*node, error) {
 			return nil, x.unsupported(n, "TABLESAMPLE is not supported")
 		case n.isKw("grouping") && at(1).isKw("sets"), n.isKw("rollup") && at(1).isParen(), n.isKw("cube") && at(1).isParen():
 			return nil, x.unsupported(n, "GROUPING SETS, ROLLUP and CUBE are not supported")
+		case n.kind == leafNode && n.tok.Kind == TOp && !grammarOps[n.tok.Val]:
+			// an operator left over that the grammar would read otherwise
+			// (%- as % and -, && as AND, ! as NOT, @ as a variable)
+			return nil, sqlerr.New(sqlerr.UndefinedFunction, "operator does not exist: %s", n.tok.Val).WithPosition(CharPos(x.src, n.pos())).
+				WithHint("No operator matches the given name and argument types. You might need to add explicit type casts.")
 		default:
 			out = append(out, n)
 		}

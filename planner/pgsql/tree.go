@@ -268,6 +268,14 @@ func (w *writer) emit(n *node, prev, next *node) {
 			w.put(quoteIdent(t.Val), t.Pos)
 		case TString:
 			w.put(quoteString(t.Val), t.Pos)
+		case TNumber:
+			if strings.ContainsAny(t.Raw, "eE") || len(t.Val) > 60 {
+				// numeric in PostgreSQL, of any size; the grammar would
+				// read a double, or fail past 65 digits
+				w.put("__pgcast("+quoteString(t.Val)+", 'numeric')", t.Pos)
+				break
+			}
+			w.put(t.Val, t.Pos)
 		default:
 			w.put(t.Val, t.Pos)
 		}
