@@ -37,7 +37,8 @@ type DB struct {
 	// ddl serialises catalog changes with the storage they create.
 	ddl sync.Mutex
 	// streams live in the embedded stream store
-	flows    map[string]*viewFlow // incrementally maintained materialized views
+	flows    map[string]*viewFlow   // incrementally maintained materialized views
+	subFlows map[*viewFlow]struct{} // the flows subscriptions run of their own
 	store    *streamstore.Store
 	storeTmp string // removed on Close: the store of an in-memory database
 	streams  map[string]*streamstore.Stream
@@ -450,6 +451,7 @@ func jsonValue(t types.T, d types.Datum) any {
 
 // Close closes every table.
 func (db *DB) Close() error {
+	db.endAllSubscriptions()
 	for _, name := range db.flowNames() {
 		db.stopFlow(name)
 	}

@@ -2,6 +2,8 @@ package planner
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,12 +20,98 @@ import (
 
 func storageTruncate() storage.Change { return storage.Change{Truncate: true} }
 
-// streamOptions and sourceOptions are the WITH options each kind accepts.
-var relationOptions = map[catalog.Kind]map[string]bool{
+// relationOptions are the WITH options each kind of relation accepts;
+// a source's also depend on its connector (sourceConnectors).
+var relationOptions = map[catalog.Kind][]string{
 	catalog.KindTable:  {},
-	catalog.KindStream: {"shards": true, "partition_by": true, "retention": true},
-	catalog.KindSource: {"connector": true, "brokers": true, "topic": true, "format": true, "start": true, "stream": true,
-		"region": true, "endpoint": true, "path": true, "group": true, "rate": true, "events": true, "seed": true, "shards": true},
+	catalog.KindStream: {"shards", "partition_by", "retention"},
+	catalog.KindSource: {"connector", "shards"},
+}
+
+// sourceConnectors are the connectors CREATE SOURCE knows, each with the
+// options it takes. Only nexmark generates rows in this build; the others
+// are declarations their readers (issue 14) will serve.
+var sourceConnectors = map[string][]string{
+	"kafka":   {"brokers", "topic", "format", "start", "group"},
+	"kinesis": {"stream", "region", "endpoint", "format", "start"},
+	"file":    {"path", "format", "start"},
+	"nexmark": {"events", "rate", "seed"},
+}
+
+// sinkConnectors are the connectors CREATE SINK knows, with their options;
+// only blackhole runs in this build (startSink).
+var sinkConnectors = map[string][]string{
+	"blackhole": {},
+	"webhook":   {"url"},
+	"kafka":     {"brokers", "topic", "format"},
+	"kinesis":   {"stream", "region", "endpoint", "format"},
+	"file":      {"path", "format"},
+}
+
+// viewOptions are the WITH options of CREATE [MATERIALIZED] VIEW.
+var viewOptions = map[catalog.Kind][]string{
+	catalog.KindView:             {},
+	catalog.KindMaterializedView: {"changelog_retention", "stream_joins", "table_joins"},
+}
+
+// postgresOnly are PostgreSQL's storage parameters of tables and views,
+// which mean nothing here: accepted, so that PostgreSQL DDL runs, with a
+// notice (ignoredOptions).
+func postgresOnly(kind catalog.Kind, k string) bool {
+	switch kind {
+	case catalog.KindTable:
+		return k == "fillfactor" || k == "parallel_workers" || k == "toast_tuple_target" || k == "user_catalog_table" ||
+			strings.HasPrefix(k, "autovacuum_") || strings.HasPrefix(k, "toast.")
+	case catalog.KindView:
+		return k == "check_option" || k == "security_barrier" || k == "security_invoker"
+	}
+	return false
+}
+
+// ignoredOptions is the notice for the PostgreSQL-only options of opts.
+func ignoredOptions(kind catalog.Kind, opts map[string]string) string {
+	var ks []string
+	for k := range opts {
+		if postgresOnly(kind, k) {
+			ks = append(ks, k)
+		}
+	}
+	if len(ks) == 0 {
+		return ""
+	}
+	slices.Sort(ks)
+	return fmt.Sprintf("%s option %s has no effect in streamsql", kind, strings.Join(ks, ", "))
+}
+
+// checkOptionKeys refuses a WITH key that is not one of known (22023),
+// naming the keys there are.
+func checkOptionKeys(kind catalog.Kind, what string, opts map[string]string, known ...[]string) error {
+	var all []string
+	for _, k := range known {
+		all = append(all, k...)
+	}
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
+		if !slices.Contains(all, k) && !postgresOnly(kind, k) {
+			if len(all) == 0 {
+				return sqlerr.New(sqlerr.InvalidParameterValue, "unrecognized %s option %q", what, k).
+					WithHint(fmt.Sprintf("A %s takes no WITH options but PostgreSQL's storage parameters, which are ignored.", what))
+			}
+			slices.Sort(all)
+			return sqlerr.New(sqlerr.InvalidParameterValue, "unrecognized %s option %q", what, k).
+				WithHint("Valid options are: " + strings.Join(all, ", ") + ".")
+		}
+	}
+	return nil
+}
+
+// checkConnector refuses a connector that is not one of known (22023).
+func checkConnector(what, c string, known []string) error {
+	if slices.Contains(known, c) {
+		return nil
+	}
+	slices.Sort(known)
+	return sqlerr.New(sqlerr.InvalidParameterValue, "unknown %s connector %q", what, c).
+		WithHint("Known connectors are: " + strings.Join(known, ", ") + ".")
 }
 
 func (s *Session) createRelation(ctx *expr.Ctx, st *pgsql.CreateRelation) (*Result, error) {
@@ -40,16 +128,31 @@ func (s *Session) createRelation(ctx *expr.Ctx, st *pgsql.CreateRelation) (*Resu
 		return nil, sqlerr.New(sqlerr.DuplicateTable, "relation %q already exists in pg_catalog", st.Name)
 	}
 	o := &catalog.Object{Name: st.Name, Kind: st.Kind, Options: st.Options, SQL: st.Text}
-	for k, v := range st.Options {
-		if !relationOptions[st.Kind][k] {
-			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "unrecognized %s option %q", st.Kind, k)
+	var notice string
+	if st.Kind == catalog.KindSource {
+		c := st.Options["connector"]
+		if c == "" {
+			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "CREATE SOURCE needs WITH (connector = '...')").
+				WithHint("Known connectors are: " + strings.Join(slices.Sorted(maps.Keys(sourceConnectors)), ", ") + ".")
 		}
+		if err := checkConnector("source", c, slices.Collect(maps.Keys(sourceConnectors))); err != nil {
+			return nil, err
+		}
+		if err := checkOptionKeys(st.Kind, c+" source", st.Options, relationOptions[st.Kind], sourceConnectors[c]); err != nil {
+			return nil, err
+		}
+		if c != "nexmark" {
+			notice = fmt.Sprintf("source %q is declared, but this build does not read from %s yet: it stays empty", st.Name, c)
+		}
+	} else if err := checkOptionKeys(st.Kind, string(st.Kind), st.Options, relationOptions[st.Kind]); err != nil {
+		return nil, err
+	} else {
+		notice = ignoredOptions(st.Kind, st.Options)
+	}
+	for k, v := range st.Options {
 		if err := checkOption(k, v); err != nil {
 			return nil, err
 		}
-	}
-	if st.Kind == catalog.KindSource && st.Options["connector"] == "" {
-		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "CREATE SOURCE needs WITH (connector = '...')")
 	}
 	if st.Kind == catalog.KindSource && st.Options["connector"] == "nexmark" {
 		for _, c := range st.Columns {
@@ -184,7 +287,7 @@ func (s *Session) createRelation(ctx *expr.Ctx, st *pgsql.CreateRelation) (*Resu
 	if st.AsQuery != nil {
 		return &Result{Tag: fmt.Sprintf("SELECT %d", len(asRows))}, nil
 	}
-	return &Result{Tag: tag}, nil
+	return &Result{Tag: tag, Notice: notice}, nil
 }
 
 func drainOp(ctx *expr.Ctx, op interface {
@@ -256,6 +359,9 @@ func (s *Session) createView(ctx *expr.Ctx, st *pgsql.CreateView) (*Result, erro
 		if !(st.OrReplace && old.Kind == kind) {
 			return nil, sqlerr.New(sqlerr.DuplicateTable, "relation %q already exists", st.Name)
 		}
+	}
+	if err := checkOptionKeys(kind, string(kind), st.Options, viewOptions[kind]); err != nil {
+		return nil, err
 	}
 	b := s.newBinder(st.Query.Tr, nil)
 	node, err := b.query(st.Query.Node.(ast.ResultSetNode), nil)
@@ -330,7 +436,7 @@ func (s *Session) createView(ctx *expr.Ctx, st *pgsql.CreateView) (*Result, erro
 			}
 		}
 	}
-	return &Result{Tag: tag}, nil
+	return &Result{Tag: tag, Notice: ignoredOptions(kind, st.Options)}, nil
 }
 
 func (s *Session) createSink(ctx *expr.Ctx, st *pgsql.CreateSink) (*Result, error) {
@@ -342,8 +448,16 @@ func (s *Session) createSink(ctx *expr.Ctx, st *pgsql.CreateSink) (*Result, erro
 		}
 		return nil, sqlerr.New(sqlerr.DuplicateObject, "%q already exists", st.Name)
 	}
-	if st.Options["connector"] == "" {
-		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "CREATE SINK needs WITH (connector = '...')")
+	c := st.Options["connector"]
+	if c == "" {
+		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "CREATE SINK needs WITH (connector = '...')").
+			WithHint("Known connectors are: " + strings.Join(slices.Sorted(maps.Keys(sinkConnectors)), ", ") + ".")
+	}
+	if err := checkConnector("sink", c, slices.Collect(maps.Keys(sinkConnectors))); err != nil {
+		return nil, err
+	}
+	if err := checkOptionKeys(catalog.KindSink, c+" sink", st.Options, []string{"connector"}, sinkConnectors[c]); err != nil {
+		return nil, err
 	}
 	o := &catalog.Object{Name: st.Name, Kind: catalog.KindSink, Options: st.Options, SQL: st.Text}
 	if st.Query != nil {
@@ -409,6 +523,9 @@ func (s *Session) drop(st *pgsql.Drop) (*Result, error) {
 		dropped, err := s.db.Catalog.Drop(name, st.Cascade)
 		if err != nil {
 			return nil, err
+		}
+		for _, d := range dropped {
+			s.db.endSubscriptionsTo(d.Name, d.Kind)
 		}
 		for _, d := range dropped {
 			switch d.Kind {

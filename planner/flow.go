@@ -115,6 +115,11 @@ type viewFlow struct {
 	subs    map[*subscription]struct{}
 	log     []change // changes not yet read by every subscriber
 	logBase int64    // position of log[0]
+	// ended is closed, with endErr set, when the subscribers must stop:
+	// what the flow reads was dropped, or the server is shutting down
+	ended  chan struct{}
+	endErr error
+	reads  []string // the catalog objects a subscription's own flow reads
 
 	cancel context.CancelFunc
 	done   chan struct{}

@@ -15,6 +15,8 @@ package planner
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -99,6 +101,7 @@ func (f *viewFlow) trimLogLocked() {
 // blocks until there are changes (or the statement is cancelled).
 type subscription struct {
 	f    *viewFlow
+	db   *DB
 	own  bool // a flow started for this subscription alone
 	ts   []types.T
 	snap []change
@@ -147,6 +150,59 @@ func (f *viewFlow) attach(opts subscribeOpts, ts []types.T) (*subscription, erro
 	return s, nil
 }
 
+// endedLocked is the channel closed when the flow's subscribers must stop;
+// callers hold f.mu.
+func (f *viewFlow) endedLocked() chan struct{} {
+	if f.ended == nil {
+		f.ended = make(chan struct{})
+	}
+	return f.ended
+}
+
+// endSubscriptions ends every subscription to f with err (once).
+func (f *viewFlow) endSubscriptions(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.endErr == nil {
+		f.endErr = err
+		close(f.endedLocked())
+	}
+}
+
+// endSubscriptionsTo ends, with an error naming it, the subscriptions that
+// read the dropped object name: those to a view's flow, those of their own.
+func (db *DB) endSubscriptionsTo(name string, kind catalog.Kind) {
+	err := sqlerr.New(sqlerr.UndefinedTable, "%s %q was dropped: the subscription ends", kind, name)
+	if f := db.flow(name); f != nil {
+		f.endSubscriptions(err)
+	}
+	db.mu.RLock()
+	var own []*viewFlow
+	for f := range db.subFlows {
+		if slices.Contains(f.reads, name) {
+			own = append(own, f)
+		}
+	}
+	db.mu.RUnlock()
+	for _, f := range own {
+		f.endSubscriptions(err)
+	}
+}
+
+// endAllSubscriptions ends every subscription: the server is stopping.
+func (db *DB) endAllSubscriptions() {
+	err := sqlerr.New(sqlerr.AdminShutdown, "terminating connection due to administrator command")
+	db.mu.RLock()
+	flows := slices.Collect(maps.Keys(db.subFlows))
+	for _, f := range db.flows {
+		flows = append(flows, f)
+	}
+	db.mu.RUnlock()
+	for _, f := range flows {
+		f.endSubscriptions(err)
+	}
+}
+
 func (s *subscription) Types() []types.T { return s.ts }
 
 func (s *subscription) Next(ctx *expr.Ctx) (arrow.RecordBatch, error) { return s.next(ctx, -1) }
@@ -184,6 +240,10 @@ func (s *subscription) next(ctx *expr.Ctx, wait time.Duration) (arrow.RecordBatc
 	}
 	for {
 		f.mu.Lock()
+		if f.endErr != nil {
+			f.mu.Unlock()
+			return nil, f.endErr
+		}
 		if f.err != nil {
 			f.mu.Unlock()
 			return nil, sqlerr.New(sqlerr.InternalError, "materialized view %q failed: %v", f.name, f.err)
@@ -216,7 +276,7 @@ func (s *subscription) next(ctx *expr.Ctx, wait time.Duration) (arrow.RecordBatc
 			f.mu.Unlock()
 			return b, nil
 		}
-		progress := f.progress
+		progress, ended := f.progress, f.endedLocked()
 		f.mu.Unlock()
 		if wait == 0 {
 			return nil, nil
@@ -227,6 +287,7 @@ func (s *subscription) next(ctx *expr.Ctx, wait time.Duration) (arrow.RecordBatc
 		}
 		select {
 		case <-progress:
+		case <-ended:
 		case <-f.done:
 			return nil, nil
 		case <-timer:
@@ -264,6 +325,9 @@ func (s *subscription) Close() {
 	f.trimLogLocked()
 	f.mu.Unlock()
 	if s.own {
+		s.db.mu.Lock()
+		delete(s.db.subFlows, f)
+		s.db.mu.Unlock()
 		f.stop()
 	}
 }
@@ -375,6 +439,7 @@ func (s *Session) planSubscribe(st *pgsql.Subscribe, start bool) (f *viewFlow, o
 	if err != nil {
 		return nil, false, nil, err
 	}
+	f.reads = uniq(b.deps)
 	f.start(s.db, fmt.Sprintf("subscribe#%d", subscriptionSeq.Add(1)))
 	return f, true, cols, nil
 }
@@ -414,7 +479,15 @@ func (s *Session) subscribe(ctx *expr.Ctx, st *pgsql.Subscribe) (*subscription, 
 		}
 		return nil, nil, err
 	}
-	sub.own = own
+	sub.own, sub.db = own, s.db
+	if own {
+		s.db.mu.Lock()
+		if s.db.subFlows == nil {
+			s.db.subFlows = map[*viewFlow]struct{}{}
+		}
+		s.db.subFlows[f] = struct{}{}
+		s.db.mu.Unlock()
+	}
 	return sub, cols, nil
 }
 

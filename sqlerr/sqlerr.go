@@ -54,6 +54,7 @@ const (
 	InvalidRegex                 = "2201B"
 	CharacterNotInRepertoire     = "22021"
 	UntranslatableCharacter      = "22P05"
+	AdminShutdown                = "57P01"
 	InvalidAuthSpec              = "28000"
 	UndefinedSchema              = "3F000"
 	CannotCoerce                 = "42846"

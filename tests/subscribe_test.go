@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -87,12 +88,70 @@ func TestSubscribeDataRows(t *testing.T) {
 	if rs.Next() {
 		t.Fatalf("rows after the view was dropped")
 	}
-	if err := rs.Err(); err != nil {
-		t.Fatalf("subscription ended with %v", err)
+	var pe *pgconn.PgError
+	if err := rs.Err(); !errors.As(err, &pe) || pe.Code != "42P01" || !strings.Contains(pe.Message, `"totals" was dropped`) {
+		t.Fatalf("subscription ended with %v, not with an error saying the view was dropped", err)
 	}
-	if tag := rs.CommandTag().String(); tag != "SUBSCRIBE 5" {
-		t.Fatalf("tag %q", tag)
+}
+
+// Dropping what a subscription reads ends it with an error (never with
+// success, which a client would take for the end of the data): COPY of a
+// view's subscription, and a subscription's own flow over a stream.
+func TestSubscribeEndsWhenDropped(t *testing.T) {
+	s := startServer(t)
+	_, exec := subscribeSetup(t, s)
+	ctx := context.Background()
+	// ended runs a COPY of a subscription and returns once its snapshot
+	// arrives (the subscription is attached); the channel gets its end
+	ended := func(q string) chan error {
+		c, err := pgconn.Connect(ctx, s.url("sub"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(ctx) })
+		done := make(chan error, 1)
+		w := &firstWrite{seen: make(chan struct{})}
+		go func() {
+			_, err := c.CopyTo(ctx, w, q)
+			done <- err
+		}()
+		select {
+		case <-w.seen:
+		case err := <-done:
+			t.Fatalf("%s: %v", q, err)
+		}
+		return done
 	}
+	view := ended("COPY (SUBSCRIBE TO totals) TO STDOUT")
+	own := ended("COPY (SUBSCRIBE (SELECT k, v * 2 FROM pay WHERE v > 0)) TO STDOUT")
+	exec("DROP MATERIALIZED VIEW totals")
+	for name, ch := range map[string]chan error{"view": view} {
+		var pe *pgconn.PgError
+		if err := <-ch; !errors.As(err, &pe) || pe.Code != "42P01" || !strings.Contains(pe.Message, `materialized view "totals" was dropped`) {
+			t.Fatalf("%s subscription ended with %v", name, err)
+		}
+	}
+	select {
+	case err := <-own:
+		t.Fatalf("the stream's subscription ended with the view: %v", err)
+	default:
+	}
+	exec("DROP STREAM pay")
+	var pe *pgconn.PgError
+	if err := <-own; !errors.As(err, &pe) || pe.Code != "42P01" || !strings.Contains(pe.Message, `stream "pay" was dropped`) {
+		t.Fatalf("subscription of its own ended with %v", err)
+	}
+}
+
+// firstWrite closes seen at the first write.
+type firstWrite struct {
+	once sync.Once
+	seen chan struct{}
+}
+
+func (w *firstWrite) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.seen) })
+	return len(p), nil
 }
 
 func fieldNames(rs pgx.Rows) string {
