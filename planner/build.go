@@ -201,6 +201,14 @@ func buildTableFunc(ctx *expr.Ctx, x *TableFuncNode) (exec.Operator, error) {
 		args[i], argT[i] = d, a.Type()
 	}
 	t := x.Cols[0].Type
+	if x.Name == "generate_series" && len(x.Cols) == 1 {
+		// made a batch at a time, however long
+		series, err := newSeries(ctx, t, args)
+		if err != nil || series != nil {
+			return series, err
+		}
+		return exec.NewScan(colTypes(x.Cols), nil), nil
+	}
 	out, err := srfEval(ctx, x.Name, t, argT, args)
 	if err != nil {
 		return nil, err

@@ -169,6 +169,38 @@ func (b *binder) bindSRF(name string, bound []expr.Expr) (types.T, []expr.Expr, 
 	return types.T{}, nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s does not exist", name)
 }
 
+// newSeries is the operator of generate_series(args) with values of type
+// t; nil (an empty set) when an argument is NULL.
+func newSeries(ctx *expr.Ctx, t types.T, args []types.Datum) (*exec.Series, error) {
+	for _, a := range args {
+		if a.Null {
+			return nil, nil
+		}
+	}
+	if t.Kind.IsInteger() {
+		step := int64(1)
+		if len(args) > 2 {
+			step = args[2].I
+		}
+		if step == 0 {
+			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "step size cannot equal zero")
+		}
+		return exec.NewIntSeries(t, args[0].I, args[1].I, step), nil
+	}
+	if len(args) < 3 {
+		return nil, sqlerr.New(sqlerr.UndefinedFunction, "function generate_series(%s, %s) does not exist", t, t)
+	}
+	step := args[2].Iv
+	if step.ApproxMicros() == 0 {
+		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "step size cannot equal zero")
+	}
+	loc := ctx.Loc
+	if t.Kind == types.Timestamp {
+		loc = nil
+	}
+	return exec.NewTimeSeries(t, args[0].I, args[1].I, step, step.ApproxMicros() > 0, loc), nil
+}
+
 // srfEval computes the values of a set-returning function for one row.
 func srfEval(ctx *expr.Ctx, name string, t types.T, argT []types.T, args []types.Datum) ([]types.Datum, error) {
 	var out []types.Datum
@@ -179,49 +211,26 @@ func srfEval(ctx *expr.Ctx, name string, t types.T, argT []types.T, args []types
 	}
 	switch name {
 	case "generate_series":
-		if t.Kind.IsInteger() {
-			step := int64(1)
-			if len(args) > 2 {
-				step = args[2].I
-			}
-			if step == 0 {
-				return nil, sqlerr.New(sqlerr.InvalidParameterValue, "step size cannot equal zero")
-			}
-			for v := args[0].I; (step > 0 && v <= args[1].I) || (step < 0 && v >= args[1].I); v += step {
-				out = append(out, types.DInt(v))
-				if len(out)%65536 == 0 {
-					if len(out) > 100_000_000 {
-						return nil, sqlerr.New(sqlerr.ProgramLimitExceeded, "generate_series result too large")
-					}
-					if ctx.Go != nil && ctx.Go.Err() != nil {
-						return nil, sqlerr.New(sqlerr.QueryCanceled, "canceling statement due to user request")
-					}
-				}
-			}
-			return out, nil
+		// in a select list: made whole, a row's set at a time
+		series, err := newSeries(ctx, t, args)
+		if err != nil || series == nil {
+			return nil, err
 		}
-		if len(args) < 3 {
-			return nil, sqlerr.New(sqlerr.UndefinedFunction, "function generate_series(%s, %s) does not exist", t, t)
-		}
-		step := args[2].Iv
-		if step.ApproxMicros() == 0 {
-			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "step size cannot equal zero")
-		}
-		loc := ctx.Loc
-		if t.Kind == types.Timestamp {
-			loc = nil
-		}
-		for v := args[0].I; (step.ApproxMicros() > 0 && v <= args[1].I) || (step.ApproxMicros() < 0 && v >= args[1].I); {
-			out = append(out, types.DInt(v))
-			if len(out) > 10_000_000 {
-				return nil, sqlerr.New(sqlerr.ProgramLimitExceeded, "generate_series result too large")
+		defer series.Close()
+		for {
+			b, err := series.Next(ctx)
+			if err != nil || b == nil {
+				return out, err
 			}
-			var err error
-			if v, err = types.AddInterval(v, step, loc); err != nil {
-				return nil, err
+			col := b.Column(0)
+			for i := 0; i < col.Len(); i++ {
+				out = append(out, types.DatumAt(col, i))
+			}
+			b.Release()
+			if len(out) > 100_000_000 {
+				return nil, sqlerr.New(sqlerr.ProgramLimitExceeded, "generate_series result too large in a select list: call it in FROM")
 			}
 		}
-		return out, nil
 	case "jsonb_array_elements", "jsonb_array_elements_text", "json_array_elements", "json_array_elements_text":
 		v, err := expr.DecodeJSON(args[0].S)
 		if err != nil {

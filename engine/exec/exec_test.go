@@ -46,7 +46,15 @@ func batch(mem memory.Allocator, ts []types.T, rows ...[]any) arrow.RecordBatch 
 }
 
 // rows renders an operator's whole output, one sorted line per row.
-func rows(t *testing.T, ctx *expr.Ctx, op Operator) []string {
+func rows(t testing.TB, ctx *expr.Ctx, op Operator) []string {
+	t.Helper()
+	out := orderedRows(t, ctx, op)
+	sort.Strings(out)
+	return out
+}
+
+// orderedRows is rows in the operator's order.
+func orderedRows(t testing.TB, ctx *expr.Ctx, op Operator) []string {
 	t.Helper()
 	bs, err := Drain(ctx, op)
 	if err != nil {
@@ -69,7 +77,6 @@ func rows(t *testing.T, ctx *expr.Ctx, op Operator) []string {
 		}
 		b.Release()
 	}
-	sort.Strings(out)
 	return out
 }
 
