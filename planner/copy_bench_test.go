@@ -10,7 +10,7 @@ import (
 	"github.com/streamsql/streamsql/planner/pgsql"
 )
 
-func mustExec(b *testing.B, s *Session, sql string) *Result {
+func mustExec(b testing.TB, s *Session, sql string) *Result {
 	stmts, err := s.Parse(sql)
 	if err != nil {
 		b.Fatal(err)

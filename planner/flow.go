@@ -111,10 +111,11 @@ type viewFlow struct {
 	err       error
 
 	// subscriptions (subscribe.go)
-	lastTS  int64 // logical time of the last batch that changed rows, µs
-	subs    map[*subscription]struct{}
-	log     []change // changes not yet read by every subscriber
-	logBase int64    // position of log[0]
+	lastTS   int64 // logical time of the last batch that changed rows, µs
+	subs     map[*subscription]struct{}
+	log      []change // changes not yet read by every subscriber
+	logBase  int64    // position of log[0]
+	logBytes int64    // memory the log holds (changeSize)
 	// ended is closed, with endErr set, when the subscribers must stop:
 	// what the flow reads was dropped, or the server is shutting down
 	ended  chan struct{}
@@ -1751,12 +1752,13 @@ type flowStats struct {
 	hasWM     bool
 	subs      int
 	subLag    int64 // changes the slowest subscriber has not read
+	logBytes  int64 // memory of the changes kept for subscribers
 }
 
 func (f *viewFlow) stats() flowStats {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	st := flowStats{groups: f.groups + f.joinRows, late: f.late, watermark: f.watermark, hasWM: f.hasWM, subs: len(f.subs)}
+	st := flowStats{groups: f.groups + f.joinRows, late: f.late, watermark: f.watermark, hasWM: f.hasWM, subs: len(f.subs), logBytes: f.logBytes}
 	end := f.logBase + int64(len(f.log))
 	for s := range f.subs {
 		st.subLag = max(st.subLag, end-s.pos)

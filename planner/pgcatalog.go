@@ -538,7 +538,7 @@ func init() {
 	})
 	pg("streamsql_views", 12011, `view name, incremental bool, emit text, groups int8, late_rows int8, watermark timestamptz,
 		subscribers int4, subscriber_lag int8, state text, caught_up bool, catchup_read int8, catchup_total int8,
-		errors int8, last_error text`, func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
+		errors int8, last_error text, subscriber_log_bytes int8`, func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
 		var out [][]types.Datum
 		for _, o := range db.Catalog.Objects() {
 			if o.Kind != catalog.KindMaterializedView {
@@ -550,7 +550,7 @@ func init() {
 			}
 			f := db.flow(o.Name)
 			if f == nil {
-				out = append(out, row(o.Name, false, emit, nil, nil, nil, nil, nil, "computed when read", true, nil, nil, nil, nil))
+				out = append(out, row(o.Name, false, emit, nil, nil, nil, nil, nil, "computed when read", true, nil, nil, nil, nil, nil))
 				continue
 			}
 			st := f.stats()
@@ -568,7 +568,7 @@ func init() {
 			read, total := f.catchup()
 			errs, last := db.errorStats(o.Name)
 			out = append(out, row(o.Name, true, emit, int64(st.groups), st.late, wm, int32(st.subs), st.subLag,
-				state, f.isCaughtUp(), read, total, errs, last))
+				state, f.isCaughtUp(), read, total, errs, last, st.logBytes))
 		}
 		return out, nil
 	})

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -33,8 +34,22 @@ import (
 	"github.com/streamsql/streamsql/types"
 )
 
-// maxSubscriptionLog bounds the changes a view keeps for its subscribers.
-const maxSubscriptionLog = 1 << 20
+// The changes a view keeps in memory for its subscribers are bounded in
+// number and in bytes. A subscriber further behind reads the view's
+// changelog on disk (a subscription's own flow has none: it fails).
+var (
+	maxSubscriptionLog      = 1 << 20
+	maxSubscriptionLogBytes = int64(64 << 20)
+)
+
+// changeSize estimates the memory a logged change holds.
+func changeSize(c change) int64 {
+	n := int64(unsafe.Sizeof(c)) + int64(len(c.row))*int64(unsafe.Sizeof(types.Datum{}))
+	for _, d := range c.row {
+		n += int64(len(d.S))
+	}
+	return n
+}
 
 // change is one consolidated change to a view's rows.
 type change struct {
@@ -61,6 +76,7 @@ func (f *viewFlow) logChangesLocked(changes []change) {
 		if c.diff != 0 {
 			c.ts = now
 			f.log = append(f.log, c)
+			f.logBytes += changeSize(c)
 		}
 	}
 	f.bufferChangesLocked(changes)
@@ -79,8 +95,13 @@ func (f *viewFlow) trimLogLocked() {
 			low = s.pos
 		}
 	}
-	if over := int64(len(f.log)) - maxSubscriptionLog; over > 0 && low < f.logBase+over {
-		low = f.logBase + over // the laggards lose their place
+	// over either bound, the laggards lose their place
+	over := max(int64(len(f.log)-maxSubscriptionLog), 0)
+	for bytes := f.logBytes - f.sizeOfLogLocked(over); bytes > maxSubscriptionLogBytes && over < int64(len(f.log)); over++ {
+		bytes -= changeSize(f.log[over])
+	}
+	if over > 0 && low < f.logBase+over {
+		low = f.logBase + over
 	}
 	drop := low - f.logBase
 	switch {
@@ -89,12 +110,28 @@ func (f *viewFlow) trimLogLocked() {
 	case drop == int64(len(f.log)):
 		clear(f.log)
 		f.log = f.log[:0]
-	case drop >= 4096 && 2*drop >= int64(len(f.log)):
+		f.logBytes = 0
+	case 2*drop >= int64(len(f.log)) && (drop >= 4096 || over > 0):
+		f.logBytes -= f.sizeOfLogLocked(drop)
 		f.log = append([]change(nil), f.log[drop:]...)
+	case over > 0:
+		// let go of the rows now; the array is left behind when append grows it
+		f.logBytes -= f.sizeOfLogLocked(drop)
+		clear(f.log[:drop])
+		f.log = f.log[drop:]
 	default:
 		return // cheaper to keep a few read changes than to copy
 	}
 	f.logBase = low
+}
+
+// sizeOfLogLocked is the size of the first n logged changes.
+func (f *viewFlow) sizeOfLogLocked(n int64) int64 {
+	var b int64
+	for _, c := range f.log[:n] {
+		b += changeSize(c)
+	}
+	return b
 }
 
 // subscription reads a view's changes; it is an exec.Operator whose Next
@@ -251,7 +288,8 @@ func (s *subscription) next(ctx *expr.Ctx, wait time.Duration) (arrow.RecordBatc
 		if s.pos < f.logBase {
 			if f.clog == nil {
 				f.mu.Unlock()
-				return nil, sqlerr.New(sqlerr.ProgramLimitExceeded, "subscription to %q fell more than %d changes behind; subscribe again", f.name, maxSubscriptionLog)
+				return nil, sqlerr.New(sqlerr.ProgramLimitExceeded, "subscription fell more than %d changes or %d MB behind; subscribe again", maxSubscriptionLog, maxSubscriptionLogBytes>>20).
+					WithHint("Subscribe to a materialized view to read at any pace: its changelog on disk keeps what a slow subscriber has not read.")
 			}
 			// fell out of the in-memory log: catch up from the changelog on disk
 			since, skip := s.lastTS-1, s.atTS

@@ -1,0 +1,64 @@
+package planner
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// A subscriber that stops reading costs at most the log's bound in bytes:
+// past it the view lets go of what the laggard has not read, and the
+// laggard, once it reads again, gets every change in order from the
+// view's changelog on disk. A subscription's own flow has no changelog:
+// its laggard fails with 54000.
+func TestStalledSubscriberBoundedMemory(t *testing.T) {
+	defer func(n int64) { maxSubscriptionLogBytes = n }(maxSubscriptionLogBytes)
+	maxSubscriptionLogBytes = 256 << 10
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := db.NewSession("test", "test")
+	mustExec(t, s, "CREATE STREAM ev (k TEXT, v BIGINT)")
+	mustExec(t, s, "CREATE MATERIALIZED VIEW sums AS SELECT k, sum(v) AS s FROM ev GROUP BY k")
+	stalled := mustExec(t, s, "SUBSCRIBE TO sums WITH (snapshot = false)")
+	defer stalled.Rows.Close()
+	own := mustExec(t, s, "SUBSCRIBE (SELECT k, v FROM ev) WITH (snapshot = false)")
+	defer own.Rows.Close()
+
+	const batches, perBatch = 40, 500
+	for i := 0; i < batches; i++ {
+		mustExec(t, s, fmt.Sprintf("INSERT INTO ev SELECT 'key-%d-' || g, g FROM generate_series(1, %d) g", i, perBatch))
+		mustExec(t, s, "FLUSH")
+		f := db.flow("sums")
+		f.mu.RLock()
+		held := f.logBytes
+		f.mu.RUnlock()
+		if held > maxSubscriptionLogBytes {
+			t.Fatalf("after %d batches the view holds %d bytes for a stalled subscriber (bound %d)", i+1, held, maxSubscriptionLogBytes)
+		}
+	}
+	// the laggard reads everything, in order, from disk and then memory
+	seen := map[string]bool{}
+	for len(seen) < batches*perBatch {
+		b, err := stalled.Rows.Next(stalled.Ctx)
+		if err != nil {
+			t.Fatalf("after %d changes: %v", len(seen), err)
+		}
+		for r := 0; r < int(b.NumRows()); r++ {
+			k := types.DatumAt(b.Column(2), r).S
+			if diff := types.DatumAt(b.Column(1), r).I; diff != 1 || seen[k] {
+				t.Fatalf("change %q diff %d (seen before: %v)", k, diff, seen[k])
+			}
+			seen[k] = true
+		}
+		b.Release()
+	}
+	_, err = own.Rows.Next(own.Ctx)
+	if sqlerr.Code(err) != sqlerr.ProgramLimitExceeded {
+		t.Fatalf("the own flow's laggard: %v, want 54000", err)
+	}
+}
