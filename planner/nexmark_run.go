@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/streamsql/streamsql/sources/nexmark"
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
 )
 
 // NexmarkRun is one run of a Nexmark query: a fresh database with a
@@ -103,6 +105,42 @@ func RunNexmark(run NexmarkRun, keep bool) (*NexmarkResult, error) {
 		closeDB, res.DB = false, db
 	}
 	return res, nil
+}
+
+// QueryRow runs one query and returns its first row (nil when none).
+func (s *Session) QueryRow(sql string) ([]types.Datum, error) {
+	stmts, err := s.Parse(sql)
+	if err != nil {
+		return nil, err
+	}
+	if len(stmts) != 1 {
+		return nil, sqlerr.New(sqlerr.SyntaxError, "QueryRow takes one statement, not %d", len(stmts))
+	}
+	p, err := s.Prepare(stmts[0], nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Execute(context.Background(), p, nil)
+	if err != nil || res.Rows == nil {
+		return nil, err
+	}
+	defer res.Rows.Close()
+	for {
+		b, err := res.Rows.Next(res.Ctx)
+		if err != nil || b == nil {
+			return nil, err
+		}
+		if b.NumRows() == 0 {
+			b.Release()
+			continue
+		}
+		row := make([]types.Datum, b.NumCols())
+		for c := range row {
+			row[c] = types.DatumAt(b.Column(c), 0)
+		}
+		b.Release()
+		return row, nil
+	}
 }
 
 // ExecScript runs statements one after another (their results are

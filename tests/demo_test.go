@@ -64,3 +64,27 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("%d alerts after every usual amount was raised", n)
 	}
 }
+
+// A restarted demo goes on from its last order id: no order id twice.
+func TestDemoRestartKeepsOrderIDs(t *testing.T) {
+	s := &server{t: t, dataDir: t.TempDir(), command: "demo"}
+	s.start()
+	t.Cleanup(s.stop)
+	ctx := context.Background()
+	count := func(q string) int64 {
+		c := s.connect(t)
+		defer c.Close(ctx)
+		var n int64
+		if err := c.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	waitUntil(t, func() bool { return count("SELECT count(*) FROM payments") >= 5 })
+	s.restart()
+	before := count("SELECT count(*) FROM payments")
+	waitUntil(t, func() bool { return count("SELECT count(*) FROM payments") >= before+5 })
+	if n, d := count("SELECT count(*) FROM payments"), count("SELECT count(DISTINCT order_id) FROM payments"); n != d {
+		t.Fatalf("%d payments with %d order ids after a restart", n, d)
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -35,8 +34,14 @@ type benchLine struct {
 
 // bench runs a benchmark: streamsql bench nexmark ...
 func bench(args []string) error {
+	const synopsis = "streamsql bench nexmark [--query q5] [--events 10000000] [--workers N] [--all] [--runs N]"
+	if len(args) > 0 && (args[0] == "--help" || args[0] == "-help" || args[0] == "-h") {
+		fmt.Printf("Usage: %s\n\nRun \"streamsql bench nexmark --help\" for its flags.\n", synopsis)
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "nexmark" {
-		return errors.New("usage: streamsql bench nexmark --query q5 --events 10000000 [--workers N] [--all] [--runs N]")
+		fmt.Fprintf(os.Stderr, "Usage: %s\n", synopsis)
+		return errUsage
 	}
 	fs := flag.NewFlagSet("bench nexmark", flag.ContinueOnError)
 	query := fs.String("query", "q0", "the query: "+strings.Join(nexmark.Queries(), ", "))
@@ -51,7 +56,7 @@ func bench(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
 	gcPercent := fs.Int("gogc", 100, "garbage collector target percentage (Go's default; the server's --gogc 400 trades throughput for latency; the GOGC environment variable, when set, wins)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, synopsis, args[1:]); err != nil {
 		return err
 	}
 	if os.Getenv("GOGC") == "" {

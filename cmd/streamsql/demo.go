@@ -116,8 +116,13 @@ func startDemo(ctx context.Context, db *planner.DB, log *slog.Logger) error {
 	run("prices", func() error {
 		return generator.Prices(ctx, 7, 5, func(rows [][]types.Datum) error { _, err := prices.Append(rows); return err })
 	})
+	// order ids go on from the last one stored: a restarted demo repeats none
+	last, err := db.NewSession(expr.OwnerName, "streamsql").QueryRow("SELECT coalesce(max(order_id), 1000) FROM payments")
+	if err != nil {
+		return fmt.Errorf("demo: the last order id: %w", err)
+	}
 	run("payments", func() error {
-		return generator.Payments(ctx, 11, 8, customers, func(rows [][]types.Datum) error {
+		return generator.Payments(ctx, 11, 8, customers, last[0].I, func(rows [][]types.Datum) error {
 			for _, r := range rows {
 				// the coin column: this retailer takes bitcoin
 				r = append(r[:2], append([]types.Datum{types.DText("BTC")}, r[2:]...)...)

@@ -1,6 +1,7 @@
 // Command streamsql runs the streamsql server: a PostgreSQL-compatible
 // SQL engine over durable tables and streams.
 //
+//	streamsql help  (the commands; streamsql <command> --help: its flags)
 //	streamsql demo  (the same flags: the crypto demo, see README)
 //	streamsql bench nexmark --query q5 --events 10000000 [--workers N] [--all] [--runs 3]
 //	streamsql [serve] [--listen 127.0.0.1:5433] [--data-dir ./streamsql-data] [--http 127.0.0.1:8081]
@@ -17,6 +18,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -26,42 +28,132 @@ import (
 	"github.com/streamsql/streamsql/wire"
 )
 
+// usage is what streamsql --help prints.
+const usage = `streamsql: a streaming SQL engine and stream store, spoken to over the
+PostgreSQL wire protocol (connect with psql or any PostgreSQL driver).
+
+Usage:
+  streamsql [serve] [flags]   run the server (the default command)
+  streamsql demo [flags]      run the server with the crypto demo: generators,
+                              reference tables and views (data in ./streamsql-demo-data)
+  streamsql bench nexmark     run Nexmark queries and report throughput
+  streamsql version           print the version
+  streamsql help [command]    print this, or a command's flags
+
+Run "streamsql <command> --help" for a command's flags.
+`
+
 func main() {
-	args := os.Args[1:]
+	os.Exit(run(os.Args[1:]))
+}
+
+// run runs the command line args and returns the exit status: 0, 1 when
+// the command failed, 2 for a command line that is wrong.
+func run(args []string) int {
+	cmd := "serve"
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		// the commands, then the default command's flags
+		fmt.Print(usage + "\n")
+	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		switch args[0] {
-		case "serve":
-			args = args[1:]
-		case "demo":
-			if err := serve(args[1:], true); err != nil {
-				fmt.Fprintln(os.Stderr, "streamsql:", err)
-				os.Exit(1)
-			}
-			return
-		case "bench":
-			if err := bench(args[1:]); err != nil {
-				fmt.Fprintln(os.Stderr, "streamsql:", err)
-				os.Exit(1)
-			}
-			return
-		case "version":
-			fmt.Println("streamsql (PostgreSQL 15 wire protocol)")
-			return
-		default:
-			fmt.Fprintf(os.Stderr, "streamsql: unknown command %q (commands: serve, demo, bench, version)\n", args[0])
-			os.Exit(2)
+		cmd, args = args[0], args[1:]
+	}
+	if cmd == "help" {
+		if len(args) == 0 {
+			fmt.Print(usage)
+			return 0
+		}
+		cmd, args = args[0], []string{"--help"}
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(args, false)
+	case "demo":
+		err = serve(args, true)
+	case "bench":
+		err = bench(args)
+	case "version":
+		fmt.Println(version())
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "streamsql: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "streamsql:", err)
+		return 1
+	}
+	return 0
+}
+
+// errUsage is a command line that is wrong (the flag package has said why).
+var errUsage = errors.New("usage")
+
+// parseFlags parses a command's flags; its usage names the command.
+func parseFlags(fs *flag.FlagSet, synopsis string, args []string) error {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(os.Stdout) // asked for: not an error
 		}
 	}
-	if err := serve(args, false); err != nil {
-		fmt.Fprintln(os.Stderr, "streamsql:", err)
-		os.Exit(1)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
 	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "streamsql: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
+// version is the module version and the commit it was built from.
+func version() string {
+	v, rev, dirty := "(devel)", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, st := range bi.Settings {
+			switch st.Key {
+			case "vcs.revision":
+				rev = st.Value
+			case "vcs.modified":
+				dirty = st.Value == "true"
+			}
+		}
+	}
+	out := "streamsql " + v
+	if rev != "" {
+		out += " " + rev[:min(12, len(rev))]
+		if dirty {
+			out += "-dirty"
+		}
+	}
+	return out + " (PostgreSQL 15 wire protocol, " + runtime.Version() + ")"
 }
 
 // serve runs the server; demo also creates the demo's streams, tables and
 // views and feeds them (its data directory defaults to ./streamsql-demo-data).
 func serve(args []string, demo bool) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	name := "serve"
+	if demo {
+		name = "demo"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:5433", "PostgreSQL protocol address")
 	defaultDir := "./streamsql-data"
 	if demo {
@@ -77,7 +169,7 @@ func serve(args []string, demo bool) error {
 	viewBatch := fs.Int("view-batch-size", 65536, "most records a materialized view reads from a shard at once (results do not depend on it)")
 	workers := fs.Int("workers", 0, "goroutines each view's aggregate is split over by key (0: the number of CPUs)")
 	gcPercent := fs.Int("gogc", 400, "garbage collector target percentage (the GOGC environment variable, when set, wins); a larger value trades memory for lower, steadier latency")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "streamsql "+name+" [flags]", args); err != nil {
 		return err
 	}
 	if os.Getenv("GOGC") == "" {

@@ -86,10 +86,11 @@ func Prices(ctx context.Context, seed uint64, ticksPerSecond int, sink Sink) err
 // shipping country (usually the customer's), the client's IP (usually
 // from the shipping country), event times up to 3 s in the past (some
 // arrive out of order). Rows: order_id BIGINT, address TEXT, btc NUMERIC,
-// ship_country TEXT, client_ip TEXT, ts TIMESTAMP.
-func Payments(ctx context.Context, seed uint64, perSecond int, customers []Customer, sink Sink) error {
-	r := rand.New(rand.NewPCG(seed, 3))
-	order := int64(1000)
+// ship_country TEXT, client_ip TEXT, ts TIMESTAMP. Order ids follow
+// lastOrder (a restarted generator goes on from the last id it wrote).
+func Payments(ctx context.Context, seed uint64, perSecond int, customers []Customer, lastOrder int64, sink Sink) error {
+	r := rand.New(rand.NewPCG(seed, 3+uint64(lastOrder)))
+	order := lastOrder
 	t := time.NewTicker(time.Second / time.Duration(perSecond))
 	defer t.Stop()
 	prefix := map[string]string{}
