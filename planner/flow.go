@@ -196,9 +196,17 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 				return nil, cannot("an aggregate below a join in a continuous query: make it a materialized view and join that")
 			}
 			if aggNode != nil {
-				return nil, cannot("two levels of GROUP BY in one view: make the inner query a materialized view of its own and aggregate over it")
+				// a level above: the outer aggregate runs over the
+				// changelog of this one, as a step after it
+				st, err := newAggStep(aggNode)
+				if err != nil {
+					return nil, err
+				}
+				f.post = append(append(append([]Node{}, steps...), st), f.post...)
+			} else {
+				f.post = steps
 			}
-			f.post, steps, aggNode = steps, nil, x
+			steps, aggNode = nil, x
 			f.aggDesc = "Incremental" + strings.TrimPrefix(x.describe(), "Hash")
 			n = x.In
 			continue
@@ -391,8 +399,8 @@ type aggOp interface {
 
 // parallelize splits the flow's aggregate over the database's workers.
 func (f *viewFlow) parallelize(db *DB) {
-	if f.aggNode == nil || db.workers <= 1 {
-		return
+	if f.aggNode == nil || db.workers <= 1 || len(f.aggNode.Keys) == 0 {
+		return // (a global aggregate is one group)
 	}
 	keys, aggs, narrow, narrowTs := narrowAgg(f.aggNode)
 	p, err := dataflow.NewParallelAgg(keys, aggs, f.aggOpts, db.workers, narrow, narrowTs)
@@ -522,6 +530,29 @@ func (t *topNStep) describe() string {
 		kind = "rank"
 	}
 	return fmt.Sprintf("TopN %s <= %d partition=%v", kind, t.op.N, t.w.Partition)
+}
+
+// aggStep is an aggregate over the changelog of the aggregate below it
+// (a GROUP BY over a GROUP BY): its input retracts, so every aggregate
+// keeps what it needs to take a value back.
+type aggStep struct {
+	a  *AggNode
+	op *dataflow.IncAgg
+}
+
+func newAggStep(a *AggNode) (*aggStep, error) {
+	op, err := dataflow.NewIncAgg(a.Keys, a.Aggs, dataflow.IncAggOptions{})
+	if err != nil {
+		return nil, cannot("%s", err.Error())
+	}
+	op.Input = exprColumns(a.In.Columns())
+	return &aggStep{a: a, op: op}, nil
+}
+
+func (s *aggStep) Columns() []Column { return s.a.Cols }
+func (s *aggStep) Children() []Node  { return []Node{s.a.In} }
+func (s *aggStep) describe() string {
+	return "Incremental" + strings.TrimPrefix(s.a.describe(), "Hash") + " (over the aggregate below)"
 }
 
 // topNOf recognises a top-N filter: rn <= N (or rn < N, N >= rn) where rn
@@ -847,6 +878,10 @@ func (f *viewFlow) start(db *DB, name string) {
 	f.rows = map[string]*viewRow{}
 	f.progress = make(chan struct{})
 	f.ectx = &expr.Ctx{Go: context.Background(), Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db}, RowError: f.rowErrorHandler()}
+	if err := f.prime(f.ectx); err != nil {
+		f.fail(err)
+		return
+	}
 	if f.parent != nil {
 		// the tables' rows first (a lookup join keeps no parent rows to
 		// join them with later), then the parent's rows and changes
@@ -891,6 +926,45 @@ func (f *viewFlow) start(db *DB, name string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel, f.done = cancel, make(chan struct{})
 	go f.run(ctx, db)
+}
+
+// prime puts in the view the rows its global aggregates (no GROUP BY)
+// have over no input, as PostgreSQL's: SELECT count(*), sum(x) FROM s is
+// one row, 0 and NULL, before s has any.
+func (f *viewFlow) prime(ctx *expr.Ctx) error {
+	var m *dataflow.Msg
+	if a, ok := f.agg.(*dataflow.IncAgg); ok && f.sess == nil {
+		m = a.Initial(ctx)
+	}
+	for i, st := range f.post {
+		if m != nil {
+			var err error
+			if m, err = runSteps(ctx, f.post[i:i+1], m, nil); err != nil {
+				return err
+			}
+		}
+		if as, ok := st.(*aggStep); ok {
+			if init := as.op.Initial(ctx); init != nil {
+				if m != nil {
+					m.Release()
+				}
+				m = init
+			}
+		}
+	}
+	if m == nil {
+		return nil
+	}
+	defer m.Release()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if clog := f.clog; clog != nil && f.lastTS > 0 {
+		// the view ran before: its changelog has these rows already
+		f.clog = nil
+		defer func() { f.clog = clog }()
+	}
+	f.applyLocked(m)
+	return nil
 }
 
 func (f *viewFlow) stop() {
@@ -1514,6 +1588,13 @@ func runSteps(ctx *expr.Ctx, steps []Node, m *dataflow.Msg, late *int64) (*dataf
 			}
 			m = &dataflow.Msg{Kind: dataflow.MsgData, Batch: b, Weights: m.Weights}
 		case *topNStep:
+			out, err := x.op.Process(ctx, m)
+			m.Release()
+			if err != nil {
+				return nil, err
+			}
+			m = out
+		case *aggStep:
 			out, err := x.op.Process(ctx, m)
 			m.Release()
 			if err != nil {

@@ -39,6 +39,8 @@ type IncAgg struct {
 	live     int
 	ends     map[int64][]int32 // window end → groups (when grouped by a window)
 	endHeap  int64Heap
+	// emptyOut: a global aggregate's row over no input is in the output
+	emptyOut bool
 
 	// per batch
 	gids    []int32
@@ -83,6 +85,31 @@ func NewIncAgg(keys []expr.Expr, aggs []exec.AggSpec, opts IncAggOptions) (*IncA
 	}
 	a.tab = newGroupTable(a.keyTypes)
 	return a, nil
+}
+
+// Initial is the row a global aggregate (no keys) has over no input, as
+// PostgreSQL's — count 0, every other aggregate NULL — as a message to put
+// in the view before any input; nil when the aggregate has keys, or rows.
+// While it is out, the first group retracts it, and the last one leaving
+// puts it back.
+func (a *IncAgg) Initial(ctx *expr.Ctx) *Msg {
+	if len(a.Keys) > 0 || a.live > 0 || a.emptyOut || a.opts.Quiet {
+		return nil
+	}
+	a.emptyOut = true
+	return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, a.outTypes, [][]types.Datum{a.emptyRow()}), Weights: []int64{1}}
+}
+
+// emptyRow is a global aggregate's result over no rows.
+func (a *IncAgg) emptyRow() []types.Datum {
+	row := make([]types.Datum, len(a.Aggs))
+	for i, s := range a.Aggs {
+		row[i] = types.NullDatum
+		if s.Kind == exec.AggCountStar || s.Kind == exec.AggCount {
+			row[i] = types.DInt(0)
+		}
+	}
+	return row
 }
 
 // Types returns the output column types: keys, then aggregates.
@@ -207,6 +234,11 @@ func (a *IncAgg) End(ctx *expr.Ctx) (*Msg, error) {
 				out, weights = append(out, old), append(weights, -1)
 			}
 			a.removeGroup(g)
+			if len(a.Keys) == 0 && !a.emptyOut {
+				// a global aggregate over no rows again
+				a.emptyOut = true
+				out, weights = append(out, a.emptyRow()), append(weights, 1)
+			}
 			continue
 		}
 		start := len(arena)
@@ -214,6 +246,11 @@ func (a *IncAgg) End(ctx *expr.Ctx) (*Msg, error) {
 		now := arena[start:len(arena):len(arena)]
 		if old != nil && sameRow(a.outTypes, old, now) {
 			continue
+		}
+		if old == nil && a.emptyOut {
+			// a global aggregate's first row replaces its row over nothing
+			a.emptyOut = false
+			out, weights = append(out, a.emptyRow()), append(weights, -1)
 		}
 		if old != nil {
 			// the stored row is overwritten below: emit a copy
