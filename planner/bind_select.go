@@ -430,6 +430,21 @@ func (b *binder) selectStmt(s *ast.SelectStmt, outer *scope) (Node, error) {
 	return node, nil
 }
 
+// nonIntegerConstant reports a literal that is not an integer (a string,
+// a decimal, NULL): PostgreSQL refuses it as a GROUP BY or ORDER BY item,
+// where an integer is a position.
+func nonIntegerConstant(n ast.ExprNode, clause string) error {
+	v, ok := n.(*driver.ValueExpr)
+	if !ok {
+		return nil
+	}
+	switch v.Datum.GetValue().(type) {
+	case int64, uint64:
+		return nil
+	}
+	return sqlerr.New(sqlerr.SyntaxError, "non-integer constant in %s", clause)
+}
+
 // ordinal recognises a positional reference (ORDER BY 1, GROUP BY 2).
 func ordinal(n ast.ExprNode) (int64, bool) {
 	switch x := n.(type) {
@@ -456,6 +471,9 @@ func ciStr(s string) ast.CIStr { return ast.NewCIStr(s) }
 // position in the select list or an output name. written is the
 // expression the key stands for as written in the query.
 func (b *binder) groupKey(n ast.ExprNode, fields []*ast.SelectField, sc *scope) (e expr.Expr, written ast.ExprNode, err error) {
+	if err := nonIntegerConstant(n, "GROUP BY"); err != nil {
+		return nil, nil, err
+	}
 	if i, ok := ordinal(n); ok {
 		if i < 1 || int(i) > len(fields) || fields[i-1].WildCard != nil {
 			return nil, nil, sqlerr.New(sqlerr.InvalidColumnReference, "GROUP BY position %d is not in select list", i)
@@ -490,6 +508,9 @@ func (b *binder) orderItem(it *ast.ByItem, fields []*ast.SelectField, cols []Col
 	key := exec.SortKey{Desc: it.Desc, NullsFirst: it.Desc}
 	if explicitNulls {
 		key.NullsFirst = nullsFirst
+	}
+	if err := nonIntegerConstant(e, "ORDER BY"); err != nil {
+		return key, nil, err
 	}
 	if i, ok := ordinal(e); ok {
 		{

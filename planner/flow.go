@@ -337,7 +337,13 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 		case *UnionNode, *SetOpNode:
 			return nil, cannot("UNION, INTERSECT and EXCEPT in continuous queries are not supported yet")
 		case *DistinctOnNode:
-			return nil, cannot("DISTINCT ON in continuous queries is not supported yet: use ROW_NUMBER() ... <= 1")
+			top, below, err := distinctOnTopN(x)
+			if err != nil {
+				return nil, err
+			}
+			steps = append(top, steps...)
+			n = below
+			continue
 		default:
 			return nil, cannot("%s is not supported in continuous queries", strings.Fields(n.describe())[0])
 		}
@@ -603,6 +609,26 @@ func topNOf(f *FilterNode) ([]Node, Node) {
 		return []Node{step, proj}, w.In
 	}
 	return []Node{step}, w.In
+}
+
+// distinctOnTopN maps DISTINCT ON (keys) ... ORDER BY onto a top-N: the
+// first row of each partition of keys in the ORDER BY's order, as
+// ROW_NUMBER() OVER (PARTITION BY keys ORDER BY ...) <= 1; the row number
+// is projected away.
+func distinctOnTopN(x *DistinctOnNode) ([]Node, Node, error) {
+	in, order := x.In, []exec.SortKey(nil)
+	if s, ok := in.(*SortNode); ok && s.Limit < 0 {
+		in, order = s.In, s.Keys
+	}
+	cols := in.Columns()
+	w := &WindowNode{In: in, Partition: x.Keys, Order: order, Funcs: []exec.WinFunc{{Kind: exec.WinRowNumber, T: types.TInt64}},
+		Cols: append(append([]Column{}, cols...), Column{Name: "row_number", Type: types.TInt64})}
+	step := &topNStep{w: w, op: dataflow.NewTopN(x.Keys, order, 1, colTypes(cols), false)}
+	drop := &ProjectNode{In: step, Cols: cols}
+	for i, c := range cols {
+		drop.Exprs = append(drop.Exprs, &expr.Col{Idx: i, T: c.Type, Name: c.Name})
+	}
+	return []Node{step, drop}, in, nil
 }
 
 // retracts reports whether steps can turn inserts into retractions.
