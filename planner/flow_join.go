@@ -49,7 +49,12 @@ type tableStage struct {
 // the other a table, through filters and projections only.
 func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, *tableStage, error) {
 	if len(x.LeftKeys) == 0 {
-		return nil, nil, cannot("a join in a continuous query needs an equality between columns of both sides (an equi-join)")
+		// no equality between the sides: one partition, each row meets
+		// every row of the other side (a time bound keeps that bounded)
+		one := &expr.Const{D: types.DInt(0), T: types.TInt64}
+		y := *x
+		y.LeftKeys, y.RightKeys = []expr.Expr{one}, []expr.Expr{one}
+		x = &y
 	}
 	kinds := [2]catalog.Kind{}
 	var tblSteps [2][]Node
