@@ -76,7 +76,14 @@ func (f *viewFlow) openChangelog(db *DB, o *catalog.Object) error {
 
 // suppressed reports whether f's changes are already in its changelog:
 // its source is replaying what the last run processed.
-func (f *viewFlow) suppressed() bool { return f.source().replaying.Load() }
+func (f *viewFlow) suppressed() bool {
+	for _, r := range f.roots() {
+		if r.replaying.Load() {
+			return true
+		}
+	}
+	return false
+}
 
 // bufferChangesLocked queues a batch's consolidated changes for the
 // changelog; callers hold f.mu.

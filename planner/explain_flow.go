@@ -199,6 +199,28 @@ func (f *viewFlow) explain(name string, live bool) []string {
 			add(f.srcSteps[i].describe())
 		}
 	}
+	if vj := f.vj; vj != nil {
+		j := vj.join
+		kind := [...]string{"Inner", "Left", "Right", "Full", "Semi", "Anti"}[j.Kind]
+		d := fmt.Sprintf("IncrementalJoin %s on [%s] = [%s]", kind, exprList(j.Keys[0]), exprList(j.Keys[1]))
+		if j.Residual != nil {
+			d += fmt.Sprintf(" filter %s", j.Residual)
+		}
+		d += " (of two materialized views: each side's changes joined with the other's rows)"
+		if live {
+			d += fmt.Sprintf(" rows=%d+%d", j.Rows(0), j.Rows(1))
+		}
+		add(d)
+		at := depth
+		for i := len(vj.steps) - 1; i >= 0; i-- {
+			at++
+			lines = append(lines, strings.Repeat("  ", at)+"-> "+vj.steps[i].describe())
+		}
+		lines = append(lines, strings.Repeat("  ", at+1)+"-> "+fmt.Sprintf("Changelog of materialized view %s", vj.rels[1].Name))
+		for i := len(f.srcSteps) - 1; i >= 0; i-- {
+			add(f.srcSteps[i].describe())
+		}
+	}
 	if f.parent != nil {
 		add(fmt.Sprintf("Changelog of materialized view %s", f.parent.name))
 		return lines

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -120,7 +121,8 @@ type viewFlow struct {
 	// what the flow reads was dropped, or the server is shutting down
 	ended  chan struct{}
 	endErr error
-	reads  []string // the catalog objects a subscription's own flow reads
+	reads  []string  // the catalog objects a subscription's own flow reads
+	vj     *viewJoin // a join of two materialized views (flow_join.go)
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -925,6 +927,9 @@ func (f *viewFlow) start(db *DB, name string) {
 		src.tblDone += int64(n)
 		src.mu.Unlock()
 		f.attachTo(db, f.parent)
+		if f.vj != nil && f.vj.other != f.parent {
+			f.attachTo(db, f.vj.other)
+		}
 		// table changes queued since the drain wait for the source's loop
 		select {
 		case src.tblWake <- struct{}{}:
@@ -1002,15 +1007,21 @@ func (f *viewFlow) stop() {
 			st.unwatch()
 		}
 	}
-	if p := f.parent; p != nil {
-		p.mu.Lock()
-		for i, c := range p.children {
-			if c == f {
-				p.children = append(p.children[:i:i], p.children[i+1:]...)
-				break
-			}
+	if f.parent != nil {
+		parents := []*viewFlow{f.parent}
+		if f.vj != nil && f.vj.other != f.parent {
+			parents = append(parents, f.vj.other)
 		}
-		p.mu.Unlock()
+		for _, p := range parents {
+			p.mu.Lock()
+			for i, c := range p.children {
+				if c == f {
+					p.children = append(p.children[:i:i], p.children[i+1:]...)
+					break
+				}
+			}
+			p.mu.Unlock()
+		}
 		return
 	}
 	f.cancel()
@@ -1039,7 +1050,7 @@ func (f *viewFlow) attachTo(db *DB, parent *viewFlow) {
 		return
 	}
 	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(ctx.Mem, parent.outTs, rows), Weights: weights}
-	err := f.apply(ctx, m.Batch, m.Weights)
+	err := f.applyFrom(parent, ctx, m.Batch, m.Weights)
 	m.Release()
 	if err != nil {
 		f.fail(err)
@@ -1281,17 +1292,42 @@ func (f *viewFlow) noteCaughtUpLocked() {
 // isCaughtUp reports whether the flow (or, for a view over views, the
 // flow reading the stream) has read everything its source held when it
 // started.
-func (f *viewFlow) isCaughtUp() bool { return f.source().caughtUp.Load() }
+func (f *viewFlow) isCaughtUp() bool {
+	for _, r := range f.roots() {
+		if !r.caughtUp.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// roots are the flows reading the streams f is built on: f itself, its
+// parent's root, or (a join of two views) both parents' roots.
+func (f *viewFlow) roots() []*viewFlow {
+	if f.parent == nil {
+		return []*viewFlow{f}
+	}
+	rs := f.parent.roots()
+	if f.vj != nil {
+		for _, r := range f.vj.other.roots() {
+			if !slices.Contains(rs, r) {
+				rs = append(rs, r)
+			}
+		}
+	}
+	return rs
+}
 
 // catchup is how far the flow reading f's stream is: records read of
 // those there were when it started.
 func (f *viewFlow) catchup() (read, total int64) {
-	src := f.source()
-	src.mu.RLock()
-	defer src.mu.RUnlock()
-	for i := range src.catchupTo {
-		total += int64(src.catchupTo[i]) - int64(src.catchupFrom[i])
-		read += int64(min(src.positions[i], src.catchupTo[i])) - int64(src.catchupFrom[i])
+	for _, src := range f.roots() {
+		src.mu.RLock()
+		for i := range src.catchupTo {
+			total += int64(src.catchupTo[i]) - int64(src.catchupFrom[i])
+			read += int64(min(src.positions[i], src.catchupTo[i])) - int64(src.catchupFrom[i])
+		}
+		src.mu.RUnlock()
 	}
 	return read, total
 }
@@ -1303,8 +1339,14 @@ func (f *viewFlow) waitCaughtUp(ctx context.Context, timeout time.Duration) erro
 		return nil
 	}
 	deadline := time.After(timeout)
-	src := f.source()
 	for !f.isCaughtUp() {
+		src := f.roots()[0]
+		for _, r := range f.roots() {
+			if !r.caughtUp.Load() {
+				src = r // wait for one still catching up
+				break
+			}
+		}
 		src.mu.RLock()
 		ch, err := src.progress, src.err
 		src.mu.RUnlock()
@@ -1479,7 +1521,7 @@ func (f *viewFlow) emit(ctx *expr.Ctx, m *dataflow.Msg) error {
 		if c.failed() {
 			continue
 		}
-		if err := c.apply(c.ectx, m.Batch, m.Weights); err != nil {
+		if err := c.applyFrom(f, c.ectx, m.Batch, m.Weights); err != nil {
 			c.fail(err) // a view built on this one fails alone
 		}
 	}

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -90,7 +91,10 @@ func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, *tableStage, 
 	case kinds[0] == catalog.KindTable && kinds[1] == catalog.KindTable:
 		return nil, nil, cannot("it joins tables only")
 	case kinds[0] == catalog.KindMaterializedView && kinds[1] == catalog.KindMaterializedView:
-		return nil, nil, cannot("a join of two materialized views is not maintained incrementally yet (a materialized view may join tables)")
+		if err := f.planViewJoin(db, x, scans, tblSteps); err != nil {
+			return nil, nil, err
+		}
+		return x.Left, nil, nil // the first view's side is walked by the caller
 	case kinds[1] == catalog.KindTable:
 		streamSide = 0
 	case kinds[0] == catalog.KindTable:
@@ -117,6 +121,71 @@ func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, *tableStage, 
 		return x.Left, st, nil
 	}
 	return x.Right, st, nil
+}
+
+// viewJoin is a join of two materialized views, each side fed by its
+// view's changelog: the first view is the flow's parent, the second
+// other. The parents run the join in their own goroutines, one message at
+// a time (mu), so it sees each change of either side once, in order.
+type viewJoin struct {
+	mu    sync.Mutex
+	join  *dataflow.Join
+	other *viewFlow
+	rels  [2]*catalog.Object
+	steps []Node // the second side's steps between its view and the join
+}
+
+// planViewJoin plans a join of two materialized views, maintained: a
+// change on either side is joined with the other side's rows (a view's
+// rows are its state, so the join keeps no more than the two views hold).
+func (f *viewFlow) planViewJoin(db *DB, x *JoinNode, scans [2]*ScanNode, steps [2][]Node) error {
+	if f.vj != nil || f.interval != nil || len(f.stages) > 0 {
+		return cannot("a join of two materialized views joins nothing else in the same view so far: make one side a view of its own")
+	}
+	other := db.flow(scans[1].Rel.Name)
+	if other == nil || db.flow(scans[0].Rel.Name) == nil {
+		return cannot("materialized views %s and %s must both be maintained incrementally to be joined", scans[0].Rel.Name, scans[1].Rel.Name)
+	}
+	j, err := dataflow.NewJoin(x.Kind, x.LeftKeys, x.RightKeys, x.Residual, colTypes(x.Left.Columns()), colTypes(x.Right.Columns()))
+	if err != nil {
+		return cannot("%s", err.Error())
+	}
+	j.Cols = [2]expr.Columns{exprColumns(x.Left.Columns()), exprColumns(x.Right.Columns())}
+	f.vj = &viewJoin{join: j, other: other, rels: [2]*catalog.Object{scans[0].Rel, scans[1].Rel}, steps: steps[1]}
+	return nil
+}
+
+// applyFrom applies a change of parent p: for a join of two views, on the
+// side (or, joined with itself, both sides) p feeds.
+func (f *viewFlow) applyFrom(p *viewFlow, ctx *expr.Ctx, b arrow.RecordBatch, weights []int64) error {
+	vj := f.vj
+	if vj == nil {
+		return f.apply(ctx, b, weights)
+	}
+	vj.mu.Lock()
+	defer vj.mu.Unlock()
+	for side, steps := range [2][]Node{f.srcSteps, vj.steps} {
+		if (side == 0 && p != f.parent) || (side == 1 && p != vj.other) {
+			continue
+		}
+		b.Retain()
+		m, err := runSteps(ctx, steps, &dataflow.Msg{Kind: dataflow.MsgData, Batch: b, Weights: weights}, nil)
+		if err != nil {
+			return err
+		}
+		out, err := vj.join.Process(ctx, side, m)
+		m.Release()
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		f.joinRows = vj.join.Rows(0) + vj.join.Rows(1)
+		f.mu.Unlock()
+		if err := f.applyMsg(ctx, out); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // watchTables starts feeding each joined table's rows, then its changes,

@@ -499,16 +499,17 @@ func (s *Session) subscribe(ctx *expr.Ctx, st *pgsql.Subscribe) (*subscription, 
 		}
 		return nil, nil, sqlerr.Unsupported("SUBSCRIBE ... WITH (since = ...) needs a materialized view: only views keep a changelog to resume from")
 	}
-	src := f.source()
-	target := make([]uint64, len(src.shards()))
-	for i, sh := range src.shards() {
-		target[i] = sh.Latest()
-	}
-	if err := src.waitFor(ctx.Go, target); err != nil {
-		if own {
-			f.stop()
+	for _, src := range f.roots() {
+		target := make([]uint64, len(src.shards()))
+		for i, sh := range src.shards() {
+			target[i] = sh.Latest()
 		}
-		return nil, nil, err
+		if err := src.waitFor(ctx.Go, target); err != nil {
+			if own {
+				f.stop()
+			}
+			return nil, nil, err
+		}
 	}
 	sub, err := f.attach(opts, colTypes(cols))
 	if err != nil {

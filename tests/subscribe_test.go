@@ -477,3 +477,50 @@ func TestSubscribeResumeSince(t *testing.T) {
 		rs.Close()
 	}
 }
+
+// A join of two materialized views can be subscribed to: a change on
+// either side reaches the subscriber as the join's retraction and
+// insertion.
+func TestSubscribeJoinOfViews(t *testing.T) {
+	s := startServer(t)
+	c := s.connect(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		"CREATE STREAM pay (country TEXT, btc DOUBLE PRECISION, ts TIMESTAMP)",
+		"CREATE STREAM px (price DOUBLE PRECISION, ts TIMESTAMP)",
+		"CREATE MATERIALIZED VIEW pay_min AS SELECT country, date_trunc('minute', ts) AS m, sum(btc) AS btc FROM pay GROUP BY 1, 2",
+		"CREATE MATERIALIZED VIEW px_min AS SELECT date_trunc('minute', ts) AS m, max(price) AS price FROM px GROUP BY 1",
+		"CREATE MATERIALIZED VIEW usd AS SELECT p.country, p.m, p.btc * q.price AS usd FROM pay_min p JOIN px_min q ON p.m = q.m",
+		"INSERT INTO px VALUES (100, '2026-01-01 00:00:10')",
+		"INSERT INTO pay VALUES ('de', 2, '2026-01-01 00:00:20')",
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	sc := s.connect(t)
+	sctx, cancel := context.WithCancel(ctx)
+	rs, err := sc.Query(sctx, "SUBSCRIBE TO usd", pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); rs.Close() }()
+	if snap := readChanges(t, rs, 1); snap[0].diff != 1 || snap[0].row != "de 2026-01-01 00:00:00 +0000 UTC 200" {
+		t.Fatalf("snapshot: %+v", snap)
+	}
+	// the price side changes: the joined row is revised
+	if _, err := c.Exec(ctx, "INSERT INTO px VALUES (150, '2026-01-01 00:00:30')"); err != nil {
+		t.Fatal(err)
+	}
+	upd := readChanges(t, rs, 2)
+	if upd[0].diff != -1 || upd[0].row != "de 2026-01-01 00:00:00 +0000 UTC 200" || upd[1].diff != 1 || upd[1].row != "de 2026-01-01 00:00:00 +0000 UTC 300" || upd[0].ts != upd[1].ts {
+		t.Fatalf("price update: %+v", upd)
+	}
+	// the payment side changes: a new country joins the minute
+	if _, err := c.Exec(ctx, "INSERT INTO pay VALUES ('fr', 1, '2026-01-01 00:00:40')"); err != nil {
+		t.Fatal(err)
+	}
+	if ins := readChanges(t, rs, 1); ins[0].diff != 1 || ins[0].row != "fr 2026-01-01 00:00:00 +0000 UTC 150" {
+		t.Fatalf("payment: %+v", ins)
+	}
+}
