@@ -62,9 +62,18 @@ func build(ctx *expr.Ctx, db *DB, n Node) (exec.Operator, error) {
 	if len(kids) != 1 {
 		return nil, sqlerr.New(sqlerr.InternalError, "cannot build plan node %T", n)
 	}
-	in, err := build(ctx, db, kids[0])
-	if err != nil {
-		return nil, err
+	var in exec.Operator
+	var err error
+	if fl, ok := n.(*FilterNode); ok {
+		// WHERE col = value over a materialized view: a lookup
+		if in, err = buildViewLookup(ctx, db, fl); err != nil {
+			return nil, err
+		}
+	}
+	if in == nil {
+		if in, err = build(ctx, db, kids[0]); err != nil {
+			return nil, err
+		}
 	}
 	op, err := buildOver(ctx, n, in)
 	if err != nil {
@@ -167,6 +176,33 @@ func buildScan(ctx *expr.Ctx, db *DB, x *ScanNode) (exec.Operator, error) {
 		return nil, err
 	}
 	batches, _ := t.Snapshot(ctx.Mem)
+	return exec.NewScan(ts, batches), nil
+}
+
+// buildViewLookup reads, for a filter right over a materialized view with
+// an equality of a column and a value, the rows holding that value from
+// the view's index on the column; nil when it does not apply.
+func buildViewLookup(ctx *expr.Ctx, db *DB, fl *FilterNode) (exec.Operator, error) {
+	sc, ok := fl.In.(*ScanNode)
+	if !ok || sc.Virtual != nil || sc.Rel == nil || sc.Rel.Kind != catalog.KindMaterializedView {
+		return nil, nil
+	}
+	f := db.flow(sc.Rel.Name)
+	if f == nil || f.discard {
+		return nil, nil
+	}
+	ts := colTypes(sc.Cols)
+	col, d, ok := pointLookup(ctx, fl.Pred, ts)
+	if !ok {
+		return nil, nil
+	}
+	if err := f.waitCaughtUp(ctx.Go, catchupTimeout(ctx)); err != nil {
+		return nil, err
+	}
+	batches, ok, err := f.lookup(ctx.Mem, col, d)
+	if err != nil || !ok {
+		return nil, err
+	}
 	return exec.NewScan(ts, batches), nil
 }
 

@@ -106,6 +106,8 @@ type viewFlow struct {
 
 	mu        sync.RWMutex
 	rows      map[string]*viewRow
+	indexes   []*viewIndex // on columns point reads asked for (view_index.go)
+	keyBuf    []byte
 	epoch     uint64 // batches applied
 	positions []uint64
 	progress  chan struct{} // closed and replaced whenever positions advance or changes are logged
@@ -139,8 +141,9 @@ type viewFlow struct {
 }
 
 type viewRow struct {
-	d []types.Datum
-	n int64
+	d   []types.Datum
+	n   int64
+	pos []int32 // its place in each of the view's indexes (view_index.go)
 	// the batch (epoch) that last changed the row, and its change's index
 	epoch  uint64
 	change int
@@ -1568,6 +1571,7 @@ func (f *viewFlow) applyLocked(m *dataflow.Msg) {
 		if vr == nil {
 			vr = &viewRow{d: append([]types.Datum(nil), row...)}
 			f.rows[string(key)] = vr
+			f.indexAddLocked(vr)
 		}
 		w := m.Weight(r)
 		vr.n += w
@@ -1584,6 +1588,7 @@ func (f *viewFlow) applyLocked(m *dataflow.Msg) {
 	}
 	for _, k := range zeroed {
 		if vr := f.rows[k]; vr != nil && vr.n == 0 {
+			f.indexRemoveLocked(vr)
 			delete(f.rows, k)
 		}
 	}

@@ -174,3 +174,42 @@ func BenchmarkSubscribeLatency(b *testing.B) {
 	b.ReportMetric(pct(fromAck, 50), "ack-p50-µs")
 	b.ReportMetric(pct(fromAck, 99), "ack-p99-µs")
 }
+
+// Point SELECTs of a view of 1M groups by its key, over the wire (pgx,
+// extended protocol, the key a parameter): the view's index on the key,
+// made by the first such read, answers each one. Reports the latency
+// percentiles.
+func BenchmarkViewPointSelect(b *testing.B) {
+	s := startServer(b)
+	ctx := context.Background()
+	c := s.connect(b)
+	const groups = 1_000_000
+	for _, q := range []string{
+		"CREATE STREAM ev (k BIGINT, v BIGINT) WITH (shards = 2)",
+		"CREATE MATERIALIZED VIEW per_key AS SELECT k, count(*) AS n, sum(v) AS s FROM ev GROUP BY k",
+		fmt.Sprintf("INSERT INTO ev SELECT g, g FROM generate_series(1, %d) g", groups),
+		"FLUSH",
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var n, sum int64
+	if err := c.QueryRow(ctx, "SELECT n, s FROM per_key WHERE k = $1", int64(1)).Scan(&n, &sum); err != nil || n != 1 || sum != 1 {
+		b.Fatalf("first read: %d %d %v", n, sum, err)
+	}
+	lat := make([]time.Duration, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		k := int64(1 + (i*7919)%groups)
+		start := time.Now()
+		if err := c.QueryRow(ctx, "SELECT n, s FROM per_key WHERE k = $1", k).Scan(&n, &sum); err != nil || sum != k {
+			b.Fatalf("k=%d: %d %v", k, sum, err)
+		}
+		lat[i] = time.Since(start)
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
