@@ -49,6 +49,7 @@ func (f *viewFlow) openChangelog(db *DB, o *catalog.Object) error {
 	}
 	f.clog, f.clogTs = clog, ts
 	sh := clog.Shards()[0]
+	f.clogEnd = sh.Latest()
 	if sh.Latest() <= sh.TrimHorizon() {
 		return nil // empty
 	}
@@ -115,8 +116,9 @@ func (f *viewFlow) flushChangelogs(positions []uint64) error {
 			wroteErrors = true
 		}
 	}
+	f.clogWrite.Lock()
 	f.mu.Lock()
-	var err error
+	var write [][]types.Datum
 	if f.clog != nil && (len(f.clogBuf) > 0 || wroteErrors) {
 		parts := make([]string, len(positions))
 		for i, p := range positions {
@@ -127,12 +129,21 @@ func (f *viewFlow) flushChangelogs(positions []uint64) error {
 			marker[i] = types.NullDatum
 		}
 		marker[0], marker[1], marker[2] = types.DInt(f.lastTS), types.DInt(0), types.DText(strings.Join(parts, ","))
-		_, err = f.clog.Append(append(f.clogBuf, marker))
-		clear(f.clogBuf)
-		f.clogBuf = f.clogBuf[:0]
+		write = append(f.clogBuf, marker)
+		f.clogFlight, f.clogBuf = write, nil
 	}
 	children := f.children
 	f.mu.Unlock()
+	var err error
+	if write != nil {
+		// written without f.mu: subscribers and reads go on meanwhile
+		// (a backlog made now reads the changes in flight from memory)
+		_, err = f.clog.Append(write)
+		f.mu.Lock()
+		f.clogEnd, f.clogFlight = f.clog.Shards()[0].Latest(), nil
+		f.mu.Unlock()
+	}
+	f.clogWrite.Unlock()
 	if err != nil {
 		return fmt.Errorf("writing the changelog of %s: %w", f.name, err)
 	}
@@ -164,7 +175,9 @@ func (f *viewFlow) backlogLocked(since int64) (*backlog, error) {
 		return nil, sqlerr.Unsupported("SUBSCRIBE ... WITH (since = ...) needs a materialized view: only views keep a changelog")
 	}
 	sh := f.clog.Shards()[0]
-	bl := &backlog{sh: sh, pos: sh.TrimHorizon(), end: sh.Latest(), since: since}
+	// what is on disk up to clogEnd; the changes in flight and queued are
+	// read from memory
+	bl := &backlog{sh: sh, pos: sh.TrimHorizon(), end: f.clogEnd, since: since}
 	if bl.pos > 1 && bl.pos < bl.end {
 		recs, _, err := sh.Read(bl.pos, 1)
 		if err != nil {
@@ -174,8 +187,8 @@ func (f *viewFlow) backlogLocked(since int64) (*backlog, error) {
 			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "the changelog of %q no longer reaches back to _ts %d (retention): subscribe with a snapshot", f.name, since)
 		}
 	}
-	for _, r := range f.clogBuf {
-		if r[0].I > since {
+	for _, r := range append(append([][]types.Datum(nil), f.clogFlight...), f.clogBuf...) {
+		if r[0].I > since && r[2].Null {
 			bl.queued = append(bl.queued, change{ts: r[0].I, diff: r[1].I, row: r[3:]})
 		}
 	}

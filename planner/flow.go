@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -51,14 +52,20 @@ type viewFlow struct {
 
 	// the changelog in the stream store (changelog.go); nil for a
 	// subscription's private flow
-	clog      *streamstore.Stream
-	clogTs    []types.T
-	clogBuf   [][]types.Datum // changes not yet written, guarded by mu
-	replayTo  []uint64        // source positions the changelog already reflects
-	replaying atomic.Bool     // reading up to replayTo: changes are not written
-	ts        []types.T       // the stream scan's columns (data and system)
-	pre       []Node          // stateless steps below the aggregate, innermost first
-	agg       aggOp
+	clog    *streamstore.Stream
+	clogTs  []types.T
+	clogBuf [][]types.Datum // changes not yet written, guarded by mu
+	// the changes being written (guarded by mu; the write itself is not,
+	// so reads and subscribers never wait for it), and where the durable
+	// records end without them
+	clogFlight [][]types.Datum
+	clogEnd    uint64
+	clogWrite  sync.Mutex  // one write at a time (a view joining two views has two writers)
+	replayTo   []uint64    // source positions the changelog already reflects
+	replaying  atomic.Bool // reading up to replayTo: changes are not written
+	ts         []types.T   // the stream scan's columns (data and system)
+	pre        []Node      // stateless steps below the aggregate, innermost first
+	agg        aggOp
 	// joins (flow_join.go): the stream's rows go through srcSteps, then
 	// through each stage joining a table (innermost first), or into one
 	// side of the join of two streams (join, interval)
@@ -1565,7 +1572,7 @@ func (f *viewFlow) applyLocked(m *dataflow.Msg) {
 		key = key[:0]
 		for c := range row {
 			row[c] = types.DatumAt(m.Batch.Column(c), r)
-			key = exec.AppendKey(key, f.outTs[c], row[c])
+			key = appendRowKey(key, f.outTs[c], row[c])
 		}
 		vr := f.rows[string(key)]
 		if vr == nil {
@@ -1595,6 +1602,19 @@ func (f *viewFlow) applyLocked(m *dataflow.Msg) {
 	if n > 0 {
 		f.logChangesLocked(changes)
 	}
+}
+
+// appendRowKey encodes a value for the view's map of rows: a retraction
+// comes from the operator that emitted the row, so it carries the same
+// bytes, and numerics are taken as they are spelled (normalising them,
+// as AppendKey does for grouping, costs a decimal parse per value).
+func appendRowKey(buf []byte, t types.T, d types.Datum) []byte {
+	if t.Kind == types.Numeric && !d.Null {
+		buf = append(buf, 1)
+		buf = binary.AppendUvarint(buf, uint64(len(d.S)))
+		return append(buf, d.S...)
+	}
+	return exec.AppendKey(buf, t, d)
 }
 
 // runSteps applies stateless filters and projections to a changelog

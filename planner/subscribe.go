@@ -70,7 +70,7 @@ func (f *viewFlow) logChangesLocked(changes []change) {
 		return
 	}
 	// retractions first, so that a reader never sees a row twice
-	sort.SliceStable(changes, func(i, j int) bool { return changes[i].diff < 0 && changes[j].diff > 0 })
+	changes = retractionsFirst(changes)
 	for i, c := range changes {
 		changes[i].ts = now
 		if c.diff != 0 {
@@ -83,6 +83,29 @@ func (f *viewFlow) logChangesLocked(changes []change) {
 	f.trimLogLocked()
 	close(f.progress)
 	f.progress = make(chan struct{})
+}
+
+// retractionsFirst orders changes with every retraction before every
+// insertion, each kind in its order (a stable partition).
+func retractionsFirst(changes []change) []change {
+	for i := 1; i < len(changes); i++ {
+		if changes[i].diff < 0 && changes[i-1].diff >= 0 {
+			// out of order: partition into a copy
+			out := make([]change, 0, len(changes))
+			for _, c := range changes {
+				if c.diff < 0 {
+					out = append(out, c)
+				}
+			}
+			for _, c := range changes {
+				if c.diff >= 0 {
+					out = append(out, c)
+				}
+			}
+			return out
+		}
+	}
+	return changes
 }
 
 // trimLogLocked drops changes every subscriber has read, and the oldest
