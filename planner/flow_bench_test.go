@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +22,23 @@ func BenchmarkWindowedViewFromStore(b *testing.B) {
 			if emit != "" {
 				name = fmt.Sprintf("workers=%d/emit=close", workers)
 			}
-			b.Run(name, func(b *testing.B) { benchViewFromStore(b, emit, workers) })
+			b.Run(name, func(b *testing.B) { benchViewFromStore(b, emit, workers, 1000) })
 		}
 	}
 }
 
-func benchViewFromStore(b *testing.B, emit string, workers int) {
+// BenchmarkWindowedViewFromStoreRandomKeys is the same view over keys drawn
+// uniformly from a million: most events are a group of their own in their
+// window, so the view holds about as many rows as there are events.
+func BenchmarkWindowedViewFromStoreRandomKeys(b *testing.B) {
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d/emit=update", workers), func(b *testing.B) { benchViewFromStore(b, "", workers, 0) })
+	}
+}
+
+// benchViewFromStore: keys > 0 cycles through that many keys; 0 draws them
+// at random from a million.
+func benchViewFromStore(b *testing.B, emit string, workers, keys int) {
 	db, err := OpenWith(b.TempDir(), Options{Workers: workers})
 	if err != nil {
 		b.Fatal(err)
@@ -38,8 +50,13 @@ func benchViewFromStore(b *testing.B, emit string, workers int) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	res := mustExec(b, s, "COPY payments FROM STDIN (FORMAT csv)")
 	var sb strings.Builder
+	r := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&sb, "%d,%d,%s\n", (i*7919)%1000, i%1000, t0.Add(time.Duration(i)*time.Millisecond).Format("2006-01-02 15:04:05.000"))
+		k := (i * 7919) % max(keys, 1)
+		if keys == 0 {
+			k = r.IntN(1_000_000)
+		}
+		fmt.Fprintf(&sb, "%d,%d,%s\n", k, i%1000, t0.Add(time.Duration(i)*time.Millisecond).Format("2006-01-02 15:04:05.000"))
 		if sb.Len() > 1<<20 || i == n-1 {
 			if err := res.CopyIn.Write([]byte(sb.String())); err != nil {
 				b.Fatal(err)

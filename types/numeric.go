@@ -1,6 +1,8 @@
 package types
 
 import (
+	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -156,3 +158,70 @@ func DivNumeric(n, d *apd.Decimal) *apd.Decimal {
 	_, _ = DecCtx.WithPrecision(uint32(digits)).Quo(q, n, d)
 	return RoundScale(q, scale)
 }
+
+// DivInt64 is DivNumeric(n, d) of two integers, formatted, computed with
+// machine integers (a decimal division costs a hundred times more); ok
+// false when the quotient needs more than 64 bits (then use DivNumeric).
+func DivInt64(n, d int64) (string, bool) {
+	if d == 0 || n == math.MinInt64 || d == math.MinInt64 {
+		return "", false
+	}
+	neg := (n < 0) != (d < 0)
+	un, ud := uint64(n), uint64(d)
+	if n < 0 {
+		un = uint64(-n)
+	}
+	if d < 0 {
+		ud = uint64(-d)
+	}
+	// select_div_scale over integers (display scale 0)
+	weight := func(x uint64) (w, first int) {
+		if x == 0 {
+			return 0, 0
+		}
+		s := strconv.FormatUint(x, 10)
+		lead := (len(s)-1)%4 + 1
+		first, _ = strconv.Atoi(s[:lead])
+		return (len(s) - 1) / 4, first
+	}
+	w1, f1 := weight(un)
+	w2, f2 := weight(ud)
+	qweight := w1 - w2
+	if f1 <= f2 {
+		qweight--
+	}
+	scale := max(16-qweight*4, 0)
+	if scale > 19 {
+		return "", false
+	}
+	hi, lo := bits.Mul64(un, pow10[scale])
+	if hi >= ud {
+		return "", false
+	}
+	q, rem := bits.Div64(hi, lo, ud)
+	if rem >= ud-rem { // half away from zero
+		if q++; q == 0 {
+			return "", false
+		}
+	}
+	digits := strconv.FormatUint(q, 10)
+	if len(digits) <= scale {
+		digits = strings.Repeat("0", scale-len(digits)+1) + digits
+	}
+	out := digits
+	if scale > 0 {
+		out = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
+	}
+	if neg && q != 0 {
+		out = "-" + out
+	}
+	return out, true
+}
+
+var pow10 = func() (p [20]uint64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()

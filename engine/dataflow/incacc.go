@@ -205,6 +205,11 @@ func (s *sumIntInc) result(g int32) types.Datum {
 	}
 	switch {
 	case s.avg:
+		if s.big[g] == nil {
+			if q, ok := types.DivInt64(s.sums[g], s.cnt[g]); ok {
+				return types.DText(q)
+			}
+		}
 		return types.DText(types.FormatDecimal(types.DivNumeric(s.total(g), apd.New(s.cnt[g], 0))))
 	case s.big[g] != nil:
 		if s.out.Kind == types.Int64 {

@@ -310,6 +310,12 @@ func (s *sumIntAcc) result(ctx *expr.Ctx, n int) (arrow.Array, error) {
 		}
 		switch {
 		case s.avg:
+			if s.big[int32(g)] == nil {
+				if q, ok := types.DivInt64(s.sums[g], s.cnt[g]); ok {
+					types.AppendDatum(b, s.out, types.DText(q))
+					continue
+				}
+			}
 			sum := s.total(g)
 			types.AppendDatum(b, s.out, types.DText(types.FormatDecimal(types.DivNumeric(sum, apd.New(s.cnt[g], 0)))))
 		case s.out.Kind == types.Numeric:
