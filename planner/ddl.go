@@ -456,7 +456,8 @@ func (s *Session) createSink(ctx *expr.Ctx, st *pgsql.CreateSink) (*Result, erro
 	if err := checkConnector("sink", c, slices.Collect(maps.Keys(sinkConnectors))); err != nil {
 		return nil, err
 	}
-	if err := checkOptionKeys(catalog.KindSink, c+" sink", st.Options, []string{"connector"}, sinkConnectors[c]); err != nil {
+	// a sink runs a dataflow as a view does: the view's join options too
+	if err := checkOptionKeys(catalog.KindSink, c+" sink", st.Options, []string{"connector", "stream_joins", "table_joins"}, sinkConnectors[c]); err != nil {
 		return nil, err
 	}
 	o := &catalog.Object{Name: st.Name, Kind: catalog.KindSink, Options: st.Options, SQL: st.Text}

@@ -45,6 +45,20 @@ func TestSinkChecksumEqualsView(t *testing.T) {
 	}
 }
 
+// Every shipped query runs as its file has it (the end-to-end test
+// rewrites sinks into views to compare them with PostgreSQL).
+func TestNexmarkQueryFilesRun(t *testing.T) {
+	for _, q := range nexmark.Queries() {
+		res, err := RunNexmark(NexmarkRun{Query: q, Events: 5_000, Rate: 1000, Shards: 2, Dir: t.TempDir()}, false)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if res.Rows == 0 {
+			t.Errorf("%s: no rows from 5,000 events", q)
+		}
+	}
+}
+
 // BenchmarkNexmark runs every query over 1M events (streamsql bench
 // nexmark runs them over 10M, each in a process of its own).
 func BenchmarkNexmark(b *testing.B) {
