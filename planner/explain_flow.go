@@ -152,6 +152,9 @@ func (f *viewFlow) explain(name string, live bool) []string {
 				lines[len(lines)-1] += " (state dropped behind the watermarks)"
 			} else if ij.window {
 				lines[len(lines)-1] += " (window join: a window's rows dropped when the other stream's watermark reaches its end)"
+			} else if ij.wmCol != ij.tsCol {
+				lines[len(lines)-1] += fmt.Sprintf(" (bounded: left #%d - right #%d >= %dus, left #%d - right #%d <= %dus; a left row dropped when the right watermark passes its #%d, a right row when the left watermark passes its #%d)",
+					ij.tsCol[0], ij.wmCol[1], ij.lo, ij.wmCol[0], ij.tsCol[1], ij.hi, ij.tsCol[0], ij.tsCol[1])
 			} else {
 				lines[len(lines)-1] += fmt.Sprintf(" (interval: left.ts - right.ts in [%dus, %dus]; state dropped behind the watermarks)", ij.lo, ij.hi)
 			}

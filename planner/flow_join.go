@@ -357,6 +357,7 @@ type intervalJoin struct {
 	steps     []Node // on the second stream's side
 	// the time column of each side (in its rows) and the bound
 	tsCol  [2]int
+	wmCol  [2]int // the columns the watermarks are on (tsCol but for a bound by two left columns)
 	lo, hi int64
 	// watermarks of each side, from its stream's WATERMARK FOR
 	wmExpr [2]expr.Expr
@@ -425,14 +426,20 @@ func linearTime(e expr.Expr) (int, int64, bool) {
 	return 0, 0, false
 }
 
-// intervalBound finds L.ts - R.ts ∈ [lo, hi] among the residual's
-// conjuncts (columns: left's, then right's). nL is the left's width.
-func intervalBound(residual expr.Expr, nL int) (tsCol [2]int, lo, hi int64, ok bool) {
+// intervalBound finds L.a - R.b >= lo and L.c - R.d <= hi among the
+// residual's conjuncts (columns: left's, then right's; nL is the left's
+// width): L.ts - R.ts ∈ [lo, hi] when a = c and b = d, or a bound by two
+// columns of a side (R.t BETWEEN L.start AND L.end, Nexmark q4's bids
+// within an auction's life). A left row can match no future right row
+// once L.a - lo is below the right watermark (on R.b), a right row none
+// once R.d + hi is below the left one (on L.c): tsCol are the columns rows
+// expire by (a, d), wmCol those the watermarks must be on (c, b).
+func intervalBound(residual expr.Expr, nL int) (tsCol, wmCol [2]int, lo, hi int64, ok bool) {
 	if residual == nil {
-		return tsCol, 0, 0, false
+		return tsCol, wmCol, 0, 0, false
 	}
 	hasLo, hasHi := false, false
-	tsCol = [2]int{-1, -1}
+	var loCols, hiCols [2]int
 	for _, c := range conjuncts(residual) {
 		cmp, isCmp := c.(*expr.Compare)
 		if !isCmp {
@@ -461,27 +468,28 @@ func intervalBound(residual expr.Expr, nL int) (tsCol [2]int, lo, hi int64, ok b
 		if a >= nL || b < nL {
 			continue
 		}
-		if (tsCol[0] >= 0 && tsCol[0] != a) || (tsCol[1] >= 0 && tsCol[1] != b-nL) {
-			continue
-		}
 		d := cb - ca
+		cols := [2]int{a, b - nL}
 		switch op {
 		case expr.GE, expr.GT:
+			if hasLo && loCols != cols {
+				continue
+			}
 			if !hasLo || d > lo {
 				lo = d
 			}
-			hasLo = true
+			hasLo, loCols = true, cols
 		case expr.LE, expr.LT:
+			if hasHi && hiCols != cols {
+				continue
+			}
 			if !hasHi || d < hi {
 				hi = d
 			}
-			hasHi = true
-		default:
-			continue
+			hasHi, hiCols = true, cols
 		}
-		tsCol = [2]int{a, b - nL}
 	}
-	return tsCol, lo, hi, hasLo && hasHi
+	return [2]int{loCols[0], hiCols[1]}, [2]int{hiCols[0], loCols[1]}, lo, hi, hasLo && hasHi
 }
 
 // streamColumn maps column idx of the rows coming out of steps (filters
@@ -503,11 +511,12 @@ func streamColumn(steps []Node, idx int) (int, bool) {
 // a WATERMARK on both streams (on the bound's columns), with only filters
 // between each stream and the join.
 func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNode, steps [2][]Node) error {
-	tsCol, lo, hi, ok := intervalBound(x.Residual, len(x.Left.Columns()))
+	tsCol, wmCol, lo, hi, ok := intervalBound(x.Residual, len(x.Left.Columns()))
 	if x.AsOf != nil {
 		// the latest right row at or before each left row: the bound is
 		// the watermarks themselves
 		tsCol, ok = [2]int{x.AsOf.LeftTime, x.AsOf.RightTime}, true
+		wmCol = tsCol
 	}
 	var windowed bool
 	var timeCol [2]int // each stream's column the watermark must be on
@@ -521,9 +530,20 @@ func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNo
 		return cannot("a join of two streams keeps both sides forever unless it is bounded in time: add a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ... (an interval join), or join two windowed streams on window_start — or, if the streams are bounded or small enough, say so with CREATE MATERIALIZED VIEW ... WITH (stream_joins = 'unbounded')")
 	}
 	if !windowed {
-		timeCol = tsCol
+		timeCol = wmCol
 	}
-	ij := &intervalJoin{tsCol: tsCol, lo: lo, hi: hi, window: windowed, unbounded: unbounded}
+	if ok && f.unboundedJoins && x.AsOf == nil {
+		// bounded, but the streams have no watermarks to drop state by:
+		// kept whole, as the view allows
+		for side := 0; side < 2; side++ {
+			rel := scans[side].Rel
+			col, direct := streamColumn(steps[side], timeCol[side])
+			if !direct || rel.Watermark == nil || col >= len(rel.Columns) || rel.Columns[col].Name != rel.Watermark.Column {
+				unbounded = true
+			}
+		}
+	}
+	ij := &intervalJoin{tsCol: tsCol, wmCol: wmCol, lo: lo, hi: hi, window: windowed, unbounded: unbounded}
 	for side := 0; side < 2; side++ {
 		for _, st := range steps[side] {
 			_, isFilter := st.(*FilterNode)

@@ -74,8 +74,10 @@ type joinSide struct {
 	rows  int
 	// expiry by time (SetTimeColumn): a min-heap of (time, slot); an
 	// entry whose slot was freed since (gen moved on) is skipped
-	tsCol int
-	heap  []expEntry
+	tsCol    int
+	heap     []expEntry
+	fifo     []expEntry // entries queued in time order, read from fifoHead
+	fifoHead int
 }
 
 const noKey = -2
@@ -469,19 +471,52 @@ func (j *Join) evalResidual(ctx *expr.Ctx, cand arrow.RecordBatch) ([]bool, erro
 // Their output stays as it is. Time order makes it cost what it drops.
 func (j *Join) ExpireBelow(side int, limit int64) {
 	s := j.sides[side]
-	for len(s.heap) > 0 && s.heap[0].ts < limit {
-		e := s.pop()
+	for {
+		e, ok := s.popBelow(limit)
+		if !ok {
+			return
+		}
 		if sm := *s.meta.at(e.slot); sm.gen == e.gen && sm.n > 0 {
 			s.remove(e.slot)
 		}
 	}
 }
 
-func (s *joinSide) push(e expEntry) { s.heap = heapPush(s.heap, e, earlier) }
+// push queues a row for expiry. Rows mostly arrive in time order: those
+// not earlier than the last queued go to a FIFO (O(1) each way), the
+// others to the heap.
+func (s *joinSide) push(e expEntry) {
+	if n := len(s.fifo) - s.fifoHead; n == 0 || s.fifo[len(s.fifo)-1].ts <= e.ts {
+		s.fifo = append(s.fifo, e)
+		return
+	}
+	s.heap = heapPush(s.heap, e, earlier)
+}
 
-func (s *joinSide) pop() (e expEntry) {
-	s.heap, e = heapPop(s.heap, earlier)
-	return e
+// popBelow takes the earliest queued row if its time is below limit.
+func (s *joinSide) popBelow(limit int64) (expEntry, bool) {
+	inFIFO := s.fifoHead < len(s.fifo)
+	inHeap := len(s.heap) > 0
+	switch {
+	case inFIFO && (!inHeap || s.fifo[s.fifoHead].ts <= s.heap[0].ts):
+		e := s.fifo[s.fifoHead]
+		if e.ts >= limit {
+			return e, false
+		}
+		s.fifoHead++
+		if s.fifoHead == len(s.fifo) {
+			s.fifo, s.fifoHead = s.fifo[:0], 0
+		} else if s.fifoHead >= 4096 && 2*s.fifoHead >= len(s.fifo) {
+			s.fifo = append(s.fifo[:0], s.fifo[s.fifoHead:]...)
+			s.fifoHead = 0
+		}
+		return e, true
+	case inHeap && s.heap[0].ts < limit:
+		var e expEntry
+		s.heap, e = heapPop(s.heap, earlier)
+		return e, true
+	}
+	return expEntry{}, false
 }
 
 func earlier(a, b expEntry) bool { return a.ts < b.ts }
