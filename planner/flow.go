@@ -2068,6 +2068,25 @@ func neededColumns(pre []Node, agg *AggNode, post []Node, width int) []bool {
 			if !expr.Refs(x.Pred, add) {
 				return nil
 			}
+		case *topNStep:
+			// its input's columns (the row number is its own) and what it
+			// partitions and orders by
+			n := len(x.w.In.Columns())
+			for j := range need {
+				if j < n {
+					in[j] = true
+				}
+			}
+			for _, e := range x.op.Partition {
+				if !expr.Refs(e, add) {
+					return nil
+				}
+			}
+			for _, k := range x.op.Order {
+				if !expr.Refs(k.E, add) {
+					return nil
+				}
+			}
 		case *WindowTVFNode:
 			if x.Spec.Session {
 				return nil
