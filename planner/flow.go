@@ -317,6 +317,9 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 					f.keep[len(f.ts)-3], f.keep[len(f.ts)-2] = true, true
 				}
 			}
+			if ij := f.interval; ij != nil && ij.node != nil && f.sess == nil && len(f.stages) == 0 {
+				f.keep, ij.keep = f.neededJoinColumns()
+			}
 			f.planTopNExpiry()
 			return f, nil
 		case *JoinNode:
@@ -1115,9 +1118,13 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 			wg.Add(1)
 			go func(i int, sh *streamstore.Shard, from uint64) {
 				defer wg.Done()
+				ts, mask := f.ts, f.keep
+				if side, _ := f.sideOf(i); f.interval != nil && side == 1 {
+					ts, mask = f.interval.secondTs, f.interval.keep
+				}
 				var keep []bool
-				if f.keep != nil {
-					keep = f.keep[:len(f.ts)-3] // the stream's own columns, without _shard, _seq, _arrival
+				if mask != nil {
+					keep = mask[:len(ts)-3] // the stream's own columns, without _shard, _seq, _arrival
 				}
 				b, seqs, arrivals, next, err := sh.ReadColumns(memory.DefaultAllocator, from, max, keep)
 				if err != nil || b == nil {
@@ -1128,11 +1135,7 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 					}
 					return
 				}
-				ts := f.ts
-				if side, _ := f.sideOf(i); f.interval != nil && side == 1 {
-					ts = f.interval.secondTs
-				}
-				reads[i] = read{i, prune(withPositions(ts, b, sh.ID, seqs, arrivals), f.keep), next}
+				reads[i] = read{i, prune(withPositions(ts, b, sh.ID, seqs, arrivals), mask), next}
 				b.Release()
 			}(i, sh, f.positions[i])
 		}
@@ -2051,6 +2054,13 @@ func neededColumns(pre []Node, agg *AggNode, post []Node, width int) []bool {
 			need[i] = true
 		}
 	}
+	return traceNeeded(steps, need, width)
+}
+
+// traceNeeded maps the columns need of what steps (lowest first) output
+// back to the columns of their input (of width columns): a keep mask, or
+// nil for all (a step it cannot see through).
+func traceNeeded(steps []Node, need map[int]bool, width int) []bool {
 	for i := len(steps) - 1; i >= 0; i-- {
 		in := map[int]bool{}
 		add := func(j int) { in[j] = true }

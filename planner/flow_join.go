@@ -358,6 +358,8 @@ type intervalJoin struct {
 	// the time column of each side (in its rows) and the bound
 	tsCol  [2]int
 	wmCol  [2]int // the columns the watermarks are on (tsCol but for a bound by two left columns)
+	node   *JoinNode
+	keep   []bool // the second stream's columns the view reads (nil: all)
 	lo, hi int64
 	// watermarks of each side, from its stream's WATERMARK FOR
 	wmExpr [2]expr.Expr
@@ -543,7 +545,10 @@ func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNo
 			}
 		}
 	}
-	ij := &intervalJoin{tsCol: tsCol, wmCol: wmCol, lo: lo, hi: hi, window: windowed, unbounded: unbounded}
+	ij := &intervalJoin{tsCol: tsCol, wmCol: wmCol, lo: lo, hi: hi, window: windowed, unbounded: unbounded, node: x}
+	if x.AsOf != nil {
+		ij.node = nil // its time columns are not in the bound: no pruning
+	}
 	for side := 0; side < 2; side++ {
 		for _, st := range steps[side] {
 			_, isFilter := st.(*FilterNode)
@@ -598,6 +603,62 @@ func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNo
 	f.stream, f.rel, f.ts, f.srcSteps = first, scans[0].Rel, colTypes(scans[0].Cols), steps[0]
 	ij.second, ij.secondRel, ij.secondTs, ij.steps = second, scans[1].Rel, colTypes(scans[1].Cols), steps[1]
 	return nil
+}
+
+// neededJoinColumns works out which columns of each stream a join of two
+// streams reads: what the steps above it use, its keys, its condition,
+// its time columns and the watermarks' expressions (nil: all).
+func (f *viewFlow) neededJoinColumns() (left, right []bool) {
+	ij, x := f.interval, f.interval.node
+	nL, nR := len(x.Left.Columns()), len(x.Right.Columns())
+	out := neededColumns(f.pre, f.aggNode, f.post, nL+nR)
+	if out == nil {
+		return nil, nil
+	}
+	need := [2]map[int]bool{{}, {}}
+	for j, k := range out {
+		if k && j < nL {
+			need[0][j] = true
+		} else if k {
+			need[1][j-nL] = true
+		}
+	}
+	ok := true
+	for side, keys := range [2][]expr.Expr{x.LeftKeys, x.RightKeys} {
+		for _, k := range keys {
+			ok = ok && expr.Refs(k, func(j int) { need[side][j] = true })
+		}
+		need[side][ij.tsCol[side]], need[side][ij.wmCol[side]] = true, true
+	}
+	if x.Residual != nil {
+		ok = ok && expr.Refs(x.Residual, func(j int) {
+			if j < nL {
+				need[0][j] = true
+			} else {
+				need[1][j-nL] = true
+			}
+		})
+	}
+	if !ok {
+		return nil, nil
+	}
+	masks := [2][]bool{}
+	for side, steps := range [2][]Node{f.srcSteps, ij.steps} {
+		ts := f.ts
+		if side == 1 {
+			ts = ij.secondTs
+		}
+		m := traceNeeded(steps, need[side], len(ts))
+		if m == nil {
+			continue // this side reads all its columns
+		}
+		if e := ij.wmExpr[side]; e != nil && !expr.Refs(e, func(j int) { m[j] = true }) {
+			continue
+		}
+		m[len(ts)-3], m[len(ts)-2] = true, true // _shard, _seq: where a failed row is
+		masks[side] = m
+	}
+	return masks[0], masks[1]
 }
 
 // shards are every shard the flow reads: the stream's, then (interval
