@@ -203,15 +203,19 @@ func (f *viewFlow) explain(name string, live bool) []string {
 		}
 	}
 	if vj := f.vj; vj != nil {
-		j := vj.join
-		kind := [...]string{"Inner", "Left", "Right", "Full", "Semi", "Anti"}[j.Kind]
-		d := fmt.Sprintf("IncrementalJoin %s on [%s] = [%s]", kind, exprList(j.Keys[0]), exprList(j.Keys[1]))
-		if j.Residual != nil {
-			d += fmt.Sprintf(" filter %s", j.Residual)
-		}
-		d += " (of two materialized views: each side's changes joined with the other's rows)"
-		if live {
-			d += fmt.Sprintf(" rows=%d+%d", j.Rows(0), j.Rows(1))
+		// a union or join of two views: the second view's side one level
+		// below it, then the first's
+		d := "UnionAll (of two materialized views: each one's changes as they come)"
+		if j := vj.join; j != nil {
+			kind := [...]string{"Inner", "Left", "Right", "Full", "Semi", "Anti"}[j.Kind]
+			d = fmt.Sprintf("IncrementalJoin %s on [%s] = [%s]", kind, exprList(j.Keys[0]), exprList(j.Keys[1]))
+			if j.Residual != nil {
+				d += fmt.Sprintf(" filter %s", j.Residual)
+			}
+			d += " (of two materialized views: each side's changes joined with the other's rows)"
+			if live {
+				d += fmt.Sprintf(" rows=%d+%d", j.Rows(0), j.Rows(1))
+			}
 		}
 		add(d)
 		at := depth

@@ -349,8 +349,22 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			continue
 		case *WindowNode:
 			return nil, cannot("window functions over a stream are supported as top-N only: ROW_NUMBER() or RANK() OVER (PARTITION BY ... ORDER BY ...) <= n in an outer WHERE")
-		case *UnionNode, *SetOpNode:
-			return nil, cannot("UNION, INTERSECT and EXCEPT in continuous queries are not supported yet")
+		case *UnionNode:
+			if err := f.planViewUnion(db, x); err != nil {
+				return nil, err
+			}
+			// the steps above the union run on both views' changes
+			if aggNode != nil {
+				f.pre = steps
+			} else {
+				f.post = steps
+			}
+			steps = nil
+			f.joinAbove = true
+			n = x.Inputs[0]
+			continue
+		case *SetOpNode:
+			return nil, cannot("INTERSECT and EXCEPT in continuous queries are not supported yet")
 		case *DistinctOnNode:
 			top, below, err := distinctOnTopN(x)
 			if err != nil {

@@ -129,7 +129,7 @@ func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, *tableStage, 
 // a time (mu), so it sees each change of either side once, in order.
 type viewJoin struct {
 	mu    sync.Mutex
-	join  *dataflow.Join
+	join  *dataflow.Join // nil: a UNION ALL of the two views
 	other *viewFlow
 	rels  [2]*catalog.Object
 	steps []Node // the second side's steps between its view and the join
@@ -155,6 +155,38 @@ func (f *viewFlow) planViewJoin(db *DB, x *JoinNode, scans [2]*ScanNode, steps [
 	return nil
 }
 
+// planViewUnion plans UNION ALL of two materialized views (each through
+// filters and projections): each view's changes, through its side's
+// steps, are the union's changes. UNION (distinct) is an aggregate above.
+func (f *viewFlow) planViewUnion(db *DB, x *UnionNode) error {
+	if f.vj != nil || f.interval != nil || len(f.stages) > 0 || f.joinAbove || len(x.Inputs) != 2 {
+		return cannot("UNION ALL in a continuous query unites two materialized views and nothing else in the same view so far: make the other parts views of their own")
+	}
+	var scans [2]*ScanNode
+	var steps [2][]Node
+	for i, in := range x.Inputs {
+		n := in
+	walk:
+		for {
+			switch y := n.(type) {
+			case *FilterNode, *ProjectNode:
+				steps[i] = append([]Node{y}, steps[i]...)
+				n = y.Children()[0]
+			case *ScanNode:
+				scans[i] = y
+				break walk
+			default:
+				return cannot("UNION ALL in a continuous query unites materialized views (through filters and projections) so far: make each side a materialized view")
+			}
+		}
+		if scans[i].Rel == nil || scans[i].Rel.Kind != catalog.KindMaterializedView || db.flow(scans[i].Rel.Name) == nil {
+			return cannot("UNION ALL in a continuous query unites materialized views maintained incrementally so far: make each side a materialized view")
+		}
+	}
+	f.vj = &viewJoin{other: db.flow(scans[1].Rel.Name), rels: [2]*catalog.Object{scans[0].Rel, scans[1].Rel}, steps: steps[1]}
+	return nil
+}
+
 // applyFrom applies a change of parent p: for a join of two views, on the
 // side (or, joined with itself, both sides) p feeds.
 func (f *viewFlow) applyFrom(p *viewFlow, ctx *expr.Ctx, b arrow.RecordBatch, weights []int64) error {
@@ -172,6 +204,13 @@ func (f *viewFlow) applyFrom(p *viewFlow, ctx *expr.Ctx, b arrow.RecordBatch, we
 		m, err := runSteps(ctx, steps, &dataflow.Msg{Kind: dataflow.MsgData, Batch: b, Weights: weights}, nil)
 		if err != nil {
 			return err
+		}
+		if vj.join == nil {
+			// a union: the side's changes are the union's
+			if err := f.applyMsg(ctx, m); err != nil {
+				return err
+			}
+			continue
 		}
 		out, err := vj.join.Process(ctx, side, m)
 		m.Release()
