@@ -97,11 +97,14 @@ func (w *aggWorker) run() {
 			}
 			w.err = nil
 			w.agg.Begin()
+			// the count first: whoever has the reply may read it
+			w.groups.Store(int64(w.agg.Groups()))
 			job.reply <- res
 		case workExpire:
-			job.reply <- aggResult{rows: w.agg.ExpireWindows(job.wm)}
+			rows := w.agg.ExpireWindows(job.wm)
+			w.groups.Store(int64(w.agg.Groups()))
+			job.reply <- aggResult{rows: rows}
 		}
-		w.groups.Store(int64(w.agg.Groups()))
 	}
 }
 
