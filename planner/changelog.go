@@ -78,12 +78,7 @@ func (f *viewFlow) openChangelog(db *DB, o *catalog.Object) error {
 // suppressed reports whether f's changes are already in its changelog:
 // its source is replaying what the last run processed.
 func (f *viewFlow) suppressed() bool {
-	for _, r := range f.roots() {
-		if r.replaying.Load() {
-			return true
-		}
-	}
-	return false
+	return f.anyRoot(func(r *viewFlow) bool { return r.replaying.Load() })
 }
 
 // bufferChangesLocked queues a batch's consolidated changes for the

@@ -484,12 +484,8 @@ func (c *CopyIn) record(final bool) (int, string, []*string, error) {
 
 // encodingError reports the first bad UTF-8 sequence of a record.
 func (c *CopyIn) encodingError(b []byte) error {
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n <= 1 {
-			return sqlerr.As(types.InvalidEncoding(string(b[i:]))).WithWhere(fmt.Sprintf("COPY %s, line %d", c.table.Name, c.line+1))
-		}
-		i += n
+	if err := types.CheckText(string(b)); err != nil {
+		return sqlerr.As(err).WithWhere(c.where(c.line+1, ""))
 	}
 	return nil
 }

@@ -1320,12 +1320,16 @@ func (f *viewFlow) noteCaughtUpLocked() {
 // flow reading the stream) has read everything its source held when it
 // started.
 func (f *viewFlow) isCaughtUp() bool {
-	for _, r := range f.roots() {
-		if !r.caughtUp.Load() {
-			return false
-		}
+	return !f.anyRoot(func(r *viewFlow) bool { return !r.caughtUp.Load() })
+}
+
+// anyRoot reports whether pred holds for one of f's roots (see roots),
+// without making their list: it runs for every batch.
+func (f *viewFlow) anyRoot(pred func(*viewFlow) bool) bool {
+	if f.parent == nil {
+		return pred(f)
 	}
-	return true
+	return f.parent.anyRoot(pred) || (f.vj != nil && f.vj.other.anyRoot(pred))
 }
 
 // roots are the flows reading the streams f is built on: f itself, its

@@ -533,6 +533,13 @@ func intervalBound(residual expr.Expr, nL int) (tsCol, wmCol [2]int, lo, hi int6
 	return [2]int{loCols[0], hiCols[1]}, [2]int{hiCols[0], loCols[1]}, lo, hi, hasLo && hasHi
 }
 
+// watermarkOn reports whether column col of what steps output is the
+// stream rel's own WATERMARK column.
+func watermarkOn(rel *catalog.Object, steps []Node, col int) bool {
+	c, direct := streamColumn(steps, col)
+	return direct && rel.Watermark != nil && c < len(rel.Columns) && rel.Columns[c].Name == rel.Watermark.Column
+}
+
 // streamColumn maps column idx of the rows coming out of steps (filters
 // and projections, lowest first) to the stream's column it is, if it is one.
 func streamColumn(steps []Node, idx int) (int, bool) {
@@ -577,9 +584,7 @@ func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNo
 		// bounded, but the streams have no watermarks to drop state by:
 		// kept whole, as the view allows
 		for side := 0; side < 2; side++ {
-			rel := scans[side].Rel
-			col, direct := streamColumn(steps[side], timeCol[side])
-			if !direct || rel.Watermark == nil || col >= len(rel.Columns) || rel.Columns[col].Name != rel.Watermark.Column {
+			if !watermarkOn(scans[side].Rel, steps[side], timeCol[side]) {
 				unbounded = true
 			}
 		}
@@ -601,8 +606,7 @@ func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNo
 		if unbounded {
 			continue // no watermark needed: nothing is ever dropped
 		}
-		col, direct := streamColumn(steps[side], timeCol[side])
-		if !direct || rel.Watermark == nil || col >= len(rel.Columns) || rel.Columns[col].Name != rel.Watermark.Column {
+		if !watermarkOn(rel, steps[side], timeCol[side]) {
 			return cannot("an interval join needs a WATERMARK on both streams, on the columns the time bound compares (%s has none on that column)", rel.Name)
 		}
 		e, err := watermarkExpr(b, rel)

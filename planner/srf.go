@@ -259,11 +259,7 @@ func srfEval(ctx *expr.Ctx, name string, t types.T, argT []types.T, args []types
 			what := "call " + name + " on"
 			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "cannot %s a non-object", what)
 		}
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		expr.SortJSONKeys(keys)
+		keys := types.JSONKeys(obj)
 		for _, k := range keys {
 			switch {
 			case strings.HasSuffix(name, "_keys"):

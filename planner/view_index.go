@@ -35,11 +35,16 @@ func (f *viewFlow) indexAddLocked(vr *viewRow) {
 	}
 	vr.pos = make([]int32, len(f.indexes))
 	for i, ix := range f.indexes {
-		f.keyBuf = f.indexKey(ix, vr, f.keyBuf)
-		l := ix.rows[string(f.keyBuf)]
-		vr.pos[i] = int32(len(l))
-		ix.rows[string(f.keyBuf)] = append(l, vr)
+		f.insertLocked(ix, i, vr)
 	}
+}
+
+// insertLocked adds vr to index ix, the view's i-th.
+func (f *viewFlow) insertLocked(ix *viewIndex, i int, vr *viewRow) {
+	f.keyBuf = f.indexKey(ix, vr, f.keyBuf)
+	l := ix.rows[string(f.keyBuf)]
+	vr.pos[i] = int32(len(l))
+	ix.rows[string(f.keyBuf)] = append(l, vr)
 }
 
 // indexRemoveLocked takes a row out of every index; callers hold f.mu.
@@ -76,10 +81,7 @@ func (f *viewFlow) indexOnLocked(col int) *viewIndex {
 	at := len(f.indexes) - 1
 	for _, vr := range f.rows {
 		vr.pos = append(vr.pos, 0)
-		f.keyBuf = f.indexKey(ix, vr, f.keyBuf)
-		l := ix.rows[string(f.keyBuf)]
-		vr.pos[at] = int32(len(l))
-		ix.rows[string(f.keyBuf)] = append(l, vr)
+		f.insertLocked(ix, at, vr)
 	}
 	return ix
 }

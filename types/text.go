@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -328,12 +329,7 @@ func writeJSONB(b *strings.Builder, v any) {
 		}
 		b.WriteByte(']')
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		// jsonb orders keys by length, then bytewise.
-		sortJSONKeys(keys)
+		keys := JSONKeys(x)
 		b.WriteByte('{')
 		for i, k := range keys {
 			if i > 0 {
@@ -348,16 +344,20 @@ func writeJSONB(b *strings.Builder, v any) {
 	}
 }
 
-func sortJSONKeys(keys []string) {
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0; j-- {
-			a, c := keys[j-1], keys[j]
-			if len(a) < len(c) || (len(a) == len(c) && a <= c) {
-				break
-			}
-			keys[j-1], keys[j] = c, a
-		}
+// JSONKeys are an object's keys in jsonb's order: by length, then
+// bytewise.
+func JSONKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return strings.Compare(a, b)
+	})
+	return keys
 }
 
 // FormatText renders d of type t in PostgreSQL's text output format.

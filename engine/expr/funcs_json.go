@@ -2,7 +2,6 @@ package expr
 
 import (
 	"encoding/json"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -609,11 +608,7 @@ func jsonPretty(b *strings.Builder, v any, indent string) {
 			b.WriteString("{\n" + indent + "}")
 			return
 		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		SortJSONKeys(keys)
+		keys := types.JSONKeys(x)
 		b.WriteString("{\n")
 		for i, k := range keys {
 			b.WriteString(indent + step + types.JSONText(k) + ": ")
@@ -642,16 +637,6 @@ func jsonPretty(b *strings.Builder, v any, indent string) {
 	default:
 		b.WriteString(types.JSONText(v))
 	}
-}
-
-// SortJSONKeys orders keys as jsonb stores them: by length, then bytewise.
-func SortJSONKeys(keys []string) {
-	sort.Slice(keys, func(i, j int) bool {
-		if len(keys[i]) != len(keys[j]) {
-			return len(keys[i]) < len(keys[j])
-		}
-		return keys[i] < keys[j]
-	})
 }
 
 func init() {
