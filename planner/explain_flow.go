@@ -246,11 +246,7 @@ func (f *viewFlow) explain(name string, live bool) []string {
 func (f *viewFlow) rowCount() int64 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	var n int64
-	for _, r := range f.rows {
-		n += r.n
-	}
-	return n
+	return f.rows.Count()
 }
 
 // watermarkNote describes a stream's watermark for EXPLAIN.

@@ -2,7 +2,6 @@ package planner
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -112,10 +111,9 @@ type viewFlow struct {
 	groups    int   // aggregate groups held (state size)
 
 	mu        sync.RWMutex
-	rows      map[string]*viewRow
-	indexes   []*viewIndex // on columns point reads asked for (view_index.go)
-	keyBuf    []byte
-	epoch     uint64 // batches applied
+	// the view's rows, with point indexes on the columns reads asked
+	// for (view_index.go)
+	rows      *dataflow.Arrangement
 	positions []uint64
 	progress  chan struct{} // closed and replaced whenever positions advance or changes are logged
 	err       error
@@ -145,15 +143,6 @@ type viewFlow struct {
 	catchupTo, catchupFrom []uint64
 	catchupTbl             int64 // table changes queued when it started
 	caughtUp               atomic.Bool
-}
-
-type viewRow struct {
-	d   []types.Datum
-	n   int64
-	pos []int32 // its place in each of the view's indexes (view_index.go)
-	// the batch (epoch) that last changed the row, and its change's index
-	epoch  uint64
-	change int
 }
 
 // notIncremental says why a query has no incremental shape.
@@ -930,7 +919,7 @@ func (f *viewFlow) closeWindows(ctx *expr.Ctx) error {
 func (f *viewFlow) start(db *DB, name string) {
 	f.name = name
 	f.parallelize(db)
-	f.rows = map[string]*viewRow{}
+	f.rows = dataflow.NewArrangement(f.outTs)
 	f.progress = make(chan struct{})
 	f.ectx = &expr.Ctx{Go: context.Background(), Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db}, RowError: f.rowErrorHandler()}
 	if err := f.prime(f.ectx); err != nil {
@@ -1068,17 +1057,12 @@ func (f *viewFlow) attachTo(db *DB, parent *viewFlow) {
 		f.fail(parent.err)
 		return
 	}
-	rows := make([][]types.Datum, 0, len(parent.rows))
-	weights := make([]int64, 0, len(parent.rows))
-	for _, r := range parent.rows {
-		rows, weights = append(rows, r.d), append(weights, r.n)
-	}
-	if len(rows) == 0 {
+	b, weights := parent.rows.Contents()
+	if b == nil {
 		return
 	}
-	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(ctx.Mem, parent.outTs, rows), Weights: weights}
-	err := f.applyFrom(parent, ctx, m.Batch, m.Weights)
-	m.Release()
+	err := f.applyFrom(parent, ctx, b, weights)
+	b.Release()
 	if err != nil {
 		f.fail(err)
 	}
@@ -1578,64 +1562,18 @@ func (f *viewFlow) applyLocked(m *dataflow.Msg) {
 		f.sink.add(m)
 		return
 	}
-	var key []byte
 	// changes are consolidated for subscribers and the changelog, when
-	// there are any: each row remembers its change of this batch, and rows
-	// whose count drops to zero are removed only at the end, so a row
-	// retracted and added back in one batch is one change (of 0)
+	// there are any: a row retracted and added back in one batch is no
+	// change
 	consolidate := len(f.subs) > 0 || (f.clog != nil && !f.suppressed())
-	f.epoch++
-	var changes []change
-	var zeroed []string
-	n := int(m.Batch.NumRows())
-	row := make([]types.Datum, len(f.outTs)) // scratch: copied for new rows only
-	for r := 0; r < n; r++ {
-		key = key[:0]
-		for c := range row {
-			row[c] = types.DatumAt(m.Batch.Column(c), r)
-			key = appendRowKey(key, f.outTs[c], row[c])
+	cs := f.rows.Apply(m.Batch, m.Weights, consolidate)
+	if m.Batch.NumRows() > 0 {
+		changes := make([]change, len(cs))
+		for i, c := range cs {
+			changes[i] = change{row: c.Row, diff: c.Diff}
 		}
-		vr := f.rows[string(key)]
-		if vr == nil {
-			vr = &viewRow{d: append([]types.Datum(nil), row...)}
-			f.rows[string(key)] = vr
-			f.indexAddLocked(vr)
-		}
-		w := m.Weight(r)
-		vr.n += w
-		if vr.n == 0 {
-			zeroed = append(zeroed, string(key))
-		}
-		if consolidate {
-			if vr.epoch != f.epoch {
-				vr.epoch, vr.change = f.epoch, len(changes)
-				changes = append(changes, change{row: vr.d})
-			}
-			changes[vr.change].diff += w
-		}
-	}
-	for _, k := range zeroed {
-		if vr := f.rows[k]; vr != nil && vr.n == 0 {
-			f.indexRemoveLocked(vr)
-			delete(f.rows, k)
-		}
-	}
-	if n > 0 {
 		f.logChangesLocked(changes)
 	}
-}
-
-// appendRowKey encodes a value for the view's map of rows: a retraction
-// comes from the operator that emitted the row, so it carries the same
-// bytes, and numerics are taken as they are spelled (normalising them,
-// as AppendKey does for grouping, costs a decimal parse per value).
-func appendRowKey(buf []byte, t types.T, d types.Datum) []byte {
-	if t.Kind == types.Numeric && !d.Null {
-		buf = append(buf, 1)
-		buf = binary.AppendUvarint(buf, uint64(len(d.S)))
-		return append(buf, d.S...)
-	}
-	return exec.AppendKey(buf, t, d)
 }
 
 // runSteps applies stateless filters and projections to a changelog
@@ -1763,16 +1701,7 @@ func (f *viewFlow) snapshot(mem memory.Allocator) ([]arrow.RecordBatch, error) {
 	if f.err != nil {
 		return nil, sqlerr.New(sqlerr.InternalError, "materialized view %q failed: %v", f.name, f.err)
 	}
-	var rows [][]types.Datum
-	for _, r := range f.rows {
-		for i := int64(0); i < r.n; i++ {
-			rows = append(rows, r.d)
-		}
-	}
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	return []arrow.RecordBatch{expr.BatchFromRows(mem, f.outTs, rows)}, nil
+	return f.rows.Snapshot(), nil
 }
 
 // waitFor blocks until every shard has been processed up to target.

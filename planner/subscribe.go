@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -193,14 +192,8 @@ func (f *viewFlow) attach(opts subscribeOpts, ts []types.T) (*subscription, erro
 		s.bl = bl
 	}
 	if opts.snapshot {
-		keys := make([]string, 0, len(f.rows))
-		for k := range f.rows {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			r := f.rows[k]
-			s.snap = append(s.snap, change{ts: f.lastTS, diff: r.n, row: r.d})
+		for _, r := range f.rows.Sorted() {
+			s.snap = append(s.snap, change{ts: f.lastTS, diff: r.Diff, row: r.Row})
 		}
 	}
 	if f.subs == nil {

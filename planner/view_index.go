@@ -1,108 +1,30 @@
 package planner
 
 // Point reads of a materialized view: SELECT ... FROM v WHERE col = value
-// looks the rows up in an index on col instead of copying every row of
-// the view. An index is made the first time a query asks for one (from
-// the rows there are then) and kept up to date with every change after;
-// each row knows its place in each index, so taking it out costs O(1).
+// looks the rows up in an index on col of the view's arrangement instead
+// of copying every row of the view. An index is made the first time a
+// query asks for one (from the rows there are then) and kept up to date
+// with every change after.
 
 import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
 )
 
-// maxViewIndexes bounds the columns a view keeps indexes on.
-const maxViewIndexes = 4
-
-// viewIndex maps the encoded value of one column to the rows holding it.
-type viewIndex struct {
-	col  int
-	rows map[string][]*viewRow
-}
-
-func (f *viewFlow) indexKey(ix *viewIndex, vr *viewRow, buf []byte) []byte {
-	return exec.AppendKey(buf[:0], f.outTs[ix.col], vr.d[ix.col])
-}
-
-// indexAddLocked puts a new row in every index; callers hold f.mu.
-func (f *viewFlow) indexAddLocked(vr *viewRow) {
-	if len(f.indexes) == 0 {
-		return
-	}
-	vr.pos = make([]int32, len(f.indexes))
-	for i, ix := range f.indexes {
-		f.insertLocked(ix, i, vr)
-	}
-}
-
-// insertLocked adds vr to index ix, the view's i-th.
-func (f *viewFlow) insertLocked(ix *viewIndex, i int, vr *viewRow) {
-	f.keyBuf = f.indexKey(ix, vr, f.keyBuf)
-	l := ix.rows[string(f.keyBuf)]
-	vr.pos[i] = int32(len(l))
-	ix.rows[string(f.keyBuf)] = append(l, vr)
-}
-
-// indexRemoveLocked takes a row out of every index; callers hold f.mu.
-func (f *viewFlow) indexRemoveLocked(vr *viewRow) {
-	for i, ix := range f.indexes {
-		f.keyBuf = f.indexKey(ix, vr, f.keyBuf)
-		l := ix.rows[string(f.keyBuf)]
-		at := vr.pos[i]
-		last := l[len(l)-1]
-		l[at], last.pos[i] = last, at
-		l[len(l)-1] = nil
-		if l = l[:len(l)-1]; len(l) == 0 {
-			delete(ix.rows, string(f.keyBuf))
-		} else {
-			ix.rows[string(f.keyBuf)] = l
-		}
-	}
-}
-
-// indexOnLocked returns the index on col, making it from the view's rows
-// when there is none (nil past maxViewIndexes); callers hold f.mu for
-// writing.
-func (f *viewFlow) indexOnLocked(col int) *viewIndex {
-	for _, ix := range f.indexes {
-		if ix.col == col {
-			return ix
-		}
-	}
-	if len(f.indexes) >= maxViewIndexes {
-		return nil
-	}
-	ix := &viewIndex{col: col, rows: make(map[string][]*viewRow, len(f.rows))}
-	f.indexes = append(f.indexes, ix)
-	at := len(f.indexes) - 1
-	for _, vr := range f.rows {
-		vr.pos = append(vr.pos, 0)
-		f.insertLocked(ix, at, vr)
-	}
-	return ix
-}
-
 // lookup returns the view's rows whose column col equals d (ok false when
 // the view keeps no index on col and cannot make one).
 func (f *viewFlow) lookup(mem memory.Allocator, col int, d types.Datum) (batches []arrow.RecordBatch, ok bool, err error) {
 	f.mu.RLock()
-	var ix *viewIndex
-	for _, x := range f.indexes {
-		if x.col == col {
-			ix = x
-		}
-	}
-	if ix == nil {
+	if !f.rows.HasIndex(col) {
 		// the first read by this column makes its index
 		f.mu.RUnlock()
 		f.mu.Lock()
-		ix = f.indexOnLocked(col)
+		made := f.rows.AddIndex(col)
 		f.mu.Unlock()
-		if ix == nil {
+		if !made {
 			return nil, false, nil
 		}
 		f.mu.RLock()
@@ -111,19 +33,11 @@ func (f *viewFlow) lookup(mem memory.Allocator, col int, d types.Datum) (batches
 	if f.err != nil {
 		return nil, true, sqlerr.New(sqlerr.InternalError, "materialized view %q failed: %v", f.name, f.err)
 	}
-	if d.Null {
-		return nil, true, nil // = NULL is never true
+	b, ok := f.rows.Lookup(col, d)
+	if !ok || b == nil {
+		return nil, ok, nil
 	}
-	var rows [][]types.Datum
-	for _, vr := range ix.rows[string(exec.AppendKey(nil, f.outTs[col], d))] {
-		for i := int64(0); i < vr.n; i++ {
-			rows = append(rows, vr.d)
-		}
-	}
-	if len(rows) == 0 {
-		return nil, true, nil
-	}
-	return []arrow.RecordBatch{expr.BatchFromRows(mem, f.outTs, rows)}, true, nil
+	return []arrow.RecordBatch{b}, true, nil
 }
 
 // pointLookup finds in a filter over a view a column compared for
