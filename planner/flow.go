@@ -95,7 +95,11 @@ type viewFlow struct {
 	// column is a column of the stream's rows
 	sessOnScan bool
 	post       []Node // stateless steps above it, innermost first
-	outTs      []types.T
+	// the steps compiled into the engine's operators, one per step
+	// (compile): what runs
+	preOps, postOps, srcOps dataflow.Chain
+	windowOp                *dataflow.Windows // f.window's, closed by the watermark
+	outTs                   []types.T
 
 	// windows closed by the watermark (when the stream has one and the
 	// view groups by a window)
@@ -110,7 +114,7 @@ type viewFlow struct {
 	late      int64 // rows dropped because their windows had closed
 	groups    int   // aggregate groups held (state size)
 
-	mu        sync.RWMutex
+	mu sync.RWMutex
 	// the view's rows, with point indexes on the columns reads asked
 	// for (view_index.go)
 	rows      *dataflow.Arrangement
@@ -690,9 +694,10 @@ func (f *viewFlow) planSession(agg *AggNode, at int) {
 	for _, a := range agg.Aggs {
 		outTs = append(outTs, a.T)
 	}
+	aboveOps := compileSteps(above)
 	compute := func(ctx *expr.Ctx, b arrow.RecordBatch) ([][]types.Datum, error) {
 		b.Retain()
-		m, err := runSteps(ctx, above, &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}, nil)
+		m, err := aboveOps.Run(ctx, &dataflow.Msg{Kind: dataflow.MsgData, Batch: b})
 		if err != nil {
 			return nil, err
 		}
@@ -891,7 +896,9 @@ func (f *viewFlow) closeWindows(ctx *expr.Ctx) error {
 	if !ok || stale {
 		return nil
 	}
-	f.window.Spec.ClosedBefore, f.window.Spec.HasClosed = wm, true
+	if f.windowOp != nil { // (a SESSION window's operator closes its own)
+		f.windowOp.CloseBefore(wm)
+	}
 	var final [][]types.Datum
 	var ts []types.T
 	groups := 0
@@ -919,6 +926,7 @@ func (f *viewFlow) closeWindows(ctx *expr.Ctx) error {
 func (f *viewFlow) start(db *DB, name string) {
 	f.name = name
 	f.parallelize(db)
+	f.compile()
 	f.rows = dataflow.NewArrangement(f.outTs)
 	f.progress = make(chan struct{})
 	f.ectx = &expr.Ctx{Go: context.Background(), Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db}, RowError: f.rowErrorHandler()}
@@ -986,7 +994,7 @@ func (f *viewFlow) prime(ctx *expr.Ctx) error {
 	for i, st := range f.post {
 		if m != nil {
 			var err error
-			if m, err = runSteps(ctx, f.post[i:i+1], m, nil); err != nil {
+			if m, err = f.postOps[i:i+1].Run(ctx, m); err != nil {
 				return err
 			}
 		}
@@ -1414,7 +1422,9 @@ func (f *viewFlow) absorb(ctx *expr.Ctx, b arrow.RecordBatch) error {
 			return err
 		}
 	}
-	m, err = runSteps(ctx, f.pre, m, &late)
+	before := f.preOps.Late()
+	m, err = f.preOps.Run(ctx, m)
+	late += f.preOps.Late() - before
 	if err != nil {
 		return err
 	}
@@ -1463,7 +1473,7 @@ func (f *viewFlow) apply(ctx *expr.Ctx, b arrow.RecordBatch, weights []int64) er
 // fromStream runs the stream's rows through the steps below the joins
 // and the table joins.
 func (f *viewFlow) fromStream(ctx *expr.Ctx, m *dataflow.Msg) (*dataflow.Msg, error) {
-	m, err := runSteps(ctx, f.srcSteps, m, nil)
+	m, err := f.srcOps.Run(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -1471,8 +1481,8 @@ func (f *viewFlow) fromStream(ctx *expr.Ctx, m *dataflow.Msg) (*dataflow.Msg, er
 }
 
 // throughJoin runs one side's changes through its steps and the join.
-func (f *viewFlow) throughJoin(ctx *expr.Ctx, side int, steps []Node, m *dataflow.Msg) (*dataflow.Msg, error) {
-	m, err := runSteps(ctx, steps, m, nil)
+func (f *viewFlow) throughJoin(ctx *expr.Ctx, side int, steps dataflow.Chain, m *dataflow.Msg) (*dataflow.Msg, error) {
+	m, err := steps.Run(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -1488,7 +1498,10 @@ func (f *viewFlow) applyMsg(ctx *expr.Ctx, m *dataflow.Msg) error {
 	if f.agg != nil || f.sess != nil {
 		var err error
 		var late int64
-		if m, err = runSteps(ctx, f.pre, m, &late); err != nil {
+		before := f.preOps.Late()
+		m, err = f.preOps.Run(ctx, m)
+		late += f.preOps.Late() - before
+		if err != nil {
 			return err
 		}
 		var out *dataflow.Msg
@@ -1523,7 +1536,7 @@ func (f *viewFlow) applyMsg(ctx *expr.Ctx, m *dataflow.Msg) error {
 // emit runs a changelog through the steps above the aggregate and applies
 // it to the view's rows.
 func (f *viewFlow) emit(ctx *expr.Ctx, m *dataflow.Msg) error {
-	m, err := runSteps(ctx, f.post, m, nil)
+	m, err := f.postOps.Run(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -1576,100 +1589,45 @@ func (f *viewFlow) applyLocked(m *dataflow.Msg) {
 	}
 }
 
-// runSteps applies stateless filters and projections to a changelog
-// message, keeping each row's weight with it.
-func runSteps(ctx *expr.Ctx, steps []Node, m *dataflow.Msg, late *int64) (*dataflow.Msg, error) {
-	for _, s := range steps {
-		switch x := s.(type) {
+// compileSteps makes the engine's operator of each step, in order.
+func compileSteps(steps []Node) dataflow.Chain {
+	ops := make(dataflow.Chain, len(steps))
+	for i, st := range steps {
+		switch x := st.(type) {
 		case *FilterNode:
-			v, err := x.Pred.Eval(ctx, m.Batch)
-			if err != nil && ctx.RowError != nil && dataflow.RowErrorsOf(err) {
-				if m, err = dataflow.DropFailing(ctx, m, exprColumns(x.In.Columns()), func(b arrow.RecordBatch) error {
-					v, err := x.Pred.Eval(ctx, b)
-					v.Release()
-					return err
-				}); err == nil {
-					v, err = x.Pred.Eval(ctx, m.Batch)
-				}
-			}
-			if err != nil {
-				if m != nil {
-					m.Release()
-				}
-				return nil, err
-			}
-			n := int(m.Batch.NumRows())
-			var sel []int
-			if v.IsScalar() {
-				if !v.D.Null && v.D.I != 0 {
-					for i := 0; i < n; i++ {
-						sel = append(sel, i)
-					}
-				}
-			} else {
-				sel = exec.Selection(v.Arr, n)
-			}
-			v.Release()
-			out := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.Take(ctx.Mem, m.Batch, sel)}
-			if m.Weights != nil {
-				out.Weights = make([]int64, len(sel))
-				for k, i := range sel {
-					out.Weights[k] = m.Weights[i]
-				}
-			}
-			m.Release()
-			m = out
+			ops[i] = &dataflow.Filter{Pred: x.Pred, In: exprColumns(x.In.Columns())}
 		case *ProjectNode:
-			b, err := exec.ProjectBatch(ctx, m.Batch, x.Exprs, colTypes(x.Cols))
-			if err != nil && ctx.RowError != nil && dataflow.RowErrorsOf(err) {
-				if m, err = dataflow.DropFailing(ctx, m, exprColumns(x.In.Columns()), func(in arrow.RecordBatch) error {
-					b, err := exec.ProjectBatch(ctx, in, x.Exprs, colTypes(x.Cols))
-					if err == nil {
-						b.Release()
-					}
-					return err
-				}); err == nil {
-					b, err = exec.ProjectBatch(ctx, m.Batch, x.Exprs, colTypes(x.Cols))
-				}
-			}
-			if m != nil {
-				m.Release()
-			}
-			if err != nil {
-				return nil, err
-			}
-			m = &dataflow.Msg{Kind: dataflow.MsgData, Batch: b, Weights: m.Weights}
+			ops[i] = &dataflow.Project{Exprs: x.Exprs, Types: colTypes(x.Cols), In: exprColumns(x.In.Columns())}
 		case *topNStep:
-			out, err := x.op.Process(ctx, m)
-			m.Release()
-			if err != nil {
-				return nil, err
-			}
-			m = out
+			ops[i] = x.op
 		case *aggStep:
-			out, err := x.op.Process(ctx, m)
-			m.Release()
-			if err != nil {
-				return nil, err
-			}
-			m = out
+			ops[i] = x.op
 		case *WindowTVFNode:
-			b, rows, dropped := dataflow.AssignWindowsLate(ctx, m.Batch, x.Spec, colTypes(x.Cols))
-			if late != nil {
-				*late += int64(dropped)
-			}
-			out := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b, Weights: m.Weights}
-			if m.Weights != nil && rows != nil {
-				out.Weights = make([]int64, len(rows))
-				for k, r := range rows {
-					out.Weights[k] = m.Weights[r]
-				}
-			}
-			m.Release()
-			m = out
+			ops[i] = &dataflow.Windows{Spec: x.Spec, Types: colTypes(x.Cols)}
+		default:
+			panic(fmt.Sprintf("planner: %T is not a streaming step", st))
 		}
 	}
-	return m, nil
+	return ops
+}
+
+// compile makes the engine's operators of every step list of the flow.
+func (f *viewFlow) compile() {
+	f.preOps, f.postOps, f.srcOps = compileSteps(f.pre), compileSteps(f.post), compileSteps(f.srcSteps)
+	for i, st := range f.pre {
+		if st == f.window {
+			f.windowOp = f.preOps[i].(*dataflow.Windows)
+		}
+	}
+	for _, st := range f.stages {
+		st.beforeOps, st.tblOps = compileSteps(st.before), compileSteps(st.tblSteps)
+	}
+	if f.vj != nil {
+		f.vj.ops = compileSteps(f.vj.steps)
+	}
+	if f.interval != nil {
+		f.interval.ops = compileSteps(f.interval.steps)
+	}
 }
 
 // withPositions adds a shard read's _shard, _seq and _arrival columns.

@@ -39,10 +39,12 @@ type tableStage struct {
 	tbl        *catalog.Object
 	tblTs      []types.T
 	tblSteps   []Node
-	before     []Node        // steps between the stage below and this one
-	queue      []tableChange // guarded by the flow's tblMu
-	unwatch    func()
-	lookup     bool // WITH (table_joins = 'lookup'): table changes revise nothing
+	before     []Node // steps between the stage below and this one
+	// the steps compiled (viewFlow.compile)
+	tblOps, beforeOps dataflow.Chain
+	queue             []tableChange // guarded by the flow's tblMu
+	unwatch           func()
+	lookup            bool // WITH (table_joins = 'lookup'): table changes revise nothing
 }
 
 // planJoin plans a join under a view: one side must read a stream (it
@@ -133,6 +135,7 @@ type viewJoin struct {
 	other *viewFlow
 	rels  [2]*catalog.Object
 	steps []Node // the second side's steps between its view and the join
+	ops   dataflow.Chain
 }
 
 // planViewJoin plans a join of two materialized views, maintained: a
@@ -196,12 +199,12 @@ func (f *viewFlow) applyFrom(p *viewFlow, ctx *expr.Ctx, b arrow.RecordBatch, we
 	}
 	vj.mu.Lock()
 	defer vj.mu.Unlock()
-	for side, steps := range [2][]Node{f.srcSteps, vj.steps} {
+	for side, steps := range [2]dataflow.Chain{f.srcOps, vj.ops} {
 		if (side == 0 && p != f.parent) || (side == 1 && p != vj.other) {
 			continue
 		}
 		b.Retain()
-		m, err := runSteps(ctx, steps, &dataflow.Msg{Kind: dataflow.MsgData, Batch: b, Weights: weights}, nil)
+		m, err := steps.Run(ctx, &dataflow.Msg{Kind: dataflow.MsgData, Batch: b, Weights: weights})
 		if err != nil {
 			return err
 		}
@@ -268,7 +271,7 @@ func (f *viewFlow) throughStages(ctx *expr.Ctx, m *dataflow.Msg, from int) (*dat
 		st := f.stages[i]
 		var err error
 		if i > 0 {
-			if m, err = runSteps(ctx, st.before, m, nil); err != nil {
+			if m, err = st.beforeOps.Run(ctx, m); err != nil {
 				return nil, err
 			}
 		}
@@ -368,7 +371,7 @@ func (f *viewFlow) drainTables(ctx *expr.Ctx) (int, error) {
 			}
 		}
 		m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(memory.DefaultAllocator, st.tblTs, rows), Weights: weights}
-		if m, err = runSteps(ctx, st.tblSteps, m, nil); err != nil {
+		if m, err = st.tblOps.Run(ctx, m); err != nil {
 			continue
 		}
 		out, perr := st.join.Process(ctx, 1-st.streamSide, m)
@@ -394,6 +397,7 @@ type intervalJoin struct {
 	secondRel *catalog.Object
 	secondTs  []types.T
 	steps     []Node // on the second stream's side
+	ops       dataflow.Chain
 	// the time column of each side (in its rows) and the bound
 	tsCol  [2]int
 	wmCol  [2]int // the columns the watermarks are on (tsCol but for a bound by two left columns)
@@ -739,15 +743,15 @@ func (f *viewFlow) applyInterval(ctx *expr.Ctx, shard int, b arrow.RecordBatch) 
 		}
 		v.Release()
 	}
-	steps := f.srcSteps
+	steps := f.srcOps
 	if side == 1 {
-		steps = ij.steps
+		steps = ij.ops
 	}
 	b.Retain()
 	out, err := f.throughJoin(ctx, side, steps, &dataflow.Msg{Kind: dataflow.MsgData, Batch: b})
 	if err == nil && len(f.stages) > 0 {
 		// the joined rows go on to the tables joined with them
-		if out, err = runSteps(ctx, f.stages[0].before, out, nil); err == nil {
+		if out, err = f.stages[0].beforeOps.Run(ctx, out); err == nil {
 			out, err = f.throughStages(ctx, out, 0)
 		}
 	}

@@ -25,6 +25,35 @@ type WindowSpec struct {
 	HasClosed    bool
 }
 
+// Windows is the streaming operator of TUMBLE and HOP: AssignWindowsLate
+// over each changelog batch, weights following their rows. CloseBefore
+// drops the windows the watermark has closed from then on.
+type Windows struct {
+	Spec  WindowSpec
+	Types []types.T // the output's columns
+	late  int64
+}
+
+func (w *Windows) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
+	b, rows, dropped := AssignWindowsLate(ctx, m.Batch, w.Spec, w.Types)
+	w.late += int64(dropped)
+	out := &Msg{Kind: MsgData, Batch: b, Weights: m.Weights}
+	if m.Weights != nil && rows != nil {
+		out.Weights = make([]int64, len(rows))
+		for k, r := range rows {
+			out.Weights[k] = m.Weights[r]
+		}
+	}
+	return out, nil
+}
+
+// CloseBefore makes windows that end at or before wm closed: rows only in
+// them are late.
+func (w *Windows) CloseBefore(wm int64) { w.Spec.ClosedBefore, w.Spec.HasClosed = wm, true }
+
+// Late is the rows dropped because all their windows had closed.
+func (w *Windows) Late() int64 { return w.late }
+
 var errInfiniteWindow = sqlerr.New(sqlerr.DatetimeFieldOverflow, "timestamp out of range: an infinite time is in no window")
 
 // AssignWindows returns b with window_start and window_end columns added:
