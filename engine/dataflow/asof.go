@@ -265,3 +265,16 @@ func (o *AsOfJoinOp) Next(ctx *expr.Ctx) (arrow.RecordBatch, error) {
 		out.Release()
 	}
 }
+
+// sameRow reports whether two rows hold the same values, spelled alike.
+func sameRow(ts []types.T, x, y []types.Datum) bool {
+	for i, t := range ts {
+		if x[i].Null != y[i].Null {
+			return false
+		}
+		if !x[i].Null && (types.Compare(t, x[i], y[i]) != 0 || x[i].S != y[i].S) {
+			return false
+		}
+	}
+	return true
+}

@@ -68,33 +68,46 @@ func (s *colStore) alloc() int32 {
 		return slot
 	}
 	slot := s.n
-	s.n++
-	for i := range s.cols {
-		c := &s.cols[i]
-		switch storeClass(c.t) {
-		case classInt:
-			c.i64.push()
-		case classFloat:
-			c.f64.push()
-		case classStr:
-			c.str.push()
-		case classIv:
-			c.iv.push()
-		}
-		if c.null != nil {
-			c.null.push()
-		}
-	}
+	s.grow(slot + 1)
 	return slot
 }
 
-// release frees a slot (its strings are dropped for the collector).
-func (s *colStore) release(slot int32) {
+// grow makes slots 0..n-1 exist, for a store whose slots are numbered by
+// its owner (an aggregate's group ids) rather than handed out by alloc.
+func (s *colStore) grow(n int32) {
+	for s.n < n {
+		s.n++
+		for i := range s.cols {
+			c := &s.cols[i]
+			switch storeClass(c.t) {
+			case classInt:
+				c.i64.push()
+			case classFloat:
+				c.f64.push()
+			case classStr:
+				c.str.push()
+			case classIv:
+				c.iv.push()
+			}
+			if c.null != nil {
+				c.null.push()
+			}
+		}
+	}
+}
+
+// clearStrings drops a slot's strings, for the collector.
+func (s *colStore) clearStrings(slot int32) {
 	for i := range s.cols {
 		if c := &s.cols[i]; storeClass(c.t) == classStr {
 			*c.str.at(slot) = ""
 		}
 	}
+}
+
+// release frees a slot (its strings are dropped for the collector).
+func (s *colStore) release(slot int32) {
+	s.clearStrings(slot)
 	s.free = append(s.free, slot)
 }
 

@@ -2,6 +2,7 @@ package dataflow
 
 import (
 	"container/heap"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/streamsql/streamsql/engine/exec"
@@ -32,9 +33,12 @@ type IncAgg struct {
 	outTypes []types.T
 	tab      groupTable
 	accs     []incAccum
-	rows     []int64         // sum of weights, by group id
-	keyRows  [][]types.Datum // key values, by group id
-	last     [][]types.Datum // last emitted output row, by group id (nil: none)
+	rows     []int64 // sum of weights, by group id
+	// by group id, column by column: the key values, and the last
+	// emitted output row (when hasLast)
+	keyVals  *colStore
+	last     *colStore
+	hasLast  []bool
 	alive    []bool
 	live     int
 	ends     map[int64][]int32 // window end → groups (when grouped by a window)
@@ -84,6 +88,7 @@ func NewIncAgg(keys []expr.Expr, aggs []exec.AggSpec, opts IncAggOptions) (*IncA
 		a.outTypes = append(a.outTypes, s.T)
 	}
 	a.tab = newGroupTable(a.keyTypes)
+	a.keyVals, a.last = newColStore(a.keyTypes), newColStore(a.outTypes)
 	return a, nil
 }
 
@@ -228,10 +233,10 @@ func (a *IncAgg) End(ctx *expr.Ctx) (*Msg, error) {
 			}
 			continue
 		}
-		old := a.last[g]
+		old := a.hasLast[g]
 		if a.rows[g] == 0 {
-			if old != nil {
-				out, weights = append(out, old), append(weights, -1)
+			if old {
+				out, weights = append(out, a.last.row(g)), append(weights, -1)
 			}
 			a.removeGroup(g)
 			if len(a.Keys) == 0 && !a.emptyOut {
@@ -244,25 +249,27 @@ func (a *IncAgg) End(ctx *expr.Ctx) (*Msg, error) {
 		start := len(arena)
 		arena = a.appendResult(arena, g)
 		now := arena[start:len(arena):len(arena)]
-		if old != nil && sameRow(a.outTypes, old, now) {
+		if old && a.sameAsLast(g, now) {
 			continue
 		}
-		if old == nil && a.emptyOut {
+		if !old && a.emptyOut {
 			// a global aggregate's first row replaces its row over nothing
 			a.emptyOut = false
 			out, weights = append(out, a.emptyRow()), append(weights, -1)
 		}
-		if old != nil {
+		if old {
 			// the stored row is overwritten below: emit a copy
 			at := len(arena)
-			arena = append(arena, old...)
+			for ci := range a.outTypes {
+				arena = append(arena, a.last.datum(ci, g))
+			}
 			out, weights = append(out, arena[at:len(arena):len(arena)]), append(weights, -1)
 		}
 		out, weights = append(out, now), append(weights, 1)
-		if old == nil {
-			a.last[g] = make([]types.Datum, width)
+		for ci, d := range now {
+			a.last.setDatum(ci, g, d)
 		}
-		copy(a.last[g], now)
+		a.hasLast[g] = true
 	}
 	return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, a.outTypes, out), Weights: weights}, nil
 }
@@ -273,26 +280,28 @@ func (a *IncAgg) added(g int32, keys []expr.Value, row int) {
 	if len(a.rows) < n {
 		n = max(n, 2*len(a.rows))
 		a.rows = growTo(a.rows, n)
-		a.keyRows = growTo(a.keyRows, n)
-		a.last = growTo(a.last, n)
+		a.keyVals.grow(int32(n))
+		a.last.grow(int32(n))
+		a.hasLast = growTo(a.hasLast, n)
 		a.alive = growTo(a.alive, n)
 		a.stamp = growTo(a.stamp, n)
 		for _, acc := range a.accs {
 			acc.grow(n)
 		}
 	}
-	key := make([]types.Datum, len(keys))
 	for i, k := range keys {
-		key[i] = k.At(row)
+		d := k.At(row)
+		d.S = strings.Clone(d.S) // not the batch's buffer
+		a.keyVals.setDatum(i, g, d)
 	}
-	a.keyRows[g], a.rows[g], a.last[g], a.alive[g] = key, 0, nil, true
+	a.rows[g], a.hasLast[g], a.alive[g] = 0, false, true
 	a.stamp[g] = 0
 	for _, acc := range a.accs {
 		acc.reset(g)
 	}
 	a.live++
 	if a.opts.HasWindow {
-		if d := key[a.opts.WindowKey]; !d.Null {
+		if d := a.keyVals.datum(a.opts.WindowKey, g); !d.Null {
 			end := d.I + a.opts.WindowAdd
 			if _, ok := a.ends[end]; !ok {
 				heap.Push(&a.endHeap, end)
@@ -304,25 +313,31 @@ func (a *IncAgg) added(g int32, keys []expr.Value, row int) {
 
 func (a *IncAgg) removeGroup(g int32) {
 	a.tab.remove(g)
-	a.keyRows[g], a.last[g], a.alive[g] = nil, nil, false
+	a.keyVals.clearStrings(g)
+	a.last.clearStrings(g)
+	a.hasLast[g], a.alive[g] = false, false
 	a.live--
 }
 
 // appendResult appends group g's output row.
 func (a *IncAgg) appendResult(dst []types.Datum, g int32) []types.Datum {
-	dst = append(dst, a.keyRows[g]...)
+	for ci := range a.keyTypes {
+		dst = append(dst, a.keyVals.datum(ci, g))
+	}
 	for _, acc := range a.accs {
 		dst = append(dst, acc.result(g))
 	}
 	return dst
 }
 
-func sameRow(ts []types.T, x, y []types.Datum) bool {
-	for i, t := range ts {
-		if x[i].Null != y[i].Null {
+// sameAsLast reports whether row is group g's last emitted row.
+func (a *IncAgg) sameAsLast(g int32, row []types.Datum) bool {
+	for ci, t := range a.outTypes {
+		x, y := a.last.datum(ci, g), row[ci]
+		if x.Null != y.Null {
 			return false
 		}
-		if !x[i].Null && (types.Compare(t, x[i], y[i]) != 0 || x[i].S != y[i].S) {
+		if !x.Null && (types.Compare(t, x, y) != 0 || x.S != y.S) {
 			return false
 		}
 	}
@@ -341,7 +356,7 @@ func (a *IncAgg) ExpireWindows(wm int64) [][]types.Datum {
 			if !a.alive[g] {
 				continue
 			}
-			if k := a.keyRows[g][a.opts.WindowKey]; k.Null || k.I+a.opts.WindowAdd != end {
+			if k := a.keyVals.datum(a.opts.WindowKey, g); k.Null || k.I+a.opts.WindowAdd != end {
 				continue // the id was reused by another window's group
 			}
 			if a.rows[g] > 0 && a.opts.Quiet {

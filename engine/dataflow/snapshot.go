@@ -190,14 +190,14 @@ func (a *IncAgg) Snapshot() ([]byte, error) {
 		if !alive {
 			continue
 		}
-		w.row(a.keyTypes, a.keyRows[g]...)
+		w.row(a.keyTypes, a.keyVals.row(int32(g))...)
 		hasLast := int64(0)
-		if a.last[g] != nil {
+		if a.hasLast[g] {
 			hasLast = 1
 		}
 		w.row(tInts2, types.DInt(a.rows[g]), types.DInt(hasLast))
-		if a.last[g] != nil {
-			w.row(a.outTypes, a.last[g]...)
+		if a.hasLast[g] {
+			w.row(a.outTypes, a.last.row(int32(g))...)
 		}
 		for _, acc := range a.accs {
 			acc.(snapshotter).save(w, int32(g))
@@ -238,7 +238,13 @@ func (a *IncAgg) Restore(ctx *expr.Ctx, p []byte) error {
 		var gids [1]int32
 		a.tab.assign(vals, 1, gids[:], func(g int32, row int) { a.added(g, vals, row) })
 		g := gids[0]
-		a.rows[g], a.last[g] = meta[0].I, last
+		a.rows[g] = meta[0].I
+		if last != nil {
+			for ci, d := range last {
+				a.last.setDatum(ci, g, d)
+			}
+			a.hasLast[g] = true
+		}
 		for _, acc := range a.accs {
 			acc.(snapshotter).load(r, g)
 		}
