@@ -98,6 +98,19 @@ func (f *viewFlow) explain(name string, live bool) []string {
 		head += fmt.Sprintf(" rows=%d subscribers=%d", f.rowCount(), st.subs)
 	}
 	lines := []string{head}
+	if f.graph != nil {
+		var note func(op any) string
+		if live {
+			note = graphNote
+		}
+		for i, l := range f.graph.g.Describe(note) {
+			if i == 0 {
+				l = "-> " + l
+			}
+			lines = append(lines, "  "+l)
+		}
+		return lines
+	}
 	depth := 0
 	add := func(s string) {
 		depth++
@@ -255,4 +268,17 @@ func watermarkNote(rel *catalog.Object) string {
 		return ""
 	}
 	return fmt.Sprintf(" watermark=(%s)", rel.Watermark.Expr)
+}
+
+// graphNote is an operator's live state for EXPLAIN.
+func graphNote(op any) string {
+	switch x := op.(type) {
+	case *dataflow.IncAgg:
+		return fmt.Sprintf(" groups=%d", x.Groups())
+	case *dataflow.Join:
+		return fmt.Sprintf(" rows=%d+%d", x.Rows(0), x.Rows(1))
+	case *dataflow.TopN:
+		return fmt.Sprintf(" rows=%d", x.Rows())
+	}
+	return ""
 }

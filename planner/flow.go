@@ -134,6 +134,9 @@ type viewFlow struct {
 	endErr error
 	reads  []string  // the catalog objects a subscription's own flow reads
 	vj     *viewJoin // a join of two materialized views (flow_join.go)
+	// a query of no fixed shape, compiled into a dataflow graph
+	// (flow_graph.go): all of its operators are there
+	graph *graphPlan
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -149,8 +152,12 @@ type viewFlow struct {
 	caughtUp               atomic.Bool
 }
 
-// notIncremental says why a query has no incremental shape.
-type notIncremental struct{ reason string }
+// notIncremental says why a query has no incremental shape; shape: none
+// of the fixed flow shapes fits, but a dataflow graph may.
+type notIncremental struct {
+	reason string
+	shape  bool
+}
 
 func (e *notIncremental) Error() string { return e.reason }
 
@@ -158,9 +165,25 @@ func cannot(format string, args ...any) error {
 	return &notIncremental{reason: fmt.Sprintf(format, args...)}
 }
 
-// planFlow recognises an incremental shape in a view's plan. When it has
-// none the error is a *notIncremental saying why.
+// beyondShapes is cannot for a query no fixed flow shape fits.
+func beyondShapes(format string, args ...any) error {
+	return &notIncremental{reason: fmt.Sprintf(format, args...), shape: true}
+}
+
+// planFlow plans a view's incremental maintenance: as one of the fixed
+// flow shapes (planShape), or else as a dataflow graph (planGraph). When
+// neither can run it the error is a *notIncremental saying why.
 func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error) {
+	f, err := planShape(db, b, node, o)
+	var ni *notIncremental
+	if errors.As(err, &ni) && ni.shape {
+		return planGraph(db, b, node, o)
+	}
+	return f, err
+}
+
+// planShape recognises a fixed incremental shape in a view's plan.
+func planShape(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error) {
 	f := &viewFlow{endKey: -1, startKey: -1, eowc: o.Options["emit"] == "on window close"}
 	switch mode := o.Options["stream_joins"]; mode {
 	case "", "bounded":
@@ -198,7 +221,7 @@ func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error
 			continue
 		case *AggNode:
 			if f.joinAbove {
-				return nil, cannot("an aggregate below a join in a continuous query: make it a materialized view and join that")
+				return nil, beyondShapes("an aggregate below a join in a continuous query: make it a materialized view and join that")
 			}
 			if aggNode != nil {
 				// a level above: the outer aggregate runs over the
@@ -886,6 +909,9 @@ func (f *viewFlow) nextEnd(wm int64) int64 {
 // closeWindows expires the groups whose windows the watermark passed; in
 // EMIT ON WINDOW CLOSE mode their final rows go to the view now.
 func (f *viewFlow) closeWindows(ctx *expr.Ctx) error {
+	if f.graph != nil {
+		return f.graphWatermarks(ctx, time.Now())
+	}
 	if f.wms == nil {
 		return nil
 	}
@@ -987,6 +1013,9 @@ func (f *viewFlow) start(db *DB, name string) {
 // have over no input, as PostgreSQL's: SELECT count(*), sum(x) FROM s is
 // one row, 0 and NULL, before s has any.
 func (f *viewFlow) prime(ctx *expr.Ctx) error {
+	if f.graph != nil {
+		return f.graph.prime(ctx)
+	}
 	var m *dataflow.Msg
 	if a, ok := f.agg.(*dataflow.IncAgg); ok && f.sess == nil {
 		m = a.Initial(ctx)
@@ -1127,6 +1156,9 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 				ts, mask := f.ts, f.keep
 				if side, _ := f.sideOf(i); f.interval != nil && side == 1 {
 					ts, mask = f.interval.secondTs, f.interval.keep
+				} else if f.graph != nil {
+					src, _ := f.graph.sourceOf(i)
+					ts = f.graph.srcs[src].ts
 				}
 				var keep []bool
 				if mask != nil {
@@ -1202,7 +1234,9 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 		}
 		for k, r := range round {
 			var err error
-			if f.interval != nil {
+			if f.graph != nil {
+				err = f.applyGraph(ectx, r.shard, r.batch)
+			} else if f.interval != nil {
 				err = f.applyInterval(ectx, r.shard, r.batch)
 			} else {
 				err = f.applyBatch(ectx, r.shard, r.batch)
@@ -1242,7 +1276,7 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 			continue
 		}
 		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(f.tblWake)})
-		if f.wms != nil {
+		if f.wms != nil || (f.graph != nil && f.graph.usesWM) {
 			// idle shards stop holding the watermark back after a while
 			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(time.After(watermarkIdle / 2))})
 		}

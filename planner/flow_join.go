@@ -103,14 +103,14 @@ func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, *tableStage, 
 		streamSide = 1
 	case kinds[0] == catalog.KindStream && kinds[1] == catalog.KindStream:
 		if f.interval != nil {
-			return nil, nil, cannot("one join of two streams per view: make the inner join a materialized view of its own")
+			return nil, nil, beyondShapes("one join of two streams per view: make the inner join a materialized view of its own")
 		}
 		if err := f.planInterval(db, b, x, scans, tblSteps); err != nil {
 			return nil, nil, err
 		}
 		return scans[0], nil, nil
 	default:
-		return nil, nil, cannot("joins in continuous queries are supported between a stream (or a materialized view) and a table, and between two streams bounded in time, so far")
+		return nil, nil, beyondShapes("joins in continuous queries are supported between a stream (or a materialized view) and a table, and between two streams bounded in time, so far")
 	}
 	tableSide := 1 - streamSide
 	j, err := dataflow.NewJoin(x.Kind, x.LeftKeys, x.RightKeys, x.Residual, colTypes(x.Left.Columns()), colTypes(x.Right.Columns()))
@@ -143,7 +143,7 @@ type viewJoin struct {
 // rows are its state, so the join keeps no more than the two views hold).
 func (f *viewFlow) planViewJoin(db *DB, x *JoinNode, scans [2]*ScanNode, steps [2][]Node) error {
 	if f.vj != nil || f.interval != nil || len(f.stages) > 0 {
-		return cannot("a join of two materialized views joins nothing else in the same view so far: make one side a view of its own")
+		return beyondShapes("a join of two materialized views joins nothing else in the same view so far: make one side a view of its own")
 	}
 	other := db.flow(scans[1].Rel.Name)
 	if other == nil || db.flow(scans[0].Rel.Name) == nil {
@@ -163,7 +163,7 @@ func (f *viewFlow) planViewJoin(db *DB, x *JoinNode, scans [2]*ScanNode, steps [
 // steps, are the union's changes. UNION (distinct) is an aggregate above.
 func (f *viewFlow) planViewUnion(db *DB, x *UnionNode) error {
 	if f.vj != nil || f.interval != nil || len(f.stages) > 0 || f.joinAbove || len(x.Inputs) != 2 {
-		return cannot("UNION ALL in a continuous query unites two materialized views and nothing else in the same view so far: make the other parts views of their own")
+		return beyondShapes("UNION ALL in a continuous query unites two materialized views and nothing else in the same view so far: make the other parts views of their own")
 	}
 	var scans [2]*ScanNode
 	var steps [2][]Node
@@ -179,8 +179,11 @@ func (f *viewFlow) planViewUnion(db *DB, x *UnionNode) error {
 				scans[i] = y
 				break walk
 			default:
-				return cannot("UNION ALL in a continuous query unites materialized views (through filters and projections) so far: make each side a materialized view")
+				return beyondShapes("UNION ALL in a continuous query unites materialized views (through filters and projections) so far: make each side a materialized view")
 			}
+		}
+		if scans[i].Rel != nil && scans[i].Rel.Kind == catalog.KindStream {
+			return beyondShapes("UNION ALL of streams is a dataflow graph")
 		}
 		if scans[i].Rel == nil || scans[i].Rel.Kind != catalog.KindMaterializedView || db.flow(scans[i].Rel.Name) == nil {
 			return cannot("UNION ALL in a continuous query unites materialized views maintained incrementally so far: make each side a materialized view")
@@ -603,7 +606,7 @@ func (f *viewFlow) planInterval(db *DB, b *binder, x *JoinNode, scans [2]*ScanNo
 			_, isProject := st.(*ProjectNode)
 			_, isWindow := st.(*WindowTVFNode)
 			if !isFilter && !(isProject && !windowed) && !(isWindow && windowed) {
-				return cannot("a join of two streams supports only filters and projections (and, for a window join, the window) between each stream and the join")
+				return beyondShapes("a join of two streams supports only filters and projections (and, for a window join, the window) between each stream and the join")
 			}
 		}
 		rel := scans[side].Rel
@@ -711,6 +714,13 @@ func (f *viewFlow) neededJoinColumns() (left, right []bool) {
 // shards are every shard the flow reads: the stream's, then (interval
 // join) the second stream's.
 func (f *viewFlow) shards() []*streamstore.Shard {
+	if f.graph != nil {
+		var out []*streamstore.Shard
+		for _, s := range f.graph.srcs {
+			out = append(out, s.stream.Shards()...)
+		}
+		return out
+	}
 	if f.interval == nil {
 		return f.stream.Shards()
 	}

@@ -505,6 +505,15 @@ func TestSubscribeJoinOfViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cancel(); rs.Close() }()
+	checkUSDRevisions(t, c, rs)
+}
+
+// checkUSDRevisions follows a subscription to the BTC payments of
+// 00:00:20 (2 BTC from de) joined with the minute's price (100): a new
+// price revises the joined row, a new payment adds one.
+func checkUSDRevisions(t *testing.T, c *pgx.Conn, rs pgx.Rows) {
+	t.Helper()
+	ctx := context.Background()
 	if snap := readChanges(t, rs, 1); snap[0].diff != 1 || snap[0].row != "de 2026-01-01 00:00:00 +0000 UTC 200" {
 		t.Fatalf("snapshot: %+v", snap)
 	}
@@ -523,4 +532,34 @@ func TestSubscribeJoinOfViews(t *testing.T) {
 	if ins := readChanges(t, rs, 1); ins[0].diff != 1 || ins[0].row != "fr 2026-01-01 00:00:00 +0000 UTC 150" {
 		t.Fatalf("payment: %+v", ins)
 	}
+}
+
+// A join of two windowed aggregates in one view (a dataflow graph, not a
+// join of two views) is subscribable: a change on either side reaches
+// the subscriber as the revision of the joined row.
+func TestSubscribeJoinOfAggregatesInOneView(t *testing.T) {
+	s := startServer(t)
+	c := s.connect(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		"CREATE STREAM pay (country TEXT, btc DOUBLE PRECISION, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)",
+		"CREATE STREAM px (price DOUBLE PRECISION, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)",
+		`CREATE MATERIALIZED VIEW usd AS SELECT p.country, p.window_start AS m, p.btc * q.price AS usd
+		 FROM (SELECT country, window_start, sum(btc) AS btc FROM TUMBLE(pay, ts, INTERVAL '1' MINUTE) GROUP BY 1, 2) p
+		 JOIN (SELECT window_start, max(price) AS price FROM TUMBLE(px, ts, INTERVAL '1' MINUTE) GROUP BY 1) q ON p.window_start = q.window_start`,
+		"INSERT INTO px VALUES (100, '2026-01-01 00:00:10')",
+		"INSERT INTO pay VALUES ('de', 2, '2026-01-01 00:00:20')",
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	sc := s.connect(t)
+	sctx, cancel := context.WithCancel(ctx)
+	rs, err := sc.Query(sctx, "SUBSCRIBE TO usd", pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); rs.Close() }()
+	checkUSDRevisions(t, c, rs)
 }

@@ -36,13 +36,13 @@ type IncAgg struct {
 	rows     []int64 // sum of weights, by group id
 	// by group id, column by column: the key values, and the last
 	// emitted output row (when hasLast)
-	keyVals  *colStore
-	last     *colStore
-	hasLast  []bool
-	alive    []bool
-	live     int
-	ends     map[int64][]int32 // window end → groups (when grouped by a window)
-	endHeap  int64Heap
+	keyVals *colStore
+	last    *colStore
+	hasLast []bool
+	alive   []bool
+	live    int
+	ends    map[int64][]int32 // window end → groups (when grouped by a window)
+	endHeap int64Heap
 	// emptyOut: a global aggregate's row over no input is in the output
 	emptyOut bool
 

@@ -1,0 +1,526 @@
+package planner
+
+// A continuous query that none of the fixed flow shapes fits — several
+// joins of streams, an aggregate below a join, a union of streams, joins
+// of aggregates — is compiled into a dataflow graph of the engine's
+// operators (dataflow.Graph): each plan node becomes an operator reading
+// the operators of its inputs, each stream read becomes a source, and the
+// graph's output is the view's changelog.
+//
+// Event time is followed column by column at plan time: a column is
+// bounded when every change still to come holds a value at least some
+// sources' watermarks (each plus an offset) — a stream's WATERMARK
+// column, what projections, windows, aggregate keys and joins make of it.
+// Operators that can drop state register on the bound of the column they
+// drop it by: a window assignment closes windows, an aggregate frees the
+// groups of windows (or times) passed, a top-N its partitions, and a join
+// each side's rows that no future row of the other side can match — an
+// interval join by its time bound, a join on window_start or another
+// time column by that column. A join bounded in neither way keeps both
+// sides, and needs WITH (stream_joins = 'unbounded').
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/engine/dataflow"
+	"github.com/streamsql/streamsql/engine/exec"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/sources/streamstore"
+	"github.com/streamsql/streamsql/types"
+)
+
+// graphSource is one stream a graph flow reads.
+type graphSource struct {
+	rel    *catalog.Object
+	stream *streamstore.Stream
+	ts     []types.T
+	node   int // its node in the graph
+	first  int // its first shard's index in the flow's shards()
+	// the watermark: its expression over the stream's columns, its
+	// tracker, and the column it is on (-1: the stream has none)
+	wmExpr expr.Expr
+	wms    *dataflow.Watermarks
+	wmCol  int
+}
+
+// gout is what a plan node compiles to: the graph node producing its
+// rows, the event-time bound of each of its columns (nil: none), and
+// whether it only ever inserts.
+type gout struct {
+	node       int
+	time       []dataflow.WMBound
+	appendOnly bool
+}
+
+// graphPlan compiles one view's plan.
+type graphPlan struct {
+	db   *DB
+	b    *binder
+	f    *viewFlow
+	g    *dataflow.Graph
+	srcs []*graphSource
+	// the global aggregates: their row over no input goes out at the start
+	globals []graphGlobal
+	// watermarks: some operator drops state or windows by them
+	usesWM bool
+}
+
+type graphGlobal struct {
+	node int
+	agg  *dataflow.IncAgg
+}
+
+// planGraph compiles a view's plan into a dataflow graph.
+func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error) {
+	f := &viewFlow{endKey: -1, startKey: -1}
+	if o.Options["emit"] == "on window close" {
+		return nil, cannot("EMIT ON WINDOW CLOSE in a view with several joins, unions or an aggregate below a join is not supported yet")
+	}
+	f.unboundedJoins = o.Options["stream_joins"] == "unbounded"
+	p := &graphPlan{db: db, b: b, f: f, g: dataflow.NewGraph()}
+	out, err := p.compile(node)
+	if err != nil {
+		return nil, err
+	}
+	p.g.SetOutput(out.node)
+	first := p.srcs[0]
+	f.graph = p
+	f.stream, f.rel, f.ts = first.stream, first.rel, first.ts
+	f.outTs = colTypes(visible(node.Columns()))
+	shard := 0
+	for _, s := range p.srcs {
+		s.first = shard
+		shard += len(s.stream.Shards())
+	}
+	p.g.Out = func(ctx *expr.Ctx, m *dataflow.Msg) error { return f.emit(ctx, m.Share()) }
+	return f, nil
+}
+
+// compile compiles n and what is below it.
+func (p *graphPlan) compile(n Node) (gout, error) {
+	switch x := n.(type) {
+	case *ScanNode:
+		return p.scan(x)
+	case *FilterNode:
+		if top, below := topNOf(x); top != nil {
+			return p.steps(top, below)
+		}
+		return p.steps([]Node{x}, x.In)
+	case *ProjectNode:
+		return p.steps([]Node{x}, x.In)
+	case *WindowTVFNode:
+		if x.Spec.Session {
+			return gout{}, cannot("SESSION windows in a view with several joins or unions are not supported yet: make the sessions a materialized view of their own")
+		}
+		return p.steps([]Node{x}, x.In)
+	case *LimitNode, *SortNode:
+		top, below, err := orderLimitOf(x)
+		if err != nil {
+			return gout{}, err
+		}
+		return p.steps(top, below)
+	case *DistinctOnNode:
+		top, below, err := distinctOnTopN(x)
+		if err != nil {
+			return gout{}, err
+		}
+		return p.steps(top, below)
+	case *AggNode:
+		return p.aggregate(x)
+	case *JoinNode:
+		return p.join(x)
+	case *UnionNode:
+		return p.union(x)
+	case *WindowNode:
+		return gout{}, cannot("window functions over a stream are supported as top-N only: ROW_NUMBER() or RANK() OVER (PARTITION BY ... ORDER BY ...) <= n in an outer WHERE")
+	case *SetOpNode:
+		return gout{}, cannot("INTERSECT and EXCEPT in continuous queries are not supported yet")
+	}
+	return gout{}, cannot("%s is not supported in continuous queries", strings.Fields(n.describe())[0])
+}
+
+// scan is a stream's rows: one source per stream, however often the
+// query reads it.
+func (p *graphPlan) scan(x *ScanNode) (gout, error) {
+	if x.Rel == nil {
+		return gout{}, cannot("it reads a system relation")
+	}
+	if x.Rel.Kind != catalog.KindStream {
+		return gout{}, cannot("a view with several joins, a union, or an aggregate below a join reads streams only so far (%s is not a stream): make the parts over tables and views views of their own", x.Rel.Name)
+	}
+	ts := colTypes(x.Cols)
+	var src *graphSource
+	for _, s := range p.srcs {
+		if s.rel.OID == x.Rel.OID && len(s.ts) == len(ts) {
+			src = s
+		}
+	}
+	if src == nil {
+		stream, err := p.db.Stream(x.Rel.Name)
+		if err != nil {
+			return gout{}, err
+		}
+		src = &graphSource{rel: x.Rel, stream: stream, ts: ts, wmCol: -1}
+		src.node, _ = p.g.AddSource("StreamSource " + x.Rel.Name + fmt.Sprintf(" shards=%d", len(stream.Shards())) + watermarkNote(x.Rel))
+		if w := x.Rel.Watermark; w != nil {
+			for i, c := range x.Rel.Columns {
+				if c.Name == w.Column {
+					src.wmCol = i
+				}
+			}
+			if src.wmExpr, err = watermarkExpr(p.b, x.Rel); err != nil {
+				return gout{}, err
+			}
+			src.wms = dataflow.NewWatermarks(len(stream.Shards()), 0, watermarkIdle)
+		}
+		p.srcs = append(p.srcs, src)
+	}
+	out := gout{node: src.node, time: make([]dataflow.WMBound, len(ts)), appendOnly: true}
+	if src.wmCol >= 0 {
+		for i, s := range p.srcs {
+			if s == src {
+				out.time[src.wmCol] = dataflow.WMBound{{Source: i}}
+			}
+		}
+	}
+	return out, nil
+}
+
+// steps compiles below, then the stateless steps and top-Ns above it
+// (lowest first).
+func (p *graphPlan) steps(top []Node, below Node) (gout, error) {
+	in, err := p.compile(below)
+	if err != nil {
+		return gout{}, err
+	}
+	for _, st := range top {
+		if in, err = p.step(in, st); err != nil {
+			return gout{}, err
+		}
+	}
+	return in, nil
+}
+
+// step adds one step over in.
+func (p *graphPlan) step(in gout, st Node) (gout, error) {
+	switch x := st.(type) {
+	case *FilterNode:
+		op := &dataflow.Filter{Pred: x.Pred, In: exprColumns(x.In.Columns())}
+		return gout{node: p.g.Add(in.node, op, x.describe()), time: in.time, appendOnly: in.appendOnly}, nil
+	case *ProjectNode:
+		op := &dataflow.Project{Exprs: x.Exprs, Types: colTypes(x.Cols), In: exprColumns(x.In.Columns())}
+		out := gout{node: p.g.Add(in.node, op, x.describe()), time: make([]dataflow.WMBound, len(x.Exprs)), appendOnly: in.appendOnly}
+		for i, e := range x.Exprs {
+			if c, off, ok := linearTime(e); ok && c < len(in.time) && in.time[c] != nil {
+				out.time[i] = in.time[c].Shift(off)
+			}
+		}
+		return out, nil
+	case *WindowTVFNode:
+		op := &dataflow.Windows{Spec: x.Spec, Types: colTypes(x.Cols)}
+		node := p.g.Add(in.node, op, x.describe())
+		out := gout{node: node, time: append(append([]dataflow.WMBound{}, in.time...), nil, nil), appendOnly: in.appendOnly}
+		if b := in.time[x.Spec.TimeCol]; b != nil {
+			// a window starts after its rows' times less its size, and
+			// ends after them; the watermark passing its end closes it
+			n := len(in.time)
+			out.time[n], out.time[n+1] = b.Shift(-x.Spec.Size), b
+			p.onWatermark(node, b, func(wm int64) { op.CloseBefore(wm) })
+		}
+		return out, nil
+	case *topNStep:
+		op := x.op
+		op.AppendOnly = in.appendOnly
+		node := p.g.Add(in.node, op, x.describe()+" parallelism=1 state=rows per partition")
+		for i, e := range op.Partition {
+			if c, ok := e.(*expr.Col); ok && in.time[c.Idx] != nil {
+				// a partition of a time passed gets no more changes
+				op.ExpireCol, op.ExpireAdd = i, 1
+				p.onWatermark(node, in.time[c.Idx], func(wm int64) { op.ExpireBefore(wm) })
+				break
+			}
+		}
+		return gout{node: node, time: append(append([]dataflow.WMBound{}, in.time...), nil)}, nil
+	}
+	return gout{}, cannot("%s is not supported in continuous queries", strings.Fields(st.describe())[0])
+}
+
+// onWatermark registers fn on a bound.
+func (p *graphPlan) onWatermark(node int, b dataflow.WMBound, fn func(wm int64)) {
+	p.usesWM = true
+	p.g.OnWatermark(node, b, func(_ *expr.Ctx, wm int64) (*dataflow.Msg, error) {
+		fn(wm)
+		return nil, nil
+	})
+}
+
+// aggregate is an incremental GROUP BY; a group keyed by a bounded
+// column is freed once the watermark passes its key (its row stays in
+// the view: no change can reach it any more).
+func (p *graphPlan) aggregate(x *AggNode) (gout, error) {
+	in, err := p.compile(x.In)
+	if err != nil {
+		return gout{}, err
+	}
+	opts := dataflow.IncAggOptions{AppendOnly: in.appendOnly}
+	var bound dataflow.WMBound
+	out := gout{time: make([]dataflow.WMBound, len(x.Cols))}
+	for k, e := range x.Keys {
+		c, ok := e.(*expr.Col)
+		if !ok || in.time[c.Idx] == nil {
+			continue
+		}
+		out.time[k] = in.time[c.Idx]
+		if bound == nil && intLike(c.Type().Kind) {
+			opts.HasWindow, opts.WindowKey, opts.WindowAdd = true, k, 1
+			bound = in.time[c.Idx]
+		}
+	}
+	agg, err := dataflow.NewIncAgg(x.Keys, x.Aggs, opts)
+	if err != nil {
+		return gout{}, cannot("%s", err.Error())
+	}
+	agg.Input = exprColumns(x.In.Columns())
+	label := "Incremental" + strings.TrimPrefix(x.describe(), "Hash") + " parallelism=1 state=keyed columns"
+	if bound != nil {
+		label += fmt.Sprintf(" freed by watermark on key %d", opts.WindowKey)
+	}
+	out.node = p.g.Add(in.node, agg, label)
+	if bound != nil {
+		p.onWatermark(out.node, bound, func(wm int64) { agg.ExpireWindows(wm) })
+	}
+	if len(x.Keys) == 0 {
+		p.globals = append(p.globals, graphGlobal{out.node, agg})
+	}
+	return out, nil
+}
+
+// intLike reports whether values of kind k are integers in Datum.I
+// (times included).
+func intLike(k types.Kind) bool {
+	switch k {
+	case types.Int16, types.Int32, types.Int64, types.Date, types.Time, types.Timestamp, types.TimestampTZ:
+		return true
+	}
+	return false
+}
+
+// union is UNION ALL: every input's changes.
+func (p *graphPlan) union(x *UnionNode) (gout, error) {
+	var ins []int
+	var out gout
+	for i, n := range x.Inputs {
+		in, err := p.compile(n)
+		if err != nil {
+			return gout{}, err
+		}
+		ins = append(ins, in.node)
+		if i == 0 {
+			out.time, out.appendOnly = append([]dataflow.WMBound{}, in.time...), in.appendOnly
+			continue
+		}
+		out.appendOnly = out.appendOnly && in.appendOnly
+		for c := range out.time {
+			if c < len(in.time) {
+				out.time[c] = out.time[c].Min(in.time[c])
+			} else {
+				out.time[c] = nil
+			}
+		}
+	}
+	out.node = p.g.AddUnion(ins, x.describe())
+	return out, nil
+}
+
+// join is a join of any two inputs, kept whole on both sides unless a
+// time bound lets each side drop the rows no future row of the other can
+// match.
+func (p *graphPlan) join(x *JoinNode) (gout, error) {
+	if x.AsOf != nil {
+		return gout{}, cannot("ASOF JOIN in a view with several joins or unions is not supported yet: make it a materialized view of its own")
+	}
+	l, err := p.compile(x.Left)
+	if err != nil {
+		return gout{}, err
+	}
+	r, err := p.compile(x.Right)
+	if err != nil {
+		return gout{}, err
+	}
+	lk, rk := x.LeftKeys, x.RightKeys
+	if len(lk) == 0 {
+		// no equality: one partition, bounded by time if at all
+		one := &expr.Const{D: types.DInt(0), T: types.TInt64}
+		lk, rk = []expr.Expr{one}, []expr.Expr{one}
+	}
+	j, err := dataflow.NewJoin(x.Kind, lk, rk, x.Residual, colTypes(x.Left.Columns()), colTypes(x.Right.Columns()))
+	if err != nil {
+		return gout{}, cannot("%s", err.Error())
+	}
+	j.Cols = [2]expr.Columns{exprColumns(x.Left.Columns()), exprColumns(x.Right.Columns())}
+	nL := len(x.Left.Columns())
+	out := gout{time: make([]dataflow.WMBound, len(x.Cols)), appendOnly: x.Kind == exec.InnerJoin && l.appendOnly && r.appendOnly}
+	label := "Incremental" + x.describe() + " parallelism=1 state=both sides"
+	var expire [2]struct {
+		col   int
+		bound dataflow.WMBound
+		shift int64
+	}
+	bounded := false
+	if tsCol, wmCol, lo, hi, ok := intervalBound(x.Residual, nL); ok && l.time[wmCol[0]] != nil && r.time[wmCol[1]] != nil {
+		// left rows with a - lo below the right watermark on b match no
+		// future right row; right rows with d + hi below the left one on c
+		expire[0].col, expire[0].bound, expire[0].shift = tsCol[0], r.time[wmCol[1]], lo
+		expire[1].col, expire[1].bound, expire[1].shift = tsCol[1], l.time[wmCol[0]], -hi
+		out.time[tsCol[0]] = l.time[tsCol[0]].Min(r.time[wmCol[1]].Shift(lo))
+		out.time[nL+tsCol[1]] = r.time[tsCol[1]].Min(l.time[wmCol[0]].Shift(-hi))
+		bounded = true
+		label += fmt.Sprintf(" interval=[%dus, %dus]", lo, hi)
+	} else {
+		// equal time columns (window_start = window_start): a row whose
+		// time the other side's watermark passed meets nothing more
+		for i := range x.LeftKeys {
+			lc, lok := x.LeftKeys[i].(*expr.Col)
+			rc, rok := x.RightKeys[i].(*expr.Col)
+			if !lok || !rok || l.time[lc.Idx] == nil || r.time[rc.Idx] == nil || !intLike(lc.Type().Kind) {
+				continue
+			}
+			expire[0].col, expire[0].bound = lc.Idx, r.time[rc.Idx]
+			expire[1].col, expire[1].bound = rc.Idx, l.time[lc.Idx]
+			both := l.time[lc.Idx].Min(r.time[rc.Idx])
+			out.time[lc.Idx], out.time[nL+rc.Idx] = both, both
+			bounded = true
+			label += fmt.Sprintf(" by time key %s", x.LeftKeys[i])
+			break
+		}
+	}
+	if !bounded && !p.f.unboundedJoins {
+		return gout{}, cannot("a join of two streams keeps both sides forever unless it is bounded in time: add a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ... (an interval join), or join on window_start of two windowed inputs — or, if the streams are bounded or small enough, say so with CREATE MATERIALIZED VIEW ... WITH (stream_joins = 'unbounded')")
+	}
+	if !bounded {
+		label += " unbounded"
+	}
+	out.node = p.g.AddBinary(l.node, r.node, j, label)
+	if bounded {
+		for side := 0; side < 2; side++ {
+			e := expire[side]
+			j.SetTimeColumn(side, e.col)
+			p.onWatermark(out.node, e.bound, func(wm int64) { j.ExpireBelow(side, satAdd(wm, e.shift)) })
+		}
+	}
+	return out, nil
+}
+
+// satAdd adds without wrapping past the ends of time.
+func satAdd(a, d int64) int64 {
+	s := a + d
+	if (d > 0 && s < a) || (d < 0 && s > a) {
+		return a
+	}
+	return s
+}
+
+// sourceOf maps a shard of the flow's shards() to its source and its
+// index in its stream.
+func (p *graphPlan) sourceOf(i int) (int, int) {
+	for k := len(p.srcs) - 1; k >= 0; k-- {
+		if i >= p.srcs[k].first {
+			return k, i - p.srcs[k].first
+		}
+	}
+	return 0, i
+}
+
+// prime sends each global aggregate's row over no input on through the
+// graph.
+func (p *graphPlan) prime(ctx *expr.Ctx) error {
+	for _, gl := range p.globals {
+		if m := gl.agg.Initial(ctx); m != nil {
+			if err := p.g.Inject(ctx, gl.node, m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// applyGraph feeds a batch of one shard into its source: the stream's
+// watermark first takes the batch's times (rows behind the watermark as
+// it stood are late, and dropped, when some operator drops state by it),
+// then the graph runs, then every source's watermark goes in.
+func (f *viewFlow) applyGraph(ctx *expr.Ctx, shard int, b arrow.RecordBatch) error {
+	p := f.graph
+	src, local := p.sourceOf(shard)
+	s := p.srcs[src]
+	now := time.Now()
+	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}
+	b.Retain()
+	defer func() { m.Release() }()
+	if s.wms != nil {
+		v, err := s.wmExpr.Eval(ctx, b)
+		if err != nil {
+			return err
+		}
+		wm, had := s.wms.Current(now)
+		var keep []int
+		n := int(b.NumRows())
+		for i := 0; i < n; i++ {
+			d := v.At(i)
+			if had && p.usesWM {
+				if t := types.DatumAt(b.Column(s.wmCol), i); !t.Null && t.I < wm {
+					continue // late
+				}
+			}
+			keep = append(keep, i)
+			if !d.Null {
+				s.wms.Observe(local, d.I, now)
+			}
+		}
+		v.Release()
+		if late := n - len(keep); late > 0 {
+			f.mu.Lock()
+			f.late += int64(late)
+			f.mu.Unlock()
+			kept := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.Take(ctx.Mem, b, keep)}
+			m.Release()
+			m = kept
+		}
+	}
+	if err := p.g.Push(ctx, src, m); err != nil {
+		return err
+	}
+	return f.graphWatermarks(ctx, now)
+}
+
+// graphWatermarks hands the graph every source's current watermark.
+func (f *viewFlow) graphWatermarks(ctx *expr.Ctx, now time.Time) error {
+	p := f.graph
+	for i, s := range p.srcs {
+		if s.wms == nil {
+			continue
+		}
+		if wm, ok := s.wms.Current(now); ok {
+			if err := p.g.Watermark(ctx, i, wm); err != nil {
+				return err
+			}
+		}
+	}
+	// the state held, for streamsql_views and EXPLAIN
+	groups, joinRows := 0, 0
+	p.g.Operators(func(_ int, op any) {
+		switch x := op.(type) {
+		case *dataflow.IncAgg:
+			groups += x.Groups()
+		case *dataflow.Join:
+			joinRows += x.Rows(0) + x.Rows(1)
+		}
+	})
+	f.mu.Lock()
+	f.groups, f.joinRows = groups, joinRows
+	f.mu.Unlock()
+	return nil
+}
