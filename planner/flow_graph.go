@@ -67,6 +67,8 @@ type graphPlan struct {
 	globals []graphGlobal
 	// watermarks: some operator drops state or windows by them
 	usesWM bool
+	// the operators that drop late rows
+	late []dataflow.LateCounter
 }
 
 type graphGlobal struct {
@@ -230,23 +232,39 @@ func (p *graphPlan) step(in gout, st Node) (gout, error) {
 			n := len(in.time)
 			out.time[n], out.time[n+1] = b.Shift(-x.Spec.Size), b
 			p.onWatermark(node, b, func(wm int64) { op.CloseBefore(wm) })
+			p.late = append(p.late, op)
 		}
 		return out, nil
 	case *topNStep:
 		op := x.op
 		op.AppendOnly = in.appendOnly
-		node := p.g.Add(in.node, op, x.describe()+" parallelism=1 state=rows per partition")
+		from, expire := in.node, -1
 		for i, e := range op.Partition {
-			if c, ok := e.(*expr.Col); ok && in.time[c.Idx] != nil {
+			if c, ok := e.(*expr.Col); ok && in.time[c.Idx] != nil && intLike(c.Type().Kind) {
 				// a partition of a time passed gets no more changes
-				op.ExpireCol, op.ExpireAdd = i, 1
-				p.onWatermark(node, in.time[c.Idx], func(wm int64) { op.ExpireBefore(wm) })
+				expire = i
+				from = p.dropClosed(from, c.Idx, in.time[c.Idx])
 				break
 			}
+		}
+		node := p.g.Add(from, op, x.describe()+" parallelism=1 state=rows per partition")
+		if expire >= 0 {
+			op.ExpireCol, op.ExpireAdd = expire, 1
+			p.onWatermark(node, in.time[op.Partition[expire].(*expr.Col).Idx], func(wm int64) { op.ExpireBefore(wm) })
 		}
 		return gout{node: node, time: append(append([]dataflow.WMBound{}, in.time...), nil)}, nil
 	}
 	return gout{}, cannot("%s is not supported in continuous queries", strings.Fields(st.describe())[0])
+}
+
+// dropClosed puts a DropClosed on column col in front of an operator that
+// frees state by the bound b on it.
+func (p *graphPlan) dropClosed(in, col int, b dataflow.WMBound) int {
+	op := &dataflow.DropClosed{Col: col}
+	node := p.g.Add(in, op, fmt.Sprintf("DropClosed #%d", col))
+	p.late = append(p.late, op)
+	p.onWatermark(node, b, func(wm int64) { op.Close(wm) })
+	return node
 }
 
 // onWatermark registers fn on a bound.
@@ -286,10 +304,12 @@ func (p *graphPlan) aggregate(x *AggNode) (gout, error) {
 	}
 	agg.Input = exprColumns(x.In.Columns())
 	label := "Incremental" + strings.TrimPrefix(x.describe(), "Hash") + " parallelism=1 state=keyed columns"
+	from := in.node
 	if bound != nil {
 		label += fmt.Sprintf(" freed by watermark on key %d", opts.WindowKey)
+		from = p.dropClosed(from, x.Keys[opts.WindowKey].(*expr.Col).Idx, bound)
 	}
-	out.node = p.g.Add(in.node, agg, label)
+	out.node = p.g.Add(from, agg, label)
 	if bound != nil {
 		p.onWatermark(out.node, bound, func(wm int64) { agg.ExpireWindows(wm) })
 	}
@@ -449,46 +469,26 @@ func (p *graphPlan) prime(ctx *expr.Ctx) error {
 }
 
 // applyGraph feeds a batch of one shard into its source: the stream's
-// watermark first takes the batch's times (rows behind the watermark as
-// it stood are late, and dropped, when some operator drops state by it),
-// then the graph runs, then every source's watermark goes in.
+// watermark takes the batch's times, the graph runs, then every source's
+// watermark goes in (rows late for what it closed are dropped where it
+// closed it: a window, an aggregate's or a top-N's time).
 func (f *viewFlow) applyGraph(ctx *expr.Ctx, shard int, b arrow.RecordBatch) error {
 	p := f.graph
 	src, local := p.sourceOf(shard)
 	s := p.srcs[src]
 	now := time.Now()
 	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}
-	b.Retain()
-	defer func() { m.Release() }()
 	if s.wms != nil {
 		v, err := s.wmExpr.Eval(ctx, b)
 		if err != nil {
 			return err
 		}
-		wm, had := s.wms.Current(now)
-		var keep []int
-		n := int(b.NumRows())
-		for i := 0; i < n; i++ {
-			d := v.At(i)
-			if had && p.usesWM {
-				if t := types.DatumAt(b.Column(s.wmCol), i); !t.Null && t.I < wm {
-					continue // late
-				}
-			}
-			keep = append(keep, i)
-			if !d.Null {
+		for i := 0; i < int(b.NumRows()); i++ {
+			if d := v.At(i); !d.Null {
 				s.wms.Observe(local, d.I, now)
 			}
 		}
 		v.Release()
-		if late := n - len(keep); late > 0 {
-			f.mu.Lock()
-			f.late += int64(late)
-			f.mu.Unlock()
-			kept := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.Take(ctx.Mem, b, keep)}
-			m.Release()
-			m = kept
-		}
 	}
 	if err := p.g.Push(ctx, src, m); err != nil {
 		return err
@@ -509,7 +509,12 @@ func (f *viewFlow) graphWatermarks(ctx *expr.Ctx, now time.Time) error {
 			}
 		}
 	}
-	// the state held, for streamsql_views and EXPLAIN
+	// the state held and the late rows dropped, for streamsql_views and
+	// EXPLAIN
+	var late int64
+	for _, l := range p.late {
+		late += l.Late()
+	}
 	groups, joinRows := 0, 0
 	p.g.Operators(func(_ int, op any) {
 		switch x := op.(type) {
@@ -520,7 +525,7 @@ func (f *viewFlow) graphWatermarks(ctx *expr.Ctx, now time.Time) error {
 		}
 	})
 	f.mu.Lock()
-	f.groups, f.joinRows = groups, joinRows
+	f.groups, f.joinRows, f.late = groups, joinRows, late
 	f.mu.Unlock()
 	return nil
 }

@@ -45,7 +45,9 @@ var (
 	_ Stateful       = (*SessionAgg)(nil)
 	_ Stateful       = (*TopN)(nil)
 	_ Stateful       = (*Join)(nil)
+	_ Operator       = (*DropClosed)(nil)
 	_ LateCounter    = (*Windows)(nil)
+	_ LateCounter    = (*DropClosed)(nil)
 	_ LateCounter    = Chain(nil)
 )
 
@@ -149,4 +151,50 @@ func (p *Project) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 		return nil, err
 	}
 	return &Msg{Kind: MsgData, Batch: b, Weights: m.Weights}, nil
+}
+
+// DropClosed drops the rows whose time column Col is below the bound set
+// by Close (and counts them late): in front of an operator that frees
+// the state of times the watermark passed, a row for such a time would
+// start it again from nothing.
+type DropClosed struct {
+	Col    int
+	below  int64
+	closed bool
+	late   int64
+}
+
+// Close makes times below t closed.
+func (d *DropClosed) Close(t int64) {
+	if !d.closed || t > d.below {
+		d.below, d.closed = t, true
+	}
+}
+
+// Late is the rows dropped.
+func (d *DropClosed) Late() int64 { return d.late }
+
+func (d *DropClosed) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
+	n := int(m.Batch.NumRows())
+	col := m.Batch.Column(d.Col)
+	var keep []int
+	if d.closed {
+		for i := 0; i < n; i++ {
+			if t := types.DatumAt(col, i); t.Null || t.I >= d.below {
+				keep = append(keep, i)
+			}
+		}
+	}
+	if !d.closed || len(keep) == n {
+		return m.Share(), nil
+	}
+	d.late += int64(n - len(keep))
+	out := &Msg{Kind: MsgData, Batch: expr.Take(ctx.Mem, m.Batch, keep)}
+	if m.Weights != nil {
+		out.Weights = make([]int64, len(keep))
+		for k, i := range keep {
+			out.Weights[k] = m.Weights[i]
+		}
+	}
+	return out, nil
 }

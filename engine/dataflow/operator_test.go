@@ -76,3 +76,37 @@ func rowsOf(rb arrowBatch) [][]int64 {
 	}
 	return out
 }
+
+// DropClosed passes every row until closed, then only the rows at or
+// after the bound (and NULL times), weights with them, counting the rest.
+func TestDropClosed(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := &expr.Ctx{Go: context.Background(), Mem: mem}
+	ts := []types.T{types.TInt64, types.TTimestamp}
+	rows := [][]types.Datum{{types.DInt(1), types.DInt(5)}, {types.DInt(2), types.NullDatum}, {types.DInt(3), types.DInt(10)}, {types.DInt(4), types.DInt(9)}}
+	d := &DropClosed{Col: 1}
+	run := func() string {
+		b := expr.BatchFromRows(mem, ts, rows)
+		m := &Msg{Kind: MsgData, Batch: b, Weights: []int64{1, -1, 2, 3}}
+		out, err := d.Process(ctx, m)
+		m.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Release()
+		var ids []int64
+		for _, r := range rowsOf(out.Batch) {
+			ids = append(ids, r[0])
+		}
+		return fmt.Sprint(ids, out.Weights, d.Late())
+	}
+	if got := run(); got != "[1 2 3 4] [1 -1 2 3] 0" {
+		t.Fatalf("open: %s", got)
+	}
+	d.Close(9)
+	d.Close(7) // a lower bound does not reopen
+	if got := run(); got != "[2 3 4] [-1 2 3] 1" {
+		t.Fatalf("closed below 9: %s", got)
+	}
+}
