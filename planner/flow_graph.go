@@ -152,7 +152,7 @@ func (p *graphPlan) scan(x *ScanNode) (gout, error) {
 		return gout{}, cannot("it reads a system relation")
 	}
 	if x.Rel.Kind != catalog.KindStream {
-		return gout{}, cannot("a view with several joins, a union, or an aggregate below a join reads streams only so far (%s is not a stream): make the parts over tables and views views of their own", x.Rel.Name)
+		return gout{}, cannot("%s is a %s: a view that joins or unites it with a stream, or has an aggregate below a join, is not maintained yet — a stream joins tables (and a view joins views and tables) in views of their own shape; make the part over the streams a materialized view and join that", x.Rel.Name, x.Rel.Kind)
 	}
 	ts := colTypes(x.Cols)
 	var src *graphSource
@@ -529,3 +529,4 @@ func (f *viewFlow) graphWatermarks(ctx *expr.Ctx, now time.Time) error {
 	f.mu.Unlock()
 	return nil
 }
+
