@@ -529,4 +529,3 @@ func (f *viewFlow) graphWatermarks(ctx *expr.Ctx, now time.Time) error {
 	f.mu.Unlock()
 	return nil
 }
-
