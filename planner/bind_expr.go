@@ -8,6 +8,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
+	"github.com/streamsql/streamsql/engine/dataflow"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/planner/pgsql"
@@ -27,10 +28,15 @@ type scope struct {
 
 // binder binds one statement.
 type binder struct {
-	s      *Session
-	tr     *pgsql.Translated
-	params []*expr.Param // by $n - 1
-	ctes   []map[string]*cte
+	// unreached > 0 while binding what a constant before it decides will
+	// never run (coalesce(1, <this>), CASE WHEN true THEN 1 ELSE <this>,
+	// true OR <this>): its constant errors are left to runtime, which
+	// never gets there, as PostgreSQL's planner skips folding them
+	unreached int
+	s         *Session
+	tr        *pgsql.Translated
+	params    []*expr.Param // by $n - 1
+	ctes      []map[string]*cte
 	// agg is set while binding a select list, HAVING or ORDER BY of an
 	// aggregating query.
 	agg *aggBinding
@@ -125,12 +131,18 @@ func (b *binder) assign(e expr.Expr, to types.T, col string) (expr.Expr, error) 
 	return out, nil
 }
 
-// fold evaluates an expression with only constant inputs now.
+// fold evaluates an expression with only constant inputs now, so that
+// SELECT 1/0 fails before any row description, as in PostgreSQL — except
+// where a constant before it means it never runs (see unreached):
+// coalesce(1, 1/0) is 1.
 func (b *binder) fold(e expr.Expr) (expr.Expr, error) {
 	if !foldable(e) {
 		return e, nil
 	}
 	d, err := expr.EvalRow(b.s.evalCtx(nil), e)
+	if err != nil && b.unreached > 0 && dataflow.RowErrorsOf(err) {
+		return e, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +232,7 @@ func (b *binder) resolveColumn(sc *scope, n *ast.ColumnName) (expr.Expr, error) 
 		}
 		if idx < 0 {
 			for i, c := range s.cols {
-				if c.Name != name || (table != "" && c.Table != table) || (table == "" && c.Hidden) {
+				if c.Name != name || (table != "" && c.Table != table) || (table == "" && (c.Hidden || c.Merged)) {
 					continue
 				}
 				if idx >= 0 {
@@ -582,6 +594,9 @@ func (b *binder) logic(x *ast.BinaryOperationExpr, sc *scope) (expr.Expr, error)
 		terms = append(terms, n)
 	}
 	args := make([]expr.Expr, len(terms))
+	or := x.Op == opcode.LogicOr
+	unreached := 0
+	defer func() { b.unreached -= unreached }()
 	for i, t := range terms {
 		e, err := b.bindExpr(t, sc)
 		if err != nil {
@@ -590,8 +605,13 @@ func (b *binder) logic(x *ast.BinaryOperationExpr, sc *scope) (expr.Expr, error)
 		if args[i], err = b.boolean(e, name); err != nil {
 			return nil, err
 		}
+		if c, ok := args[i].(*expr.Const); ok && !c.D.Null && (c.D.I != 0) == or && unreached == 0 {
+			// true OR ..., false AND ...: the rest never runs
+			unreached = 1
+			b.unreached++
+		}
 	}
-	return &expr.Logic{Or: x.Op == opcode.LogicOr, Args: args}, nil
+	return &expr.Logic{Or: or, Args: args}, nil
 }
 
 func (b *binder) arith(op byte, l, r expr.Expr) (expr.Expr, error) {
@@ -772,11 +792,14 @@ func (b *binder) caseExpr(x *ast.CaseExpr, sc *scope) (expr.Expr, error) {
 	}
 	c := &expr.Case{}
 	var results []expr.Expr
+	unreached := 0
+	defer func() { b.unreached -= unreached }()
 	for _, w := range x.WhenClauses {
 		cond, err := b.bindExpr(w.Expr, sc)
 		if err != nil {
 			return nil, err
 		}
+		k, constant := cond.(*expr.Const)
 		if operand != nil {
 			l, r, err := b.unify(operand, cond, "=")
 			if err != nil {
@@ -786,12 +809,24 @@ func (b *binder) caseExpr(x *ast.CaseExpr, sc *scope) (expr.Expr, error) {
 		} else if cond, err = b.boolean(cond, "CASE/WHEN"); err != nil {
 			return nil, err
 		}
+		skip := constant && operand == nil && (k.D.Null || k.D.I == 0)
+		if skip {
+			b.unreached++ // WHEN false THEN <never>
+		}
 		res, err := b.bindExpr(w.Result, sc)
+		if skip {
+			b.unreached--
+		}
 		if err != nil {
 			return nil, err
 		}
 		c.Whens = append(c.Whens, cond)
 		results = append(results, res)
+		if constant && operand == nil && !k.D.Null && k.D.I != 0 && unreached == 0 {
+			// WHEN true: what follows never runs
+			unreached = 1
+			b.unreached++
+		}
 	}
 	if x.ElseClause != nil {
 		e, err := b.bindExpr(x.ElseClause, sc)
@@ -873,9 +908,20 @@ func (b *binder) funcCall(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 	case "__nulls_first", "__nulls_last":
 		return nil, b.errf(sqlerr.SyntaxError, "NULLS FIRST/LAST is only allowed in ORDER BY")
 	case "coalesce":
-		args, err := b.bindArgs(x.Args, sc)
-		if err != nil {
-			return nil, err
+		args := make([]expr.Expr, len(x.Args))
+		unreached := 0
+		defer func() { b.unreached -= unreached }()
+		for i, a := range x.Args {
+			e, err := b.bindExpr(a, sc)
+			if err != nil {
+				return nil, err
+			}
+			args[i] = e
+			if c, ok := e.(*expr.Const); ok && !c.D.Null && unreached == 0 {
+				// the first constant that is not NULL ends it
+				unreached = 1
+				b.unreached++
+			}
 		}
 		t, err := b.commonType(args, "COALESCE")
 		if err != nil {

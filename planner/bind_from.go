@@ -276,22 +276,33 @@ func (b *binder) join(j *ast.Join, outer *scope) (Node, []Column, map[string]int
 	if j.NaturalJoin {
 		for _, lc := range lcols {
 			for _, rc := range rcols {
-				if lc.Name == rc.Name && !lc.Hidden && !rc.Hidden {
+				if lc.Name == rc.Name && !lc.Hidden && !rc.Hidden && !lc.Merged && !rc.Merged {
 					usingNames = append(usingNames, lc.Name)
 				}
 			}
 		}
 	}
+	type merge struct {
+		name   string
+		li, ri int
+		t      types.T
+	}
+	var merges []merge
 	for _, name := range usingNames {
 		li, ri := -1, -1
-		for i, c := range lcols {
-			if c.Name == name && !c.Hidden {
-				li = i
+		for side, sideCols := range [2][]Column{lcols, rcols} {
+			at := &li
+			if side == 1 {
+				at = &ri
 			}
-		}
-		for i, c := range rcols {
-			if c.Name == name && !c.Hidden {
-				ri = i
+			for i, c := range sideCols {
+				if c.Name != name || c.Hidden || c.Merged {
+					continue
+				}
+				if *at >= 0 {
+					return nil, nil, nil, sqlerr.New(sqlerr.AmbiguousColumn, "common column name %q appears more than once in %s table", name, [2]string{"left", "right"}[side])
+				}
+				*at = i
 			}
 		}
 		if li < 0 || ri < 0 {
@@ -302,15 +313,7 @@ func (b *binder) join(j *ast.Join, outer *scope) (Node, []Column, map[string]int
 			return nil, nil, nil, err
 		}
 		lk, rk = append(lk, l), append(rk, r)
-		// the merged column: the right side's copy is hidden
-		cols[len(lcols)+ri].Hidden = true
-		if kind == exec.RightJoin {
-			using[name] = len(lcols) + ri
-			cols[len(lcols)+ri].Hidden = false
-			cols[li].Hidden = true
-		} else {
-			using[name] = li
-		}
+		merges = append(merges, merge{name, li, ri, l.Type()})
 	}
 	if j.On != nil {
 		cond, err := b.bindExpr(j.On.Expr, sc)
@@ -338,7 +341,51 @@ func (b *binder) join(j *ast.Join, outer *scope) (Node, []Column, map[string]int
 			return nil, nil, nil, err
 		}
 	}
-	return node, cols, using, nil
+	if len(merges) == 0 {
+		return node, cols, using, nil
+	}
+	// USING and NATURAL: the merged columns come first, in the USING
+	// list's order, then the left's other columns, then the right's, as
+	// in PostgreSQL; a merged column is the left's value (the right's in
+	// a RIGHT JOIN, the one that is there in a FULL JOIN). Each side's own
+	// copy stays, for t.col and t.*.
+	proj := &ProjectNode{In: node}
+	out := map[string]int{}
+	for _, m := range merges {
+		l, err := b.coerce(&expr.Col{Idx: m.li, T: lcols[m.li].Type, Name: m.name}, m.t)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		r, err := b.coerce(&expr.Col{Idx: len(lcols) + m.ri, T: rcols[m.ri].Type, Name: m.name}, m.t)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		var e expr.Expr = l
+		switch kind {
+		case exec.RightJoin:
+			e = r
+		case exec.FullJoin:
+			e = &expr.Coalesce{Args: []expr.Expr{l, r}, T: m.t}
+		}
+		out[m.name] = len(proj.Exprs)
+		proj.Exprs = append(proj.Exprs, e)
+		proj.Cols = append(proj.Cols, Column{Name: m.name, Type: m.t})
+	}
+	for k, v := range using {
+		if _, merged := out[k]; !merged {
+			out[k] = v + len(merges)
+		}
+	}
+	for i, c := range cols {
+		for _, m := range merges {
+			if i == m.li || i == len(lcols)+m.ri {
+				c.Merged = true
+			}
+		}
+		proj.Exprs = append(proj.Exprs, &expr.Col{Idx: i, T: c.Type, Name: c.Name})
+		proj.Cols = append(proj.Cols, c)
+	}
+	return proj, proj.Cols, out, nil
 }
 
 // asOfJoin checks an ASOF JOIN: equality keys, and one comparison of a

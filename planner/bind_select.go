@@ -276,7 +276,7 @@ func (b *binder) selectStmt(s *ast.SelectStmt, outer *scope) (Node, error) {
 			table := f.WildCard.Table.O
 			found := false
 			for i, c := range sc.cols {
-				if c.Hidden || c.System || (table != "" && c.Table != table) {
+				if c.Hidden || c.System || (table != "" && c.Table != table) || (table == "" && c.Merged) {
 					continue
 				}
 				found = true

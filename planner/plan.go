@@ -20,7 +20,10 @@ type Column struct {
 	Table    string // range-table alias that qualifies it
 	TableOID uint32
 	AttNum   int16
-	Hidden   bool // not visible to SELECT * (e.g. USING duplicates)
+	Hidden   bool // not visible to SELECT * (e.g. ORDER BY helpers)
+	// Merged: a side's own copy of a USING column, visible to t.* and
+	// t.col but not to SELECT * or an unqualified name
+	Merged bool
 	// System columns (a stream record's _shard, _seq, _arrival) are left
 	// out of SELECT * but can be named.
 	System bool

@@ -17,10 +17,19 @@ import (
 // DecCtx is the context for NUMERIC arithmetic: PostgreSQL's limits.
 var DecCtx = apd.BaseContext.WithPrecision(1000)
 
-// ParseDecimal parses a NUMERIC from text.
+// ParseDecimal parses a NUMERIC from text: digits, an exponent, NaN, and
+// PostgreSQL's spellings of the infinities (inf, +inf, -inf, Infinity,
+// +Infinity, -Infinity, in any case).
 func ParseDecimal(s string) (*apd.Decimal, error) {
-	d, _, err := apd.NewFromString(strings.TrimSpace(s))
-	if err != nil || d.Form == apd.Infinite {
+	t := strings.TrimSpace(s)
+	switch strings.ToLower(t) {
+	case "inf", "+inf", "infinity", "+infinity":
+		return &apd.Decimal{Form: apd.Infinite}, nil
+	case "-inf", "-infinity":
+		return &apd.Decimal{Form: apd.Infinite, Negative: true}, nil
+	}
+	d, _, err := apd.NewFromString(t)
+	if err != nil || d.Form == apd.Infinite || d.Form == apd.NaNSignaling {
 		return nil, sqlerr.New(sqlerr.InvalidTextRep, "invalid input syntax for type numeric: %q", s)
 	}
 	return d, nil
@@ -30,6 +39,12 @@ func ParseDecimal(s string) (*apd.Decimal, error) {
 func FormatDecimal(d *apd.Decimal) string {
 	if d.Form == apd.NaN || d.Form == apd.NaNSignaling {
 		return "NaN"
+	}
+	if d.Form == apd.Infinite {
+		if d.Negative {
+			return "-Infinity"
+		}
+		return "Infinity"
 	}
 	s := d.Text('f')
 	if s == "-0" {
@@ -127,7 +142,11 @@ func CanonicalNumeric(s string, t T) (string, error) {
 
 // NumericWithMod formats d, rounded and checked against t's precision/scale.
 func NumericWithMod(d *apd.Decimal, t T) (string, error) {
-	if p, sc, ok := t.NumericPS(); ok {
+	if p, sc, ok := t.NumericPS(); ok && d.Form == apd.Infinite {
+		return "", sqlerr.New(sqlerr.NumericOutOfRange, "numeric field overflow").
+			WithDetail("A field with precision " + strconv.Itoa(p) + ", scale " + strconv.Itoa(sc) + " cannot hold an infinite value.")
+	}
+	if p, sc, ok := t.NumericPS(); ok && d.Form == apd.Finite {
 		d = RoundScale(d, sc)
 		intDigits := int(d.NumDigits()) + int(d.Exponent)
 		if !d.IsZero() && intDigits > p-sc {
@@ -149,6 +168,9 @@ func numericToFloat(s string) (float64, error) {
 // (half away from zero) to select_div_scale digits, computed with only the
 // digits that scale needs.
 func DivNumeric(n, d *apd.Decimal) *apd.Decimal {
+	if q, ok := NumericSpecial('/', n, d); ok {
+		return q
+	}
 	scale := DivScale(n, d)
 	digits := int64(n.NumDigits()) + int64(n.Exponent) - int64(d.Exponent) + int64(scale) + 10
 	if digits < 20 {
@@ -225,3 +247,55 @@ var pow10 = func() (p [20]uint64) {
 	}
 	return p
 }()
+
+// NumericSpecial is the result of a NUMERIC operation (+ - * / %) when an
+// operand is infinite, as PostgreSQL defines it (ok false: both are
+// finite, or one is NaN, which apd already carries through). Division by
+// zero is the caller's to check first.
+func NumericSpecial(op byte, x, y *apd.Decimal) (*apd.Decimal, bool) {
+	xi, yi := x.Form == apd.Infinite, y.Form == apd.Infinite
+	if !xi && !yi || x.Form == apd.NaN || y.Form == apd.NaN {
+		return nil, false
+	}
+	nan := &apd.Decimal{Form: apd.NaN}
+	inf := func(neg bool) *apd.Decimal { return &apd.Decimal{Form: apd.Infinite, Negative: neg} }
+	switch op {
+	case '+':
+		if xi && yi && x.Negative != y.Negative {
+			return nan, true
+		}
+		if xi {
+			return inf(x.Negative), true
+		}
+		return inf(y.Negative), true
+	case '-':
+		if xi && yi && x.Negative == y.Negative {
+			return nan, true
+		}
+		if xi {
+			return inf(x.Negative), true
+		}
+		return inf(!y.Negative), true
+	case '*':
+		if (xi && y.IsZero()) || (yi && x.IsZero()) {
+			return nan, true
+		}
+		return inf(x.Negative != y.Negative), true
+	case '/':
+		if xi && yi {
+			return nan, true
+		}
+		if yi {
+			return new(apd.Decimal), true
+		}
+		return inf(x.Negative != y.Negative), true
+	case '%':
+		if xi {
+			return nan, true
+		}
+		out := new(apd.Decimal)
+		out.Set(x)
+		return out, true
+	}
+	return nil, false
+}

@@ -495,6 +495,12 @@ func numericArith(op byte, a, b string) (types.Datum, error) {
 	if err != nil {
 		return types.Datum{}, err
 	}
+	if (op == '/' || op == '%') && y.IsZero() {
+		return types.Datum{}, errDivZero
+	}
+	if z, ok := types.NumericSpecial(op, x, y); ok {
+		return types.DText(types.FormatDecimal(z)), nil
+	}
 	z := new(apd.Decimal)
 	c := types.DecCtx
 	switch op {

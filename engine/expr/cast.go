@@ -152,6 +152,12 @@ func CastDatum(ctx *Ctx, from, to types.T, d types.Datum) (types.Datum, error) {
 			if err != nil {
 				return types.Datum{}, err
 			}
+			switch dec.Form {
+			case apd.Infinite:
+				return types.Datum{}, sqlerr.New(sqlerr.FeatureNotSupported, "cannot convert infinity to %s", to)
+			case apd.NaN:
+				return types.Datum{}, sqlerr.New(sqlerr.FeatureNotSupported, "cannot convert NaN to %s", to)
+			}
 			r := types.RoundScale(dec, 0)
 			i, err := r.Int64()
 			if err != nil {
@@ -202,7 +208,9 @@ func CastDatum(ctx *Ctx, from, to types.T, d types.Datum) (types.Datum, error) {
 				return types.DText("NaN"), nil
 			}
 			if math.IsInf(d.F, 0) {
-				return types.Datum{}, sqlerr.New(sqlerr.FeatureNotSupported, "cannot convert infinity to numeric")
+				dec = &apd.Decimal{Form: apd.Infinite, Negative: d.F < 0}
+				s, err := types.NumericWithMod(dec, to)
+				return types.DText(s), err
 			}
 			bits := 64
 			if fk == types.Float32 {

@@ -2,6 +2,7 @@ package expr
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -185,15 +186,22 @@ func (l *Logic) evalBits(vs []Value, n int) (Value, bool) {
 	return Value{Arr: array.MakeFromData(data)}, true
 }
 
+// Eval evaluates every operand over the whole batch (the fast way); when
+// a later one fails, it evaluates again lazily, each operand only on the
+// rows the ones before it left undecided, so that a > 0 OR 1/(a-a) = 1 is
+// true where a > 0, as in PostgreSQL.
 func (l *Logic) Eval(ctx *Ctx, b arrow.RecordBatch) (Value, error) {
 	n := int(b.NumRows())
 	if len(l.Args) <= 8 && n > 0 {
 		vs := make([]Value, 0, len(l.Args))
 		allCols := true
-		for _, e := range l.Args {
+		for i, e := range l.Args {
 			v, err := e.Eval(ctx, b)
 			if err != nil {
 				releaseAll(vs)
+				if i > 0 {
+					return l.lazy(ctx, b)
+				}
 				return Value{}, err
 			}
 			vs = append(vs, v)
@@ -217,9 +225,12 @@ func (l *Logic) Eval(ctx *Ctx, b arrow.RecordBatch) (Value, error) {
 		accScalar = triF
 	}
 	scalar := true
-	for _, e := range l.Args {
+	for i, e := range l.Args {
 		v, err := e.Eval(ctx, b)
 		if err != nil {
+			if i > 0 {
+				return l.lazy(ctx, b)
+			}
 			return Value{}, err
 		}
 		if scalar && v.IsScalar() {
@@ -245,6 +256,63 @@ func (l *Logic) Eval(ctx *Ctx, b arrow.RecordBatch) (Value, error) {
 		return Scalar(types.DBool(accScalar == triT)), nil
 	}
 	return triValue(acc), nil
+}
+
+// lazy evaluates each operand on the rows still undecided (OR: not yet
+// true; AND: not yet false) by the ones before it.
+func (l *Logic) lazy(ctx *Ctx, b arrow.RecordBatch) (Value, error) {
+	n := int(b.NumRows())
+	acc := make([]tri, n)
+	for i := range acc {
+		acc[i] = triT
+		if l.Or {
+			acc[i] = triF
+		}
+	}
+	err := lazyRows(ctx, b, l.Args, func(r int, v Value, k int) bool {
+		acc[r] = combine(l.Or, acc[r], triAt(v, k))
+		return (l.Or && acc[r] == triT) || (!l.Or && acc[r] == triF)
+	})
+	if err != nil {
+		return Value{}, err
+	}
+	return triValue(acc), nil
+}
+
+// lazyRows evaluates args in order, each on the rows of b the ones
+// before it left undecided: decide(r, v, k) takes row r's value (row k of
+// v) and says whether r is decided.
+func lazyRows(ctx *Ctx, b arrow.RecordBatch, args []Expr, decide func(r int, v Value, k int) bool) error {
+	remaining := make([]int, int(b.NumRows()))
+	for i := range remaining {
+		remaining[i] = i
+	}
+	cur := b
+	cur.Retain()
+	defer func() { cur.Release() }()
+	for _, e := range args {
+		if len(remaining) == 0 {
+			break
+		}
+		v, err := e.Eval(ctx, cur)
+		if err != nil {
+			return err
+		}
+		var still, stillLocal []int
+		for k, r := range remaining {
+			if !decide(r, v, k) {
+				still, stillLocal = append(still, r), append(stillLocal, k)
+			}
+		}
+		v.Release()
+		if len(still) != len(remaining) {
+			next := Take(ctx.Mem, cur, stillLocal)
+			cur.Release()
+			cur = next
+		}
+		remaining = still
+	}
+	return nil
 }
 
 // combineValues folds evaluated operands row by row.
@@ -499,8 +567,15 @@ type Coalesce struct {
 
 func (c *Coalesce) Type() types.T  { return c.T }
 func (c *Coalesce) String() string { return "COALESCE(" + listString(c.Args) + ")" }
+
+// Eval evaluates every argument over the whole batch (the fast way); when
+// one fails, it evaluates again lazily, each argument only on the rows
+// still NULL, so that coalesce(a, 1/(a-a)) is a wherever a is not NULL.
 func (c *Coalesce) Eval(ctx *Ctx, b arrow.RecordBatch) (Value, error) {
 	args, err := evalArgs(ctx, b, c.Args)
+	if err != nil && len(c.Args) > 1 {
+		return c.lazy(ctx, b)
+	}
 	if err != nil {
 		return Value{}, err
 	}
@@ -513,6 +588,30 @@ func (c *Coalesce) Eval(ctx *Ctx, b arrow.RecordBatch) (Value, error) {
 		}
 		return types.NullDatum, nil
 	})
+}
+
+func (c *Coalesce) lazy(ctx *Ctx, b arrow.RecordBatch) (Value, error) {
+	n := int(b.NumRows())
+	result := make([]types.Datum, n)
+	for i := range result {
+		result[i] = types.NullDatum
+	}
+	err := lazyRows(ctx, b, c.Args, func(r int, v Value, k int) bool {
+		d := v.At(k)
+		if d.Null {
+			return false
+		}
+		d.S = strings.Clone(d.S) // v's buffers go before the result is built
+		result[r] = d
+		return true
+	})
+	if err != nil {
+		return Value{}, err
+	}
+	if n == 0 {
+		return Value{Arr: Broadcast(ctx.Mem, c.T, types.NullDatum, 0)}, nil
+	}
+	return Value{Arr: types.ArrayFromDatums(ctx.Mem, c.T, result)}, nil
 }
 
 // InList is E [NOT] IN (v1, v2, ...), with SQL NULL semantics.
