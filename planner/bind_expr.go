@@ -33,6 +33,8 @@ type binder struct {
 	// true OR <this>): its constant errors are left to runtime, which
 	// never gets there, as PostgreSQL's planner skips folding them
 	unreached int
+	// withTies is set by binding the count of FETCH FIRST ... WITH TIES
+	withTies bool
 	s         *Session
 	tr        *pgsql.Translated
 	params    []*expr.Param // by $n - 1
@@ -328,6 +330,21 @@ func (b *binder) bindExpr(n ast.ExprNode, sc *scope) (expr.Expr, error) {
 		k := x.Order
 		if k >= len(b.tr.LimitParams) {
 			return nil, b.errf(sqlerr.SyntaxError, "unexpected parameter marker")
+		}
+		if n := b.tr.LimitParams[k]; n < 0 {
+			// the count of a FETCH FIRST ... WITH TIES
+			b.withTies = true
+			count := b.tr.WithTies[-n-1]
+			if strings.HasPrefix(count, "$") {
+				p, _ := strconv.Atoi(count[1:])
+				return b.param(p)
+			}
+			q, err := b.s.parser.ParseExpr(count)
+			if err != nil {
+				return nil, err
+			}
+			sub := &binder{s: b.s, tr: q.Tr}
+			return sub.bindExpr(q.Node.(*ast.SelectStmt).Fields.Fields[0].Expr, &scope{})
 		}
 		return b.param(b.tr.LimitParams[k])
 	case *ast.ParenthesesExpr:

@@ -583,11 +583,17 @@ func (b *binder) orderLimit(node Node, ob *ast.OrderByClause, lim *ast.Limit, ke
 		}
 	}
 	var count, offset expr.Expr
+	ties := false
 	if lim != nil {
 		var err error
 		if lim.Count != nil {
+			b.withTies = false
 			if count, err = b.limitExpr(lim.Count, "LIMIT"); err != nil {
 				return nil, err
+			}
+			ties, b.withTies = b.withTies, false
+			if ties && len(keys) == 0 {
+				return nil, sqlerr.New(sqlerr.SyntaxError, "WITH TIES cannot be specified without ORDER BY clause")
 			}
 		}
 		if lim.Offset != nil {
@@ -598,7 +604,7 @@ func (b *binder) orderLimit(node Node, ob *ast.OrderByClause, lim *ast.Limit, ke
 	}
 	if len(keys) > 0 {
 		top := int64(-1)
-		if c, ok := count.(*expr.Const); ok && offset == nil && !c.D.Null {
+		if c, ok := count.(*expr.Const); ok && offset == nil && !c.D.Null && !ties {
 			top = c.D.I
 		}
 		node = &SortNode{In: node, Keys: keys, Limit: top}
@@ -607,7 +613,11 @@ func (b *binder) orderLimit(node Node, ob *ast.OrderByClause, lim *ast.Limit, ke
 		if c, ok := count.(*expr.Const); ok && c.D.I == int64(^uint64(0)>>1) {
 			count = nil
 		}
-		node = &LimitNode{In: node, Count: count, Offset: offset}
+		l := &LimitNode{In: node, Count: count, Offset: offset}
+		if ties {
+			l.Ties = keys
+		}
+		node = l
 	}
 	if hidden != nil && *hidden > 0 {
 		cols := node.Columns()

@@ -116,7 +116,11 @@ func buildOver(ctx *expr.Ctx, n Node, in exec.Operator) (exec.Operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &exec.Limit{In: in, Count: count, Offset: offset}, nil
+		l := &exec.Limit{In: in, Count: count, Offset: offset}
+		for _, k := range x.Ties {
+			l.Ties = append(l.Ties, k.E)
+		}
+		return l, nil
 	case *WindowNode:
 		return exec.NewWindow(in, x.Partition, x.Order, x.Funcs), nil
 	case *DistinctOnNode:

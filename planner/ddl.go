@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/engine/dataflow"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/engine/storage"
 	"github.com/streamsql/streamsql/planner/pgsql"
@@ -501,6 +502,9 @@ func uniq(xs []string) []string {
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 func (s *Session) drop(st *pgsql.Drop) (*Result, error) {
+	if st.Index {
+		return &Result{Tag: "DROP INDEX", Notice: "DROP INDEX does nothing: streamsql keeps no indexes to drop (a materialized view's point indexes live as long as the view)"}, nil
+	}
 	s.db.ddl.Lock()
 	defer s.db.ddl.Unlock()
 	tag := "DROP " + strings.ToUpper(string(st.Kind))
@@ -672,4 +676,63 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// createIndex is CREATE INDEX. On a materialized view maintained
+// incrementally, an index on its first column answers point reads
+// (SELECT ... WHERE col = value) and is made now, not by the first such
+// read; elsewhere (tables are kept in memory and scanned, streams are
+// logs) it does nothing, and says so.
+func (s *Session) createIndex(st *pgsql.CreateIndex) (*Result, error) {
+	o := s.db.Catalog.Lookup(st.Rel)
+	if o == nil || !o.IsRelation() {
+		return nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", st.Rel).WithPosition(st.RelPos)
+	}
+	first := -1
+	for k, name := range st.Columns {
+		if name == "" {
+			continue
+		}
+		at := -1
+		for i, c := range o.Columns {
+			if c.Name == name {
+				at = i
+			}
+		}
+		if at < 0 {
+			return nil, sqlerr.New(sqlerr.UndefinedColumn, "column %q does not exist", name).WithPosition(st.ColumnPos[k])
+		}
+		if k == 0 {
+			first = at
+		}
+	}
+	res := &Result{Tag: "CREATE INDEX"}
+	f := s.db.flow(o.Name)
+	switch {
+	case o.Kind == catalog.KindMaterializedView && f != nil && first >= 0 && f.rows != nil:
+		f.mu.Lock()
+		made := f.rows.AddIndex(first)
+		f.mu.Unlock()
+		if !made {
+			res.Notice = fmt.Sprintf("materialized view %q has %d point indexes already, the most it keeps: this one does nothing", o.Name, dataflow.MaxIndexes)
+		} else if len(st.Columns) > 1 {
+			res.Notice = fmt.Sprintf("point reads of %q use an index on %q, its first column", o.Name, st.Columns[0])
+		}
+	case o.Kind == catalog.KindMaterializedView && f != nil:
+		res.Notice = "CREATE INDEX does nothing: a materialized view's point indexes are on a column, not an expression"
+	default:
+		res.Notice = fmt.Sprintf("CREATE INDEX does nothing: %s %q is scanned (streamsql keeps point indexes on materialized views only)", o.Kind, o.Name)
+	}
+	return res, nil
+}
+
+// createSchema is CREATE SCHEMA: only public exists.
+func createSchema(st *pgsql.CreateSchema) (*Result, error) {
+	if st.Name != "public" {
+		return nil, sqlerr.Unsupported("schemas other than public are not supported yet").WithPosition(st.Pos)
+	}
+	if st.IfNotExists {
+		return &Result{Tag: "CREATE SCHEMA", Notice: `schema "public" already exists, skipping`}, nil
+	}
+	return nil, sqlerr.New(sqlerr.DuplicateSchema, `schema "public" already exists`)
 }

@@ -100,6 +100,9 @@ type SortNode struct {
 type LimitNode struct {
 	In            Node
 	Count, Offset expr.Expr // nil: none
+	// Ties (FETCH FIRST n ROWS WITH TIES): the ORDER BY keys; rows equal to
+	// the last one counted on them come too
+	Ties []exec.SortKey
 }
 
 // UnionNode concatenates inputs of the same shape.

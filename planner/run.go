@@ -234,6 +234,10 @@ func (s *Session) execute(ctx *expr.Ctx, p *Prepared, params []types.Datum) (*Re
 		return &Result{}, nil
 	case *pgsql.Ignored:
 		return &Result{Tag: st.Tag}, nil
+	case *pgsql.CreateIndex:
+		return s.createIndex(st)
+	case *pgsql.CreateSchema:
+		return createSchema(st)
 	}
 	return nil, sqlerr.Unsupported("statement %T is not supported", p.Stmt)
 }

@@ -17,6 +17,7 @@ const (
 	UndefinedObject              = "42704"
 	AmbiguousColumn              = "42702"
 	DuplicateTable               = "42P07"
+	DuplicateSchema              = "42P06"
 	DuplicateObject              = "42710"
 	DuplicateColumn              = "42701"
 	DatatypeMismatch             = "42804"

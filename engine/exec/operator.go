@@ -2,6 +2,7 @@ package exec
 
 import (
 	"math/bits"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/streamsql/streamsql/engine/expr"
@@ -227,15 +228,26 @@ func ProjectBatch(ctx *expr.Ctx, b arrow.RecordBatch, es []expr.Expr, ts []types
 type Limit struct {
 	In            Operator
 	Count, Offset int64
+	// Ties: the sort keys of a LIMIT WITH TIES (the input is sorted by
+	// them): after Count rows, the rows equal to the last on them come too
+	Ties          []expr.Expr
 	seen, emitted int64
+	last          []types.Datum // the last row counted, on Ties
+	done          bool
 }
 
 func (l *Limit) Types() []types.T { return l.In.Types() }
 func (l *Limit) Close()           { l.In.Close() }
 func (l *Limit) Next(ctx *expr.Ctx) (arrow.RecordBatch, error) {
 	for {
-		if l.Count >= 0 && l.emitted >= l.Count {
+		if l.done {
 			return nil, nil
+		}
+		if l.Count >= 0 && l.emitted >= l.Count {
+			if len(l.Ties) == 0 || l.last == nil {
+				return nil, nil
+			}
+			return l.ties(ctx)
 		}
 		b, err := l.In.Next(ctx)
 		if err != nil || b == nil {
@@ -256,6 +268,19 @@ func (l *Limit) Next(ctx *expr.Ctx) (arrow.RecordBatch, error) {
 			continue
 		}
 		l.emitted += end - start
+		if len(l.Ties) > 0 && l.Count >= 0 && l.emitted >= l.Count {
+			// the last row counted: later rows equal to it come too
+			row, err := tieKey(ctx, b, l.Ties, int(end-1))
+			if err != nil {
+				b.Release()
+				return nil, err
+			}
+			l.last = row
+			if end, err = l.tiedUntil(ctx, b, end); err != nil {
+				b.Release()
+				return nil, err
+			}
+		}
 		if start == 0 && end == n {
 			return b, nil
 		}
@@ -263,6 +288,85 @@ func (l *Limit) Next(ctx *expr.Ctx) (arrow.RecordBatch, error) {
 		b.Release()
 		return s, nil
 	}
+}
+
+// ties returns the rows of the next batch equal to the last one counted,
+// until one is not.
+func (l *Limit) ties(ctx *expr.Ctx) (arrow.RecordBatch, error) {
+	b, err := l.In.Next(ctx)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	end, err := l.tiedUntil(ctx, b, 0)
+	if err != nil {
+		b.Release()
+		return nil, err
+	}
+	if end == b.NumRows() {
+		return b, nil
+	}
+	s := b.NewSlice(0, end)
+	b.Release()
+	return s, nil
+}
+
+// tiedUntil returns the end of the run of rows of b from row from that
+// are tied with the last row counted; done is set when the run ends
+// inside b.
+func (l *Limit) tiedUntil(ctx *expr.Ctx, b arrow.RecordBatch, from int64) (int64, error) {
+	end := from
+	for end < b.NumRows() {
+		same, err := l.tied(ctx, b, int(end))
+		if err != nil {
+			return 0, err
+		}
+		if !same {
+			l.done = true
+			break
+		}
+		end++
+	}
+	return end, nil
+}
+
+// tied reports whether row r of b equals the last row counted on the
+// keys (NULLs equal: they sort together).
+func (l *Limit) tied(ctx *expr.Ctx, b arrow.RecordBatch, r int) (bool, error) {
+	row, err := tieKey(ctx, b, l.Ties, r)
+	if err != nil {
+		return false, err
+	}
+	for i, d := range row {
+		e := l.last[i]
+		if d.Null || e.Null {
+			if d.Null != e.Null {
+				return false, nil
+			}
+			continue
+		}
+		if types.Compare(l.Ties[i].Type(), d, e) != 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// tieKey evaluates the keys on row r of b.
+func tieKey(ctx *expr.Ctx, b arrow.RecordBatch, keys []expr.Expr, r int) ([]types.Datum, error) {
+	one := b.NewSlice(int64(r), int64(r+1))
+	defer one.Release()
+	row := make([]types.Datum, len(keys))
+	for i, k := range keys {
+		v, err := k.Eval(ctx, one)
+		if err != nil {
+			return nil, err
+		}
+		d := v.At(0)
+		d.S = strings.Clone(d.S)
+		row[i] = d
+		v.Release()
+	}
+	return row, nil
 }
 
 // Values evaluates rows of expressions once (VALUES lists, SELECT without FROM).

@@ -342,7 +342,16 @@ func (p *Parser) parseCreate(src string, toks []Token) (Statement, error) {
 		kind = catalog.KindMaterializedView
 	case "sink":
 		kind = catalog.KindSink
-	case "index", "unique", "schema", "database", "sequence", "function", "type", "extension", "role", "user", "trigger":
+	case "index":
+		return parseCreateIndex(src, toks, i+1)
+	case "unique":
+		if kw(i+1) == "index" {
+			return nil, sqlerr.Unsupported("CREATE UNIQUE INDEX is not supported: nothing would enforce it; declare a PRIMARY KEY").WithPosition(CharPos(src, toks[i].Pos))
+		}
+		return nil, syntaxAt(src, toks[i+1].Pos)
+	case "schema":
+		return parseCreateSchema(src, toks, i+1)
+	case "database", "sequence", "function", "type", "extension", "role", "user", "trigger":
 		return nil, sqlerr.Unsupported("CREATE %s is not supported", strings.ToUpper(kw(i))).WithPosition(CharPos(src, toks[i].Pos))
 	default:
 		return nil, syntaxAt(src, toks[i].Pos)
@@ -746,6 +755,8 @@ func (p *Parser) parseDrop(src string, toks []Token) (Statement, error) {
 		d.Kind = catalog.KindMaterializedView
 	case "sink":
 		d.Kind = catalog.KindSink
+	case "index":
+		d.Index = true
 	default:
 		if kw(i) != "" {
 			return nil, sqlerr.Unsupported("DROP %s is not supported", strings.ToUpper(kw(i))).WithPosition(CharPos(src, toks[i].Pos))
@@ -1154,4 +1165,103 @@ func (p *Parser) parseSubscribe(src string, toks []Token) (Statement, error) {
 		return nil, syntaxAt(src, toks[i].Pos)
 	}
 	return sub, nil
+}
+
+// parseCreateIndex reads CREATE INDEX [CONCURRENTLY] [IF NOT EXISTS]
+// [name] ON [ONLY] rel [USING method] (column | (expression) [, ...])
+// and whatever follows (INCLUDE, WITH, WHERE, TABLESPACE): the
+// statement's effect is the planner's to decide.
+func parseCreateIndex(src string, toks []Token, i int) (Statement, error) {
+	kw := func(k int) string {
+		if k < len(toks) && toks[k].Kind == TIdent {
+			return toks[k].Val
+		}
+		return ""
+	}
+	ci := &CreateIndex{}
+	if kw(i) == "concurrently" {
+		i++
+	}
+	if kw(i) == "if" && kw(i+1) == "not" && kw(i+2) == "exists" {
+		ci.IfNotExists = true
+		i += 3
+	}
+	if kw(i) != "on" {
+		if toks[i].Kind != TIdent && toks[i].Kind != TQIdent {
+			return nil, syntaxAt(src, toks[i].Pos)
+		}
+		ci.Name = toks[i].Val
+		i++
+	}
+	if kw(i) != "on" {
+		return nil, syntaxAt(src, toks[i].Pos)
+	}
+	i++
+	if kw(i) == "only" {
+		i++
+	}
+	rel, rest, err := qualifiedName(src, toks[i:])
+	if err != nil {
+		return nil, err
+	}
+	ci.Rel, ci.RelPos = rel, CharPos(src, toks[i].Pos)
+	i = len(toks) - len(rest)
+	if kw(i) == "using" {
+		i += 2
+	}
+	if !toks[i].IsPunct("(") {
+		return nil, syntaxAt(src, toks[i].Pos)
+	}
+	i++
+	for {
+		// one element: a column (with ASC, DESC, NULLS ..., an operator
+		// class) or an expression; the column is what a lookup can use
+		start, depth := i, 0
+		for ; i < len(toks) && toks[i].Kind != TEOF; i++ {
+			t := toks[i]
+			if t.IsPunct("(") {
+				depth++
+			} else if t.IsPunct(")") {
+				if depth == 0 {
+					break
+				}
+				depth--
+			} else if t.IsPunct(",") && depth == 0 {
+				break
+			}
+		}
+		if i >= len(toks) || toks[i].Kind == TEOF || i == start {
+			return nil, syntaxAt(src, toks[min(i, len(toks)-1)].Pos)
+		}
+		col := ""
+		if t := toks[start]; t.Kind == TIdent || t.Kind == TQIdent {
+			col = t.Val
+			if start+1 < i && toks[start+1].IsPunct("(") {
+				col = "" // a function call
+			}
+		}
+		ci.Columns, ci.ColumnPos = append(ci.Columns, col), append(ci.ColumnPos, CharPos(src, toks[start].Pos))
+		if toks[i].IsPunct(")") {
+			break
+		}
+		i++
+	}
+	return ci, nil
+}
+
+// parseCreateSchema reads CREATE SCHEMA [IF NOT EXISTS] name.
+func parseCreateSchema(src string, toks []Token, i int) (Statement, error) {
+	cs := &CreateSchema{}
+	if toks[i].Kind == TIdent && toks[i].Val == "if" && toks[i+1].Val == "not" && toks[i+2].Val == "exists" {
+		cs.IfNotExists = true
+		i += 3
+	}
+	if toks[i].Kind != TIdent && toks[i].Kind != TQIdent || toks[i].Val == "authorization" {
+		return nil, sqlerr.Unsupported("CREATE SCHEMA AUTHORIZATION is not supported").WithPosition(CharPos(src, toks[i].Pos))
+	}
+	cs.Name, cs.Pos = toks[i].Val, CharPos(src, toks[i].Pos)
+	if toks[i+1].Kind != TEOF {
+		return nil, sqlerr.Unsupported("CREATE SCHEMA with schema elements is not supported").WithPosition(CharPos(src, toks[i+1].Pos))
+	}
+	return cs, nil
 }

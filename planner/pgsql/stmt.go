@@ -66,6 +66,7 @@ type CreateSink struct {
 // Drop is DROP <kind> [IF EXISTS] names [CASCADE|RESTRICT].
 type Drop struct {
 	Kind     catalog.Kind
+	Index    bool // DROP INDEX (Kind is empty)
 	Names    []string
 	IfExists bool
 	Cascade  bool
@@ -174,6 +175,26 @@ type Empty struct{}
 // Ignored are statements accepted for compatibility that do nothing here
 // (LISTEN, UNLISTEN, ANALYZE, VACUUM, CHECKPOINT); Tag is the command tag.
 type Ignored struct{ Tag string }
+
+// CreateIndex is CREATE INDEX ... ON rel (columns): Columns holds each
+// element's column name ("" for an expression).
+type CreateIndex struct {
+	Name, Rel   string
+	RelPos      int
+	Columns     []string
+	ColumnPos   []int
+	IfNotExists bool
+}
+
+// CreateSchema is CREATE SCHEMA [IF NOT EXISTS] name.
+type CreateSchema struct {
+	Name        string
+	Pos         int
+	IfNotExists bool
+}
+
+func (*CreateIndex) statement()  {}
+func (*CreateSchema) statement() {}
 
 func (*Query) statement()          {}
 func (*Subscribe) statement()      {}

@@ -21,8 +21,11 @@ type TableFunc struct {
 // Translated is a query or DML statement mapped onto the TiDB grammar.
 type Translated struct {
 	SQL string
-	// LimitParams[k] is the n of the $n that the k-th "?" stands for.
+	// LimitParams[k] is the n of the $n that the k-th "?" stands for; a
+	// negative -(j+1) stands for WithTies[j], the count of a FETCH FIRST
+	// ... WITH TIES (a literal, or "$n").
 	LimitParams []int
+	WithTies    []string
 	TableFuncs  []TableFunc
 	// AliasColumns maps a FROM alias to the column names given in "AS x(a, b)".
 	AliasColumns map[string][]string
@@ -1006,7 +1009,23 @@ func (x *translator) limitOffset(ns []*node) ([]*node, error) {
 			if j < len(ns) && ns[j].isKw("only") {
 				j++
 			} else if j+1 < len(ns) && ns[j].isKw("with") && ns[j+1].isKw("ties") {
-				return nil, x.unsupported(n, "FETCH ... WITH TIES is not supported")
+				// the count rides on a "?" of its own, which the binder
+				// reads as the count of a LIMIT WITH TIES
+				before := len(x.limit)
+				v := x.limitValue(val)
+				count := ""
+				if len(x.limit) > before {
+					count = "$" + strconv.Itoa(x.limit[before])
+					x.limit = x.limit[:before]
+				} else {
+					var w writer
+					w.emitList(v)
+					count = strings.TrimSpace(w.b.String())
+				}
+				x.limit = append(x.limit, -(len(x.tr.WithTies) + 1))
+				x.tr.WithTies = append(x.tr.WithTies, count)
+				val = []*node{textNode(n.tok, "?")}
+				j += 2
 			}
 			limit = val
 			i = j - 1
