@@ -35,10 +35,10 @@ type binder struct {
 	unreached int
 	// withTies is set by binding the count of FETCH FIRST ... WITH TIES
 	withTies bool
-	s         *Session
-	tr        *pgsql.Translated
-	params    []*expr.Param // by $n - 1
-	ctes      []map[string]*cte
+	s        *Session
+	tr       *pgsql.Translated
+	params   []*expr.Param // by $n - 1
+	ctes     []map[string]*cte
 	// agg is set while binding a select list, HAVING or ORDER BY of an
 	// aggregating query.
 	agg *aggBinding

@@ -26,7 +26,10 @@ import (
 // DB is one streamsql database: the catalog and the storage of its tables.
 // It is shared by every session.
 type DB struct {
-	Catalog   *catalog.Catalog
+	Catalog *catalog.Catalog
+	// the open sessions, for pg_stat_activity
+	sessMu    sync.Mutex
+	sessions  map[*Session]struct{}
 	viewBatch int     // records per view read (Options.ViewBatch)
 	startErrs []error // views that could not start when the database opened
 	workers   int     // aggregate workers per view (Options.Workers)

@@ -590,7 +590,8 @@ func init() {
 		}
 		return out, nil
 	})
-	pg("pg_stat_activity", 12006, "datid oid, datname name, pid int4, usename name, application_name text, client_addr text, backend_start timestamptz, state text, query text", nil)
+	pg("pg_stat_activity", 12006, "datid oid, datname name, pid int4, usename name, application_name text, client_addr text, backend_start timestamptz, state text, query text",
+		func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) { return db.activityRows(), nil })
 	pg("pg_locks", 12007, "locktype text, database oid, relation oid, pid int4, mode text, granted bool", nil)
 
 	is := func(name string, oid uint32, spec string, rows func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error)) {

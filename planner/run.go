@@ -243,7 +243,12 @@ func (s *Session) execute(ctx *expr.Ctx, p *Prepared, params []types.Datum) (*Re
 }
 
 // Close ends the session.
-func (s *Session) Close() { s.closeCursors() }
+func (s *Session) Close() {
+	s.closeCursors()
+	s.db.sessMu.Lock()
+	delete(s.db.sessions, s)
+	s.db.sessMu.Unlock()
+}
 
 func (s *Session) closeCursors() {
 	for k, c := range s.cursors {

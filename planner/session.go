@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -18,6 +19,13 @@ import (
 // Session is one client's state: its parser, settings and transaction
 // status. It is used by one goroutine at a time.
 type Session struct {
+	// for pg_stat_activity: the backend's pid (the wire layer's), when it
+	// started, and what it runs (guarded by act)
+	pid      int32
+	started  time.Time
+	act      sync.Mutex
+	state    string
+	query    string
 	db       *DB
 	parser   *pgsql.Parser
 	user     string
@@ -70,7 +78,40 @@ func (db *DB) NewSession(user, database string) *Session {
 		s.settings[k] = v
 	}
 	s.settings["session_authorization"] = user
+	s.started, s.state = time.Now(), "idle"
+	db.sessMu.Lock()
+	if db.sessions == nil {
+		db.sessions = map[*Session]struct{}{}
+	}
+	db.sessions[s] = struct{}{}
+	db.sessMu.Unlock()
 	return s
+}
+
+// SetPID records the backend pid the client knows the session by.
+func (s *Session) SetPID(pid int32) { s.pid = pid }
+
+// SetActivity records what the session does (state "active" or "idle")
+// and its current or last query, for pg_stat_activity.
+func (s *Session) SetActivity(state, query string) {
+	s.act.Lock()
+	s.state, s.query = state, query
+	s.act.Unlock()
+}
+
+// activityRows are pg_stat_activity's rows: one per session.
+func (db *DB) activityRows() [][]types.Datum {
+	db.sessMu.Lock()
+	defer db.sessMu.Unlock()
+	var out [][]types.Datum
+	for s := range db.sessions {
+		s.act.Lock()
+		state, query := s.state, s.query
+		s.act.Unlock()
+		app, _ := s.Setting("application_name")
+		out = append(out, row(nil, s.database, s.pid, s.user, app, nil, types.Datum{I: s.started.UnixMicro()}, state, query))
+	}
+	return out
 }
 
 // DB returns the session's database.

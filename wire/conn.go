@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,18 +21,26 @@ import (
 )
 
 type conn struct {
-	srv    *Server
-	nc     net.Conn
-	rd     *peerReader
-	be     *pgproto3.Backend
-	sess   *planner.Session
-	pid    uint32
-	secret []byte
+	srv *Server
+	nc  net.Conn
+	rd  *peerReader
+	// watching: a goroutine reads ahead on the connection while a
+	// statement runs, and cancels it if the client goes away (unwatch
+	// stops it)
+	watching bool
+	unwatch  func()
+	be       *pgproto3.Backend
+	sess     *planner.Session
+	pid      uint32
+	secret   []byte
 
-	mu      sync.Mutex
-	cancel  context.CancelFunc
-	stmts   map[string]*preparedStmt
-	portals map[string]*portal
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	// terminating: the server is shutting down; the running statement
+	// was cancelled and ends the connection with FATAL 57P01
+	terminating atomic.Bool
+	stmts       map[string]*preparedStmt
+	portals     map[string]*portal
 	// ignoreTillSync is set after an error in the extended protocol.
 	ignoreTillSync bool
 	pending        int // DataRows buffered since the last flush
@@ -96,6 +105,10 @@ func (c *conn) serve(ctx context.Context) {
 				return
 			}
 			c.srv.Log.Debug("connection error", "err", err)
+			return
+		}
+		if c.terminating.Load() {
+			_ = c.be.Flush()
 			return
 		}
 	}
@@ -188,6 +201,7 @@ func (c *conn) login(params map[string]string) (bool, error) {
 	c.rd.setPhase(phaseReady)
 	c.sess = c.srv.DB.NewSession(user, database)
 	c.srv.register(c)
+	c.sess.SetPID(int32(c.pid))
 	_, _ = c.sess.Set("__backend_pid", strconv.Itoa(int(c.pid)))
 	// the connection's ends, for inet_server_port() and friends
 	if h, p, err := net.SplitHostPort(c.nc.LocalAddr().String()); err == nil {
@@ -314,7 +328,33 @@ func (c *conn) maybeFlush() error {
 
 func (c *conn) sendError(err error) {
 	e := sqlerr.As(err)
+	if c.terminating.Load() && e.Code == sqlerr.QueryCanceled {
+		c.fatal(errShutdown)
+		return
+	}
 	c.be.Send(errorResponse(e, "ERROR"))
+}
+
+var errShutdown = sqlerr.New(sqlerr.AdminShutdown, "terminating connection due to administrator command")
+
+// terminate ends the connection for a shutdown, as PostgreSQL's smart
+// shutdown does: a running statement is cancelled and its session sends
+// FATAL 57P01 and closes; an idle one is sent it now.
+func (c *conn) terminate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.terminating.Store(true)
+	if c.cancel != nil {
+		c.cancel()
+		return
+	}
+	// idle (blocked reading the next message): one write of a whole
+	// message never interleaves with the session's own writes
+	if msg, err := errorResponse(errShutdown, "FATAL").Encode(nil); err == nil {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = c.nc.Write(msg)
+	}
+	c.nc.Close()
 }
 
 func errorResponse(e *sqlerr.Error, severity string) *pgproto3.ErrorResponse {
@@ -342,6 +382,11 @@ func (c *conn) run(ctx context.Context, p *planner.Prepared, params []types.Datu
 	c.mu.Lock()
 	c.cancel = cancel
 	c.mu.Unlock()
+	if !isCopyFrom(p) {
+		// a client that goes away stops its statement (a join or a scan
+		// of millions of rows checks for cancellation as it goes)
+		c.watchPeer()
+	}
 	res, err := c.sess.Execute(rctx, p, params)
 	if err != nil {
 		c.stopRun(cancel)
@@ -350,7 +395,33 @@ func (c *conn) run(ctx context.Context, p *planner.Prepared, params []types.Datu
 	return res, cancel, nil
 }
 
+// watchPeer starts watching the connection for the client going away,
+// unless it is watched already.
+func (c *conn) watchPeer() {
+	if c.watching {
+		return
+	}
+	c.watching = true
+	c.unwatch = c.rd.watch(c.cancelRunning)
+}
+
+// unwatchPeer stops watching the connection: before it is read again.
+func (c *conn) unwatchPeer() {
+	if c.watching {
+		c.unwatch()
+		c.watching, c.unwatch = false, nil
+	}
+}
+
+// isCopyFrom reports whether a statement reads COPY data from the
+// connection itself.
+func isCopyFrom(p *planner.Prepared) bool {
+	cp, ok := p.Stmt.(*pgsql.Copy)
+	return ok && cp.From
+}
+
 func (c *conn) stopRun(cancel context.CancelFunc) {
+	c.unwatchPeer()
 	c.mu.Lock()
 	c.cancel = nil
 	c.mu.Unlock()

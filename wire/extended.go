@@ -136,6 +136,8 @@ func (c *conn) execute(ctx context.Context, m *pgproto3.Execute) error {
 		c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte("SELECT 0")})
 		return nil
 	}
+	c.sess.SetActivity("active", p.stmt.sql)
+	defer c.sess.SetActivity("idle", p.stmt.sql)
 	if p.res == nil {
 		res, cancel, err := c.run(ctx, p.stmt.prep, p.params)
 		if err != nil {

@@ -88,6 +88,8 @@ func isNetErr(err error) bool {
 
 // simpleQuery runs every statement of a Query message.
 func (c *conn) simpleQuery(ctx context.Context, sql string) {
+	c.sess.SetActivity("active", sql)
+	defer c.sess.SetActivity("idle", sql)
 	stmts, err := c.sess.Parse(sql)
 	if err != nil {
 		c.sendError(err)
@@ -172,7 +174,10 @@ func (c *conn) sendRowsMore(res *planner.Result, formats []int16, max int64) (in
 	enc := newRowEncoder(res.Cols, formats, c.sess.Location(), c.sess.RegName)
 	if res.Streaming {
 		// a client that goes away ends the subscription
-		defer c.rd.watch(c.cancelRunning)()
+		if !c.watching {
+			c.watchPeer()
+			defer c.unwatchPeer()
+		}
 		// the row description goes out before the first change arrives
 		c.pending = 0
 		if err := c.be.Flush(); err != nil {
@@ -277,7 +282,10 @@ func (c *conn) copyOut(co *planner.CopyOut) error {
 	overall, formats := copyFormats(co.Columns, co.Binary)
 	c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: overall, ColumnFormatCodes: formats})
 	if flush := c.flushIf(co.Streaming); flush != nil {
-		defer c.rd.watch(c.cancelRunning)()
+		if !c.watching {
+			c.watchPeer()
+			defer c.unwatchPeer()
+		}
 		if err := flush(); err != nil {
 			return err
 		}

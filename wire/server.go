@@ -81,11 +81,25 @@ func (s *Server) Close() {
 		s.ln.Close()
 	}
 	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
 	for _, c := range s.conns {
-		c.nc.Close()
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	for _, c := range conns {
+		c.terminate()
+	}
+	// a statement that does not stop within the grace is cut off
+	time.AfterFunc(shutdownGrace, func() {
+		for _, c := range conns {
+			c.nc.Close()
+		}
+	})
 }
+
+// shutdownGrace is how long a cancelled statement has to end its
+// connection before the socket is closed under it.
+const shutdownGrace = 2 * time.Second
 
 func (s *Server) register(c *conn) {
 	c.pid = s.nextID.Add(1) + 1000
