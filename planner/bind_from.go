@@ -402,24 +402,40 @@ func asOfJoin(j *JoinNode, residual []expr.Expr, nl int) error {
 		return sqlerr.Unsupported("ASOF JOIN needs exactly one time comparison (left.ts >= right.ts) besides its equality keys")
 	}
 	c, ok := residual[0].(*expr.Compare)
-	if ok {
-		l, lok := c.L.(*expr.Col)
-		r, rok := c.R.(*expr.Col)
-		op := c.Op
-		if lok && rok && l.Idx >= nl && r.Idx < nl {
-			l, r = r, l
-			op = map[expr.CmpOp]expr.CmpOp{expr.LE: expr.GE, expr.LT: expr.GT, expr.GE: expr.LE, expr.GT: expr.LT}[op]
-		}
-		timeKind := func(t types.T) bool {
-			return t.Kind == types.Timestamp || t.Kind == types.TimestampTZ || t.Kind == types.Date || t.Kind == types.Int64
-		}
-		if lok && rok && l.Idx < nl && r.Idx >= nl && (op == expr.GE || op == expr.GT) && timeKind(l.T) && l.T.Kind == r.T.Kind {
-			j.AsOf = &AsOfSpec{LeftTime: l.Idx, RightTime: r.Idx - nl, Strict: op == expr.GT}
-			j.Residual = nil
-			return nil
-		}
+	if !ok {
+		return sqlerr.Unsupported("the time comparison of an ASOF JOIN must be left.ts >= right.ts (or >), one column of each side")
 	}
-	return sqlerr.Unsupported("the time comparison of an ASOF JOIN must be left.ts >= right.ts (or >) between columns of the same type")
+	l, lok := orderColumn(c.L)
+	r, rok := orderColumn(c.R)
+	op := c.Op
+	if lok && rok && l.Idx >= nl && r.Idx < nl {
+		l, r = r, l
+		op = map[expr.CmpOp]expr.CmpOp{expr.LE: expr.GE, expr.LT: expr.GT, expr.GE: expr.LE, expr.GT: expr.LT}[op]
+	}
+	switch {
+	case !lok || !rok || l.Idx >= nl || r.Idx < nl:
+		return sqlerr.Unsupported("the time comparison of an ASOF JOIN must compare a column of the left side with one of the right side (left.ts >= right.ts)")
+	case op != expr.GE && op != expr.GT:
+		return sqlerr.Unsupported("the time comparison of an ASOF JOIN must be left.ts >= right.ts or left.ts > right.ts (the latest right row at or before the left row)")
+	}
+	lt, rt := l.T.Kind, r.T.Kind
+	timeKind := lt == rt && (lt == types.Timestamp || lt == types.TimestampTZ || lt == types.Date)
+	if !timeKind && !(lt.IsInteger() && rt.IsInteger()) {
+		return sqlerr.Unsupported("ASOF JOIN orders by integers, dates or timestamps of the same kind: %s and %s cannot be compared that way", l.T, r.T)
+	}
+	j.AsOf = &AsOfSpec{LeftTime: l.Idx, RightTime: r.Idx - nl, Strict: op == expr.GT}
+	j.Residual = nil
+	return nil
+}
+
+// orderColumn is the column an ASOF comparison orders by: a column, or a
+// column widened to another integer type (int = bigint compares them so).
+func orderColumn(e expr.Expr) (*expr.Col, bool) {
+	if c, ok := e.(*expr.Cast); ok && c.To.Kind.IsInteger() && c.E.Type().Kind.IsInteger() {
+		e = c.E
+	}
+	col, ok := e.(*expr.Col)
+	return col, ok
 }
 
 // splitEquality recognises left-expr = right-expr over a join of a left
