@@ -240,7 +240,7 @@ func (p *graphPlan) step(in gout, st Node) (gout, error) {
 		op.AppendOnly = in.appendOnly
 		from, expire := in.node, -1
 		for i, e := range op.Partition {
-			if c, ok := e.(*expr.Col); ok && in.time[c.Idx] != nil && intLike(c.Type().Kind) {
+			if c, ok := e.(*expr.Col); ok && in.time[c.Idx] != nil && dataflow.IntLike(c.Type().Kind) {
 				// a partition of a time passed gets no more changes
 				expire = i
 				from = p.dropClosed(from, c.Idx, in.time[c.Idx])
@@ -293,7 +293,7 @@ func (p *graphPlan) aggregate(x *AggNode) (gout, error) {
 			continue
 		}
 		out.time[k] = in.time[c.Idx]
-		if bound == nil && intLike(c.Type().Kind) {
+		if bound == nil && dataflow.IntLike(c.Type().Kind) {
 			opts.HasWindow, opts.WindowKey, opts.WindowAdd = true, k, 1
 			bound = in.time[c.Idx]
 		}
@@ -317,16 +317,6 @@ func (p *graphPlan) aggregate(x *AggNode) (gout, error) {
 		p.globals = append(p.globals, graphGlobal{out.node, agg})
 	}
 	return out, nil
-}
-
-// intLike reports whether values of kind k are integers in Datum.I
-// (times included).
-func intLike(k types.Kind) bool {
-	switch k {
-	case types.Int16, types.Int32, types.Int64, types.Date, types.Time, types.Timestamp, types.TimestampTZ:
-		return true
-	}
-	return false
 }
 
 // union is UNION ALL: every input's changes.
@@ -406,7 +396,7 @@ func (p *graphPlan) join(x *JoinNode) (gout, error) {
 		for i := range x.LeftKeys {
 			lc, lok := x.LeftKeys[i].(*expr.Col)
 			rc, rok := x.RightKeys[i].(*expr.Col)
-			if !lok || !rok || l.time[lc.Idx] == nil || r.time[rc.Idx] == nil || !intLike(lc.Type().Kind) {
+			if !lok || !rok || l.time[lc.Idx] == nil || r.time[rc.Idx] == nil || !dataflow.IntLike(lc.Type().Kind) {
 				continue
 			}
 			expire[0].col, expire[0].bound = lc.Idx, r.time[rc.Idx]

@@ -3,6 +3,7 @@ package dataflow
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/streamsql/streamsql/engine/expr"
 )
@@ -303,10 +304,7 @@ func (g *Graph) Describe(note func(op any) string) []string {
 			}
 			line += note(op)
 		}
-		prefix := ""
-		for i := 0; i < depth; i++ {
-			prefix += "  "
-		}
+		prefix := strings.Repeat("  ", depth)
 		if depth > 0 {
 			prefix += "-> "
 		}

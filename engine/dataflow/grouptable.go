@@ -24,7 +24,7 @@ type groupTable interface {
 
 func newGroupTable(ts []types.T) groupTable {
 	for _, t := range ts {
-		if !intLike(t.Kind) {
+		if !IntLike(t.Kind) {
 			return &datumTable{ts: ts, index: map[string]int32{}}
 		}
 	}
@@ -37,8 +37,9 @@ func newGroupTable(ts []types.T) groupTable {
 	return newIntTable(len(ts))
 }
 
-// intLike kinds are stored as integers in Arrow (64 bits or fewer).
-func intLike(k types.Kind) bool {
+// IntLike kinds are stored as integers in Arrow (64 bits or fewer),
+// in Datum.I.
+func IntLike(k types.Kind) bool {
 	switch k {
 	case types.Int16, types.Int32, types.Int64, types.Date, types.Time, types.Timestamp, types.TimestampTZ, types.Oid:
 		return true

@@ -48,7 +48,7 @@ func newIncAccum(s exec.AggSpec, appendOnly bool) (incAccum, error) {
 			return &genericAcc{spec: s, at: at}, nil
 		}
 	case exec.AggMin, exec.AggMax:
-		if appendOnly && (at.Kind == types.Float64 || intLike(at.Kind)) {
+		if appendOnly && (at.Kind == types.Float64 || IntLike(at.Kind)) {
 			return &extremeInc{max: s.Kind == exec.AggMax, float: at.Kind == types.Float64}, nil
 		}
 		return &genericAcc{spec: s, at: at}, nil

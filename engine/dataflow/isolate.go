@@ -45,13 +45,7 @@ func DropFailing(ctx *expr.Ctx, m *Msg, cols expr.Columns, eval func(b arrow.Rec
 		m.Release()
 		return nil, err
 	}
-	out := &Msg{Kind: MsgData, Batch: expr.Take(ctx.Mem, m.Batch, keep)}
-	if m.Weights != nil {
-		out.Weights = make([]int64, len(keep))
-		for k, i := range keep {
-			out.Weights[k] = m.Weights[i]
-		}
-	}
+	out := m.Take(ctx.Mem, keep)
 	m.Release()
 	return out, nil
 }

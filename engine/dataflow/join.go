@@ -179,7 +179,7 @@ func NewJoin(kind exec.JoinKind, leftKeys, rightKeys []expr.Expr, residual expr.
 	ints := true // integer keys on both sides: compared as integers
 	for i := range leftKeys {
 		lt, rt := leftKeys[i].Type(), rightKeys[i].Type()
-		ints = ints && intLike(lt.Kind) && intLike(rt.Kind)
+		ints = ints && IntLike(lt.Kind) && IntLike(rt.Kind)
 		keyTs[Left], keyTs[Right] = append(keyTs[Left], lt), append(keyTs[Right], rt)
 	}
 	j.sides[Left] = newJoinSide(left, keyTs[Left], ints, kind == exec.LeftJoin || kind == exec.FullJoin)

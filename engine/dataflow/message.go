@@ -2,6 +2,7 @@ package dataflow
 
 import (
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/engine/expr"
 )
 
@@ -42,6 +43,19 @@ func (m *Msg) Share() *Msg {
 		m.Batch.Retain()
 	}
 	return &Msg{Kind: m.Kind, Batch: m.Batch, Weights: m.Weights, Watermark: m.Watermark, Barrier: m.Barrier}
+}
+
+// Take returns a message of the given rows of m (in that order), each
+// with its weight; m stays the caller's.
+func (m *Msg) Take(mem memory.Allocator, rows []int) *Msg {
+	out := &Msg{Kind: MsgData, Batch: expr.Take(mem, m.Batch, rows)}
+	if m.Weights != nil {
+		out.Weights = make([]int64, len(rows))
+		for k, r := range rows {
+			out.Weights[k] = m.Weights[r]
+		}
+	}
+	return out
 }
 
 // Release frees the batch.

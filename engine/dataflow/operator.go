@@ -115,14 +115,7 @@ func (f *Filter) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 		sel = exec.Selection(v.Arr, n)
 	}
 	v.Release()
-	out := &Msg{Kind: MsgData, Batch: expr.Take(ctx.Mem, m.Batch, sel)}
-	if m.Weights != nil {
-		out.Weights = make([]int64, len(sel))
-		for k, i := range sel {
-			out.Weights[k] = m.Weights[i]
-		}
-	}
-	return out, nil
+	return m.Take(ctx.Mem, sel), nil
 }
 
 // Project computes new columns from each row, keeping its weight; rows
@@ -189,12 +182,5 @@ func (d *DropClosed) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 		return m.Share(), nil
 	}
 	d.late += int64(n - len(keep))
-	out := &Msg{Kind: MsgData, Batch: expr.Take(ctx.Mem, m.Batch, keep)}
-	if m.Weights != nil {
-		out.Weights = make([]int64, len(keep))
-		for k, i := range keep {
-			out.Weights[k] = m.Weights[i]
-		}
-	}
-	return out, nil
+	return m.Take(ctx.Mem, keep), nil
 }

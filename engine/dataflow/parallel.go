@@ -201,13 +201,9 @@ func (p *ParallelAgg) Absorb(ctx *expr.Ctx, m *Msg) error {
 			b.Retain()
 			sub.Batch, sub.Weights = b, m.Weights
 		} else {
-			sub.Batch = expr.Take(ctx.Mem, b, rows)
-			if m.Weights != nil {
-				sub.Weights = make([]int64, len(rows))
-				for k, r := range rows {
-					sub.Weights[k] = m.Weights[r]
-				}
-			}
+			// b: the narrowed batch, whose rows are m's
+			t := (&Msg{Batch: b, Weights: m.Weights}).Take(ctx.Mem, rows)
+			sub.Batch, sub.Weights = t.Batch, t.Weights
 		}
 		p.workers[w].in <- aggWork{kind: workAbsorb, ctx: *ctx, msg: sub}
 	}
@@ -217,7 +213,7 @@ func (p *ParallelAgg) Absorb(ctx *expr.Ctx, m *Msg) error {
 // hashColumn mixes one key column into the row hashes: integers by value,
 // everything else by its equality encoding (so equal keys meet).
 func (p *ParallelAgg) hashColumn(hs []uint64, v expr.Value, t types.T) {
-	if intLike(t.Kind) {
+	if IntLike(t.Kind) {
 		// by value; NULL hashes as a value no integer column holds here
 		const nullHash = 0x5bd1e9955bd1e995
 		mix := func(i int, x uint64) {

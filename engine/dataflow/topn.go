@@ -260,7 +260,7 @@ func (t *TopN) less(a, b *topRow) bool {
 // setKey caches a row's ORDER BY value when it is one non-NULL integer
 // (negated for DESC), so that heap order needs no Datum comparison.
 func (t *TopN) setKey(x *topRow) {
-	if len(t.Order) != 1 || x.keys[0].Null || !intLike(t.Order[0].E.Type().Kind) || x.keys[0].I == math.MinInt64 {
+	if len(t.Order) != 1 || x.keys[0].Null || !IntLike(t.Order[0].E.Type().Kind) || x.keys[0].I == math.MinInt64 {
 		return // (the smallest integer has no negation)
 	}
 	x.intKey, x.k = true, x.keys[0].I

@@ -270,13 +270,8 @@ func (l *Limit) Next(ctx *expr.Ctx) (arrow.RecordBatch, error) {
 		l.emitted += end - start
 		if len(l.Ties) > 0 && l.Count >= 0 && l.emitted >= l.Count {
 			// the last row counted: later rows equal to it come too
-			row, err := tieKey(ctx, b, l.Ties, int(end-1))
-			if err != nil {
-				b.Release()
-				return nil, err
-			}
-			l.last = row
-			if end, err = l.tiedUntil(ctx, b, end); err != nil {
+			var err error
+			if end, err = l.tiedUntil(ctx, b, end, true); err != nil {
 				b.Release()
 				return nil, err
 			}
@@ -297,7 +292,7 @@ func (l *Limit) ties(ctx *expr.Ctx) (arrow.RecordBatch, error) {
 	if err != nil || b == nil {
 		return nil, err
 	}
-	end, err := l.tiedUntil(ctx, b, 0)
+	end, err := l.tiedUntil(ctx, b, 0, false)
 	if err != nil {
 		b.Release()
 		return nil, err
@@ -311,62 +306,45 @@ func (l *Limit) ties(ctx *expr.Ctx) (arrow.RecordBatch, error) {
 }
 
 // tiedUntil returns the end of the run of rows of b from row from that
-// are tied with the last row counted; done is set when the run ends
-// inside b.
-func (l *Limit) tiedUntil(ctx *expr.Ctx, b arrow.RecordBatch, from int64) (int64, error) {
-	end := from
-	for end < b.NumRows() {
-		same, err := l.tied(ctx, b, int(end))
+// are tied (NULLs equal: they sort together) with the last row counted —
+// with counted, row from-1 of b, which it remembers. done is set when
+// the run ends inside b. The keys are evaluated once for the batch.
+func (l *Limit) tiedUntil(ctx *expr.Ctx, b arrow.RecordBatch, from int64, counted bool) (int64, error) {
+	vals := make([]expr.Value, len(l.Ties))
+	for i, k := range l.Ties {
+		v, err := k.Eval(ctx, b)
 		if err != nil {
+			for _, x := range vals[:i] {
+				x.Release()
+			}
 			return 0, err
 		}
-		if !same {
-			l.done = true
-			break
+		vals[i] = v
+	}
+	defer func() {
+		for _, v := range vals {
+			v.Release()
 		}
-		end++
+	}()
+	if counted {
+		l.last = make([]types.Datum, len(vals))
+		for i, v := range vals {
+			d := v.At(int(from - 1))
+			d.S = strings.Clone(d.S) // the batch goes; the row is kept
+			l.last[i] = d
+		}
+	}
+	end := from
+	for ; end < b.NumRows(); end++ {
+		for i, v := range vals {
+			d, e := v.At(int(end)), l.last[i]
+			if d.Null != e.Null || (!d.Null && types.Compare(l.Ties[i].Type(), d, e) != 0) {
+				l.done = true
+				return end, nil
+			}
+		}
 	}
 	return end, nil
-}
-
-// tied reports whether row r of b equals the last row counted on the
-// keys (NULLs equal: they sort together).
-func (l *Limit) tied(ctx *expr.Ctx, b arrow.RecordBatch, r int) (bool, error) {
-	row, err := tieKey(ctx, b, l.Ties, r)
-	if err != nil {
-		return false, err
-	}
-	for i, d := range row {
-		e := l.last[i]
-		if d.Null || e.Null {
-			if d.Null != e.Null {
-				return false, nil
-			}
-			continue
-		}
-		if types.Compare(l.Ties[i].Type(), d, e) != 0 {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
-// tieKey evaluates the keys on row r of b.
-func tieKey(ctx *expr.Ctx, b arrow.RecordBatch, keys []expr.Expr, r int) ([]types.Datum, error) {
-	one := b.NewSlice(int64(r), int64(r+1))
-	defer one.Release()
-	row := make([]types.Datum, len(keys))
-	for i, k := range keys {
-		v, err := k.Eval(ctx, one)
-		if err != nil {
-			return nil, err
-		}
-		d := v.At(0)
-		d.S = strings.Clone(d.S)
-		row[i] = d
-		v.Release()
-	}
-	return row, nil
 }
 
 // Values evaluates rows of expressions once (VALUES lists, SELECT without FROM).
