@@ -67,7 +67,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer s.wg.Done()
 			c := newConn(s, nc)
-			c.serve(ctx)
+			// a shutdown reaches sessions through Close (terminate), so
+			// a running statement ends with FATAL 57P01, not as a cancel
+			c.serve(context.WithoutCancel(ctx))
 		}()
 	}
 }
