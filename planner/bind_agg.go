@@ -1,12 +1,16 @@
 package planner
 
 import (
+	"fmt"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/planner/pgsql"
 	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
+	"math"
+	"strings"
 )
 
 // aggBinding binds expressions above a GROUP BY: group keys become
@@ -308,6 +312,57 @@ type winBinding struct {
 	base   int
 	groups []*winGroup
 	n      int
+	// named are the windows of the WINDOW clause
+	named map[string]*ast.WindowSpec
+}
+
+// define takes the windows of a WINDOW clause.
+func (w *winBinding) define(specs []ast.WindowSpec) error {
+	for i := range specs {
+		name := specs[i].Name.L
+		if w.named == nil {
+			w.named = map[string]*ast.WindowSpec{}
+		}
+		if w.named[name] != nil {
+			return sqlerr.New(sqlerr.WindowingError, "window \"%s\" is already defined", name)
+		}
+		w.named[name] = &specs[i]
+	}
+	return nil
+}
+
+// resolve returns the window spec names: OVER w is the window w;
+// OVER (w ORDER BY ...) and WINDOW w2 AS (w ...) copy w's PARTITION BY
+// and ORDER BY and add what w lacks, as PostgreSQL allows.
+func (w *winBinding) resolve(spec ast.WindowSpec, depth int) (ast.WindowSpec, error) {
+	ref := spec.Ref.L
+	if spec.OnlyAlias {
+		ref = spec.Name.L
+	}
+	if ref == "" {
+		return spec, nil
+	}
+	base := w.named[ref]
+	if base == nil || depth > len(w.named) {
+		return spec, sqlerr.New(sqlerr.UndefinedObject, "window \"%s\" does not exist", ref)
+	}
+	r, err := w.resolve(*base, depth+1)
+	if err != nil || spec.OnlyAlias {
+		return r, err
+	}
+	switch {
+	case spec.PartitionBy != nil:
+		return r, sqlerr.New(sqlerr.WindowingError, "cannot override PARTITION BY clause of window \"%s\"", ref)
+	case spec.OrderBy != nil && r.OrderBy != nil:
+		return r, sqlerr.New(sqlerr.WindowingError, "cannot override ORDER BY clause of window \"%s\"", ref)
+	case r.Frame != nil:
+		return r, sqlerr.New(sqlerr.WindowingError, "cannot copy window \"%s\" because it has a frame clause", ref)
+	}
+	if spec.OrderBy != nil {
+		r.OrderBy = spec.OrderBy
+	}
+	r.Frame = spec.Frame
+	return r, nil
 }
 
 type winGroup struct {
@@ -340,6 +395,7 @@ var winKinds = map[string]exec.WinKind{
 	"row_number": exec.WinRowNumber, "rank": exec.WinRank, "dense_rank": exec.WinDenseRank,
 	"count": exec.WinCount, "sum": exec.WinSum, "avg": exec.WinAvg, "min": exec.WinMin, "max": exec.WinMax,
 	"lag": exec.WinLag, "lead": exec.WinLead, "first_value": exec.WinFirstValue, "last_value": exec.WinLastValue,
+	"nth_value": exec.WinNthValue, "ntile": exec.WinNtile, "percent_rank": exec.WinPercentRank, "cume_dist": exec.WinCumeDist,
 }
 
 func (w *winBinding) add(b *binder, x *ast.WindowFuncExpr, sc *scope) (expr.Expr, error) {
@@ -347,15 +403,16 @@ func (w *winBinding) add(b *binder, x *ast.WindowFuncExpr, sc *scope) (expr.Expr
 	if !ok {
 		return nil, sqlerr.Unsupported("window function %s is not supported", x.Name)
 	}
-	if x.Spec.Frame != nil {
-		return nil, sqlerr.Unsupported("window frames are not supported")
+	spec, err := w.resolve(x.Spec, 0)
+	if err != nil {
+		return nil, err
 	}
 	saved := b.win
 	b.win = nil
 	defer func() { b.win = saved }()
 	var part []expr.Expr
-	if x.Spec.PartitionBy != nil {
-		for _, it := range x.Spec.PartitionBy.Items {
+	if spec.PartitionBy != nil {
+		for _, it := range spec.PartitionBy.Items {
 			e, err := b.bindExpr(it.Expr, sc)
 			if err != nil {
 				return nil, err
@@ -364,8 +421,8 @@ func (w *winBinding) add(b *binder, x *ast.WindowFuncExpr, sc *scope) (expr.Expr
 		}
 	}
 	var order []exec.SortKey
-	if x.Spec.OrderBy != nil {
-		for _, it := range x.Spec.OrderBy.Items {
+	if spec.OrderBy != nil {
+		for _, it := range spec.OrderBy.Items {
 			k, err := b.sortKey(it, sc)
 			if err != nil {
 				return nil, err
@@ -373,16 +430,36 @@ func (w *winBinding) add(b *binder, x *ast.WindowFuncExpr, sc *scope) (expr.Expr
 			order = append(order, k)
 		}
 	}
-	spec := exprList(part) + "|"
+	key := exprList(part) + "|"
 	for _, k := range order {
-		spec += k.E.String() + map[bool]string{true: " desc", false: ""}[k.Desc] + ","
+		key += fmt.Sprintf("%s desc=%t nullsfirst=%t,", k.E, k.Desc, k.NullsFirst)
 	}
-	g := w.group(spec, part, order)
+	g := w.group(key, part, order)
 	f := exec.WinFunc{Kind: kind, T: types.TInt64}
-	if kind >= exec.WinLag {
-		if len(x.Args) == 0 || len(x.Args) > 3 || (kind >= exec.WinFirstValue && len(x.Args) != 1) {
-			return nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s with %d arguments does not exist", x.Name, len(x.Args))
+	if f.Frame, err = b.frame(spec.Frame, spec.OrderBy, order, sc); err != nil {
+		return nil, err
+	}
+	arity := map[exec.WinKind][2]int{exec.WinNtile: {1, 1}, exec.WinLag: {1, 3}, exec.WinLead: {1, 3},
+		exec.WinFirstValue: {1, 1}, exec.WinLastValue: {1, 1}, exec.WinNthValue: {2, 2}}[kind]
+	if kind <= exec.WinCumeDist {
+		arity = [2]int{0, 0}
+	}
+	if kind < exec.WinCount && (len(x.Args) < arity[0] || len(x.Args) > arity[1]) || kind >= exec.WinLag && (len(x.Args) == 0 || len(x.Args) > arity[1]) {
+		return nil, sqlerr.New(sqlerr.UndefinedFunction, "function %s with %d arguments does not exist", x.Name, len(x.Args))
+	}
+	switch kind {
+	case exec.WinPercentRank, exec.WinCumeDist:
+		f.T = types.TFloat64
+	case exec.WinNtile:
+		arg, err := b.bindExpr(x.Args[0], sc)
+		if err != nil {
+			return nil, err
 		}
+		if f.Arg, err = b.coerce(arg, types.TInt64); err != nil {
+			return nil, err
+		}
+	}
+	if kind >= exec.WinLag {
 		arg, err := b.bindExpr(x.Args[0], sc)
 		if err != nil {
 			return nil, err
@@ -403,6 +480,9 @@ func (w *winBinding) add(b *binder, x *ast.WindowFuncExpr, sc *scope) (expr.Expr
 				return nil, sqlerr.Unsupported("the offset of %s must be an integer constant", x.Name)
 			}
 			f.Offset = c.D.I
+			if kind == exec.WinNthValue && f.Offset <= 0 {
+				return nil, sqlerr.New(sqlerr.InvalidArgumentForNthValue, "argument of nth_value must be greater than zero")
+			}
 		}
 		if len(x.Args) > 2 {
 			def, err := b.bindExpr(x.Args[2], sc)
@@ -439,4 +519,172 @@ func (w *winBinding) add(b *binder, x *ast.WindowFuncExpr, sc *scope) (expr.Expr
 		f.T = t
 	}
 	return w.add1(g, f, x.Name), nil
+}
+
+// frame binds a window frame; nil is the default frame.
+func (b *binder) frame(fc *ast.FrameClause, orderBy *ast.OrderByClause, order []exec.SortKey, sc *scope) (*exec.Frame, error) {
+	if fc == nil {
+		return nil, nil
+	}
+	f := &exec.Frame{Mode: map[ast.FrameType]exec.FrameMode{ast.Rows: exec.FrameRows, ast.Ranges: exec.FrameRange, ast.Groups: exec.FrameGroups}[fc.Type]}
+	kind := func(fb ast.FrameBound) exec.BoundKind {
+		switch {
+		case fb.Type == ast.CurrentRow:
+			return exec.CurrentRow
+		case fb.Type == ast.Preceding && fb.UnBounded:
+			return exec.UnboundedPreceding
+		case fb.Type == ast.Preceding:
+			return exec.OffsetPreceding
+		case fb.UnBounded:
+			return exec.UnboundedFollowing
+		}
+		return exec.OffsetFollowing
+	}
+	f.Start.Kind, f.End.Kind = kind(fc.Extent.Start), kind(fc.Extent.End)
+	bad := func(msg string) error { return sqlerr.New(sqlerr.WindowingError, "%s", msg) }
+	switch s, e := f.Start.Kind, f.End.Kind; {
+	case s == exec.UnboundedFollowing:
+		return nil, bad("frame start cannot be UNBOUNDED FOLLOWING")
+	case e == exec.UnboundedPreceding:
+		return nil, bad("frame end cannot be UNBOUNDED PRECEDING")
+	case s == exec.CurrentRow && e == exec.OffsetPreceding:
+		return nil, bad("frame starting from current row cannot have preceding rows")
+	case s == exec.OffsetFollowing && (e == exec.OffsetPreceding || e == exec.CurrentRow):
+		return nil, bad("frame starting from following row cannot have preceding rows")
+	case f.Mode == exec.FrameGroups && len(order) == 0:
+		return nil, bad("GROUPS mode requires an ORDER BY clause")
+	}
+	for i, fb := range []*ast.FrameBound{&fc.Extent.Start, &fc.Extent.End} {
+		bd := &f.Start
+		which := "starting"
+		if i == 1 {
+			bd, which = &f.End, "ending"
+		}
+		if bd.Kind != exec.OffsetPreceding && bd.Kind != exec.OffsetFollowing {
+			continue
+		}
+		off := fb.Expr
+		if call, ok := off.(*ast.FuncCallExpr); ok && call.FnName.L == pgsql.FrameOffsetFunc && len(call.Args) == 1 {
+			off = call.Args[0] // any expression, carried past the grammar
+		} else if fb.Unit != ast.TimeUnitInvalid {
+			return nil, sqlerr.Unsupported("a frame offset of MySQL's INTERVAL form")
+		}
+		e, err := b.bindExpr(off, sc)
+		if err != nil {
+			return nil, err
+		}
+		if !readsNoColumn(e) {
+			return nil, sqlerr.New(sqlerr.InvalidColumnReference, "argument of %s must not contain variables", map[exec.FrameMode]string{exec.FrameRows: "ROWS", exec.FrameRange: "RANGE", exec.FrameGroups: "GROUPS"}[f.Mode])
+		}
+		if f.Mode != exec.FrameRange {
+			if e, err = b.coerce(e, types.TInt64); err != nil {
+				return nil, err
+			}
+			c, err := b.offsetValue(e)
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case c.Null:
+				return nil, sqlerr.New(sqlerr.NullValueNotAllowed, "frame %s offset must not be null", which)
+			case c.I < 0:
+				return nil, sqlerr.New(sqlerr.InvalidPrecedingFollowing, "frame %s offset must not be negative", which)
+			}
+			bd.N = c.I
+			continue
+		}
+		if len(order) != 1 {
+			return nil, bad("RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column")
+		}
+		bound, key, err := b.rangeBound(orderBy.Items[0].Expr, order[0], e, bd.Kind == exec.OffsetPreceding, sc)
+		if err != nil {
+			return nil, err
+		}
+		bd.Value, f.Key = bound, key
+	}
+	return f, nil
+}
+
+// rangeBound binds a RANGE offset's bound for each row: the ORDER BY value
+// moved by off towards the frame's start (preceding) or end, and the ORDER
+// BY value of the bound's type to compare it with. The offset's type
+// follows the ORDER BY value's, as PostgreSQL's in_range functions do.
+func (b *binder) rangeBound(keyAST ast.ExprNode, k exec.SortKey, off expr.Expr, preceding bool, sc *scope) (expr.Expr, expr.Expr, error) {
+	kt := k.E.Type()
+	var ot types.T
+	switch {
+	case kt.Kind.IsInteger():
+		ot = types.TInt64
+	case kt.Kind == types.Numeric, kt.Kind == types.Float32, kt.Kind == types.Float64:
+		ot = kt
+		if kt.Kind == types.Numeric {
+			ot = types.TNumeric
+		}
+	case kt.Kind == types.Date, kt.Kind == types.Timestamp, kt.Kind == types.TimestampTZ, kt.Kind == types.Time, kt.Kind == types.Interval:
+		ot = types.TInterval
+	default:
+		return nil, nil, sqlerr.New(sqlerr.FeatureNotSupported, "RANGE with offset PRECEDING/FOLLOWING is not supported for column type %s", kt)
+	}
+	// the offset types with an implicit cast to the one in_range takes
+	switch k := off.Type().Kind; {
+	case k == ot.Kind, k == types.Unknown, k.IsInteger() && ot.Kind != types.Interval,
+		k == types.Numeric && (ot.Kind == types.Float32 || ot.Kind == types.Float64):
+	default:
+		return nil, nil, sqlerr.New(sqlerr.FeatureNotSupported, "RANGE with offset PRECEDING/FOLLOWING is not supported for column type %s and offset type %s", kt, off.Type())
+	}
+	off, err := b.coerce(off, ot)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := b.offsetValue(off)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Null {
+		return nil, nil, sqlerr.New(sqlerr.NullValueNotAllowed, "frame offset must not be null")
+	}
+	if negativeOffset(ot, c) {
+		return nil, nil, sqlerr.New(sqlerr.InvalidPrecedingFollowing, "invalid preceding or following size in window function")
+	}
+	key, err := b.bindExpr(keyAST, sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	op := byte('+')
+	if preceding != k.Desc {
+		op = '-'
+	}
+	bound, err := b.arith(op, key, off)
+	if err != nil {
+		return nil, nil, err
+	}
+	if key, err = b.coerce(key, bound.Type()); err != nil {
+		return nil, nil, err
+	}
+	return bound, key, nil
+}
+
+// offsetValue computes a frame offset at plan time.
+func (b *binder) offsetValue(e expr.Expr) (types.Datum, error) {
+	e, err := b.fold(e)
+	if err != nil {
+		return types.Datum{}, err
+	}
+	c, ok := e.(*expr.Const)
+	if !ok {
+		return types.Datum{}, sqlerr.Unsupported("a window frame's offset must be a constant")
+	}
+	return c.D, nil
+}
+
+func negativeOffset(t types.T, c types.Datum) bool {
+	switch t.Kind {
+	case types.Float32, types.Float64:
+		return c.F < 0 || math.IsNaN(c.F)
+	case types.Numeric:
+		return strings.HasPrefix(c.S, "-")
+	case types.Interval:
+		return c.Iv.Months < 0 || c.Iv.Days < 0 || c.Iv.Micros < 0
+	}
+	return c.I < 0
 }

@@ -261,6 +261,9 @@ func (b *binder) selectStmt(s *ast.SelectStmt, outer *scope) (Node, error) {
 	var win *winBinding
 	if hasWin {
 		win = &winBinding{base: winSentinel}
+		if err := win.define(s.WindowSpecs); err != nil {
+			return nil, err
+		}
 	}
 	b.agg, b.win = agg, win
 	defer func() { b.agg, b.win = nil, nil }()

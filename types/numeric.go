@@ -299,3 +299,85 @@ func NumericSpecial(op byte, x, y *apd.Decimal) (*apd.Decimal, bool) {
 	}
 	return nil, false
 }
+
+// DecimalSum is a NUMERIC sum that values can leave as well as enter (a
+// retraction, a window frame's start moving on): the finite part is kept
+// exact and the infinities and NaNs are counted, so that taking an
+// Infinity back out restores the finite sum where Infinity - Infinity
+// would be NaN for good. The zero value is an empty sum.
+type DecimalSum struct {
+	finite              apd.Decimal
+	posInf, negInf, nan int64
+	// scales counts the finite values in by their scale: the sum has the
+	// largest scale of the values in it, as when computed afresh
+	scales []scaleCount
+}
+
+type scaleCount struct {
+	scale int32
+	n     int64
+}
+
+// Add adds d w times (w < 0 takes it out).
+func (s *DecimalSum) Add(d *apd.Decimal, w int64) {
+	switch {
+	case d.Form == apd.NaN || d.Form == apd.NaNSignaling:
+		s.nan += w
+	case d.Form == apd.Infinite && d.Negative:
+		s.negInf += w
+	case d.Form == apd.Infinite:
+		s.posInf += w
+	default:
+		s.addFinite(d, w)
+	}
+}
+
+func (s *DecimalSum) addFinite(d *apd.Decimal, w int64) {
+	if sc := max(-d.Exponent, 0); sc > 0 {
+		i := 0
+		for i < len(s.scales) && s.scales[i].scale != sc {
+			i++
+		}
+		if i == len(s.scales) {
+			s.scales = append(s.scales, scaleCount{scale: sc})
+		}
+		if s.scales[i].n += w; s.scales[i].n == 0 {
+			s.scales = append(s.scales[:i], s.scales[i+1:]...)
+		}
+	}
+	switch w {
+	case 1:
+		_, _ = DecCtx.Add(&s.finite, &s.finite, d)
+	case -1:
+		_, _ = DecCtx.Sub(&s.finite, &s.finite, d)
+	default:
+		var x apd.Decimal
+		_, _ = DecCtx.Mul(&x, d, apd.New(w, 0))
+		_, _ = DecCtx.Add(&s.finite, &s.finite, &x)
+	}
+}
+
+// AddInt adds the integer v w times.
+func (s *DecimalSum) AddInt(v, w int64) {
+	var x apd.Decimal
+	x.SetInt64(v)
+	s.Add(&x, w)
+}
+
+// Sum returns the sum as PostgreSQL computes it: NaN if a NaN or both
+// infinities are in, else the infinity that is, else the finite sum.
+func (s *DecimalSum) Sum() *apd.Decimal {
+	switch {
+	case s.nan > 0 || s.posInf > 0 && s.negInf > 0:
+		return &apd.Decimal{Form: apd.NaN}
+	case s.posInf > 0:
+		return &apd.Decimal{Form: apd.Infinite}
+	case s.negInf > 0:
+		return &apd.Decimal{Form: apd.Infinite, Negative: true}
+	}
+	scale := int32(0)
+	for _, sc := range s.scales {
+		scale = max(scale, sc.scale)
+	}
+	return RoundScale(&s.finite, int(scale))
+}

@@ -359,6 +359,7 @@ type genericAcc struct {
 
 type genState struct {
 	n     int64 // weighted count of non-NULL inputs
+	total types.DecimalSum
 	sum   *apd.Decimal
 	sq    *apd.Decimal
 	iv    types.IntervalValue
@@ -417,13 +418,7 @@ func (a *genericAcc) update(gids []int32, ws []int64, v expr.Value) error {
 			if err != nil {
 				return err
 			}
-			if w != 1 {
-				_, _ = types.DecCtx.Mul(x, x, apd.New(w, 0))
-			}
-			if st.sum == nil {
-				st.sum = apd.New(0, 0)
-			}
-			_, _ = types.DecCtx.Add(st.sum, st.sum, x)
+			st.total.Add(x, w)
 		default: // variance family
 			x, err := a.decimal(d)
 			if err != nil {
@@ -480,12 +475,12 @@ func (a *genericAcc) result(g int32) types.Datum {
 		if a.at.Kind == types.Interval {
 			return types.Datum{Iv: st.iv}
 		}
-		return types.DText(types.FormatDecimal(st.sum))
+		return types.DText(types.FormatDecimal(st.total.Sum()))
 	case exec.AggAvg:
 		if a.at.Kind == types.Interval {
 			return types.Datum{Iv: st.iv.Scale(1 / float64(st.n))}
 		}
-		return types.DText(types.FormatDecimal(types.DivNumeric(st.sum, apd.New(st.n, 0))))
+		return types.DText(types.FormatDecimal(types.DivNumeric(st.total.Sum(), apd.New(st.n, 0))))
 	}
 	return exec.Variance(s.Kind, st.n, st.sum, st.sq, s.T)
 }

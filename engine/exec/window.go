@@ -1,24 +1,29 @@
 package exec
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/cockroachdb/apd/v3"
 	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
 )
 
 // WinKind is a window function.
 type WinKind uint8
 
-// Window functions. The aggregates use the default frame: the whole
-// partition without ORDER BY, else from its start to the current row's
-// last peer.
+// Window functions. The aggregates and the value functions (first_value,
+// last_value, nth_value) read their frame; the others the partition.
 const (
 	WinRowNumber WinKind = iota
 	WinRank
 	WinDenseRank
+	WinPercentRank
+	WinCumeDist
+	WinNtile
 	WinCount
 	WinCountStar
 	WinSum
@@ -29,6 +34,7 @@ const (
 	WinLead
 	WinFirstValue
 	WinLastValue
+	WinNthValue
 )
 
 // WinFunc is one window function call.
@@ -36,9 +42,56 @@ type WinFunc struct {
 	Kind WinKind
 	Arg  expr.Expr
 	T    types.T
-	// Offset and Default are lag/lead's second and third arguments.
+	// Offset and Default are lag/lead's second and third arguments;
+	// Offset is also nth_value's n.
 	Offset  int64
 	Default types.Datum
+	// Frame is the rows an aggregate or value function reads; nil is
+	// the default frame: RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW.
+	Frame *Frame
+}
+
+// FrameMode is what a frame's offsets count: rows, peer groups (rows
+// equal in ORDER BY), or a distance in the ORDER BY value.
+type FrameMode uint8
+
+// Frame modes.
+const (
+	FrameRange FrameMode = iota
+	FrameRows
+	FrameGroups
+)
+
+// BoundKind is where a frame starts or ends.
+type BoundKind uint8
+
+// Frame bounds.
+const (
+	UnboundedPreceding BoundKind = iota
+	OffsetPreceding
+	CurrentRow
+	OffsetFollowing
+	UnboundedFollowing
+)
+
+// FrameBound is a frame's start or end.
+type FrameBound struct {
+	Kind BoundKind
+	// N is a ROWS or GROUPS offset.
+	N int64
+	// Value is a RANGE offset's bound for each row: the ORDER BY value
+	// moved by the offset towards the bound (value - offset for
+	// PRECEDING under ASC), of Frame.Key's type.
+	Value expr.Expr
+}
+
+// Frame is a window frame.
+type Frame struct {
+	Mode       FrameMode
+	Start, End FrameBound
+	// Key is the ORDER BY value that RANGE offsets' bounds are compared
+	// with, of their type.
+	Key expr.Expr
 }
 
 // Window computes window functions over partitions sorted by Order. Output:
@@ -111,20 +164,34 @@ func (w *Window) run(ctx *expr.Ctx) error {
 		return err
 	}
 	defer releaseValues(ov)
-	pkeys := rowKeys(pv, exprTypes(w.Partition), n)
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
+	// partitions as dense numbers, ORDER BY values read once: the sort
+	// compares integers and datums, not strings and arrays
+	part := make([]int32, n)
+	if len(w.Partition) > 0 {
+		ids := map[string]int32{}
+		for r, k := range rowKeys(pv, exprTypes(w.Partition), n) {
+			id, ok := ids[k]
+			if !ok {
+				id = int32(len(ids))
+				ids[k] = id
+			}
+			part[r] = id
+		}
 	}
 	ots := exprTypes(keyExprs(w.Order))
+	od := make([][]types.Datum, len(ov))
+	for k, v := range ov {
+		od[k] = make([]types.Datum, n)
+		for r := range od[k] {
+			od[k][r] = v.At(r)
+		}
+	}
 	cmpOrder := func(a, b int) int {
 		for k, key := range w.Order {
-			c := compareNullable(ots[k], ov[k].At(a), ov[k].At(b), key.NullsFirst)
-			if key.Desc {
-				c = -c
-				if ov[k].IsNull(a) != ov[k].IsNull(b) {
-					c = -c
-				}
+			x, y := od[k][a], od[k][b]
+			c := compareNullable(ots[k], x, y, key.NullsFirst)
+			if key.Desc && x.Null == y.Null {
+				c = -c // NULL placement is absolute, not reversed
 			}
 			if c != 0 {
 				return c
@@ -132,35 +199,48 @@ func (w *Window) run(ctx *expr.Ctx) error {
 		}
 		return 0
 	}
-	sort.SliceStable(idx, func(a, b int) bool {
-		ra, rb := idx[a], idx[b]
-		if pkeys[ra] != pkeys[rb] {
-			return pkeys[ra] < pkeys[rb]
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		if part[a] != part[b] {
+			return cmp.Compare(part[a], part[b])
 		}
-		return cmpOrder(ra, rb) < 0
+		if c := cmpOrder(a, b); c != 0 {
+			return c
+		}
+		return a - b // stable
 	})
 	sorted := expr.Take(ctx.Mem, all, idx)
 	defer sorted.Release()
 	results := make([][]types.Datum, len(w.Funcs))
-	args := make([]expr.Value, len(w.Funcs))
+	vals := make([]winValues, len(w.Funcs))
+	defer func() {
+		for _, v := range vals {
+			v.release()
+		}
+	}()
 	for f, fn := range w.Funcs {
 		results[f] = make([]types.Datum, n)
-		if fn.Arg != nil {
-			v, err := fn.Arg.Eval(ctx, sorted)
-			if err != nil {
-				return err
-			}
-			defer v.Release()
-			args[f] = v
+		if err := vals[f].eval(ctx, fn, sorted); err != nil {
+			return err
 		}
 	}
+	p := newWinPart(n)
 	for start := 0; start < n; {
+		if err := checkCancel(ctx); err != nil {
+			return err
+		}
 		end := start + 1
-		for end < n && pkeys[idx[end]] == pkeys[idx[start]] {
+		for end < n && part[idx[end]] == part[idx[start]] {
 			end++
 		}
-		for f, fn := range w.Funcs {
-			w.compute(ctx, fn, args[f], idx, start, end, cmpOrder, results[f])
+		p.split(start, end, len(w.Order) > 0, func(a, b int) bool { return cmpOrder(idx[a], idx[b]) == 0 })
+		for f := range w.Funcs {
+			if err := w.compute(ctx, &w.Funcs[f], &vals[f], p, results[f]); err != nil {
+				return err
+			}
 		}
 		start = end
 	}
@@ -181,115 +261,366 @@ func (w *Window) run(ctx *expr.Ctx) error {
 	return nil
 }
 
-func (w *Window) compute(ctx *expr.Ctx, fn WinFunc, arg expr.Value, idx []int, start, end int, cmpOrder func(a, b int) int, out []types.Datum) {
-	rank, dense := 0, 0
-	// peers: rows with equal ORDER BY values share a frame end
-	peerEnd := func(i int) int {
-		if len(w.Order) == 0 {
-			return end
+// winValues are a function's inputs over the sorted rows.
+type winValues struct {
+	arg, key, lo, hi expr.Value
+}
+
+func (v *winValues) eval(ctx *expr.Ctx, fn WinFunc, b arrow.RecordBatch) error {
+	var err error
+	at := func(e expr.Expr, dst *expr.Value) {
+		if e != nil && err == nil {
+			*dst, err = e.Eval(ctx, b)
 		}
-		j := i + 1
-		for j < end && cmpOrder(idx[j], idx[i]) == 0 {
-			j++
-		}
-		return j
 	}
-	for i := start; i < end; {
-		pe := peerEnd(i)
-		if i == start || len(w.Order) == 0 || cmpOrder(idx[i], idx[i-1]) != 0 {
-			rank = i - start + 1
-			dense++
-		}
-		for k := i; k < pe; k++ {
-			switch fn.Kind {
-			case WinRowNumber:
-				out[k] = types.DInt(int64(k - start + 1))
-			case WinRank:
-				out[k] = types.DInt(int64(rank))
-			case WinDenseRank:
-				out[k] = types.DInt(int64(dense))
-			case WinLag, WinLead:
-				j := int64(k) - fn.Offset
-				if fn.Kind == WinLead {
-					j = int64(k) + fn.Offset
-				}
-				if j >= int64(start) && j < int64(end) {
-					out[k] = arg.At(int(j))
-				} else {
-					out[k] = fn.Default
-				}
-			case WinFirstValue:
-				out[k] = arg.At(start)
-			case WinLastValue:
-				out[k] = arg.At(pe - 1)
-			default:
-				out[k] = frameAgg(ctx, fn, arg, start, pe)
-			}
-		}
-		i = pe
+	at(fn.Arg, &v.arg)
+	if fn.Frame != nil {
+		at(fn.Frame.Key, &v.key)
+		at(fn.Frame.Start.Value, &v.lo)
+		at(fn.Frame.End.Value, &v.hi)
+	}
+	return err
+}
+
+func (v *winValues) release() {
+	for _, x := range []expr.Value{v.arg, v.key, v.lo, v.hi} {
+		x.Release()
 	}
 }
 
-func frameAgg(ctx *expr.Ctx, fn WinFunc, arg expr.Value, from, to int) types.Datum {
-	count := int64(0)
-	var best types.Datum
-	best.Null = true
-	sumF := 0.0
-	sumD := apd.New(0, 0)
-	var at types.T
-	if fn.Arg != nil {
-		at = fn.Arg.Type()
+// winPart is one partition of the sorted rows, [start, end), with its
+// peer groups. The per-row slices are indexed by row, shared by all
+// partitions.
+type winPart struct {
+	start, end int
+	group      []int // the peer group of each row, counted from the partition's start
+	groups     []int // the first row of each peer group, then end
+}
+
+func newWinPart(n int) *winPart { return &winPart{group: make([]int, n)} }
+
+// split finds the peer groups of [start, end): rows equal in ORDER BY
+// (all of them without one).
+func (p *winPart) split(start, end int, ordered bool, peers func(a, b int) bool) {
+	p.start, p.end = start, end
+	p.groups = append(p.groups[:0], start)
+	for r := start; r < end; r++ {
+		if ordered && r > start && !peers(r, r-1) {
+			p.groups = append(p.groups, r)
+		}
+		p.group[r] = len(p.groups) - 1
 	}
-	for r := from; r < to; r++ {
-		if fn.Kind == WinCountStar {
-			count++
-			continue
-		}
-		d := arg.At(r)
-		if d.Null {
-			continue
-		}
-		count++
-		switch fn.Kind {
-		case WinSum, WinAvg:
-			switch at.Kind {
-			case types.Float32, types.Float64:
-				sumF += d.F
-			case types.Numeric:
-				x, _ := types.ParseDecimal(d.S)
-				_, _ = types.DecCtx.Add(sumD, sumD, x)
-			default:
-				_, _ = types.DecCtx.Add(sumD, sumD, apd.New(d.I, 0))
-			}
-		case WinMin, WinMax:
-			if best.Null {
-				best = d
-			} else if c := types.Compare(at, d, best); (fn.Kind == WinMax && c > 0) || (fn.Kind == WinMin && c < 0) {
-				best = d
-			}
-		}
-	}
+	p.groups = append(p.groups, end)
+}
+
+func (p *winPart) peerStart(r int) int { return p.groups[p.group[r]] }
+func (p *winPart) peerEnd(r int) int   { return p.groups[p.group[r]+1] }
+
+func (w *Window) compute(ctx *expr.Ctx, fn *WinFunc, v *winValues, p *winPart, out []types.Datum) error {
+	start, end := p.start, p.end
+	rows := end - start
 	switch fn.Kind {
-	case WinCount, WinCountStar:
-		return types.DInt(count)
-	case WinMin, WinMax:
-		return best
+	case WinRowNumber, WinRank, WinDenseRank, WinPercentRank, WinCumeDist:
+		for r := start; r < end; r++ {
+			rank := p.peerStart(r) - start + 1
+			switch fn.Kind {
+			case WinRowNumber:
+				out[r] = types.DInt(int64(r - start + 1))
+			case WinRank:
+				out[r] = types.DInt(int64(rank))
+			case WinDenseRank:
+				out[r] = types.DInt(int64(p.group[r] + 1))
+			case WinPercentRank:
+				out[r] = types.DFloat(0)
+				if rows > 1 {
+					out[r] = types.DFloat(float64(rank-1) / float64(rows-1))
+				}
+			case WinCumeDist:
+				out[r] = types.DFloat(float64(p.peerEnd(r)-start) / float64(rows))
+			}
+		}
+		return nil
+	case WinNtile:
+		// the bucket count is read at the partition's first row, as in PostgreSQL
+		d := v.arg.At(start)
+		if d.Null {
+			for r := start; r < end; r++ {
+				out[r] = types.NullDatum
+			}
+			return nil
+		}
+		if d.I <= 0 {
+			return sqlerr.New(sqlerr.InvalidArgumentForNtile, "argument of ntile must be greater than zero")
+		}
+		per, extra := int64(rows)/d.I, int64(rows)%d.I
+		bucket, left := int64(1), per
+		if extra > 0 {
+			left++
+		}
+		for r := start; r < end; r++ {
+			if left == 0 {
+				bucket++
+				left = per
+				if bucket <= extra {
+					left++
+				}
+			}
+			out[r] = types.DInt(bucket)
+			left--
+		}
+		return nil
+	case WinLag, WinLead:
+		for r := start; r < end; r++ {
+			j := int64(r) - fn.Offset
+			if fn.Kind == WinLead {
+				j = int64(r) + fn.Offset
+			}
+			if j >= int64(start) && j < int64(end) {
+				out[r] = v.arg.At(int(j))
+			} else {
+				out[r] = fn.Default
+			}
+		}
+		return nil
 	}
-	if count == 0 {
+	acc := frameAcc{fn: fn, arg: v.arg, lo: start, hi: start}
+	if fn.Arg != nil {
+		acc.at = fn.Arg.Type()
+	}
+	for r := start; r < end; r++ {
+		if r&1023 == 0 {
+			if err := checkCancel(ctx); err != nil {
+				return err
+			}
+		}
+		fs, fe := w.frame(fn.Frame, v, p, r)
+		switch fn.Kind {
+		case WinFirstValue, WinLastValue, WinNthValue:
+			out[r] = types.NullDatum
+			at := fs
+			switch fn.Kind {
+			case WinLastValue:
+				at = fe - 1
+			case WinNthValue:
+				at = fs + int(fn.Offset) - 1
+			}
+			if fs < fe && at >= fs && at < fe {
+				out[r] = v.arg.At(at)
+			}
+		default:
+			if err := acc.slide(fs, fe); err != nil {
+				return err
+			}
+			out[r] = acc.result()
+		}
+	}
+	return nil
+}
+
+// frame returns row r's frame, [fs, fe); empty when fs >= fe.
+func (w *Window) frame(f *Frame, v *winValues, p *winPart, r int) (fs, fe int) {
+	if f == nil {
+		return p.start, p.peerEnd(r)
+	}
+	return w.bound(f, &f.Start, v.lo, v, p, r, false), w.bound(f, &f.End, v.hi, v, p, r, true)
+}
+
+// bound places a frame's start (end false: the first row in it) or end
+// (the first row after it) for row r.
+func (w *Window) bound(f *Frame, b *FrameBound, val expr.Value, v *winValues, p *winPart, r int, end bool) int {
+	switch b.Kind {
+	case UnboundedPreceding:
+		return p.start
+	case UnboundedFollowing:
+		return p.end
+	case CurrentRow:
+		switch {
+		case f.Mode == FrameRows && end:
+			return r + 1
+		case f.Mode == FrameRows:
+			return r
+		case end:
+			return p.peerEnd(r)
+		}
+		return p.peerStart(r)
+	}
+	n := b.N
+	if b.Kind == OffsetPreceding {
+		n = -n
+	}
+	switch f.Mode {
+	case FrameRows:
+		x := int64(r) + n
+		if end {
+			x++
+		}
+		return int(max(min(x, int64(p.end)), int64(p.start)))
+	case FrameGroups:
+		g := int64(p.group[r]) + n
+		last := int64(len(p.groups) - 2)
+		switch {
+		case g < 0:
+			return p.start
+		case g > last:
+			return p.end
+		case end:
+			return p.groups[g+1]
+		}
+		return p.groups[g]
+	}
+	// RANGE: the rows whose ORDER BY value is within the offset; a NULL
+	// value's frame is its peers (the NULLs), a non-NULL's never has NULLs
+	bv := val.At(r)
+	if v.key.IsNull(r) || bv.Null {
+		if end {
+			return p.peerEnd(r)
+		}
+		return p.peerStart(r)
+	}
+	lo, hi := p.start, p.end
+	for lo < hi && v.key.IsNull(lo) {
+		lo++
+	}
+	for hi > lo && v.key.IsNull(hi-1) {
+		hi--
+	}
+	desc := w.Order[0].Desc
+	kt := f.Key.Type()
+	return lo + sort.Search(hi-lo, func(i int) bool {
+		c := types.Compare(kt, v.key.At(lo+i), bv)
+		if desc {
+			c = -c
+		}
+		if end {
+			return c > 0
+		}
+		return c >= 0
+	})
+}
+
+// frameAcc is an aggregate over a frame that slides down the partition:
+// rows enter at its end and leave at its start. An aggregate with no exact
+// inverse (a float sum) starts again from the frame's start when rows
+// leave, as PostgreSQL does, so that its rounding is PostgreSQL's.
+type frameAcc struct {
+	fn     *WinFunc
+	arg    expr.Value
+	at     types.T
+	lo, hi int // the rows in the aggregate
+	count  int64
+	dec    types.DecimalSum
+	f      float64
+	iv     types.IntervalValue
+	dq     []int // min/max: the rows that can still be the answer, best first
+	dqHead int
+}
+
+func (a *frameAcc) reset(at int) {
+	a.lo, a.hi = at, at
+	a.count, a.f, a.iv = 0, 0, types.IntervalValue{}
+	a.dec = types.DecimalSum{}
+	a.dq, a.dqHead = a.dq[:0], 0
+}
+
+func (a *frameAcc) float() bool { return a.at.Kind == types.Float32 || a.at.Kind == types.Float64 }
+
+func (a *frameAcc) slide(fs, fe int) error {
+	if fs < a.lo || fe < a.hi || fs >= a.hi || fs > a.lo && a.float() && (a.fn.Kind == WinSum || a.fn.Kind == WinAvg) {
+		a.reset(fs)
+	}
+	for ; a.hi < fe; a.hi++ {
+		if err := a.add(a.hi, 1); err != nil {
+			return err
+		}
+	}
+	for ; a.lo < fs; a.lo++ {
+		if err := a.add(a.lo, -1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add takes row r into the aggregate (w = 1) or out of it (w = -1).
+func (a *frameAcc) add(r int, w int64) error {
+	if a.fn.Kind == WinCountStar {
+		a.count += w
+		return nil
+	}
+	if a.arg.IsNull(r) {
+		return nil
+	}
+	a.count += w
+	switch a.fn.Kind {
+	case WinSum, WinAvg:
+		d := a.arg.At(r)
+		switch {
+		case a.float():
+			a.f += d.F
+		case a.at.Kind == types.Interval:
+			a.iv = a.iv.Add(d.Iv.Scale(float64(w)))
+		case a.at.Kind == types.Numeric:
+			x, err := types.ParseDecimal(d.S)
+			if err != nil {
+				return err
+			}
+			a.dec.Add(x, w)
+		default:
+			a.dec.AddInt(d.I, w)
+		}
+	case WinMin, WinMax:
+		if w < 0 {
+			if a.dqHead < len(a.dq) && a.dq[a.dqHead] == r {
+				a.dqHead++
+			}
+			return nil
+		}
+		d := a.arg.At(r)
+		for len(a.dq) > a.dqHead {
+			c := types.Compare(a.at, a.arg.At(a.dq[len(a.dq)-1]), d)
+			if a.fn.Kind == WinMin && c < 0 || a.fn.Kind == WinMax && c > 0 {
+				break
+			}
+			a.dq = a.dq[:len(a.dq)-1]
+		}
+		a.dq = append(a.dq, r)
+	}
+	return nil
+}
+
+func (a *frameAcc) result() types.Datum {
+	switch a.fn.Kind {
+	case WinCount, WinCountStar:
+		return types.DInt(a.count)
+	case WinMin, WinMax:
+		if a.dqHead >= len(a.dq) {
+			return types.NullDatum
+		}
+		return a.arg.At(a.dq[a.dqHead])
+	}
+	if a.count == 0 {
 		return types.NullDatum
 	}
-	if at.Kind == types.Float32 || at.Kind == types.Float64 {
-		if fn.Kind == WinAvg {
-			return types.DFloat(sumF / float64(count))
+	avg := a.fn.Kind == WinAvg
+	switch {
+	case a.float():
+		if avg {
+			return types.DFloat(a.f / float64(a.count))
 		}
-		return types.DFloat(sumF)
+		return types.DFloat(a.f)
+	case a.at.Kind == types.Interval:
+		if avg {
+			return types.Datum{Iv: a.iv.Scale(1 / float64(a.count))}
+		}
+		return types.Datum{Iv: a.iv}
 	}
-	if fn.Kind == WinAvg {
-		return types.DText(types.FormatDecimal(types.DivNumeric(sumD, apd.New(count, 0))))
+	sum := a.dec.Sum()
+	if avg {
+		return types.DText(types.FormatDecimal(types.DivNumeric(sum, apd.New(a.count, 0))))
 	}
-	if fn.T.Kind == types.Int64 {
-		v, _ := sumD.Int64()
-		return types.DInt(v)
+	if a.fn.T.Kind == types.Int64 {
+		x, _ := sum.Int64()
+		return types.DInt(x)
 	}
-	return types.DText(types.FormatDecimal(sumD))
+	return types.DText(types.FormatDecimal(sum))
 }

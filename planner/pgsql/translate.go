@@ -165,6 +165,7 @@ func (x *translator) rewrite(ns []*node, stmtTop bool) ([]*node, error) {
 		x.keywordForms,
 		x.orderNulls,
 		x.limitOffset,
+		x.windowFrames,
 		x.fromItems,
 		x.onConflict,
 	}
@@ -172,6 +173,69 @@ func (x *translator) rewrite(ns []*node, stmtTop bool) ([]*node, error) {
 		if ns, err = step(ns); err != nil {
 			return nil, err
 		}
+	}
+	return ns, nil
+}
+
+// FrameOffsetFunc carries a window frame's offset past the grammar, which
+// takes a number or MySQL's INTERVAL expr unit only: an offset that is not a
+// plain number (INTERVAL '1 day', 2 + 1, $1) is written
+// INTERVAL __frame_offset(expr) MICROSECOND, and the binder unwraps it.
+const FrameOffsetFunc = "__frame_offset"
+
+// frameStarts reports whether ns[j] starts a window frame: ROWS, RANGE or
+// GROUPS before BETWEEN, UNBOUNDED, CURRENT or an offset.
+func frameStarts(ns []*node, j int) bool {
+	if !(ns[j].isKw("rows") || ns[j].isKw("range") || ns[j].isKw("groups")) || j+1 >= len(ns) {
+		return false
+	}
+	n := ns[j+1]
+	return n.isKw("between") || n.isKw("unbounded") || n.isKw("current") || n.kind != leafNode || n.tok.Kind != TIdent || n.isKw("interval")
+}
+
+// windowFrames rewrites the offsets of the frames of window
+// specifications, OVER (...) and WINDOW w AS (...).
+func (x *translator) windowFrames(ns []*node) ([]*node, error) {
+	for i, n := range ns {
+		if !n.isParen() || i == 0 || !(ns[i-1].isKw("over") || ns[i-1].isKw("as")) {
+			continue
+		}
+		kids := n.kids
+		f := -1
+		for j := range kids {
+			if frameStarts(kids, j) {
+				f = j
+			}
+		}
+		if f < 0 {
+			continue
+		}
+		out := append([]*node{}, kids[:f+1]...)
+		seg := -1
+		for j := f + 1; j < len(kids); j++ {
+			k := kids[j]
+			switch {
+			case k.isKw("preceding") || k.isKw("following"):
+				if seg >= 0 && !(j == seg+1 && kids[seg].isLeaf(TNumber) && strings.Trim(kids[seg].tok.Raw, "0123456789") == "") {
+					wrapped := &node{kind: synthNode, tok: kids[seg].tok, pre: "INTERVAL " + FrameOffsetFunc + "(",
+						kids: append([]*node{}, kids[seg:j]...), post: ") MICROSECOND"}
+					out = append(out, wrapped)
+				} else if seg >= 0 {
+					out = append(out, kids[seg:j]...)
+				}
+				seg = -1
+				out = append(out, k)
+			case seg >= 0:
+			case k.isKw("between") || k.isKw("and") || k.isKw("unbounded") || k.isKw("current") || k.isKw("row") || k.isKw("exclude"):
+				out = append(out, k)
+			default:
+				seg = j
+			}
+		}
+		if seg >= 0 {
+			out = append(out, kids[seg:]...)
+		}
+		n.kids = out
 	}
 	return ns, nil
 }
@@ -923,7 +987,7 @@ func (x *translator) orderNulls(ns []*node) ([]*node, error) {
 		}
 		start := i + 2
 		end := start
-		for end < len(ns) && !(ns[end].kind == leafNode && ns[end].tok.Kind == TIdent && (ns[end].tok.Val == "limit" || ns[end].tok.Val == "offset" || ns[end].tok.Val == "fetch" || ns[end].tok.Val == "for" || ns[end].tok.Val == "union" || ns[end].tok.Val == "intersect" || ns[end].tok.Val == "except" || ns[end].tok.Val == "emit")) {
+		for end < len(ns) && !(ns[end].kind == leafNode && ns[end].tok.Kind == TIdent && (ns[end].tok.Val == "limit" || ns[end].tok.Val == "offset" || ns[end].tok.Val == "fetch" || ns[end].tok.Val == "for" || ns[end].tok.Val == "union" || ns[end].tok.Val == "intersect" || ns[end].tok.Val == "except" || ns[end].tok.Val == "emit")) && !frameStarts(ns, end) {
 			end++
 		}
 		items := splitTop(ns[start:end])

@@ -310,13 +310,15 @@ func keywordHere(word string, prev, next *node, top, window bool) bool {
 		// fn(...) OVER (...) | fn(...) OVER window_name
 		return prev != nil && (prev.kind == groupNode || prev.kind == synthNode) && next != nil &&
 			(next.isParen() || next.isLeaf(TQIdent) || next.isLeaf(TIdent) && !keywords[next.tok.Val] && !clauseWords[next.tok.Val])
-	case "rows", "range":
+	case "rows", "range", "groups":
 		// a window frame: ROWS BETWEEN, ROWS UNBOUNDED, ROWS CURRENT, ROWS 3 PRECEDING
 		return window && (is(next, "between") || is(next, "unbounded") || is(next, "current") || next != nil && (next.isLeaf(TNumber) || next.kind == synthNode))
 	case "between":
-		return prev != nil && (endsOperand(prev) || is(prev, "not"))
-	case "exists", "row":
+		return prev != nil && (endsOperand(prev) || is(prev, "not") || window && (is(prev, "rows") || is(prev, "range") || is(prev, "groups")))
+	case "exists":
 		return next != nil && next.isParen()
+	case "row":
+		return next != nil && next.isParen() || window && is(prev, "current")
 	case "values":
 		return next != nil && next.isParen() || is(prev, "default")
 	case "recursive":
@@ -375,7 +377,7 @@ func init() {
 		current_date current_time current_timestamp localtime localtimestamp default delete desc distinct
 		else end escape except exists false for from full group having ilike in inner insert intersect
 		into is join leading left like limit natural not null offset on or order outer over partition
-		preceding following unbounded current row rows range recursive right select set some then
+		preceding following unbounded current row rows range groups recursive right select set some then
 		trailing true union update using values when where window with unknown interval
 		ignore duplicate straight_join regexp separator`) {
 		keywords[k] = true
