@@ -70,7 +70,8 @@ func (b *binder) setOpr(x *ast.SetOprStmt, outer *scope) (Node, error) {
 		defer func() { b.ctes = b.ctes[:len(b.ctes)-1] }()
 	}
 	sels := x.SelectList.Selects
-	var node Node
+	nodes := make([]Node, 0, len(sels))
+	var ops []ast.SetOprType // ops[i] is between nodes[i] and nodes[i+1]
 	for i, s := range sels {
 		var n Node
 		var err error
@@ -87,8 +88,8 @@ func (b *binder) setOpr(x *ast.SetOprStmt, outer *scope) (Node, error) {
 		if err != nil {
 			return nil, err
 		}
+		nodes = append(nodes, n)
 		if i == 0 {
-			node = n
 			continue
 		}
 		var op *ast.SetOprType
@@ -101,11 +102,43 @@ func (b *binder) setOpr(x *ast.SetOprStmt, outer *scope) (Node, error) {
 		if op == nil {
 			return nil, sqlerr.Unsupported("set operation without an operator")
 		}
-		if node, err = b.combine(*op, node, n); err != nil {
+		ops = append(ops, *op)
+	}
+	// INTERSECT binds tighter than UNION and EXCEPT, which go left to
+	// right (the grammar lists them all flat)
+	node, err := b.combineList(nodes, ops, func(op ast.SetOprType) bool { return op == ast.Intersect || op == ast.IntersectAll })
+	if err != nil {
+		return nil, err
+	}
+	return b.orderLimit(node, x.OrderBy, x.Limit, nil, nil)
+}
+
+// combineList combines nodes by the operators between them: first every
+// run of operators tight says bind tighter, then the rest left to right.
+func (b *binder) combineList(nodes []Node, ops []ast.SetOprType, tight func(ast.SetOprType) bool) (Node, error) {
+	var outer []Node
+	var outerOps []ast.SetOprType
+	cur := nodes[0]
+	for i, op := range ops {
+		if !tight(op) {
+			outer, outerOps = append(outer, cur), append(outerOps, op)
+			cur = nodes[i+1]
+			continue
+		}
+		var err error
+		if cur, err = b.combine(op, cur, nodes[i+1]); err != nil {
 			return nil, err
 		}
 	}
-	return b.orderLimit(node, x.OrderBy, x.Limit, nil, nil)
+	outer = append(outer, cur)
+	node := outer[0]
+	for i, op := range outerOps {
+		var err error
+		if node, err = b.combine(op, node, outer[i+1]); err != nil {
+			return nil, err
+		}
+	}
+	return node, nil
 }
 
 func (b *binder) combine(op ast.SetOprType, l, r Node) (Node, error) {
