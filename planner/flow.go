@@ -1060,6 +1060,13 @@ func (f *viewFlow) stop() {
 			st.unwatch()
 		}
 	}
+	if f.graph != nil {
+		for _, src := range f.graph.srcs {
+			if src.unwatch != nil {
+				src.unwatch()
+			}
+		}
+	}
 	if f.parent != nil {
 		parents := []*viewFlow{f.parent}
 		if f.vj != nil && f.vj.other != f.parent {

@@ -33,13 +33,17 @@ import (
 	"github.com/streamsql/streamsql/types"
 )
 
-// graphSource is one stream a graph flow reads.
+// graphSource is one stream or table a graph flow reads.
 type graphSource struct {
 	rel    *catalog.Object
-	stream *streamstore.Stream
+	stream *streamstore.Stream // nil for a table
 	ts     []types.T
-	node   int // its node in the graph
-	first  int // its first shard's index in the flow's shards()
+	// a table's committed changes not yet pushed (guarded by the flow's
+	// tblMu): its rows when the view starts, then each statement's
+	queue   []tableChange
+	unwatch func()
+	node    int // its node in the graph
+	first   int // its first shard's index in the flow's shards()
 	// the watermark: its expression over the stream's columns, its
 	// tracker, and the column it is on (-1: the stream has none)
 	wmExpr expr.Expr
@@ -54,6 +58,9 @@ type gout struct {
 	node       int
 	time       []dataflow.WMBound
 	appendOnly bool
+	// table: its rows come from tables only, so the state kept for them
+	// is as large as the tables (a join need not be bounded in time)
+	table bool
 }
 
 // graphPlan compiles one view's plan.
@@ -89,15 +96,24 @@ func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, erro
 		return nil, err
 	}
 	p.g.SetOutput(out.node)
-	first := p.srcs[0]
-	f.graph = p
-	f.stream, f.rel, f.ts = first.stream, first.rel, first.ts
-	f.outTs = colTypes(visible(node.Columns()))
+	var first *graphSource
 	shard := 0
 	for _, s := range p.srcs {
+		if s.stream == nil {
+			continue
+		}
+		if first == nil {
+			first = s
+		}
 		s.first = shard
 		shard += len(s.stream.Shards())
 	}
+	if first == nil {
+		return nil, cannot("it reads no stream")
+	}
+	f.graph = p
+	f.stream, f.rel, f.ts = first.stream, first.rel, first.ts
+	f.outTs = colTypes(visible(node.Columns()))
 	p.g.Out = func(ctx *expr.Ctx, m *dataflow.Msg) error { return f.emit(ctx, m.Share()) }
 	return f, nil
 }
@@ -151,8 +167,11 @@ func (p *graphPlan) scan(x *ScanNode) (gout, error) {
 	if x.Rel == nil {
 		return gout{}, cannot("it reads a system relation")
 	}
+	if x.Rel.Kind == catalog.KindTable {
+		return p.table(x)
+	}
 	if x.Rel.Kind != catalog.KindStream {
-		return gout{}, cannot("%s is a %s: a view that joins or unites it with a stream, or has an aggregate below a join, is not maintained yet — a stream joins tables (and a view joins views and tables) in views of their own shape; make the part over the streams a materialized view and join that", x.Rel.Name, x.Rel.Kind)
+		return gout{}, cannot("%s is a %s: a view that joins or unites a materialized view with a stream is not maintained yet — a view joins views and tables in a view of its own shape; make the part over the streams a materialized view and join that", x.Rel.Name, x.Rel.Kind)
 	}
 	ts := colTypes(x.Cols)
 	var src *graphSource
@@ -192,6 +211,19 @@ func (p *graphPlan) scan(x *ScanNode) (gout, error) {
 	return out, nil
 }
 
+// table is a table's rows, then its changes as they commit: a view
+// joining it is revised by them, as by the stream's rows.
+func (p *graphPlan) table(x *ScanNode) (gout, error) {
+	ts := colTypes(x.Cols)
+	if len(ts) != len(x.Rel.Columns) {
+		return gout{}, cannot("%s's system columns cannot be read in a continuous query", x.Rel.Name)
+	}
+	src := &graphSource{rel: x.Rel, ts: ts, wmCol: -1}
+	src.node, _ = p.g.AddSource("TableSource " + x.Rel.Name + " (its rows, then its changes)")
+	p.srcs = append(p.srcs, src)
+	return gout{node: src.node, time: make([]dataflow.WMBound, len(ts)), table: true}, nil
+}
+
 // steps compiles below, then the stateless steps and top-Ns above it
 // (lowest first).
 func (p *graphPlan) steps(top []Node, below Node) (gout, error) {
@@ -212,10 +244,10 @@ func (p *graphPlan) step(in gout, st Node) (gout, error) {
 	switch x := st.(type) {
 	case *FilterNode:
 		op := &dataflow.Filter{Pred: x.Pred, In: exprColumns(x.In.Columns())}
-		return gout{node: p.g.Add(in.node, op, x.describe()), time: in.time, appendOnly: in.appendOnly}, nil
+		return gout{node: p.g.Add(in.node, op, x.describe()), time: in.time, appendOnly: in.appendOnly, table: in.table}, nil
 	case *ProjectNode:
 		op := &dataflow.Project{Exprs: x.Exprs, Types: colTypes(x.Cols), In: exprColumns(x.In.Columns())}
-		out := gout{node: p.g.Add(in.node, op, x.describe()), time: make([]dataflow.WMBound, len(x.Exprs)), appendOnly: in.appendOnly}
+		out := gout{node: p.g.Add(in.node, op, x.describe()), time: make([]dataflow.WMBound, len(x.Exprs)), appendOnly: in.appendOnly, table: in.table}
 		for i, e := range x.Exprs {
 			if c, off, ok := linearTime(e); ok && c < len(in.time) && in.time[c] != nil {
 				out.time[i] = in.time[c].Shift(off)
@@ -225,7 +257,7 @@ func (p *graphPlan) step(in gout, st Node) (gout, error) {
 	case *WindowTVFNode:
 		op := &dataflow.Windows{Spec: x.Spec, Types: colTypes(x.Cols)}
 		node := p.g.Add(in.node, op, x.describe())
-		out := gout{node: node, time: append(append([]dataflow.WMBound{}, in.time...), nil, nil), appendOnly: in.appendOnly}
+		out := gout{node: node, time: append(append([]dataflow.WMBound{}, in.time...), nil, nil), appendOnly: in.appendOnly, table: in.table}
 		if b := in.time[x.Spec.TimeCol]; b != nil {
 			// a window starts after its rows' times less its size, and
 			// ends after them; the watermark passing its end closes it
@@ -252,7 +284,7 @@ func (p *graphPlan) step(in gout, st Node) (gout, error) {
 			op.ExpireCol, op.ExpireAdd = expire, 1
 			p.onWatermark(node, in.time[op.Partition[expire].(*expr.Col).Idx], func(wm int64) { op.ExpireBefore(wm) })
 		}
-		return gout{node: node, time: append(append([]dataflow.WMBound{}, in.time...), nil)}, nil
+		return gout{node: node, time: append(append([]dataflow.WMBound{}, in.time...), nil), table: in.table}, nil
 	}
 	return gout{}, cannot("%s is not supported in continuous queries", strings.Fields(st.describe())[0])
 }
@@ -286,7 +318,7 @@ func (p *graphPlan) aggregate(x *AggNode) (gout, error) {
 	}
 	opts := dataflow.IncAggOptions{AppendOnly: in.appendOnly}
 	var bound dataflow.WMBound
-	out := gout{time: make([]dataflow.WMBound, len(x.Cols))}
+	out := gout{time: make([]dataflow.WMBound, len(x.Cols)), table: in.table}
 	for k, e := range x.Keys {
 		c, ok := e.(*expr.Col)
 		if !ok || in.time[c.Idx] == nil {
@@ -330,10 +362,11 @@ func (p *graphPlan) union(x *UnionNode) (gout, error) {
 		}
 		ins = append(ins, in.node)
 		if i == 0 {
-			out.time, out.appendOnly = append([]dataflow.WMBound{}, in.time...), in.appendOnly
+			out.time, out.appendOnly, out.table = append([]dataflow.WMBound{}, in.time...), in.appendOnly, in.table
 			continue
 		}
 		out.appendOnly = out.appendOnly && in.appendOnly
+		out.table = out.table && in.table
 		for c := range out.time {
 			if c < len(in.time) {
 				out.time[c] = out.time[c].Min(in.time[c])
@@ -373,7 +406,7 @@ func (p *graphPlan) join(x *JoinNode) (gout, error) {
 	}
 	j.Cols = [2]expr.Columns{exprColumns(x.Left.Columns()), exprColumns(x.Right.Columns())}
 	nL := len(x.Left.Columns())
-	out := gout{time: make([]dataflow.WMBound, len(x.Cols)), appendOnly: x.Kind == exec.InnerJoin && l.appendOnly && r.appendOnly}
+	out := gout{time: make([]dataflow.WMBound, len(x.Cols)), appendOnly: x.Kind == exec.InnerJoin && l.appendOnly && r.appendOnly, table: l.table && r.table}
 	label := "Incremental" + x.describe() + " parallelism=1 state=both sides"
 	var expire [2]struct {
 		col   int
@@ -408,10 +441,16 @@ func (p *graphPlan) join(x *JoinNode) (gout, error) {
 			break
 		}
 	}
-	if !bounded && !p.f.unboundedJoins {
+	if !bounded && (l.table || r.table) {
+		// a table's side is as large as the table; the other side is
+		// kept to be revised by the table's changes, as a stream–table
+		// join keeps it
+		label += " (a table's side)"
+		bounded = false
+	} else if !bounded && !p.f.unboundedJoins {
 		return gout{}, cannot("a join of two streams keeps both sides forever unless it is bounded in time: add a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ... (an interval join), or join on window_start of two windowed inputs — or, if the streams are bounded or small enough, say so with CREATE MATERIALIZED VIEW ... WITH (stream_joins = 'unbounded')")
 	}
-	if !bounded {
+	if !bounded && !l.table && !r.table {
 		label += " unbounded"
 	}
 	out.node = p.g.AddBinary(l.node, r.node, j, label)
@@ -438,7 +477,7 @@ func satAdd(a, d int64) int64 {
 // index in its stream.
 func (p *graphPlan) sourceOf(i int) (int, int) {
 	for k := len(p.srcs) - 1; k >= 0; k-- {
-		if i >= p.srcs[k].first {
+		if p.srcs[k].stream != nil && i >= p.srcs[k].first {
 			return k, i - p.srcs[k].first
 		}
 	}

@@ -165,6 +165,11 @@ func (f *viewFlow) planViewUnion(db *DB, x *UnionNode) error {
 	if f.vj != nil || f.interval != nil || len(f.stages) > 0 || f.joinAbove || len(x.Inputs) != 2 {
 		return beyondShapes("UNION ALL in a continuous query unites two materialized views and nothing else in the same view so far: make the other parts views of their own")
 	}
+	for _, in := range x.Inputs {
+		if readsStream(in) {
+			return beyondShapes("UNION ALL over a stream is a dataflow graph")
+		}
+	}
 	var scans [2]*ScanNode
 	var steps [2][]Node
 	for i, in := range x.Inputs {
@@ -181,9 +186,6 @@ func (f *viewFlow) planViewUnion(db *DB, x *UnionNode) error {
 			default:
 				return beyondShapes("UNION ALL in a continuous query unites materialized views (through filters and projections) so far: make each side a materialized view")
 			}
-		}
-		if scans[i].Rel != nil && scans[i].Rel.Kind == catalog.KindStream {
-			return beyondShapes("UNION ALL of streams is a dataflow graph")
 		}
 		if scans[i].Rel == nil || scans[i].Rel.Kind != catalog.KindMaterializedView || db.flow(scans[i].Rel.Name) == nil {
 			return cannot("UNION ALL in a continuous query unites materialized views maintained incrementally so far: make each side a materialized view")
@@ -236,6 +238,21 @@ func (f *viewFlow) applyFrom(p *viewFlow, ctx *expr.Ctx, b arrow.RecordBatch, we
 // watchTables starts feeding each joined table's rows, then its changes,
 // to its stage's queue.
 func (f *viewFlow) watchTables(db *DB) error {
+	if f.graph != nil {
+		for _, src := range f.graph.srcs {
+			if src.stream != nil {
+				continue
+			}
+			t, err := db.Table(src.rel.Name)
+			if err != nil {
+				return err
+			}
+			changed := func(deleted, inserted []storage.Row) { f.graphTableChanged(src, deleted, inserted) }
+			rows, unwatch := t.Watch(changed)
+			src.unwatch = unwatch
+			changed(nil, rows)
+		}
+	}
 	for _, st := range f.stages {
 		t, err := db.Table(st.tbl.Name)
 		if err != nil {
@@ -265,6 +282,59 @@ func (f *viewFlow) tableChanged(st *tableStage, deleted, inserted []storage.Row)
 	case src.tblWake <- struct{}{}:
 	default:
 	}
+}
+
+// graphTableChanged queues a committed change of a table a graph flow
+// reads (it runs under the table's lock).
+func (f *viewFlow) graphTableChanged(src *graphSource, deleted, inserted []storage.Row) {
+	if len(deleted) == 0 && len(inserted) == 0 {
+		return
+	}
+	f.tblMu.Lock()
+	src.queue = append(src.queue, tableChange{deleted, inserted})
+	f.tblMu.Unlock()
+	f.tblEnq.Add(1)
+	select {
+	case f.tblWake <- struct{}{}:
+	default:
+	}
+}
+
+// drainGraphTables pushes the queued changes of the tables a graph flow
+// reads into their sources, in the order they committed per table.
+func (f *viewFlow) drainGraphTables(ctx *expr.Ctx) (int, error) {
+	p := f.graph
+	f.tblMu.Lock()
+	queues := make([][]tableChange, len(p.srcs))
+	count := 0
+	for i, src := range p.srcs {
+		queues[i], src.queue = src.queue, nil
+		count += len(queues[i])
+	}
+	f.tblMu.Unlock()
+	for i, queue := range queues {
+		if len(queue) == 0 {
+			continue
+		}
+		var rows [][]types.Datum
+		var weights []int64
+		for _, ch := range queue {
+			for _, r := range ch.deleted {
+				rows, weights = append(rows, r), append(weights, -1)
+			}
+			for _, r := range ch.inserted {
+				rows, weights = append(rows, r), append(weights, 1)
+			}
+		}
+		m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(memory.DefaultAllocator, p.srcs[i].ts, rows), Weights: weights}
+		if err := p.g.Push(ctx, i, m); err != nil {
+			return count, err
+		}
+	}
+	if count > 0 {
+		return count, f.graphWatermarks(ctx, time.Now())
+	}
+	return 0, nil
 }
 
 // throughStages runs the stream's changes (after srcSteps) through every
@@ -343,6 +413,9 @@ func (f *viewFlow) descendants() []*viewFlow {
 // drainTables runs f's own queued table changes through their stages and
 // returns how many it applied.
 func (f *viewFlow) drainTables(ctx *expr.Ctx) (int, error) {
+	if f.graph != nil {
+		return f.drainGraphTables(ctx)
+	}
 	if len(f.stages) == 0 {
 		return 0, nil
 	}
@@ -717,7 +790,9 @@ func (f *viewFlow) shards() []*streamstore.Shard {
 	if f.graph != nil {
 		var out []*streamstore.Shard
 		for _, s := range f.graph.srcs {
-			out = append(out, s.stream.Shards()...)
+			if s.stream != nil {
+				out = append(out, s.stream.Shards()...)
+			}
 		}
 		return out
 	}
