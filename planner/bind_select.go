@@ -291,6 +291,11 @@ func (b *binder) selectStmt(s *ast.SelectStmt, outer *scope) (Node, error) {
 			hasWin = true
 		}
 	}
+	if s.OrderBy != nil {
+		for _, it := range s.OrderBy.Items {
+			hasWin = hasWin || containsWindow(it.Expr)
+		}
+	}
 	var win *winBinding
 	if hasWin {
 		win = &winBinding{base: winSentinel}

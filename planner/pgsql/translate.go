@@ -504,7 +504,11 @@ func (x *translator) callForms(ns []*node) ([]*node, error) {
 				return nil, x.unsupported(ns[i+2], "FILTER is supported for aggregates of one argument")
 			}
 			inner := []*node{synth(arg.tok, "case when", cond, "then"), synth(arg.tok, "", args, "end")}
-			out = append(out, n, synth(arg.tok, "("+prefix, inner, ")"))
+			if prefix != "" {
+				inner = append([]*node{textNode(arg.tok, prefix)}, inner...)
+			}
+			// a bracket group, so that the name stays a call (and OVER may follow)
+			out = append(out, n, &node{kind: groupNode, tok: arg.tok, kids: inner, close: arg.close})
 			i += 3
 		default:
 			out = append(out, n)
