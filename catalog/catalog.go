@@ -77,7 +77,11 @@ type Object struct {
 	Options    map[string]string `json:"options,omitempty"`
 	Query      string            `json:"query,omitempty"` // the SELECT of a view or materialized view, the FROM of a sink
 	DependsOn  []string          `json:"depends_on,omitempty"`
-	SQL        string            `json:"sql"` // the statement that created it
+	// SearchPath is the schemas the unqualified names of Query were
+	// looked up in when it was created (absent: public only), so that
+	// the query means the same under any later search_path.
+	SearchPath []string `json:"search_path,omitempty"`
+	SQL        string   `json:"sql"` // the statement that created it
 }
 
 // ColumnIndex returns the index of the named column, or -1.
@@ -93,11 +97,50 @@ func (o *Object) ColumnIndex(name string) int {
 // IsRelation reports whether the object shows in pg_class.
 func (o *Object) IsRelation() bool { return o.Kind != KindSink }
 
+// Key is the catalog key of the relation name in schema: an object of
+// schema public is keyed by its name alone (so catalogs written before
+// schemas existed read unchanged), any other by schema.name. Names with
+// a '.' are refused at creation, so a key splits one way only.
+func Key(schema, name string) string {
+	if schema == "" || schema == Public {
+		return name
+	}
+	return schema + "." + name
+}
+
+// Public is the schema every database has; objects are created in it
+// unless the search path or the name says otherwise.
+const Public = "public"
+
+// Schema is the schema the object is in.
+func (o *Object) Schema() string {
+	if i := strings.IndexByte(o.Name, '.'); i >= 0 {
+		return o.Name[:i]
+	}
+	return Public
+}
+
+// RelName is the object's name within its schema (pg_class.relname).
+func (o *Object) RelName() string {
+	if i := strings.IndexByte(o.Name, '.'); i >= 0 {
+		return o.Name[i+1:]
+	}
+	return o.Name
+}
+
+// Namespace is a schema the user created (public, pg_catalog and
+// information_schema are built in and not listed).
+type Namespace struct {
+	OID  uint32 `json:"oid"`
+	Name string `json:"name"`
+}
+
 // Catalog is the set of objects, safe for concurrent use.
 type Catalog struct {
 	mu      sync.RWMutex
 	path    string // empty: in memory only
 	objects map[string]*Object
+	schemas map[string]Namespace
 	nextOID uint32
 	version uint64
 }
@@ -106,14 +149,15 @@ type Catalog struct {
 const FirstUserOID = 16384
 
 type file struct {
-	NextOID uint32    `json:"next_oid"`
-	Objects []*Object `json:"objects"`
+	NextOID uint32      `json:"next_oid"`
+	Schemas []Namespace `json:"schemas,omitempty"`
+	Objects []*Object   `json:"objects"`
 }
 
 // Open loads the catalog from dir (created if missing). An empty dir keeps
 // the catalog in memory only.
 func Open(dir string) (*Catalog, error) {
-	c := &Catalog{objects: map[string]*Object{}, nextOID: FirstUserOID}
+	c := &Catalog{objects: map[string]*Object{}, schemas: map[string]Namespace{}, nextOID: FirstUserOID}
 	if dir == "" {
 		return c, nil
 	}
@@ -133,6 +177,9 @@ func Open(dir string) (*Catalog, error) {
 		return nil, fmt.Errorf("catalog: corrupt %s: %w", c.path, err)
 	}
 	c.nextOID = f.NextOID
+	for _, n := range f.Schemas {
+		c.schemas[n.Name] = n
+	}
 	for _, o := range f.Objects {
 		c.objects[o.Name] = o
 	}
@@ -150,6 +197,10 @@ func (c *Catalog) save() error {
 	for _, o := range c.objects {
 		f.Objects = append(f.Objects, o)
 	}
+	for _, n := range c.schemas {
+		f.Schemas = append(f.Schemas, n)
+	}
+	sort.Slice(f.Schemas, func(i, j int) bool { return f.Schemas[i].OID < f.Schemas[j].OID })
 	sort.Slice(f.Objects, func(i, j int) bool { return f.Objects[i].OID < f.Objects[j].OID })
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -220,6 +271,108 @@ func (c *Catalog) Objects() []*Object {
 	return out
 }
 
+// BuiltinSchema reports whether name is one of the schemas every
+// database has.
+func BuiltinSchema(name string) bool {
+	return name == Public || name == "pg_catalog" || name == "information_schema"
+}
+
+// Namespaces returns the schemas the user created, ordered by OID.
+func (c *Catalog) Namespaces() []Namespace {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]Namespace, 0, len(c.schemas))
+	for _, n := range c.schemas {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].OID < out[j].OID })
+	return out
+}
+
+// HasSchema reports whether the schema exists (built in or created).
+func (c *Catalog) HasSchema(name string) bool {
+	if BuiltinSchema(name) {
+		return true
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	_, ok := c.schemas[name]
+	return ok
+}
+
+// SchemaOID is the OID of a created schema (0 for a built-in or unknown one).
+func (c *Catalog) SchemaOID(name string) uint32 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.schemas[name].OID
+}
+
+// CreateSchema adds a schema; 42P06 if it exists. Durable when it returns.
+func (c *Catalog) CreateSchema(name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.schemas[name]; ok || BuiltinSchema(name) {
+		return sqlerr.New(sqlerr.DuplicateSchema, "schema %q already exists", name)
+	}
+	if strings.ContainsRune(name, '.') {
+		return sqlerr.New(sqlerr.InvalidName, "schema name %q contains a '.': streamsql keeps names free of dots so that schema.name reads one way", name)
+	}
+	c.schemas[name] = Namespace{OID: c.nextOID, Name: name}
+	c.nextOID++
+	if err := c.save(); err != nil {
+		delete(c.schemas, name)
+		return err
+	}
+	return nil
+}
+
+// InSchema returns the objects of a schema, ordered by OID.
+func (c *Catalog) InSchema(name string) []*Object {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out []*Object
+	for _, o := range c.objects {
+		if o.Schema() == name {
+			out = append(out, o)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].OID < out[j].OID })
+	return out
+}
+
+// DropSchema removes an empty created schema; 2BP01 if objects remain
+// in it (the caller drops them first for CASCADE).
+func (c *Catalog) DropSchema(name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.schemas[name]
+	if !ok {
+		if BuiltinSchema(name) {
+			return sqlerr.New(sqlerr.DependentObjects, "cannot drop schema %s because it is required by the database system", name)
+		}
+		return sqlerr.New(sqlerr.InvalidSchemaName, "schema %q does not exist", name)
+	}
+	var in []string
+	for _, o := range c.objects {
+		if o.Schema() == name {
+			in = append(in, fmt.Sprintf("%s %s depends on schema %s", o.Kind, o.Name, name))
+		}
+	}
+	if len(in) > 0 {
+		sort.Strings(in)
+		return &sqlerr.Error{Code: sqlerr.DependentObjects,
+			Message: fmt.Sprintf("cannot drop schema %s because other objects depend on it", name),
+			Detail:  strings.Join(in, "\n"),
+			Hint:    "Use DROP ... CASCADE to drop the dependent objects too."}
+	}
+	delete(c.schemas, name)
+	if err := c.save(); err != nil {
+		c.schemas[name] = n
+		return err
+	}
+	return nil
+}
+
 // Create adds o, assigning its OID. It fails with 42P07 if the name is taken.
 // The new object is durable when Create returns.
 func (c *Catalog) Create(o *Object) error {
@@ -227,6 +380,11 @@ func (c *Catalog) Create(o *Object) error {
 	defer c.mu.Unlock()
 	if old, ok := c.objects[o.Name]; ok {
 		return sqlerr.New(sqlerr.DuplicateTable, "%s %q already exists", old.Kind, o.Name)
+	}
+	if sch := o.Schema(); !BuiltinSchema(sch) {
+		if _, ok := c.schemas[sch]; !ok {
+			return sqlerr.New(sqlerr.InvalidSchemaName, "schema %q does not exist", sch)
+		}
 	}
 	seen := map[string]bool{}
 	for _, col := range o.Columns {

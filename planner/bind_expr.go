@@ -54,6 +54,8 @@ type binder struct {
 	// deps are the catalog objects the statement reads.
 	deps      []string
 	viewDepth int
+	// path is the search path of the view being bound (nil: the session's)
+	path []string
 	// srfCols maps set-returning calls of the select list to the columns
 	// of the ProjectSet below the projection.
 	srfCols map[ast.ExprNode]int
@@ -220,7 +222,7 @@ func (b *binder) unify(l, r expr.Expr, op string) (expr.Expr, expr.Expr, error) 
 func (b *binder) resolveColumn(sc *scope, n *ast.ColumnName) (expr.Expr, error) {
 	name := n.Name.O
 	table := n.Table.O
-	if n.Schema.O != "" && n.Schema.O != "public" && n.Schema.O != "pg_catalog" && n.Schema.O != "information_schema" {
+	if n.Schema.O != "" && !b.s.db.Catalog.HasSchema(n.Schema.O) {
 		return nil, b.errf(sqlerr.UndefinedTable, "missing FROM-clause entry for table %q", n.Schema.O)
 	}
 	depth := 0
@@ -234,7 +236,7 @@ func (b *binder) resolveColumn(sc *scope, n *ast.ColumnName) (expr.Expr, error) 
 		}
 		if idx < 0 {
 			for i, c := range s.cols {
-				if c.Name != name || (table != "" && c.Table != table) || (table == "" && (c.Hidden || c.Merged)) {
+				if c.Name != name || (table != "" && c.Table != table) || (table == "" && (c.Hidden || c.Merged)) || (n.Schema.O != "" && c.Schema != "" && c.Schema != n.Schema.O) {
 					continue
 				}
 				if idx >= 0 {

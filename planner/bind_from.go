@@ -73,6 +73,33 @@ func (b *binder) aliasColumns(cols []Column, alias string) ([]Column, error) {
 // table resolves a table name: a CTE, a table function placeholder, a
 // catalog relation (pg_catalog, information_schema) or a user object.
 func (b *binder) table(t *ast.TableName, alias string, outer *scope) (Node, []Column, error) {
+	n, cols, err := b.tableNamed(t, alias, outer)
+	if err == nil && alias == "" && len(cols) > 0 && cols[0].TableOID != 0 {
+		schema := t.Schema.O
+		if schema == "" {
+			schema = b.schemaOf(cols[0].TableOID)
+		}
+		for i := range cols {
+			cols[i].Schema = schema
+		}
+	}
+	return n, cols, err
+}
+
+// schemaOf is the schema of the relation with the given OID.
+func (b *binder) schemaOf(oid uint32) string {
+	if v := virtualByOID(oid); v != nil {
+		return v.schema
+	}
+	for _, o := range b.s.db.Catalog.Objects() {
+		if o.OID == oid {
+			return o.Schema()
+		}
+	}
+	return ""
+}
+
+func (b *binder) tableNamed(t *ast.TableName, alias string, outer *scope) (Node, []Column, error) {
 	name, schema := t.Name.O, t.Schema.O
 	if alias == "" {
 		alias = name
@@ -103,17 +130,17 @@ func (b *binder) table(t *ast.TableName, alias string, outer *scope) (Node, []Co
 			return nil, nil, sqlerr.New(sqlerr.UndefinedTable, "relation \"%s.%s\" does not exist", schema, name)
 		}
 		return b.virtual(v, alias)
-	case "", "public":
-	default:
-		return nil, nil, sqlerr.New(sqlerr.UndefinedTable, "relation \"%s.%s\" does not exist", schema, name)
 	}
 	if schema == "" {
 		if v := lookupVirtualIn("pg_catalog", name); v != nil {
 			return b.virtual(v, alias)
 		}
 	}
-	o := b.s.db.Catalog.Lookup(name)
+	o, _ := b.s.db.lookupIn(b.searchPath(), schema, name)
 	if o == nil {
+		if schema != "" {
+			return nil, nil, sqlerr.New(sqlerr.UndefinedTable, "relation \"%s.%s\" does not exist", schema, name)
+		}
 		return nil, nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", name)
 	}
 	b.deps = append(b.deps, o.Name)
@@ -186,6 +213,15 @@ func renamed(n Node, cols []Column) Node {
 	return &ProjectNode{In: n, Exprs: es, Cols: cols}
 }
 
+// searchPath is where unqualified names are looked up: the view's path
+// while a view's query is bound, else the session's.
+func (b *binder) searchPath() []string {
+	if b.path != nil {
+		return b.path
+	}
+	return b.s.searchPath()
+}
+
 // viewQuery binds the defining query of a view or materialized view.
 func (b *binder) viewQuery(o *catalog.Object) (Node, error) {
 	b.viewDepth++
@@ -204,7 +240,7 @@ func (b *binder) viewQuery(o *catalog.Object) (Node, error) {
 	if query == nil {
 		return nil, sqlerr.New(sqlerr.InternalError, "view %q has a corrupt definition", o.Name)
 	}
-	sub := &binder{s: b.s, tr: query.Tr, viewDepth: b.viewDepth}
+	sub := &binder{s: b.s, tr: query.Tr, viewDepth: b.viewDepth, path: pathOf(o)}
 	node, err := sub.query(query.Node.(ast.ResultSetNode), nil)
 	if err != nil {
 		return nil, err

@@ -133,12 +133,12 @@ func (s *Session) copy(ctx *expr.Ctx, st *pgsql.Copy, p *Prepared) (*Result, err
 	if !st.From {
 		node := p.plan
 		if node == nil {
-			o := s.db.Catalog.Lookup(st.Table)
+			o, _ := s.lookup(st.Table)
 			if o == nil {
 				return nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", st.Table)
 			}
 			b := s.newBinder(&pgsql.Translated{AliasColumns: map[string][]string{}}, nil)
-			n, cols, err := b.table(astTableName(st.Table), st.Table, nil)
+			n, cols, err := b.table(&ast.TableName{Schema: ast.NewCIStr(o.Schema()), Name: ast.NewCIStr(o.RelName())}, o.RelName(), nil)
 			if err != nil {
 				return nil, err
 			}
@@ -169,7 +169,7 @@ func (s *Session) copy(ctx *expr.Ctx, st *pgsql.Copy, p *Prepared) (*Result, err
 		cols := visible(node.Columns())
 		return &Result{CopyOut: newCopyOut(op, ctx, cols, f, false)}, nil
 	}
-	o := s.db.Catalog.Lookup(st.Table)
+	o, _ := s.lookup(st.Table)
 	if o == nil {
 		return nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", st.Table)
 	}
@@ -702,5 +702,3 @@ func appendCSV(dst []byte, s string, f copyFormat) []byte {
 	}
 	return append(dst, f.quote)
 }
-
-func astTableName(name string) *ast.TableName { return &ast.TableName{Name: ast.NewCIStr(name)} }

@@ -61,7 +61,8 @@ func (db *DB) nextVal(o *catalog.Object) (int64, error) {
 	next, ok := db.seqs[o.Name]
 	if !ok {
 		next = 1
-		owner, col, _ := strings.Cut(o.Options["owned_by"], ".")
+		dot := strings.LastIndexByte(o.Options["owned_by"], '.')
+		owner, col := o.Options["owned_by"][:max(dot, 0)], o.Options["owned_by"][dot+1:]
 		if tbl := db.Catalog.Lookup(owner); tbl != nil {
 			if t, err := db.Table(owner); err == nil {
 				ci := tbl.ColumnIndex(col)

@@ -119,13 +119,18 @@ func (s *Session) createRelation(ctx *expr.Ctx, st *pgsql.CreateRelation) (*Resu
 	s.db.ddl.Lock()
 	defer s.db.ddl.Unlock()
 	tag := "CREATE " + strings.ToUpper(string(st.Kind))
+	key, err := s.createKey(st.Name)
+	if err != nil {
+		return nil, err
+	}
+	st.Name = key
 	if s.db.Catalog.Lookup(st.Name) != nil {
 		if st.IfNotExists {
 			return &Result{Tag: tag, Notice: fmt.Sprintf("relation %q already exists, skipping", st.Name)}, nil
 		}
 		return nil, sqlerr.New(sqlerr.DuplicateTable, "relation %q already exists", st.Name)
 	}
-	if lookupVirtualIn("pg_catalog", st.Name) != nil {
+	if lookupVirtualIn("pg_catalog", st.Name) != nil { // found before the search path
 		return nil, sqlerr.New(sqlerr.DuplicateTable, "relation %q already exists in pg_catalog", st.Name)
 	}
 	o := &catalog.Object{Name: st.Name, Kind: st.Kind, Options: st.Options, SQL: st.Text}
@@ -200,7 +205,11 @@ func (s *Session) createRelation(ctx *expr.Ctx, st *pgsql.CreateRelation) (*Resu
 				return nil, sqlerr.Unsupported("serial and identity columns are only supported on tables")
 			}
 			seq := st.Name + "_" + c.Name + "_seq"
-			col.Default = "nextval('" + seq + "'::regclass)"
+			seqText := seq
+			if sch, bare := splitName(seq); sch != "" {
+				seqText = quoteIdentIfNeeded(sch) + "." + quoteIdentIfNeeded(bare)
+			}
+			col.Default = "nextval('" + strings.ReplaceAll(seqText, "'", "''") + "'::regclass)"
 			col.NotNull = true
 			seqs = append(seqs, &catalog.Object{Name: seq, Kind: catalog.KindSequence, DependsOn: []string{st.Name},
 				Options: map[string]string{"owned_by": st.Name + "." + c.Name}, SQL: "-- owned by " + st.Name + "." + c.Name})
@@ -334,7 +343,7 @@ func (s *Session) checkWatermark(o *catalog.Object, text string) error {
 		return err
 	}
 	b := s.newBinder(q.Tr, nil)
-	e, err := b.bindExpr(q.Node.(*ast.SelectStmt).Fields.Fields[0].Expr, &scope{cols: tableScope(o, o.Name)})
+	e, err := b.bindExpr(q.Node.(*ast.SelectStmt).Fields.Fields[0].Expr, &scope{cols: tableScope(o, o.RelName())})
 	if err != nil {
 		return err
 	}
@@ -353,6 +362,11 @@ func (s *Session) createView(ctx *expr.Ctx, st *pgsql.CreateView) (*Result, erro
 		kind = catalog.KindMaterializedView
 	}
 	tag := "CREATE " + strings.ToUpper(string(kind))
+	key, err := s.createKey(st.Name)
+	if err != nil {
+		return nil, err
+	}
+	st.Name = key
 	if old := s.db.Catalog.Lookup(st.Name); old != nil {
 		if st.IfNotExists {
 			return &Result{Tag: tag, Notice: fmt.Sprintf("relation %q already exists, skipping", st.Name)}, nil
@@ -376,7 +390,7 @@ func (s *Session) createView(ctx *expr.Ctx, st *pgsql.CreateView) (*Result, erro
 	if len(st.Columns) > len(cols) {
 		return nil, sqlerr.New(sqlerr.SyntaxError, "CREATE VIEW specifies more column names than columns")
 	}
-	o := &catalog.Object{Name: st.Name, Kind: kind, Query: st.Query.Text, SQL: st.Text, Options: st.Options}
+	o := &catalog.Object{Name: st.Name, Kind: kind, Query: st.Query.Text, SQL: st.Text, Options: st.Options, SearchPath: s.viewPath()}
 	seen := map[string]bool{}
 	for i, c := range cols {
 		name := c.Name
@@ -443,6 +457,11 @@ func (s *Session) createView(ctx *expr.Ctx, st *pgsql.CreateView) (*Result, erro
 func (s *Session) createSink(ctx *expr.Ctx, st *pgsql.CreateSink) (*Result, error) {
 	s.db.ddl.Lock()
 	defer s.db.ddl.Unlock()
+	key, err := s.createKey(st.Name)
+	if err != nil {
+		return nil, err
+	}
+	st.Name = key
 	if s.db.Catalog.Lookup(st.Name) != nil {
 		if st.IfNotExists {
 			return &Result{Tag: "CREATE SINK", Notice: fmt.Sprintf("sink %q already exists, skipping", st.Name)}, nil
@@ -461,7 +480,7 @@ func (s *Session) createSink(ctx *expr.Ctx, st *pgsql.CreateSink) (*Result, erro
 	if err := checkOptionKeys(catalog.KindSink, c+" sink", st.Options, []string{"connector", "stream_joins", "table_joins"}, sinkConnectors[c]); err != nil {
 		return nil, err
 	}
-	o := &catalog.Object{Name: st.Name, Kind: catalog.KindSink, Options: st.Options, SQL: st.Text}
+	o := &catalog.Object{Name: st.Name, Kind: catalog.KindSink, Options: st.Options, SQL: st.Text, SearchPath: s.viewPath()}
 	if st.Query != nil {
 		b := s.newBinder(st.Query.Tr, nil)
 		if _, err := b.query(st.Query.Node.(ast.ResultSetNode), nil); err != nil {
@@ -470,12 +489,12 @@ func (s *Session) createSink(ctx *expr.Ctx, st *pgsql.CreateSink) (*Result, erro
 		o.Query = st.Query.Text
 		o.DependsOn = uniq(b.deps)
 	} else {
-		from := s.db.Catalog.Lookup(st.From)
+		from, _ := s.lookup(st.From)
 		if from == nil || !from.IsRelation() {
 			return nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", st.From)
 		}
-		o.Query = "SELECT * FROM " + quoteIdent(st.From)
-		o.DependsOn = []string{st.From}
+		o.Query = "SELECT * FROM " + quoteRel(from)
+		o.DependsOn = []string{from.Name}
 	}
 	if err := s.db.Catalog.Create(o); err != nil {
 		return nil, err
@@ -501,69 +520,92 @@ func uniq(xs []string) []string {
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
+// quoteRel is a relation's name for SQL text the server writes itself:
+// schema-qualified, so it reads the same under any search path.
+func quoteRel(o *catalog.Object) string {
+	return quoteIdent(o.Schema()) + "." + quoteIdent(o.RelName())
+}
+
 func (s *Session) drop(st *pgsql.Drop) (*Result, error) {
 	if st.Index {
 		return &Result{Tag: "DROP INDEX", Notice: "DROP INDEX does nothing: streamsql keeps no indexes to drop (a materialized view's point indexes live as long as the view)"}, nil
 	}
 	s.db.ddl.Lock()
 	defer s.db.ddl.Unlock()
+	if st.Schema {
+		return s.dropSchemas(st)
+	}
 	tag := "DROP " + strings.ToUpper(string(st.Kind))
 	var notices []string
-	for _, name := range st.Names {
-		o := s.db.Catalog.Lookup(name)
+	for _, written := range st.Names {
+		o, name := s.lookup(written)
 		if o == nil {
 			if st.IfExists {
-				notices = append(notices, fmt.Sprintf("%s %q does not exist, skipping", st.Kind, name))
+				notices = append(notices, fmt.Sprintf("%s %q does not exist, skipping", st.Kind, written))
 				continue
 			}
 			code := sqlerr.UndefinedTable
 			if st.Kind == catalog.KindSink {
 				code = sqlerr.UndefinedObject
 			}
-			return nil, sqlerr.New(code, "%s %q does not exist", st.Kind, name)
+			return nil, sqlerr.New(code, "%s %q does not exist", st.Kind, written)
 		}
 		if o.Kind != st.Kind {
-			return nil, sqlerr.New(sqlerr.WrongObjectType, "%q is not a %s", name, st.Kind).WithHint(fmt.Sprintf("Use DROP %s to remove a %s.", strings.ToUpper(string(o.Kind)), o.Kind))
+			return nil, sqlerr.New(sqlerr.WrongObjectType, "%q is not a %s", written, st.Kind).WithHint(fmt.Sprintf("Use DROP %s to remove a %s.", strings.ToUpper(string(o.Kind)), o.Kind))
 		}
-		dropped, err := s.db.Catalog.Drop(name, st.Cascade)
+		more, err := s.dropObjects(name, st.Cascade)
 		if err != nil {
 			return nil, err
 		}
-		for _, d := range dropped {
-			s.db.endSubscriptionsTo(d.Name, d.Kind)
-		}
-		for _, d := range dropped {
-			switch d.Kind {
-			case catalog.KindTable:
-				if err := s.db.dropTable(d.Name); err != nil {
-					return nil, err
-				}
-			case catalog.KindStream:
-				if err := s.db.dropStream(d); err != nil {
-					return nil, err
-				}
-			}
-			if d.Kind == catalog.KindSink {
-				s.db.stopFlow(d.Name)
-			}
-			if d.Kind == catalog.KindMaterializedView {
-				s.db.stopFlow(d.Name)
-				if err := s.db.store.Drop(changelogKey(d)); err != nil {
-					return nil, err
-				}
-			}
-			if d.Kind == catalog.KindSequence {
-				s.db.seqMu.Lock()
-				delete(s.db.seqs, d.Name)
-				s.db.seqMu.Unlock()
-				continue
-			}
-			if d.Name != name && errorsOf(d) == "" {
-				notices = append(notices, fmt.Sprintf("drop cascades to %s %s", d.Kind, d.Name))
-			}
-		}
+		notices = append(notices, more...)
 	}
 	return &Result{Tag: tag, Notice: strings.Join(notices, "\n")}, nil
+}
+
+// dropObjects drops the object with key name (and with cascade what
+// depends on it): its catalog entries, then its data, flows and
+// subscriptions. It returns a notice per cascaded object. Callers hold
+// db.ddl.
+func (s *Session) dropObjects(name string, cascade bool) ([]string, error) {
+	dropped, err := s.db.Catalog.Drop(name, cascade)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dropped {
+		s.db.endSubscriptionsTo(d.Name, d.Kind)
+	}
+	var notices []string
+	for _, d := range dropped {
+		switch d.Kind {
+		case catalog.KindTable:
+			if err := s.db.dropTable(d.Name); err != nil {
+				return nil, err
+			}
+		case catalog.KindStream:
+			if err := s.db.dropStream(d); err != nil {
+				return nil, err
+			}
+		}
+		if d.Kind == catalog.KindSink {
+			s.db.stopFlow(d.Name)
+		}
+		if d.Kind == catalog.KindMaterializedView {
+			s.db.stopFlow(d.Name)
+			if err := s.db.store.Drop(changelogKey(d)); err != nil {
+				return nil, err
+			}
+		}
+		if d.Kind == catalog.KindSequence {
+			s.db.seqMu.Lock()
+			delete(s.db.seqs, d.Name)
+			s.db.seqMu.Unlock()
+			continue
+		}
+		if d.Name != name && errorsOf(d) == "" {
+			notices = append(notices, fmt.Sprintf("drop cascades to %s %s", d.Kind, d.Name))
+		}
+	}
+	return notices, nil
 }
 
 var describeColumns = []Column{
@@ -572,7 +614,7 @@ var describeColumns = []Column{
 }
 
 func (s *Session) describe(ctx *expr.Ctx, st *pgsql.Describe) (*Result, error) {
-	o := s.db.Catalog.Lookup(st.Name)
+	o, _ := s.lookup(st.Name)
 	if o == nil {
 		return nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", st.Name)
 	}
@@ -684,7 +726,7 @@ func orDefault(s, d string) string {
 // read; elsewhere (tables are kept in memory and scanned, streams are
 // logs) it does nothing, and says so.
 func (s *Session) createIndex(st *pgsql.CreateIndex) (*Result, error) {
-	o := s.db.Catalog.Lookup(st.Rel)
+	o, _ := s.lookup(st.Rel)
 	if o == nil || !o.IsRelation() {
 		return nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", st.Rel).WithPosition(st.RelPos)
 	}
@@ -724,15 +766,4 @@ func (s *Session) createIndex(st *pgsql.CreateIndex) (*Result, error) {
 		res.Notice = fmt.Sprintf("CREATE INDEX does nothing: %s %q is scanned (streamsql keeps point indexes on materialized views only)", o.Kind, o.Name)
 	}
 	return res, nil
-}
-
-// createSchema is CREATE SCHEMA: only public exists.
-func createSchema(st *pgsql.CreateSchema) (*Result, error) {
-	if st.Name != "public" {
-		return nil, sqlerr.Unsupported("schemas other than public are not supported yet").WithPosition(st.Pos)
-	}
-	if st.IfNotExists {
-		return &Result{Tag: "CREATE SCHEMA", Notice: `schema "public" already exists, skipping`}, nil
-	}
-	return nil, sqlerr.New(sqlerr.DuplicateSchema, `schema "public" already exists`)
 }

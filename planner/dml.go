@@ -119,17 +119,17 @@ func (b *binder) targetTable(refs *ast.TableRefsClause) (*catalog.Object, string
 	}
 	alias := ts.AsName.O
 	if alias == "" {
-		alias = o.Name
+		alias = o.RelName()
 	}
 	return o, alias, nil
 }
 
 func (b *binder) writable(tn *ast.TableName) (*catalog.Object, error) {
-	if tn.Schema.O != "" && tn.Schema.O != "public" {
-		return nil, sqlerr.New(sqlerr.UndefinedTable, "relation \"%s.%s\" does not exist", tn.Schema.O, tn.Name.O)
-	}
-	o := b.s.db.Catalog.Lookup(tn.Name.O)
+	o, _ := b.s.db.lookupIn(b.searchPath(), tn.Schema.O, tn.Name.O)
 	if o == nil {
+		if tn.Schema.O != "" {
+			return nil, sqlerr.New(sqlerr.UndefinedTable, "relation \"%s.%s\" does not exist", tn.Schema.O, tn.Name.O)
+		}
 		return nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", tn.Name.O)
 	}
 	if err := checkWritable(o); err != nil {
@@ -237,7 +237,7 @@ func (b *binder) insert(n *ast.InsertStmt) (*dmlPlan, error) {
 		return nil, sqlerr.Unsupported("INSERT ... SET is not supported")
 	}
 	ncols := len(o.Columns)
-	outCols := tableScope(o, o.Name)
+	outCols := tableScope(o, o.RelName())
 	defaults := make([]expr.Expr, ncols)
 	for i, c := range o.Columns {
 		if defaults[i], err = b.defaultExpr(c); err != nil {
@@ -294,7 +294,7 @@ func (b *binder) insert(n *ast.InsertStmt) (*dmlPlan, error) {
 	}
 	if d.onConflict == "update" {
 		// SET expressions see the existing row and "excluded"
-		cols := append(tableScope(o, o.Name), tableScope(o, "excluded")...)
+		cols := append(tableScope(o, o.RelName()), tableScope(o, "excluded")...)
 		sc := &scope{cols: cols}
 		for _, a := range n.OnDuplicate {
 			ci := o.ColumnIndex(a.Column.Name.O)

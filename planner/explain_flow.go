@@ -49,10 +49,11 @@ func (s *Session) explainCreateView(st *pgsql.CreateView) ([]string, error) {
 // explainView is EXPLAIN MATERIALIZED VIEW name: the running dataflow
 // with its state.
 func (s *Session) explainView(name string) ([]string, error) {
-	o := s.db.Catalog.Lookup(name)
+	o, _ := s.lookup(name)
 	if o == nil {
 		return nil, sqlerr.New(sqlerr.UndefinedTable, "materialized view %q does not exist", name)
 	}
+	name = o.Name
 	if o.Kind != catalog.KindMaterializedView {
 		return nil, sqlerr.New(sqlerr.WrongObjectType, "%q is not a materialized view", name)
 	}
@@ -65,6 +66,7 @@ func (s *Session) explainView(name string) ([]string, error) {
 	}
 	q := stmts[0].(*pgsql.Query)
 	b := s.newBinder(q.Tr, nil)
+	b.path = pathOf(o)
 	node, err := b.query(q.Node.(ast.ResultSetNode), nil)
 	if err != nil {
 		return nil, err

@@ -955,7 +955,7 @@ func (f *viewFlow) start(db *DB, name string) {
 	f.compile()
 	f.rows = dataflow.NewArrangement(f.outTs)
 	f.progress = make(chan struct{})
-	f.ectx = &expr.Ctx{Go: context.Background(), Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db}, RowError: f.rowErrorHandler()}
+	f.ectx = &expr.Ctx{Go: context.Background(), Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db: db}, RowError: f.rowErrorHandler()}
 	if err := f.prime(f.ectx); err != nil {
 		f.fail(err)
 		return
@@ -1123,7 +1123,7 @@ func (f *viewFlow) source() *viewFlow {
 
 func (f *viewFlow) run(ctx context.Context, db *DB) {
 	defer close(f.done)
-	ectx := &expr.Ctx{Go: ctx, Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db}, RowError: f.rowErrorHandler()}
+	ectx := &expr.Ctx{Go: ctx, Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db: db}, RowError: f.rowErrorHandler()}
 	shards := f.shards()
 	for {
 		progressed, err := f.applyTableChanges(ectx)
@@ -1759,6 +1759,7 @@ func (db *DB) startFlowAs(o *catalog.Object, creating, discard bool) (err error)
 		return nil
 	}
 	b := s.newBinder(q.Tr, nil)
+	b.path = pathOf(o)
 	sel, ok := q.Node.(ast.ResultSetNode)
 	if !ok {
 		return nil

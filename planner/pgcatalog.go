@@ -100,13 +100,14 @@ func row(vals ...any) []types.Datum {
 
 // relation is one row source for pg_class and pg_attribute.
 type relation struct {
-	oid  uint32
-	name string
-	ns   int
-	kind string
-	cols []catalog.Column
-	pk   []int
-	obj  *catalog.Object
+	oid    uint32
+	name   string
+	ns     int
+	nsname string
+	kind   string
+	cols   []catalog.Column
+	pk     []int
+	obj    *catalog.Object
 }
 
 func relations(db *DB) []relation {
@@ -115,14 +116,14 @@ func relations(db *DB) []relation {
 		if !o.IsRelation() {
 			continue
 		}
-		out = append(out, relation{oid: o.OID, name: o.Name, ns: nsPublic, kind: o.Kind.RelKind(), cols: o.Columns, pk: o.PrimaryKey, obj: o})
+		out = append(out, relation{oid: o.OID, name: o.RelName(), ns: db.nsOID(o), nsname: o.Schema(), kind: o.Kind.RelKind(), cols: o.Columns, pk: o.PrimaryKey, obj: o})
 	}
 	for _, v := range virtualTables {
 		ns, kind := nsPgCatalog, "r"
 		if v.schema == "information_schema" {
 			ns, kind = nsInfoSchema, "v"
 		}
-		out = append(out, relation{oid: v.oid, name: v.name, ns: ns, kind: kind, cols: v.cols})
+		out = append(out, relation{oid: v.oid, name: v.name, ns: ns, nsname: v.schema, kind: kind, cols: v.cols})
 	}
 	return out
 }
@@ -137,14 +138,31 @@ func typmodOf(t types.T) int {
 	return -1
 }
 
-func nsName(ns int) string {
-	switch ns {
-	case nsPgCatalog:
-		return "pg_catalog"
-	case nsInfoSchema:
-		return "information_schema"
+// nsOID is the pg_namespace OID of the object's schema.
+func (db *DB) nsOID(o *catalog.Object) int {
+	if sch := o.Schema(); sch != catalog.Public {
+		return int(db.Catalog.SchemaOID(sch))
 	}
-	return "public"
+	return nsPublic
+}
+
+// namespaces are pg_namespace's rows: the built-in schemas, then the user's.
+func (db *DB) namespaces() [][]types.Datum {
+	out := [][]types.Datum{row(nsPgCatalog, "pg_catalog", ownerOID, nil), row(nsPublic, "public", ownerOID, nil), row(nsInfoSchema, "information_schema", ownerOID, nil)}
+	for _, n := range db.Catalog.Namespaces() {
+		out = append(out, row(n.OID, n.Name, ownerOID, nil))
+	}
+	return out
+}
+
+// namespaceName is the schema with OID oid.
+func (db *DB) namespaceName(oid int64) (string, bool) {
+	for _, r := range db.namespaces() {
+		if r[0].I == oid {
+			return r[1].S, true
+		}
+	}
+	return "", false
 }
 
 func pkIndexOID(o uint32) uint32 { return o + 1 }
@@ -153,8 +171,8 @@ func init() {
 	pg := func(name string, oid uint32, spec string, rows func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error)) {
 		defineVirtual("pg_catalog", name, oid, spec, rows)
 	}
-	pg("pg_namespace", 2615, "oid oid, nspname name, nspowner oid, nspacl text[]", func(*expr.Ctx, *DB) ([][]types.Datum, error) {
-		return [][]types.Datum{row(nsPgCatalog, "pg_catalog", ownerOID, nil), row(nsPublic, "public", ownerOID, nil), row(nsInfoSchema, "information_schema", ownerOID, nil)}, nil
+	pg("pg_namespace", 2615, "oid oid, nspname name, nspowner oid, nspacl text[]", func(_ *expr.Ctx, db *DB) ([][]types.Datum, error) {
+		return db.namespaces(), nil
 	})
 	pg("pg_class", pgClassOID, `oid oid, relname name, relnamespace oid, reltype oid, reloftype oid, relowner oid, relam oid,
 		relfilenode oid, reltablespace oid, relpages int4, reltuples float4, relallvisible int4, reltoastrelid oid,
@@ -248,7 +266,7 @@ func init() {
 					cat, false, true, ",", 0, 0, elem, arr, in, outf, recv, send, 0, 0, 0, "i", "p", false, 0, -1, 0, coll, nil, nil, nil))
 			}
 			for _, r := range relations(db) {
-				if r.ns != nsPublic {
+				if r.obj == nil {
 					continue
 				}
 				out = append(out, row(r.oid+2, r.name, r.ns, ownerOID, -1, false, "c", "C", false, true, ",", r.oid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "d", "x", false, 0, -1, 0, 0, nil, nil, nil))
@@ -365,7 +383,7 @@ func init() {
 					s := itoa(k + 1)
 					keys[i] = &s
 				}
-				out = append(out, row(o.OID+2, o.Name+"_pkey", nsPublic, "p", false, false, true, o.OID, 0, pkIndexOID(o.OID), 0, 0, " ", " ", " ", true, 0, true,
+				out = append(out, row(o.OID+2, o.RelName()+"_pkey", db.nsOID(o), "p", false, false, true, o.OID, 0, pkIndexOID(o.OID), 0, 0, " ", " ", " ", true, 0, true,
 					types.FormatArray(keys), nil, nil, nil, nil, nil, nil))
 			}
 			return out, nil
@@ -468,7 +486,7 @@ func init() {
 			if !ok {
 				continue
 			}
-			out = append(out, row(o.OID, "public", o.Name, 0, 0, nil, nil, n, 0, 0, 0, n, 0, 0, 0, nil, nil, nil, nil, 0, 0, 0, 0))
+			out = append(out, row(o.OID, o.Schema(), o.RelName(), 0, 0, nil, nil, n, 0, 0, 0, n, 0, 0, 0, nil, nil, nil, nil, 0, 0, 0, 0))
 		}
 		return out, nil
 	})
@@ -487,7 +505,7 @@ func init() {
 			var out [][]types.Datum
 			for _, r := range relations(db) {
 				if r.kind == "r" {
-					out = append(out, row(nsName(r.ns), r.name, expr.OwnerName, nil, len(r.pk) > 0, false, false, false))
+					out = append(out, row(r.nsname, r.name, expr.OwnerName, nil, len(r.pk) > 0, false, false, false))
 				}
 			}
 			return out, nil
@@ -496,7 +514,7 @@ func init() {
 		var out [][]types.Datum
 		for _, o := range db.Catalog.Objects() {
 			if o.Kind == catalog.KindView {
-				out = append(out, row("public", o.Name, expr.OwnerName, o.Query))
+				out = append(out, row(o.Schema(), o.RelName(), expr.OwnerName, o.Query))
 			}
 		}
 		return out, nil
@@ -506,7 +524,7 @@ func init() {
 			var out [][]types.Datum
 			for _, o := range db.Catalog.Objects() {
 				if o.Kind == catalog.KindMaterializedView {
-					out = append(out, row("public", o.Name, expr.OwnerName, nil, false, true, o.Query))
+					out = append(out, row(o.Schema(), o.RelName(), expr.OwnerName, nil, false, true, o.Query))
 				}
 			}
 			return out, nil
@@ -600,8 +618,8 @@ func init() {
 	is("schemata", 13100, "catalog_name name, schema_name name, schema_owner name, default_character_set_catalog name, default_character_set_schema name, default_character_set_name name, sql_path text",
 		func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
 			var out [][]types.Datum
-			for _, n := range []string{"information_schema", "pg_catalog", "public"} {
-				out = append(out, row(dbName(ctx), n, expr.OwnerName, nil, nil, nil, nil))
+			for _, n := range db.namespaces() {
+				out = append(out, row(dbName(ctx), n[1].S, expr.OwnerName, nil, nil, nil, nil))
 			}
 			return out, nil
 		})
@@ -610,6 +628,9 @@ func init() {
 		is_insertable_into text, is_typed text, commit_action text`, func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
 		var out [][]types.Datum
 		for _, r := range relations(db) {
+			if r.kind == "S" {
+				continue // sequences are in information_schema.sequences
+			}
 			tt := "BASE TABLE"
 			switch r.kind {
 			case "v", "m":
@@ -621,7 +642,7 @@ func init() {
 			if r.kind != "r" {
 				ins = "NO"
 			}
-			out = append(out, row(dbName(ctx), nsName(r.ns), r.name, tt, nil, nil, nil, nil, nil, ins, "NO", nil))
+			out = append(out, row(dbName(ctx), r.nsname, r.name, tt, nil, nil, nil, nil, nil, ins, "NO", nil))
 		}
 		return out, nil
 	})
@@ -672,7 +693,7 @@ func init() {
 					if c.NotNull {
 						nullable = "NO"
 					}
-					out = append(out, row(dbName(ctx), nsName(r.ns), r.name, c.Name, i+1, def, nullable, dt, maxLen, nil, prec, radix, scale, dtPrec,
+					out = append(out, row(dbName(ctx), r.nsname, r.name, c.Name, i+1, def, nullable, dt, maxLen, nil, prec, radix, scale, dtPrec,
 						nil, dbName(ctx), "pg_catalog", c.Type.TypName(), "NO", "NEVER", map[bool]string{true: "YES", false: "NO"}[r.kind == "r"]))
 				}
 			}
@@ -683,7 +704,7 @@ func init() {
 			var out [][]types.Datum
 			for _, o := range db.Catalog.Objects() {
 				if o.Kind == catalog.KindView || o.Kind == catalog.KindMaterializedView {
-					out = append(out, row(dbName(ctx), "public", o.Name, o.Query, "NONE", "NO", "NO"))
+					out = append(out, row(dbName(ctx), o.Schema(), o.RelName(), o.Query, "NONE", "NO", "NO"))
 				}
 			}
 			return out, nil
@@ -693,7 +714,7 @@ func init() {
 			var out [][]types.Datum
 			for _, o := range db.Catalog.Objects() {
 				if len(o.PrimaryKey) > 0 {
-					out = append(out, row(dbName(ctx), "public", o.Name+"_pkey", dbName(ctx), "public", o.Name, "PRIMARY KEY", "NO", "NO"))
+					out = append(out, row(dbName(ctx), o.Schema(), o.RelName()+"_pkey", dbName(ctx), o.Schema(), o.RelName(), "PRIMARY KEY", "NO", "NO"))
 				}
 			}
 			return out, nil
@@ -703,7 +724,7 @@ func init() {
 			var out [][]types.Datum
 			for _, o := range db.Catalog.Objects() {
 				for i, k := range o.PrimaryKey {
-					out = append(out, row(dbName(ctx), "public", o.Name+"_pkey", dbName(ctx), "public", o.Name, o.Columns[k].Name, i+1))
+					out = append(out, row(dbName(ctx), o.Schema(), o.RelName()+"_pkey", dbName(ctx), o.Schema(), o.RelName(), o.Columns[k].Name, i+1))
 				}
 			}
 			return out, nil
@@ -793,4 +814,13 @@ func foreignServerOID(connector string) int64 {
 		h = (h*31 + int64(c)) % 1000
 	}
 	return 12100 + h
+}
+
+// virtualByOID is the catalog relation with the given OID, or nil.
+func virtualByOID(oid uint32) *virtualTable {
+	i := sort.Search(len(virtualTables), func(i int) bool { return virtualTables[i].oid >= oid })
+	if i < len(virtualTables) && virtualTables[i].oid == oid {
+		return virtualTables[i]
+	}
+	return nil
 }

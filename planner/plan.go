@@ -15,9 +15,13 @@ import (
 // sees it), type, and the table it came from (for qualified references
 // and for RowDescription's table OID).
 type Column struct {
-	Name     string
-	Type     types.T
-	Table    string // range-table alias that qualifies it
+	Name  string
+	Type  types.T
+	Table string // range-table alias that qualifies it
+	// Schema is the schema of Table when the relation has no alias, so
+	// schema.table.column finds it (two schemas' tables of one name can
+	// then be read side by side without aliases)
+	Schema   string
 	TableOID uint32
 	AttNum   int16
 	Hidden   bool // not visible to SELECT * (e.g. ORDER BY helpers)

@@ -53,15 +53,6 @@ func procName(oid int64) (string, bool) {
 	return "", false
 }
 
-// namespaceName is the schema with OID oid.
-func namespaceName(oid int64) (string, bool) {
-	switch oid {
-	case nsPgCatalog, nsPublic, nsInfoSchema:
-		return nsName(int(oid)), true
-	}
-	return "", false
-}
-
 func unquote(s string) string {
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
 		return strings.ReplaceAll(s[1:len(s)-1], `""`, `"`)

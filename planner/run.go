@@ -161,16 +161,18 @@ func (s *Session) execute(ctx *expr.Ctx, p *Prepared, params []types.Datum) (*Re
 	case *pgsql.Txn:
 		return s.txn(st)
 	case *pgsql.Truncate:
-		for _, name := range st.Names {
-			o := s.db.Catalog.Lookup(name)
+		names := make([]string, len(st.Names))
+		for i, written := range st.Names {
+			o, key := s.lookup(written)
 			if o == nil {
-				return nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", name)
+				return nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", written)
 			}
 			if o.Kind != catalog.KindTable {
-				return nil, sqlerr.New(sqlerr.WrongObjectType, "%q is not a table", name)
+				return nil, sqlerr.New(sqlerr.WrongObjectType, "%q is not a table", written)
 			}
+			names[i] = key
 		}
-		for _, name := range st.Names {
+		for _, name := range names {
 			t, err := s.db.Table(name)
 			if err != nil {
 				return nil, err
@@ -237,7 +239,7 @@ func (s *Session) execute(ctx *expr.Ctx, p *Prepared, params []types.Datum) (*Re
 	case *pgsql.CreateIndex:
 		return s.createIndex(st)
 	case *pgsql.CreateSchema:
-		return createSchema(st)
+		return s.createSchema(st)
 	}
 	return nil, sqlerr.Unsupported("statement %T is not supported", p.Stmt)
 }

@@ -224,18 +224,35 @@ func (s *Session) evalCtx(params []types.Datum) *expr.Ctx {
 	if now == 0 {
 		now = time.Now().UnixMicro()
 	}
-	return &expr.Ctx{Go: context.Background(), Mem: memory.DefaultAllocator, Params: params, Loc: s.loc, Now: now, Session: s, Catalog: catalogFuncs{s.db}}
+	return &expr.Ctx{Go: context.Background(), Mem: memory.DefaultAllocator, Params: params, Loc: s.loc, Now: now, Session: s, Catalog: catalogFuncs{db: s.db, s: s}}
 }
 
-// catalogFuncs answers regclass and regtype lookups.
-type catalogFuncs struct{ db *DB }
+// catalogFuncs answers regclass and regtype lookups, for a session (whose
+// search path finds unqualified names) or for a flow (s nil: public).
+type catalogFuncs struct {
+	db *DB
+	s  *Session
+}
 
-func (c catalogFuncs) RelationOID(name string) (int64, bool) {
-	if o := c.db.Catalog.Lookup(name); o != nil {
-		return int64(o.OID), true
+func (c catalogFuncs) path() []string {
+	if c.s == nil {
+		return []string{catalog.Public}
 	}
-	if v := lookupVirtual(name); v != nil {
-		return int64(v.oid), true
+	return c.s.searchPath()
+}
+
+func (c catalogFuncs) RelationOID(text string) (int64, bool) {
+	schema, name, ok := qualifiedText(text)
+	if !ok {
+		return 0, false
+	}
+	if schema == "" || schema == "pg_catalog" || schema == "information_schema" {
+		if v := lookupVirtualIn(orDefault(schema, "pg_catalog"), name); v != nil {
+			return int64(v.oid), true
+		}
+	}
+	if o, _ := c.db.lookupIn(c.path(), schema, name); o != nil {
+		return int64(o.OID), true
 	}
 	return 0, false
 }
@@ -243,7 +260,7 @@ func (c catalogFuncs) RelationOID(name string) (int64, bool) {
 func (c catalogFuncs) RelationName(oid int64) (string, bool) {
 	for _, o := range c.db.Catalog.Objects() {
 		if int64(o.OID) == oid {
-			return o.Name, true
+			return c.db.displayName(c.path(), o), true
 		}
 	}
 	for _, v := range virtualTables {
@@ -252,6 +269,30 @@ func (c catalogFuncs) RelationName(oid int64) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+func (c catalogFuncs) SearchPath() []string { return c.path() }
+
+func (c catalogFuncs) NamespaceName(oid int64) (string, bool) { return c.db.namespaceName(oid) }
+
+func (c catalogFuncs) NamespaceOID(name string) (int64, bool) {
+	for _, r := range c.db.namespaces() {
+		if r[1].S == name {
+			return r[0].I, true
+		}
+	}
+	return 0, false
+}
+
+// RelationVisible is pg_table_is_visible: the relation is the one its
+// name finds along the search path.
+func (c catalogFuncs) RelationVisible(oid int64) bool {
+	for _, o := range c.db.Catalog.Objects() {
+		if int64(o.OID) == oid {
+			return c.db.relationVisible(c.path(), o)
+		}
+	}
+	return true // pg_catalog's relations, or no relation at all
 }
 
 // pseudoTypes are PostgreSQL's pseudo-types: no column has them, but
@@ -352,7 +393,7 @@ func (s *Session) RegName(t types.T, oid int64) string {
 	if oid == 0 {
 		return "-"
 	}
-	c := catalogFuncs{s.db}
+	c := catalogFuncs{db: s.db, s: s}
 	var name string
 	var ok bool
 	switch t.Name {
@@ -363,7 +404,7 @@ func (s *Session) RegName(t types.T, oid int64) string {
 	case "regproc":
 		name, ok = procName(oid)
 	case "regnamespace":
-		name, ok = namespaceName(oid)
+		name, ok = s.db.namespaceName(oid)
 	}
 	if !ok {
 		return strconv.FormatInt(oid, 10)

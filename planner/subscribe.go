@@ -454,7 +454,7 @@ func (s *Session) planSubscribe(st *pgsql.Subscribe, start bool) (f *viewFlow, o
 	}
 	q := st.Query
 	if st.Name != "" {
-		o := s.db.Catalog.Lookup(st.Name)
+		o, _ := s.lookup(st.Name)
 		if o == nil {
 			return nil, false, nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", st.Name)
 		}
@@ -466,7 +466,7 @@ func (s *Session) planSubscribe(st *pgsql.Subscribe, start bool) (f *viewFlow, o
 				return f, false, subscriptionColumns(cols), nil
 			}
 		}
-		stmts, err := s.parser.Parse("SELECT * FROM " + quoteIdent(o.Name))
+		stmts, err := s.parser.Parse("SELECT * FROM " + quoteRel(o))
 		if err != nil {
 			return nil, false, nil, err
 		}

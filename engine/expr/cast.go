@@ -109,9 +109,9 @@ func CastDatum(ctx *Ctx, from, to types.T, d types.Datum) (types.Datum, error) {
 			} else {
 				s = strconv.FormatInt(d.I, 10)
 			}
-		case fk == types.Oid && from.Name == "regnamespace":
-			s = map[int64]string{11: "pg_catalog", 2200: "public", 13000: "information_schema"}[d.I]
-			if s == "" {
+		case fk == types.Oid && from.Name == "regnamespace" && ctx.Catalog != nil:
+			var ok bool
+			if s, ok = ctx.Catalog.NamespaceName(d.I); !ok {
 				s = strconv.FormatInt(d.I, 10)
 			}
 		default:
@@ -325,8 +325,7 @@ func castNameToOID(ctx *Ctx, to types.T, s string) (types.Datum, error) {
 	}
 	switch to.Name {
 	case "regclass":
-		n := unquoteName(strings.TrimPrefix(strings.TrimPrefix(name, "pg_catalog."), "public."))
-		if oid, ok := ctx.Catalog.RelationOID(n); ok {
+		if oid, ok := ctx.Catalog.RelationOID(name); ok {
 			return types.DInt(oid), nil
 		}
 		return types.Datum{}, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", name)
@@ -341,13 +340,8 @@ func castNameToOID(ctx *Ctx, to types.T, s string) (types.Datum, error) {
 		}
 		return types.Datum{}, sqlerr.New(sqlerr.UndefinedFunction, "function %q does not exist", name)
 	case "regnamespace":
-		switch unquoteName(name) {
-		case "pg_catalog":
-			return types.DInt(11), nil
-		case "public":
-			return types.DInt(2200), nil
-		case "information_schema":
-			return types.DInt(13000), nil
+		if oid, ok := ctx.Catalog.NamespaceOID(unquoteName(name)); ok {
+			return types.DInt(oid), nil
 		}
 		return types.Datum{}, sqlerr.New(sqlerr.UndefinedSchema, "schema %q does not exist", name)
 	}

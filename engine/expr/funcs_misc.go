@@ -25,7 +25,12 @@ func constFn(name string, ret types.T, f func(ctx *Ctx) types.Datum) {
 
 func init() {
 	constFn("version", tText, func(*Ctx) types.Datum { return types.DText(VersionString) })
-	constFn("current_schema", types.TName, func(*Ctx) types.Datum { return types.DText("public") })
+	constFn("current_schema", types.TName, func(ctx *Ctx) types.Datum {
+		if p := searchPath(ctx); len(p) > 0 {
+			return types.DText(p[0])
+		}
+		return types.NullDatum
+	})
 	constFn("current_database", types.TName, func(ctx *Ctx) types.Datum { return types.DText(sessionDB(ctx)) })
 	for _, n := range []string{"current_user", "session_user", "user", "current_role"} {
 		constFn(n, types.TName, func(ctx *Ctx) types.Datum { return types.DText(sessionUser(ctx)) })
@@ -52,11 +57,12 @@ func init() {
 		v, err := ctx.Catalog.NextVal(a[0].I)
 		return types.DInt(v), err
 	}})
-	Register(&Func{Name: "current_schemas", Resolve: sig(types.TTextArray, tBool), Row: func(_ *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+	Register(&Func{Name: "current_schemas", Resolve: sig(types.TTextArray, tBool), Row: func(ctx *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+		p := searchPath(ctx)
 		if !a[0].Null && a[0].I != 0 {
-			return types.DText("{pg_catalog,public}"), nil
+			p = append([]string{"pg_catalog"}, p...)
 		}
-		return types.DText("{public}"), nil
+		return types.DText(textArrayLiteral(p)), nil
 	}})
 	Register(&Func{Name: "current_setting", Strict: true, Volatile: true, Resolve: anyArgs(tText, 1, 2), Row: func(ctx *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
 		if v, ok := setting(ctx, strings.ToLower(a[0].S)); ok {
@@ -76,7 +82,12 @@ func init() {
 			return types.DBool(true), nil
 		}})
 	}
-	yes("pg_table_is_visible", 1)
+	Register(&Func{Name: "pg_table_is_visible", Strict: true, Resolve: sig(tBool, types.TOid), Row: func(ctx *Ctx, a []types.Datum, _ []types.T, _ types.T) (types.Datum, error) {
+		if ctx.Catalog == nil {
+			return types.DBool(true), nil
+		}
+		return types.DBool(ctx.Catalog.RelationVisible(a[0].I)), nil
+	}})
 	yes("pg_type_is_visible", 1)
 	yes("pg_function_is_visible", 1)
 	yes("has_table_privilege", 2, 3)
@@ -527,6 +538,34 @@ func sessionDB(ctx *Ctx) string {
 		return ctx.Session.Database()
 	}
 	return "streamsql"
+}
+
+// searchPath is the session's search path (public without a catalog).
+func searchPath(ctx *Ctx) []string {
+	if ctx.Catalog == nil {
+		return []string{"public"}
+	}
+	return ctx.Catalog.SearchPath()
+}
+
+// textArrayLiteral writes names as a text[] literal, quoting where needed.
+func textArrayLiteral(xs []string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, x := range xs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if x == "" || strings.ContainsAny(x, `{},"\ `) || strings.EqualFold(x, "null") {
+			b.WriteByte('"')
+			b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(x))
+			b.WriteByte('"')
+		} else {
+			b.WriteString(x)
+		}
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 func setting(ctx *Ctx, name string) (string, bool) {

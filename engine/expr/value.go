@@ -95,6 +95,13 @@ type Columns struct {
 type CatalogFuncs interface {
 	RelationOID(name string) (int64, bool)
 	RelationName(oid int64) (string, bool)
+	// RelationVisible is pg_table_is_visible; SearchPath the schemas that
+	// exist of the session's search_path, in order.
+	RelationVisible(oid int64) bool
+	SearchPath() []string
+	// NamespaceOID and NamespaceName map schemas and their OIDs (regnamespace).
+	NamespaceOID(name string) (int64, bool)
+	NamespaceName(oid int64) (string, bool)
 	TypeOID(name string) (int64, bool)
 	TypeName(oid int64) (string, bool)
 	// IndexDef returns CREATE INDEX text for an index OID; ConstraintDef the

@@ -288,7 +288,9 @@ func (p *Parser) parseOne(src string, toks []Token) (Statement, error) {
 	return nil, syntaxAt(src, t0.Pos)
 }
 
-// qualifiedName reads name or schema.name (schema must be public or absent).
+// qualifiedName reads name or schema.name, returned as written: "name"
+// or "schema.name" (the planner resolves it against the search path).
+// A quoted name holding a '.' is refused, since it would read as a schema.
 func qualifiedName(src string, toks []Token) (string, []Token, error) {
 	if len(toks) == 0 || (toks[0].Kind != TIdent && toks[0].Kind != TQIdent) {
 		if len(toks) == 0 {
@@ -296,16 +298,26 @@ func qualifiedName(src string, toks []Token) (string, []Token, error) {
 		}
 		return "", nil, syntaxAt(src, toks[0].Pos)
 	}
+	if err := dotless(src, toks[0]); err != nil {
+		return "", nil, err
+	}
 	name := toks[0].Val
 	rest := toks[1:]
 	if len(rest) >= 2 && rest[0].IsPunct(".") && (rest[1].Kind == TIdent || rest[1].Kind == TQIdent) {
-		if name != "public" {
-			return "", nil, sqlerr.New(sqlerr.InvalidSchemaName, "schema %q does not exist", name).WithPosition(CharPos(src, toks[0].Pos))
+		if err := dotless(src, rest[1]); err != nil {
+			return "", nil, err
 		}
-		name = rest[1].Val
+		name += "." + rest[1].Val
 		rest = rest[2:]
 	}
 	return name, rest, nil
+}
+
+func dotless(src string, t Token) error {
+	if strings.ContainsRune(t.Val, '.') {
+		return sqlerr.New(sqlerr.InvalidName, "name %q contains a '.': streamsql keeps names free of dots so that schema.name reads one way", t.Val).WithPosition(CharPos(src, t.Pos))
+	}
+	return nil
 }
 
 func (p *Parser) parseCreate(src string, toks []Token) (Statement, error) {
@@ -757,6 +769,8 @@ func (p *Parser) parseDrop(src string, toks []Token) (Statement, error) {
 		d.Kind = catalog.KindSink
 	case "index":
 		d.Index = true
+	case "schema":
+		d.Schema = true
 	default:
 		if kw(i) != "" {
 			return nil, sqlerr.Unsupported("DROP %s is not supported", strings.ToUpper(kw(i))).WithPosition(CharPos(src, toks[i].Pos))
@@ -1249,19 +1263,38 @@ func parseCreateIndex(src string, toks []Token, i int) (Statement, error) {
 	return ci, nil
 }
 
-// parseCreateSchema reads CREATE SCHEMA [IF NOT EXISTS] name.
+// parseCreateSchema reads CREATE SCHEMA [IF NOT EXISTS] name
+// [AUTHORIZATION role] or CREATE SCHEMA [IF NOT EXISTS] AUTHORIZATION role
+// (the schema named after the role). Roles are not enforced: the owner
+// shown is the database's.
 func parseCreateSchema(src string, toks []Token, i int) (Statement, error) {
 	cs := &CreateSchema{}
 	if toks[i].Kind == TIdent && toks[i].Val == "if" && toks[i+1].Val == "not" && toks[i+2].Val == "exists" {
 		cs.IfNotExists = true
 		i += 3
 	}
-	if toks[i].Kind != TIdent && toks[i].Kind != TQIdent || toks[i].Val == "authorization" {
-		return nil, sqlerr.Unsupported("CREATE SCHEMA AUTHORIZATION is not supported").WithPosition(CharPos(src, toks[i].Pos))
+	ident := func(t Token) bool { return t.Kind == TIdent || t.Kind == TQIdent }
+	if !ident(toks[i]) {
+		return nil, syntaxAt(src, toks[i].Pos)
 	}
-	cs.Name, cs.Pos = toks[i].Val, CharPos(src, toks[i].Pos)
-	if toks[i+1].Kind != TEOF {
-		return nil, sqlerr.Unsupported("CREATE SCHEMA with schema elements is not supported").WithPosition(CharPos(src, toks[i+1].Pos))
+	if toks[i].Kind == TIdent && toks[i].Val == "authorization" {
+		if !ident(toks[i+1]) {
+			return nil, syntaxAt(src, toks[i+1].Pos)
+		}
+		cs.Name, cs.Pos = toks[i+1].Val, CharPos(src, toks[i+1].Pos)
+		i += 2
+	} else {
+		cs.Name, cs.Pos = toks[i].Val, CharPos(src, toks[i].Pos)
+		i++
+		if toks[i].Kind == TIdent && toks[i].Val == "authorization" {
+			if !ident(toks[i+1]) {
+				return nil, syntaxAt(src, toks[i+1].Pos)
+			}
+			i += 2
+		}
+	}
+	if toks[i].Kind != TEOF {
+		return nil, sqlerr.Unsupported("CREATE SCHEMA with schema elements is not supported: create the schema, then its objects as schema.name").WithPosition(CharPos(src, toks[i].Pos))
 	}
 	return cs, nil
 }

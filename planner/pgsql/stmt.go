@@ -67,6 +67,7 @@ type CreateSink struct {
 type Drop struct {
 	Kind     catalog.Kind
 	Index    bool // DROP INDEX (Kind is empty)
+	Schema   bool // DROP SCHEMA (Kind is empty)
 	Names    []string
 	IfExists bool
 	Cascade  bool
