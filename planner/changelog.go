@@ -63,14 +63,23 @@ func (f *viewFlow) openChangelog(db *DB, o *catalog.Object) error {
 		return nil
 	}
 	parts := strings.Split(last[2].S, ",")
-	if len(parts) != len(f.shards()) {
+	var views []*graphSource
+	if f.graph != nil {
+		views = f.graph.viewSources()
+	}
+	n := len(f.shards())
+	if len(parts) != n+len(views) {
 		return nil // the source changed shape: replay writes everything again
 	}
-	f.replayTo = make([]uint64, len(parts))
+	pos := make([]uint64, len(parts))
 	for i, p := range parts {
-		if f.replayTo[i], err = strconv.ParseUint(p, 10, 64); err != nil {
+		if pos[i], err = strconv.ParseUint(p, 10, 64); err != nil {
 			return fmt.Errorf("changelog of %s: bad marker %q", o.Name, last[2].S)
 		}
+	}
+	f.replayTo = pos[:n]
+	for i, src := range views {
+		src.replayAt, src.hasReplayAt = pos[n+i], true
 	}
 	return nil
 }
@@ -78,7 +87,7 @@ func (f *viewFlow) openChangelog(db *DB, o *catalog.Object) error {
 // suppressed reports whether f's changes are already in its changelog:
 // its source is replaying what the last run processed.
 func (f *viewFlow) suppressed() bool {
-	return f.anyRoot(func(r *viewFlow) bool { return r.replaying.Load() })
+	return f.anyRoot(func(r *viewFlow) bool { return r.replaying.Load() || r.viewsPending() })
 }
 
 // bufferChangesLocked queues a batch's consolidated changes for the
@@ -115,9 +124,9 @@ func (f *viewFlow) flushChangelogs(positions []uint64) error {
 	f.mu.Lock()
 	var write [][]types.Datum
 	if f.clog != nil && (len(f.clogBuf) > 0 || wroteErrors) {
-		parts := make([]string, len(positions))
-		for i, p := range positions {
-			parts[i] = strconv.FormatUint(p, 10)
+		parts := make([]string, 0, len(positions))
+		for _, p := range append(positions, f.viewPositions()...) {
+			parts = append(parts, strconv.FormatUint(p, 10))
 		}
 		marker := make([]types.Datum, len(f.clogTs))
 		for i := range marker {
@@ -136,7 +145,11 @@ func (f *viewFlow) flushChangelogs(positions []uint64) error {
 		_, err = f.clog.Append(write)
 		f.mu.Lock()
 		f.clogEnd, f.clogFlight = f.clog.Shards()[0].Latest(), nil
+		end := f.clogEnd
 		f.mu.Unlock()
+		if err == nil {
+			f.feedChildren(write, end)
+		}
 	}
 	f.clogWrite.Unlock()
 	if err != nil {

@@ -48,6 +48,9 @@ type viewFlow struct {
 	// goroutine, right after applying each change to itself
 	parent   *viewFlow
 	children []*viewFlow // guarded by mu
+	// graph flows reading this view as a source, fed what it writes to
+	// its changelog (guarded by clogWrite; flow_viewsource.go)
+	feeds []*viewFeed
 
 	// the changelog in the stream store (changelog.go); nil for a
 	// subscription's private flow
@@ -1086,6 +1089,7 @@ func (f *viewFlow) stop() {
 	}
 	f.cancel()
 	<-f.done
+	f.detachViews()
 }
 
 // attachTo makes f a child of parent: f first takes the parent's current
@@ -1126,14 +1130,36 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 	ectx := &expr.Ctx{Go: ctx, Mem: memory.DefaultAllocator, Loc: time.UTC, Catalog: catalogFuncs{db: db}, RowError: f.rowErrorHandler()}
 	shards := f.shards()
 	for {
-		progressed, err := f.applyTableChanges(ectx)
-		if err == nil && progressed {
+		if f.viewsPending() {
+			// nothing is read before every materialized view read is
+			// attached (its rows rebuilt): see flow_viewsource.go
+			all, err := f.attachViews(db)
+			if err != nil {
+				f.fail(err)
+				return
+			}
+			if !all {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+				continue
+			}
+		}
+		f.releaseHeld()
+		count, err := f.applyTableChanges(ectx)
+		if err == nil && count > 0 {
 			err = f.flushAtPositions()
 		}
 		if err != nil {
 			f.fail(err)
 			return
 		}
+		// FLUSH waits for the changes applied: they are in the changelog
+		// (and so with the views reading this one) by now
+		f.tablesApplied(count)
+		progressed := count > 0
 		// a round reads what every shard has, then applies it
 		type read struct {
 			shard int
@@ -1708,7 +1734,7 @@ func (f *viewFlow) waitFor(ctx context.Context, target []uint64) error {
 	tblTarget := f.tblEnq.Load() // table changes committed before the call
 	for {
 		f.mu.RLock()
-		done := f.tblDone >= tblTarget
+		done := f.tblDone >= tblTarget && !f.viewsPending()
 		for i, p := range f.positions {
 			if p < target[i] {
 				done = false
@@ -1842,6 +1868,15 @@ func (db *DB) flushFlows(ctx context.Context) (notice string, err error) {
 		flows = append(flows, f)
 	}
 	db.mu.RUnlock()
+	// a view is created after the views it reads: waiting in creation
+	// order, a parent has handed its changes on before its reader is waited for
+	oid := func(f *viewFlow) uint32 {
+		if o := db.Catalog.Lookup(f.name); o != nil {
+			return o.OID
+		}
+		return 0
+	}
+	sort.Slice(flows, func(i, j int) bool { return oid(flows[i]) < oid(flows[j]) })
 	var failed []string
 	for _, f := range flows {
 		if f.stream == nil {

@@ -22,6 +22,7 @@ package planner
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -33,11 +34,23 @@ import (
 	"github.com/streamsql/streamsql/types"
 )
 
-// graphSource is one stream or table a graph flow reads.
+// graphSource is one stream, table or materialized view a graph flow reads.
 type graphSource struct {
 	rel    *catalog.Object
-	stream *streamstore.Stream // nil for a table
-	ts     []types.T
+	stream *streamstore.Stream // nil for a table or a view
+	// a materialized view's flow (flow_viewsource.go): attached once it
+	// has rebuilt its rows; its changes queued (changes) or, while this
+	// flow replays, held; the parent's changelog position applied up to,
+	// and the one this flow's changelog marker recorded (replayAt)
+	view        *viewFlow
+	attached    bool
+	changes     []viewChange
+	held        []viewChange
+	holding     bool
+	applied     uint64
+	replayAt    uint64
+	hasReplayAt bool
+	ts          []types.T
 	// a table's committed changes not yet pushed (guarded by the flow's
 	// tblMu): its rows when the view starts, then each statement's
 	queue   []tableChange
@@ -76,6 +89,8 @@ type graphPlan struct {
 	usesWM bool
 	// the operators that drop late rows
 	late []dataflow.LateCounter
+	// pending: a materialized view read is not attached yet
+	pending atomic.Bool
 }
 
 type graphGlobal struct {
@@ -112,6 +127,7 @@ func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, erro
 		return nil, cannot("it reads no stream")
 	}
 	f.graph = p
+	p.pending.Store(len(p.viewSources()) > 0)
 	f.stream, f.rel, f.ts = first.stream, first.rel, first.ts
 	f.outTs = colTypes(visible(node.Columns()))
 	p.g.Out = func(ctx *expr.Ctx, m *dataflow.Msg) error { return f.emit(ctx, m.Share()) }
@@ -167,11 +183,14 @@ func (p *graphPlan) scan(x *ScanNode) (gout, error) {
 	if x.Rel == nil {
 		return gout{}, cannot("it reads a system relation")
 	}
-	if x.Rel.Kind == catalog.KindTable {
+	switch x.Rel.Kind {
+	case catalog.KindTable:
 		return p.table(x)
-	}
-	if x.Rel.Kind != catalog.KindStream {
-		return gout{}, cannot("%s is a %s: a view that joins or unites a materialized view with a stream is not maintained yet — a view joins views and tables in a view of its own shape; make the part over the streams a materialized view and join that", x.Rel.Name, x.Rel.Kind)
+	case catalog.KindMaterializedView:
+		return p.viewSource(x)
+	case catalog.KindStream:
+	default:
+		return gout{}, cannot("%s is a %s: it cannot be read in a continuous query", x.Rel.Name, x.Rel.Kind)
 	}
 	ts := colTypes(x.Cols)
 	var src *graphSource

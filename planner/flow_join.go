@@ -240,7 +240,7 @@ func (f *viewFlow) applyFrom(p *viewFlow, ctx *expr.Ctx, b arrow.RecordBatch, we
 func (f *viewFlow) watchTables(db *DB) error {
 	if f.graph != nil {
 		for _, src := range f.graph.srcs {
-			if src.stream != nil {
+			if src.stream != nil || src.view != nil {
 				continue
 			}
 			t, err := db.Table(src.rel.Name)
@@ -331,6 +331,11 @@ func (f *viewFlow) drainGraphTables(ctx *expr.Ctx) (int, error) {
 			return count, err
 		}
 	}
+	n, err := f.drainViews(ctx)
+	count += n
+	if err != nil {
+		return count, err
+	}
 	if count > 0 {
 		return count, f.graphWatermarks(ctx, time.Now())
 	}
@@ -374,7 +379,7 @@ func (f *viewFlow) countJoinRows() {
 
 // applyTableChanges runs the queued table changes of f's stages, and of
 // every view built on f, through their stages; f reads the stream.
-func (f *viewFlow) applyTableChanges(ctx *expr.Ctx) (bool, error) {
+func (f *viewFlow) applyTableChanges(ctx *expr.Ctx) (int, error) {
 	ctx.Now = time.Now().UnixMicro()
 	count, err := f.drainTables(ctx)
 	for _, c := range f.descendants() {
@@ -384,8 +389,13 @@ func (f *viewFlow) applyTableChanges(ctx *expr.Ctx) (bool, error) {
 		}
 		count += n
 	}
-	if count == 0 && err == nil {
-		return false, nil
+	return count, err
+}
+
+// tablesApplied counts queued changes applied and wakes whoever waits.
+func (f *viewFlow) tablesApplied(count int) {
+	if count == 0 {
+		return
 	}
 	f.mu.Lock()
 	f.tblDone += int64(count)
@@ -393,7 +403,6 @@ func (f *viewFlow) applyTableChanges(ctx *expr.Ctx) (bool, error) {
 	close(f.progress)
 	f.progress = make(chan struct{})
 	f.mu.Unlock()
-	return true, err
 }
 
 // descendants are the views built on f, transitively.
