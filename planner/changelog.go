@@ -59,7 +59,7 @@ func (f *viewFlow) openChangelog(db *DB, o *catalog.Object) error {
 	}
 	last := recs[0].Row
 	f.lastTS = last[0].I
-	if last[2].Null || f.stream == nil {
+	if last[2].Null || (f.stream == nil && f.graph == nil) {
 		return nil
 	}
 	parts := strings.Split(last[2].S, ",")

@@ -1879,7 +1879,7 @@ func (db *DB) flushFlows(ctx context.Context) (notice string, err error) {
 	sort.Slice(flows, func(i, j int) bool { return oid(flows[i]) < oid(flows[j]) })
 	var failed []string
 	for _, f := range flows {
-		if f.stream == nil {
+		if f.stream == nil && f.graph == nil {
 			if f.failed() {
 				failed = append(failed, f.name)
 			}

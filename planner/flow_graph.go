@@ -123,6 +123,9 @@ func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, erro
 		s.first = shard
 		shard += len(s.stream.Shards())
 	}
+	if views := p.viewSources(); first == nil && len(views) > 0 {
+		first = views[0] // views only: fed by their changes alone
+	}
 	if first == nil {
 		return nil, cannot("it reads no stream")
 	}
@@ -464,7 +467,7 @@ func (p *graphPlan) join(x *JoinNode) (gout, error) {
 		// a table's side is as large as the table; the other side is
 		// kept to be revised by the table's changes, as a stream–table
 		// join keeps it
-		label += " (a table's side)"
+		label += " (a side read from a table or view)"
 		bounded = false
 	} else if !bounded && !p.f.unboundedJoins {
 		return gout{}, cannot("a join of two streams keeps both sides forever unless it is bounded in time: add a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ... (an interval join), or join on window_start of two windowed inputs — or, if the streams are bounded or small enough, say so with CREATE MATERIALIZED VIEW ... WITH (stream_joins = 'unbounded')")
