@@ -383,7 +383,7 @@ func planShape(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, erro
 			n = x.Inputs[0]
 			continue
 		case *SetOpNode:
-			return nil, cannot("INTERSECT and EXCEPT in continuous queries are not supported yet")
+			return nil, beyondShapes("INTERSECT and EXCEPT are a dataflow graph")
 		case *DistinctOnNode:
 			top, below, err := distinctOnTopN(x)
 			if err != nil {

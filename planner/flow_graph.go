@@ -175,7 +175,7 @@ func (p *graphPlan) compile(n Node) (gout, error) {
 	case *WindowNode:
 		return gout{}, cannot("window functions over a stream are supported as top-N only: ROW_NUMBER() or RANK() OVER (PARTITION BY ... ORDER BY ...) <= n in an outer WHERE")
 	case *SetOpNode:
-		return gout{}, cannot("INTERSECT and EXCEPT in continuous queries are not supported yet")
+		return p.setOp(x)
 	}
 	return gout{}, cannot("%s is not supported in continuous queries", strings.Fields(n.describe())[0])
 }
@@ -371,6 +371,39 @@ func (p *graphPlan) aggregate(x *AggNode) (gout, error) {
 		p.globals = append(p.globals, graphGlobal{out.node, agg})
 	}
 	return out, nil
+}
+
+// setOp is INTERSECT or EXCEPT: both inputs tagged and united, counted
+// per row by an incremental aggregate keyed by every column, and each
+// row given the multiplicity the operation makes of its two counts.
+func (p *graphPlan) setOp(x *SetOpNode) (gout, error) {
+	cols := x.Columns()
+	n := len(cols)
+	one, none := &expr.Const{D: types.DInt(1), T: types.TInt64}, &expr.Const{D: types.NullDatum, T: types.TInt64}
+	tagged := func(in Node, l, r expr.Expr) Node {
+		es := make([]expr.Expr, 0, n+2)
+		for i, c := range cols {
+			es = append(es, &expr.Col{Idx: i, T: c.Type, Name: c.Name})
+		}
+		tc := append(append([]Column(nil), cols...), Column{Name: "_left", Type: types.TInt64}, Column{Name: "_right", Type: types.TInt64})
+		return &ProjectNode{In: in, Exprs: append(es, l, r), Cols: tc}
+	}
+	left, right := tagged(x.Left, one, none), tagged(x.Right, none, one)
+	u := &UnionNode{Inputs: []Node{left, right}, Cols: left.Columns()}
+	keys := make([]expr.Expr, n)
+	for i, c := range cols {
+		keys[i] = &expr.Col{Idx: i, T: c.Type, Name: c.Name}
+	}
+	agg := &AggNode{In: u, Keys: keys, Cols: u.Cols, Aggs: []exec.AggSpec{
+		{Kind: exec.AggCount, Arg: &expr.Col{Idx: n, T: types.TInt64}, T: types.TInt64},
+		{Kind: exec.AggCount, Arg: &expr.Col{Idx: n + 1, T: types.TInt64}, T: types.TInt64},
+	}}
+	in, err := p.compile(agg)
+	if err != nil {
+		return gout{}, err
+	}
+	op := &dataflow.SetOp{Except: x.Except, All: x.All, Types: colTypes(cols)}
+	return gout{node: p.g.Add(in.node, op, x.describe()+" from the counts per row"), time: in.time[:n], table: in.table}, nil
 }
 
 // union is UNION ALL: every input's changes.
