@@ -713,6 +713,16 @@ func (f *viewFlow) planSession(agg *AggNode, at int) {
 			f.sessOnScan = false
 		}
 	}
+	outTs, compute := sessionCompute(agg, above)
+	f.sess = dataflow.NewSessionAgg(w.Spec, w.Partition, colTypes(w.In.Columns()), outTs, compute)
+	f.sess.Quiet = f.eowc
+	f.sess.Cols = exprColumns(w.Cols)
+}
+
+// sessionCompute is how a session's rows (window columns included) become
+// the view's rows: the steps between the window and the aggregate
+// (innermost first), then the aggregate, run as a batch.
+func sessionCompute(agg *AggNode, above []Node) ([]types.T, func(*expr.Ctx, arrow.RecordBatch) ([][]types.Datum, error)) {
 	outTs := make([]types.T, 0, len(agg.Keys)+len(agg.Aggs))
 	for _, k := range agg.Keys {
 		outTs = append(outTs, k.Type())
@@ -745,9 +755,7 @@ func (f *viewFlow) planSession(agg *AggNode, at int) {
 		}
 		return rows, nil
 	}
-	f.sess = dataflow.NewSessionAgg(w.Spec, w.Partition, colTypes(w.In.Columns()), outTs, compute)
-	f.sess.Quiet = f.eowc
-	f.sess.Cols = exprColumns(w.Cols)
+	return outTs, compute
 }
 
 // flowReadMax is the most records a view reads from a shard at once: a

@@ -21,6 +21,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -151,7 +152,7 @@ func (p *graphPlan) compile(n Node) (gout, error) {
 		return p.steps([]Node{x}, x.In)
 	case *WindowTVFNode:
 		if x.Spec.Session {
-			return gout{}, cannot("SESSION windows in a view with several joins or unions are not supported yet: make the sessions a materialized view of their own")
+			return gout{}, cannot("SESSION windows are supported under a GROUP BY of the session (window_start, window_end, partition keys) only")
 		}
 		return p.steps([]Node{x}, x.In)
 	case *LimitNode, *SortNode:
@@ -334,6 +335,9 @@ func (p *graphPlan) onWatermark(node int, b dataflow.WMBound, fn func(wm int64))
 // column is freed once the watermark passes its key (its row stays in
 // the view: no change can reach it any more).
 func (p *graphPlan) aggregate(x *AggNode) (gout, error) {
+	if w, above := sessionBelow(x.In); w != nil {
+		return p.session(x, w, above)
+	}
 	in, err := p.compile(x.In)
 	if err != nil {
 		return gout{}, err
@@ -404,6 +408,55 @@ func (p *graphPlan) setOp(x *SetOpNode) (gout, error) {
 	}
 	op := &dataflow.SetOp{Except: x.Except, All: x.All, Types: colTypes(cols)}
 	return gout{node: p.g.Add(in.node, op, x.describe()+" from the counts per row"), time: in.time[:n], table: in.table}, nil
+}
+
+// sessionBelow finds a SESSION window under an aggregate, through
+// filters and projections; above are those steps, innermost first.
+func sessionBelow(n Node) (*WindowTVFNode, []Node) {
+	var above []Node
+	for {
+		switch x := n.(type) {
+		case *FilterNode:
+			above, n = append(above, x), x.In
+		case *ProjectNode:
+			above, n = append(above, x), x.In
+		case *WindowTVFNode:
+			if !x.Spec.Session {
+				return nil, nil
+			}
+			slices.Reverse(above)
+			return x, above
+		default:
+			return nil, nil
+		}
+	}
+}
+
+// session is an aggregate over SESSION windows: the session operator
+// keeps each partition's rows and recomputes its sessions (the steps
+// above the window and the aggregate, as a batch) when they change; a
+// session the watermark passes the end of is freed, and rows behind it
+// are late.
+func (p *graphPlan) session(agg *AggNode, w *WindowTVFNode, above []Node) (gout, error) {
+	in, err := p.compile(w.In)
+	if err != nil {
+		return gout{}, err
+	}
+	outTs, compute := sessionCompute(agg, above)
+	op := dataflow.NewSessionAgg(w.Spec, w.Partition, colTypes(w.In.Columns()), outTs, compute)
+	op.Cols = exprColumns(w.Cols)
+	from := in.node
+	label := fmt.Sprintf("IncrementalSession gap=%dus partition=%v, then %s parallelism=1 state=rows per partition", w.Spec.Gap, w.Partition, strings.TrimPrefix(agg.describe(), "Hash"))
+	b := in.time[w.Spec.TimeCol]
+	if b != nil {
+		from = p.dropClosed(from, w.Spec.TimeCol, b)
+		label += " freed by watermark"
+	}
+	node := p.g.Add(from, op, label)
+	if b != nil {
+		p.onWatermark(node, b, func(wm int64) { op.Expire(wm) })
+	}
+	return gout{node: node, time: make([]dataflow.WMBound, len(agg.Cols)), table: in.table}, nil
 }
 
 // union is UNION ALL: every input's changes.
