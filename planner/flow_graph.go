@@ -487,12 +487,57 @@ func (p *graphPlan) union(x *UnionNode) (gout, error) {
 	return out, nil
 }
 
+// asOf is an ASOF JOIN of any two inputs: each left row with the latest
+// right row of its key at or before its time, revised as right rows come
+// and go. With event-time bounds on both time columns, a left row is
+// dropped once the right side's watermark passes it and a right row once
+// a newer one serves every left row still to come; a side read from a
+// table or view is kept whole, as a table-side join keeps it.
+func (p *graphPlan) asOf(x *JoinNode) (gout, error) {
+	l, err := p.compile(x.Left)
+	if err != nil {
+		return gout{}, err
+	}
+	r, err := p.compile(x.Right)
+	if err != nil {
+		return gout{}, err
+	}
+	a := x.AsOf
+	j := dataflow.NewAsOfJoin(x.Kind == exec.LeftJoin, x.LeftKeys, x.RightKeys, [2]int{a.LeftTime, a.RightTime}, a.Strict, colTypes(x.Left.Columns()), colTypes(x.Right.Columns()))
+	bl, br := l.time[a.LeftTime], r.time[a.RightTime]
+	bounded := bl != nil && br != nil
+	label := "Incremental" + x.describe() + " parallelism=1"
+	switch {
+	case bounded:
+		label += " state=rows the watermarks have not passed"
+	case l.table || r.table || p.f.unboundedJoins:
+		label += " state=both sides"
+	default:
+		return gout{}, cannot("an ASOF JOIN of two streams keeps both sides forever unless both time columns carry a WATERMARK: declare one on each stream — or, if the streams are bounded or small enough, say so with CREATE MATERIALIZED VIEW ... WITH (stream_joins = 'unbounded')")
+	}
+	node := p.g.AddBinary(l.node, r.node, j, label)
+	if bounded {
+		var wm [2]int64
+		var has [2]bool
+		for side, b := range []dataflow.WMBound{bl, br} {
+			p.onWatermark(node, b, func(v int64) {
+				wm[side], has[side] = v, true
+				if has[0] && has[1] {
+					j.Expire(wm[0], wm[1])
+				}
+			})
+		}
+	}
+	out := gout{node: node, time: append(append([]dataflow.WMBound{}, l.time...), make([]dataflow.WMBound, len(r.time))...), table: l.table && r.table}
+	return out, nil
+}
+
 // join is a join of any two inputs, kept whole on both sides unless a
 // time bound lets each side drop the rows no future row of the other can
 // match.
 func (p *graphPlan) join(x *JoinNode) (gout, error) {
 	if x.AsOf != nil {
-		return gout{}, cannot("ASOF JOIN in a view with several joins or unions is not supported yet: make it a materialized view of its own")
+		return p.asOf(x)
 	}
 	l, err := p.compile(x.Left)
 	if err != nil {

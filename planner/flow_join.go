@@ -86,7 +86,10 @@ func (f *viewFlow) planJoin(db *DB, b *binder, x *JoinNode) (Node, *tableStage, 
 		tblSteps[i] = steps
 	}
 	if x.AsOf != nil && (kinds[0] != catalog.KindStream || kinds[1] != catalog.KindStream) {
-		return nil, nil, cannot("ASOF JOIN in a continuous query joins two streams (each with a WATERMARK) so far")
+		if kinds[0] == catalog.KindTable && kinds[1] == catalog.KindTable {
+			return nil, nil, cannot("it joins tables only")
+		}
+		return nil, nil, beyondShapes("an ASOF JOIN with a table, a view or a subquery side is a dataflow graph")
 	}
 	streamSide := -1
 	switch {
