@@ -32,6 +32,7 @@ import (
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/sources/streamstore"
+	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
 )
 
@@ -102,14 +103,16 @@ type graphGlobal struct {
 // planGraph compiles a view's plan into a dataflow graph.
 func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error) {
 	f := &viewFlow{endKey: -1, startKey: -1}
-	if o.Options["emit"] == "on window close" {
-		return nil, cannot("EMIT ON WINDOW CLOSE in a view with several joins, unions or an aggregate below a join is not supported yet")
-	}
 	f.unboundedJoins = o.Options["stream_joins"] == "unbounded"
 	p := &graphPlan{db: db, b: b, f: f, g: dataflow.NewGraph()}
 	out, err := p.compile(node)
 	if err != nil {
 		return nil, err
+	}
+	if o.Options["emit"] == "on window close" {
+		if out, err = p.emitOnClose(out, node.Columns()); err != nil {
+			return nil, err
+		}
 	}
 	p.g.SetOutput(out.node)
 	var first *graphSource
@@ -136,6 +139,27 @@ func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, erro
 	f.outTs = colTypes(visible(node.Columns()))
 	p.g.Out = func(ctx *expr.Ctx, m *dataflow.Msg) error { return f.emit(ctx, m.Share()) }
 	return f, nil
+}
+
+// emitOnClose holds the view's changes back until the watermark passes
+// the time of their row (EMIT ON WINDOW CLOSE): the first output column
+// bounded by a watermark says when a row is final.
+func (p *graphPlan) emitOnClose(out gout, cols []Column) (gout, error) {
+	col := -1
+	for i, b := range out.time {
+		if b != nil && i < len(cols) && dataflow.IntLike(cols[i].Type.Kind) {
+			col = i
+			break
+		}
+	}
+	if col < 0 {
+		return gout{}, sqlerr.Unsupported("EMIT ON WINDOW CLOSE needs an output column that a WATERMARK bounds, such as window_start or window_end of a TUMBLE or HOP over a stream with a WATERMARK")
+	}
+	op := &dataflow.EmitOnClose{Col: col, Types: colTypes(cols)}
+	node := p.g.Add(out.node, op, fmt.Sprintf("EmitOnWindowClose by #%d (%s) state=rows until the watermark passes them", col, cols[col].Name))
+	p.usesWM = true
+	p.g.OnWatermark(node, out.time[col], func(ctx *expr.Ctx, wm int64) (*dataflow.Msg, error) { return op.Close(ctx, wm), nil })
+	return gout{node: node, time: out.time, appendOnly: out.appendOnly, table: out.table}, nil
 }
 
 // compile compiles n and what is below it.
@@ -283,9 +307,11 @@ func (p *graphPlan) step(in gout, st Node) (gout, error) {
 		out := gout{node: node, time: append(append([]dataflow.WMBound{}, in.time...), nil, nil), appendOnly: in.appendOnly, table: in.table}
 		if b := in.time[x.Spec.TimeCol]; b != nil {
 			// a window starts after its rows' times less its size, and
-			// ends after them; the watermark passing its end closes it
+			// ends after them (so at least 1µs later: a window ending at
+			// the watermark gets no more rows); the watermark passing its
+			// end closes it
 			n := len(in.time)
-			out.time[n], out.time[n+1] = b.Shift(-x.Spec.Size), b
+			out.time[n], out.time[n+1] = b.Shift(-x.Spec.Size+1), b.Shift(1)
 			p.onWatermark(node, b, func(wm int64) { op.CloseBefore(wm) })
 			p.late = append(p.late, op)
 		}
