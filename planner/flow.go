@@ -453,6 +453,10 @@ type aggOp interface {
 
 // parallelize splits the flow's aggregate over the database's workers.
 func (f *viewFlow) parallelize(db *DB) {
+	if f.graph != nil {
+		f.graph.parallelize(db.workers)
+		return
+	}
 	if f.aggNode == nil || db.workers <= 1 || len(f.aggNode.Keys) == 0 {
 		return // (a global aggregate is one group)
 	}
@@ -1065,6 +1069,9 @@ func (f *viewFlow) prime(ctx *expr.Ctx) error {
 func (f *viewFlow) stop() {
 	if p, ok := f.agg.(*dataflow.ParallelAgg); ok {
 		defer p.Close()
+	}
+	if f.graph != nil {
+		defer f.graph.close()
 	}
 	for _, st := range f.stages {
 		if st.unwatch != nil {

@@ -93,11 +93,59 @@ type graphPlan struct {
 	late []dataflow.LateCounter
 	// pending: a materialized view read is not attached yet
 	pending atomic.Bool
+	// the keyed aggregates (parallelized when the flow starts)
+	aggs []*graphAgg
 }
 
 type graphGlobal struct {
 	node int
 	agg  *dataflow.IncAgg
+}
+
+// graphAgg is a keyed aggregate of the graph: one IncAgg, or once the
+// flow starts with --workers > 1 a ParallelAgg hashing keys to workers.
+type graphAgg struct {
+	node  int
+	x     *AggNode
+	opts  dataflow.IncAggOptions
+	label string
+	inc   *dataflow.IncAgg
+	par   *dataflow.ParallelAgg
+}
+
+func (a *graphAgg) expire(wm int64) {
+	if a.par != nil {
+		a.par.ExpireWindows(wm)
+	} else {
+		a.inc.ExpireWindows(wm)
+	}
+}
+
+// parallelize gives each keyed aggregate workers goroutines, keys hashed
+// to them, so each key's state is owned by one goroutine.
+func (p *graphPlan) parallelize(workers int) {
+	if workers <= 1 {
+		return
+	}
+	for _, a := range p.aggs {
+		keys, aggs, narrow, nts := narrowAgg(a.x)
+		par, err := dataflow.NewParallelAgg(keys, aggs, a.opts, workers, narrow, nts)
+		if err != nil {
+			continue // the single aggregate planned already works
+		}
+		par.SetInput(exprColumns(a.x.In.Columns()))
+		a.par = par
+		p.g.Replace(a.node, par, strings.Replace(a.label, "parallelism=1", fmt.Sprintf("parallelism=%d (keys hashed to workers)", workers), 1))
+	}
+}
+
+// close stops the graph's worker goroutines.
+func (p *graphPlan) close() {
+	for _, a := range p.aggs {
+		if a.par != nil {
+			a.par.Close()
+		}
+	}
 }
 
 // planGraph compiles a view's plan into a dataflow graph.
@@ -394,11 +442,14 @@ func (p *graphPlan) aggregate(x *AggNode) (gout, error) {
 		from = p.dropClosed(from, x.Keys[opts.WindowKey].(*expr.Col).Idx, bound)
 	}
 	out.node = p.g.Add(from, agg, label)
+	ga := &graphAgg{node: out.node, x: x, opts: opts, label: label, inc: agg}
 	if bound != nil {
-		p.onWatermark(out.node, bound, func(wm int64) { agg.ExpireWindows(wm) })
+		p.onWatermark(out.node, bound, ga.expire)
 	}
 	if len(x.Keys) == 0 {
 		p.globals = append(p.globals, graphGlobal{out.node, agg})
+	} else {
+		p.aggs = append(p.aggs, ga)
 	}
 	return out, nil
 }
@@ -727,6 +778,8 @@ func (f *viewFlow) graphWatermarks(ctx *expr.Ctx, now time.Time) error {
 	p.g.Operators(func(_ int, op any) {
 		switch x := op.(type) {
 		case *dataflow.IncAgg:
+			groups += x.Groups()
+		case *dataflow.ParallelAgg:
 			groups += x.Groups()
 		case *dataflow.Join:
 			joinRows += x.Rows(0) + x.Rows(1)

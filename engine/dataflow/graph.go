@@ -126,6 +126,13 @@ func (g *Graph) Add(in int, op Operator, label string) int {
 	return g.add(&gnode{kind: gUnary, op: op, label: label}, gedge{in, 0})
 }
 
+// Replace puts op in place of a one-input node's operator (before the
+// graph runs: parallel operators are started only for a graph that will).
+func (g *Graph) Replace(node int, op Operator, label string) {
+	n := g.nodes[node]
+	n.op, n.label = op, label
+}
+
 // AddChain adds the operators of a chain one after the other; it returns
 // the last (in itself when the chain is empty).
 func (g *Graph) AddChain(in int, ops Chain, labels []string) int {
