@@ -730,29 +730,66 @@ func (p *graphPlan) prime(ctx *expr.Ctx) error {
 // applyGraph feeds a batch of one shard into its source: the stream's
 // watermark takes the batch's times, the graph runs, then every source's
 // watermark goes in (rows late for what it closed are dropped where it
-// closed it: a window, an aggregate's or a top-N's time).
+// closed it: a window, an aggregate's or a top-N's time). The batch is cut
+// before each row whose time is behind the watermark as it stands after
+// the rows before it, and the watermark goes in at the cut: such a row is
+// late exactly when it would be read one record at a time, so which rows
+// are late does not depend on how records were batched. In-order rows
+// make no cuts.
 func (f *viewFlow) applyGraph(ctx *expr.Ctx, shard int, b arrow.RecordBatch) error {
 	p := f.graph
 	src, local := p.sourceOf(shard)
 	s := p.srcs[src]
 	now := time.Now()
-	m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}
-	if s.wms != nil {
-		v, err := s.wmExpr.Eval(ctx, b)
-		if err != nil {
+	if s.wms == nil {
+		if err := p.g.Push(ctx, src, &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}); err != nil {
 			return err
 		}
-		for i := 0; i < int(b.NumRows()); i++ {
-			if d := v.At(i); !d.Null {
+		return f.graphWatermarks(ctx, now)
+	}
+	v, err := s.wmExpr.Eval(ctx, b)
+	if err != nil {
+		return err
+	}
+	defer v.Release()
+	n := int(b.NumRows())
+	var times arrow.Array
+	if s.wmCol >= 0 {
+		times = b.Column(s.wmCol)
+	}
+	for lo := 0; lo < n; {
+		hi := lo
+		for ; hi < n; hi++ {
+			if hi > lo && times != nil && !times.IsNull(hi) {
+				if wm, ok := s.wms.Current(now); ok && types.DatumAt(times, hi).I < wm {
+					break // late as things stand: let the watermark in first
+				}
+			}
+			if d := v.At(hi); !d.Null {
 				s.wms.Observe(local, d.I, now)
 			}
 		}
-		v.Release()
+		sub := b
+		if lo > 0 || hi < n {
+			rows := make([]int, hi-lo)
+			for i := range rows {
+				rows[i] = lo + i
+			}
+			sub = expr.Take(ctx.Mem, b, rows)
+		} else {
+			b.Retain()
+		}
+		err := p.g.Push(ctx, src, &dataflow.Msg{Kind: dataflow.MsgData, Batch: sub})
+		sub.Release()
+		if err == nil {
+			err = f.graphWatermarks(ctx, now)
+		}
+		if err != nil {
+			return err
+		}
+		lo = hi
 	}
-	if err := p.g.Push(ctx, src, m); err != nil {
-		return err
-	}
-	return f.graphWatermarks(ctx, now)
+	return nil
 }
 
 // graphWatermarks hands the graph every source's current watermark.
