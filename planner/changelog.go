@@ -87,7 +87,7 @@ func (f *viewFlow) openChangelog(db *DB, o *catalog.Object) error {
 // suppressed reports whether f's changes are already in its changelog:
 // its source is replaying what the last run processed.
 func (f *viewFlow) suppressed() bool {
-	return f.anyRoot(func(r *viewFlow) bool { return r.replaying.Load() || r.viewsPending() })
+	return f.anyRoot(func(r *viewFlow) bool { return r.replaying.Load() || r.viewsPending() || r.quiet.Load() })
 }
 
 // bufferChangesLocked queues a batch's consolidated changes for the

@@ -28,15 +28,16 @@ import (
 type DB struct {
 	Catalog *catalog.Catalog
 	// the open sessions, for pg_stat_activity
-	sessMu    sync.Mutex
-	sessions  map[*Session]struct{}
-	viewBatch int     // records per view read (Options.ViewBatch)
-	startErrs []error // views that could not start when the database opened
-	workers   int     // aggregate workers per view (Options.Workers)
-	dir       string
-	lock      *dirLock // held on dir while the database is open
-	mu        sync.RWMutex
-	tables    map[string]*storage.Table
+	sessMu     sync.Mutex
+	sessions   map[*Session]struct{}
+	viewBatch  int     // records per view read (Options.ViewBatch)
+	startErrs  []error // views that could not start when the database opened
+	workers    int     // aggregate workers per view (Options.Workers)
+	graphFirst bool    // Options.GraphFirst
+	dir        string
+	lock       *dirLock // held on dir while the database is open
+	mu         sync.RWMutex
+	tables     map[string]*storage.Table
 	// ddl serialises catalog changes with the storage they create.
 	ddl sync.Mutex
 	// streams live in the embedded stream store
@@ -91,6 +92,11 @@ type Options struct {
 	// Workers is the number of goroutines a view's aggregate is split
 	// over by key (0: the number of CPUs).
 	Workers int
+	// GraphFirst plans every view the dataflow graph compiler can run as
+	// a graph, the fixed flow shapes only for the rest. Results are the
+	// same; tests run the streaming scripts this way too, which keeps the
+	// graph compiler whole on the way to it planning every view.
+	GraphFirst bool
 }
 
 // Open opens the database in dir ("" for a database in memory only).
@@ -120,6 +126,7 @@ func OpenWith(dir string, opts Options) (db *DB, err error) {
 	if db.viewBatch <= 0 {
 		db.viewBatch = flowReadMax
 	}
+	db.graphFirst = opts.GraphFirst
 	if db.workers = opts.Workers; db.workers <= 0 {
 		db.workers = runtime.NumCPU()
 	}

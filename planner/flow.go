@@ -65,6 +65,7 @@ type viewFlow struct {
 	clogWrite  sync.Mutex  // one write at a time (a view joining two views has two writers)
 	replayTo   []uint64    // source positions the changelog already reflects
 	replaying  atomic.Bool // reading up to replayTo: changes are not written
+	quiet      atomic.Bool // rebuilding a parent view's rows the changelog reflects (flow_viewsource.go)
 	ts         []types.T   // the stream scan's columns (data and system)
 	pre        []Node      // stateless steps below the aggregate, innermost first
 	agg        aggOp
@@ -177,6 +178,11 @@ func beyondShapes(format string, args ...any) error {
 // flow shapes (planShape), or else as a dataflow graph (planGraph). When
 // neither can run it the error is a *notIncremental saying why.
 func planFlow(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error) {
+	if db.graphFirst {
+		if g, err := planGraph(db, b, node, o); err == nil {
+			return g, nil
+		}
+	}
 	f, err := planShape(db, b, node, o)
 	var ni *notIncremental
 	if errors.As(err, &ni) && ni.shape {

@@ -795,11 +795,15 @@ func (f *viewFlow) applyGraph(ctx *expr.Ctx, shard int, b arrow.RecordBatch) err
 // graphWatermarks hands the graph every source's current watermark.
 func (f *viewFlow) graphWatermarks(ctx *expr.Ctx, now time.Time) error {
 	p := f.graph
+	low, hasLow := int64(0), false // the lowest source watermark, for streamsql_views
 	for i, s := range p.srcs {
 		if s.wms == nil {
 			continue
 		}
 		if wm, ok := s.wms.Current(now); ok {
+			if !hasLow || wm < low {
+				low, hasLow = wm, true
+			}
 			if err := p.g.Watermark(ctx, i, wm); err != nil {
 				return err
 			}
@@ -824,6 +828,9 @@ func (f *viewFlow) graphWatermarks(ctx *expr.Ctx, now time.Time) error {
 	})
 	f.mu.Lock()
 	f.groups, f.joinRows, f.late = groups, joinRows, late
+	if hasLow {
+		f.watermark, f.hasWM = low, true
+	}
 	f.mu.Unlock()
 	return nil
 }

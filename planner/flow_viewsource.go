@@ -38,6 +38,9 @@ type viewChange struct {
 	batch   arrow.RecordBatch
 	weights []int64
 	end     uint64
+	// quiet: rebuilding what the flow's changelog already reflects (the
+	// parent's rows as of the flow's last marker): applied, not written
+	quiet bool
 }
 
 // viewFeed is a graph flow's source that a parent view feeds.
@@ -99,8 +102,9 @@ func (f *viewFlow) attachViews(db *DB) (bool, error) {
 	return all, nil
 }
 
-// attachView takes the parent's rows as of its changelog's end and
-// registers for what it writes next.
+// attachView takes the parent's rows as of its changelog's end, queues
+// them and registers for what it writes next, all before the parent can
+// write again.
 func (f *viewFlow) attachView(db *DB, src *graphSource) (bool, error) {
 	pf := src.view
 	pf.clogWrite.Lock()
@@ -121,7 +125,9 @@ func (f *viewFlow) attachView(db *DB, src *graphSource) (bool, error) {
 	end := pf.clogEnd
 	pf.feeds = append(pf.feeds, &viewFeed{flow: f, src: src})
 	pf.mu.Unlock()
-	pf.clogWrite.Unlock()
+	// the parent's next write waits until the snapshot is queued: what it
+	// hands on comes after it
+	defer pf.clogWrite.Unlock()
 
 	mem := memory.DefaultAllocator
 	var snapshot []viewChange
@@ -134,9 +140,11 @@ func (f *viewFlow) attachView(db *DB, src *graphSource) (bool, error) {
 	}
 	var forward []viewChange
 	applied := end
+	exact := src.hasReplayAt
 	if src.hasReplayAt && src.replayAt != end {
 		recs, err := changelogRange(pf, src.replayAt, end)
 		if err != nil {
+			exact = false
 			slog.Warn("a view's changelog cannot resume exactly: it reads its parent from the parent's current rows", "view", f.name, "parent", pf.name, "reason", err)
 		} else {
 			// the rows as the flow's changelog last saw them, then the
@@ -150,6 +158,9 @@ func (f *viewFlow) attachView(db *DB, src *graphSource) (bool, error) {
 			}
 			applied = src.replayAt
 		}
+	}
+	for i := range snapshot {
+		snapshot[i].quiet = exact
 	}
 	f.tblMu.Lock()
 	src.applied = applied
@@ -295,38 +306,50 @@ func (f *viewFlow) detachViews() {
 }
 
 // drainViews pushes the parents' queued changes into their sources, in
-// order, and returns how many it pushed.
+// order, and returns how many it pushed. The quiet rebuilds of every
+// parent go first: a change written to the changelog is computed from all
+// parents' rows as the changelog last saw them, never from a state in
+// which one parent is still missing.
 func (f *viewFlow) drainViews(ctx *expr.Ctx) (int, error) {
 	p := f.graph
+	queues := make([][]viewChange, len(p.srcs))
 	count := 0
+	f.tblMu.Lock()
 	for i, src := range p.srcs {
-		if src.view == nil {
-			continue
+		if src.view != nil {
+			queues[i], src.changes = src.changes, nil
+			count += len(queues[i])
 		}
-		f.tblMu.Lock()
-		queue := src.changes
-		src.changes = nil
-		f.tblMu.Unlock()
-		count += len(queue)
-		for k, c := range queue {
-			if c.batch == nil {
-				if c.end > 0 {
-					src.applied = c.end
+	}
+	f.tblMu.Unlock()
+	release := func() {
+		for _, q := range queues {
+			for _, c := range q {
+				if c.batch != nil {
+					c.batch.Release()
 				}
-				continue
 			}
-			err := p.g.Push(ctx, i, &dataflow.Msg{Kind: dataflow.MsgData, Batch: c.batch, Weights: c.weights})
-			c.batch.Release()
-			if err != nil {
-				for _, rest := range queue[k+1:] {
-					if rest.batch != nil {
-						rest.batch.Release()
+		}
+	}
+	for _, quiet := range []bool{true, false} {
+		for i, q := range queues {
+			for len(q) > 0 && (q[0].quiet || !quiet) {
+				c := q[0]
+				q = q[1:]
+				queues[i] = q
+				if c.batch != nil {
+					f.quiet.Store(c.quiet)
+					err := p.g.Push(ctx, i, &dataflow.Msg{Kind: dataflow.MsgData, Batch: c.batch, Weights: c.weights})
+					f.quiet.Store(false)
+					c.batch.Release()
+					if err != nil {
+						release()
+						return count, err
 					}
 				}
-				return count, err
-			}
-			if c.end > 0 {
-				src.applied = c.end
+				if c.end > 0 {
+					p.srcs[i].applied = c.end
+				}
 			}
 		}
 	}

@@ -44,6 +44,11 @@ type Join struct {
 	// SetLookup.
 	lookup     bool
 	lookupSide int
+	// the expiry limit each side had last (ExpireBelow): rows arriving
+	// later on that side are expired against it once joined, so a side
+	// fed after the other's watermark stopped moving stays small too
+	limit    [2]int64
+	hasLimit [2]bool
 }
 
 // SetLookup turns the join into a lookup join: rows of the other side are
@@ -216,6 +221,14 @@ func (j *Join) keys(ctx *expr.Ctx, side int, b arrow.RecordBatch) (*keySet, erro
 // Process applies a changelog batch of one side and returns the join's
 // changes. The input stays owned by the caller.
 func (j *Join) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
+	out, err := j.process(ctx, side, m)
+	if err == nil && j.hasLimit[side] && j.sides[side].tsCol >= 0 {
+		j.ExpireBelow(side, j.limit[side])
+	}
+	return out, err
+}
+
+func (j *Join) process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 	m, ks, err := evalOrDrop(ctx, m, j.Cols[side], func(b arrow.RecordBatch) (*keySet, error) { return j.keys(ctx, side, b) },
 		func(ks *keySet) { releaseValues(ks.vals) })
 	if err != nil {
@@ -470,6 +483,10 @@ func (j *Join) evalResidual(ctx *expr.Ctx, cand arrow.RecordBatch) ([]bool, erro
 // interval join's bound, or a window's end, has passed the watermark).
 // Their output stays as it is. Time order makes it cost what it drops.
 func (j *Join) ExpireBelow(side int, limit int64) {
+	if !j.hasLimit[side] || limit > j.limit[side] {
+		j.limit[side], j.hasLimit[side] = limit, true
+	}
+	limit = j.limit[side]
 	s := j.sides[side]
 	for {
 		e, ok := s.popBelow(limit)
