@@ -95,6 +95,8 @@ type graphPlan struct {
 	pending atomic.Bool
 	// the keyed aggregates (parallelized when the flow starts)
 	aggs []*graphAgg
+	// WITH (table_joins = 'lookup'): joins with a table look it up
+	lookup bool
 }
 
 type graphGlobal struct {
@@ -153,6 +155,13 @@ func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, erro
 	f := &viewFlow{endKey: -1, startKey: -1}
 	f.unboundedJoins = o.Options["stream_joins"] == "unbounded"
 	p := &graphPlan{db: db, b: b, f: f, g: dataflow.NewGraph()}
+	switch mode := o.Options["table_joins"]; mode {
+	case "", "revise":
+	case "lookup":
+		p.lookup = true
+	default:
+		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "table_joins must be 'revise' or 'lookup', not %q", mode)
+	}
 	out, err := p.compile(node)
 	if err != nil {
 		return nil, err
@@ -636,6 +645,9 @@ func (p *graphPlan) join(x *JoinNode) (gout, error) {
 	}
 	j.Cols = [2]expr.Columns{exprColumns(x.Left.Columns()), exprColumns(x.Right.Columns())}
 	nL := len(x.Left.Columns())
+	if p.lookup && l.table != r.table {
+		return p.lookupJoin(x, j, l, r)
+	}
 	out := gout{time: make([]dataflow.WMBound, len(x.Cols)), appendOnly: x.Kind == exec.InnerJoin && l.appendOnly && r.appendOnly, table: l.table && r.table}
 	label := "Incremental" + x.describe() + " parallelism=1 state=both sides"
 	var expire [2]struct {
@@ -691,6 +703,34 @@ func (p *graphPlan) join(x *JoinNode) (gout, error) {
 			p.onWatermark(out.node, e.bound, func(wm int64) { j.ExpireBelow(side, satAdd(wm, e.shift)) })
 		}
 	}
+	return out, nil
+}
+
+// lookupJoin is a join of a stream's rows with a table or view side under
+// WITH (table_joins = 'lookup'): each row looks the other side up as it
+// is when the row arrives and is not kept; the side's later changes
+// revise nothing. The stream side's time bounds carry through.
+func (p *graphPlan) lookupJoin(x *JoinNode, j *dataflow.Join, l, r gout) (gout, error) {
+	tableSide := 0
+	if r.table {
+		tableSide = 1
+	}
+	if err := j.SetLookup(tableSide); err != nil {
+		return gout{}, err
+	}
+	stream := l
+	if tableSide == 0 {
+		stream = r
+	}
+	nL := len(x.Left.Columns())
+	out := gout{time: make([]dataflow.WMBound, len(x.Cols)), appendOnly: x.Kind == exec.InnerJoin && stream.appendOnly}
+	if tableSide == 1 {
+		copy(out.time, l.time)
+	} else {
+		copy(out.time[nL:], r.time)
+	}
+	label := "Incremental" + x.describe() + " parallelism=1 state=the table's side only (a lookup: its changes revise nothing)"
+	out.node = p.g.AddBinary(l.node, r.node, j, label)
 	return out, nil
 }
 
