@@ -1212,7 +1212,7 @@ func (f *viewFlow) run(ctx context.Context, db *DB) {
 					ts, mask = f.interval.secondTs, f.interval.keep
 				} else if f.graph != nil {
 					src, _ := f.graph.sourceOf(i)
-					ts = f.graph.srcs[src].ts
+					ts, mask = f.graph.srcs[src].ts, f.graph.srcs[src].keep
 				}
 				var keep []bool
 				if mask != nil {

@@ -64,6 +64,8 @@ type graphSource struct {
 	wmExpr expr.Expr
 	wms    *dataflow.Watermarks
 	wmCol  int
+	// keep: the stream's columns the graph reads (nil: all; flow_prune.go)
+	keep []bool
 }
 
 // gout is what a plan node compiles to: the graph node producing its
@@ -97,6 +99,8 @@ type graphPlan struct {
 	aggs []*graphAgg
 	// WITH (table_joins = 'lookup'): joins with a table look it up
 	lookup bool
+	// each stream scan's source (several scans of a stream share one)
+	scans map[*ScanNode]*graphSource
 }
 
 type graphGlobal struct {
@@ -154,7 +158,7 @@ func (p *graphPlan) close() {
 func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error) {
 	f := &viewFlow{endKey: -1, startKey: -1}
 	f.unboundedJoins = o.Options["stream_joins"] == "unbounded"
-	p := &graphPlan{db: db, b: b, f: f, g: dataflow.NewGraph()}
+	p := &graphPlan{db: db, b: b, f: f, g: dataflow.NewGraph(), scans: map[*ScanNode]*graphSource{}}
 	switch mode := o.Options["table_joins"]; mode {
 	case "", "revise":
 	case "lookup":
@@ -172,6 +176,7 @@ func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, erro
 		}
 	}
 	p.g.SetOutput(out.node)
+	p.pruneSources(node)
 	var first *graphSource
 	shard := 0
 	for _, s := range p.srcs {
@@ -304,6 +309,7 @@ func (p *graphPlan) scan(x *ScanNode) (gout, error) {
 		}
 		p.srcs = append(p.srcs, src)
 	}
+	p.scans[x] = src
 	out := gout{node: src.node, time: make([]dataflow.WMBound, len(ts)), appendOnly: true}
 	if src.wmCol >= 0 {
 		for i, s := range p.srcs {
@@ -799,14 +805,25 @@ func (f *viewFlow) applyGraph(ctx *expr.Ctx, shard int, b arrow.RecordBatch) err
 	}
 	for lo := 0; lo < n; {
 		hi := lo
+		// the watermark is at most the larger of where it stood and the
+		// highest value observed since: a row at or above both is not
+		// behind it (in-order rows never ask the shards)
+		start, hasStart := s.wms.Current(now)
+		maxV, hasV := int64(0), false
 		for ; hi < n; hi++ {
 			if hi > lo && times != nil && !times.IsNull(hi) {
-				if wm, ok := s.wms.Current(now); ok && types.DatumAt(times, hi).I < wm {
-					break // late as things stand: let the watermark in first
+				t := types.DatumAt(times, hi).I
+				if (hasStart && t < start) || (hasV && t < maxV) {
+					if wm, ok := s.wms.Current(now); ok && t < wm {
+						break // late as things stand: let the watermark in first
+					}
 				}
 			}
 			if d := v.At(hi); !d.Null {
 				s.wms.Observe(local, d.I, now)
+				if !hasV || d.I > maxV {
+					maxV, hasV = d.I, true
+				}
 			}
 		}
 		sub := b
