@@ -90,7 +90,7 @@ func computedWhenRead(name, reason string, node Node) []string {
 // explain renders the flow outermost first; live adds the state it holds.
 func (f *viewFlow) explain(name string, live bool) []string {
 	emit := "emit on update"
-	if f.eowc {
+	if f.eowc || (f.graph != nil && f.graph.eowc) {
 		emit = "emit on window close"
 	}
 	head := fmt.Sprintf("Materialize %s (%s, incremental)", name, emit)
@@ -277,6 +277,18 @@ func graphNote(op any) string {
 	switch x := op.(type) {
 	case *dataflow.IncAgg:
 		return fmt.Sprintf(" groups=%d", x.Groups())
+	case *dataflow.ParallelAgg:
+		return fmt.Sprintf(" groups=%d", x.Groups())
+	case *dataflow.SessionAgg:
+		return fmt.Sprintf(" sessions=%d late=%d", x.Groups(), x.Late)
+	case *dataflow.AsOfJoin:
+		return fmt.Sprintf(" rows=%d+%d", x.Rows(0), x.Rows(1))
+	case *dataflow.EmitOnClose:
+		return fmt.Sprintf(" held=%d", x.Held())
+	case *dataflow.DropClosed:
+		return fmt.Sprintf(" late=%d", x.Late())
+	case *dataflow.Windows:
+		return fmt.Sprintf(" late=%d", x.Late())
 	case *dataflow.Join:
 		return fmt.Sprintf(" rows=%d+%d", x.Rows(0), x.Rows(1))
 	case *dataflow.TopN:

@@ -101,6 +101,8 @@ type graphPlan struct {
 	lookup bool
 	// each stream scan's source (several scans of a stream share one)
 	scans map[*ScanNode]*graphSource
+	// EMIT ON WINDOW CLOSE (emitOnClose)
+	eowc bool
 }
 
 type graphGlobal struct {
@@ -217,6 +219,7 @@ func (p *graphPlan) emitOnClose(out gout, cols []Column) (gout, error) {
 	if col < 0 {
 		return gout{}, sqlerr.Unsupported("EMIT ON WINDOW CLOSE needs an output column that a WATERMARK bounds, such as window_start or window_end of a TUMBLE or HOP over a stream with a WATERMARK")
 	}
+	p.eowc = true
 	op := &dataflow.EmitOnClose{Col: col, Types: colTypes(cols)}
 	node := p.g.Add(out.node, op, fmt.Sprintf("EmitOnWindowClose by #%d (%s) state=rows until the watermark passes them", col, cols[col].Name))
 	p.usesWM = true
