@@ -2,6 +2,7 @@ package dataflow
 
 import (
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/types"
@@ -170,17 +171,50 @@ func (d *DropClosed) Late() int64 { return d.late }
 func (d *DropClosed) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 	n := int(m.Batch.NumRows())
 	col := m.Batch.Column(d.Col)
+	if !d.closed || allAtLeast(col, d.below) {
+		return m.Share(), nil
+	}
 	var keep []int
-	if d.closed {
-		for i := 0; i < n; i++ {
-			if t := types.DatumAt(col, i); t.Null || t.I >= d.below {
-				keep = append(keep, i)
-			}
+	for i := 0; i < n; i++ {
+		if t := types.DatumAt(col, i); t.Null || t.I >= d.below {
+			keep = append(keep, i)
 		}
 	}
-	if !d.closed || len(keep) == n {
+	if len(keep) == n {
 		return m.Share(), nil
 	}
 	d.late += int64(n - len(keep))
 	return m.Take(ctx.Mem, keep), nil
+}
+
+// allAtLeast reports whether every non-NULL value of a time or integer
+// column is at least t, reading the values in place where it can (false:
+// look row by row).
+func allAtLeast(col arrow.Array, t int64) bool {
+	switch a := col.(type) {
+	case *array.Timestamp:
+		for _, v := range a.TimestampValues() {
+			if int64(v) < t {
+				return a.NullN() > 0 && rowsAtLeast(col, t)
+			}
+		}
+		return true
+	case *array.Int64:
+		for _, v := range a.Int64Values() {
+			if v < t {
+				return a.NullN() > 0 && rowsAtLeast(col, t)
+			}
+		}
+		return true
+	}
+	return rowsAtLeast(col, t)
+}
+
+func rowsAtLeast(col arrow.Array, t int64) bool {
+	for i := 0; i < col.Len(); i++ {
+		if d := types.DatumAt(col, i); !d.Null && d.I < t {
+			return false
+		}
+	}
+	return true
 }
