@@ -11,7 +11,9 @@
 //     operator family is in a file of its own — windows (windowassign.go,
 //     session.go), the incremental aggregate (incagg.go, incacc.go, split
 //     over workers in parallel.go), top-N (topn.go), joins (join.go,
-//     asof.go) — with compile-time checks that it is an Operator.
+//     asof.go), INTERSECT/EXCEPT over per-row counts (setop.go), EMIT ON
+//     WINDOW CLOSE's holding back of rows until the watermark passes them
+//     (emitclose.go) — with compile-time checks that it is an Operator.
 //   - graph.go: a continuous query compiled into a DAG of operators, run
 //     push-based by one goroutine, with watermarks delivered to the
 //     operators as bounds on the sources' watermarks.
