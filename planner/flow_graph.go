@@ -139,11 +139,13 @@ func (p *graphPlan) parallelize(workers int) {
 		keys, aggs, narrow, nts := narrowAgg(a.x)
 		par, err := dataflow.NewParallelAgg(keys, aggs, a.opts, workers, narrow, nts)
 		if err != nil {
-			continue // the single aggregate planned already works
+			// the single aggregate planned already works
+			p.g.Replace(a.node, a.inc, strings.Replace(a.label, fmt.Sprintf("parallelism=%d (keys hashed to workers)", workers), "parallelism=1", 1))
+			continue
 		}
 		par.SetInput(exprColumns(a.x.In.Columns()))
 		a.par = par
-		p.g.Replace(a.node, par, strings.Replace(a.label, "parallelism=1", fmt.Sprintf("parallelism=%d (keys hashed to workers)", workers), 1))
+		p.g.Replace(a.node, par, a.label)
 	}
 }
 
@@ -453,7 +455,12 @@ func (p *graphPlan) aggregate(x *AggNode) (gout, error) {
 		return gout{}, cannot("%s", err.Error())
 	}
 	agg.Input = exprColumns(x.In.Columns())
-	label := "Incremental" + strings.TrimPrefix(x.describe(), "Hash") + " parallelism=1 state=keyed columns"
+	parallelism := "parallelism=1"
+	if p.db.workers > 1 && len(x.Keys) > 0 {
+		// (the workers start with the flow: parallelize)
+		parallelism = fmt.Sprintf("parallelism=%d (keys hashed to workers)", p.db.workers)
+	}
+	label := "Incremental" + strings.TrimPrefix(x.describe(), "Hash") + " " + parallelism + " state=keyed columns"
 	from := in.node
 	if bound != nil {
 		label += fmt.Sprintf(" freed by watermark on key %d", opts.WindowKey)
