@@ -488,6 +488,10 @@ func (j *Join) Snapshot() ([]byte, error) {
 			w.row(rowTs, e.row...)
 		}
 	}
+	// each side's expiry limit, which rows arriving later meet
+	for side := range 2 {
+		w.row(tInts2, types.DInt(j.limit[side]), types.DBool(j.hasLimit[side]))
+	}
 	return w.buf, w.err
 }
 
@@ -515,6 +519,10 @@ func (j *Join) Restore(p []byte) error {
 		if r.err == nil {
 			r.err = j.restoreRows(side, rows, ns, matches)
 		}
+	}
+	for side := range 2 {
+		row := r.row(tInts2)
+		j.limit[side], j.hasLimit[side] = row[0].I, row[1].I != 0
 	}
 	if r.err == nil && len(r.p) != 0 {
 		r.err = errSnapshot
