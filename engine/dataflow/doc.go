@@ -22,8 +22,8 @@
 //   - keyed state (state.go, keyenc.go), snapshots of operator state for
 //     checkpoints (snapshot.go; the other graph operators' and a whole
 //     graph's, with its watermarks, in snapshot_graph.go: a graph restored
-//     from one continues exactly as the original; ParallelAgg has none
-//     yet), per-shard watermarks (watermark.go), and
+//     from one continues exactly as the original), per-shard watermarks
+//     (watermark.go), and
 //     isolation of rows an expression fails on (isolate.go).
 //
 // It imports neither the planner nor the wire protocol: the planner

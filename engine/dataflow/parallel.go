@@ -1,7 +1,7 @@
 package dataflow
 
 import (
-	"hash/maphash"
+	"fmt"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -27,7 +27,6 @@ type ParallelAgg struct {
 	keyTypes    []types.T
 	outTypes    []types.T
 	workers     []*aggWorker
-	seed        maphash.Seed
 	narrowTypes []types.T
 	hashes      []uint64
 	buf         []byte
@@ -38,6 +37,7 @@ type aggWork struct {
 	ctx   expr.Ctx
 	msg   *Msg
 	wm    int64
+	snap  []byte // workRestore's
 	reply chan aggResult
 }
 
@@ -45,11 +45,14 @@ const (
 	workAbsorb = iota
 	workEnd
 	workExpire
+	workSnapshot
+	workRestore
 )
 
 type aggResult struct {
 	msg  *Msg
 	rows [][]types.Datum
+	snap []byte
 	err  error
 }
 
@@ -64,7 +67,7 @@ type aggWorker struct {
 // NewParallelAgg starts n workers, each with an IncAgg of the same spec.
 // narrow (may be nil) is the Narrow list, with the columns' types.
 func NewParallelAgg(keys []expr.Expr, aggs []exec.AggSpec, opts IncAggOptions, n int, narrow []int, narrowTypes []types.T) (*ParallelAgg, error) {
-	p := &ParallelAgg{Keys: keys, seed: maphash.MakeSeed(), Narrow: narrow, narrowTypes: narrowTypes}
+	p := &ParallelAgg{Keys: keys, Narrow: narrow, narrowTypes: narrowTypes}
 	for i := 0; i < n; i++ {
 		a, err := NewIncAgg(keys, aggs, opts)
 		if err != nil {
@@ -104,6 +107,15 @@ func (w *aggWorker) run() {
 			rows := w.agg.ExpireWindows(job.wm)
 			w.groups.Store(int64(w.agg.Groups()))
 			job.reply <- aggResult{rows: rows}
+		case workSnapshot:
+			var res aggResult
+			res.snap, res.err = w.agg.Snapshot()
+			job.reply <- res
+		case workRestore:
+			err := w.agg.Restore(&ctx, job.snap)
+			w.agg.Begin()
+			w.groups.Store(int64(w.agg.Groups()))
+			job.reply <- aggResult{err: err}
 		}
 	}
 }
@@ -211,7 +223,9 @@ func (p *ParallelAgg) Absorb(ctx *expr.Ctx, m *Msg) error {
 }
 
 // hashColumn mixes one key column into the row hashes: integers by value,
-// everything else by its equality encoding (so equal keys meet).
+// everything else by its equality encoding (so equal keys meet). The hash
+// is the same in every process, so a snapshot's groups belong to the same
+// workers when it is restored.
 func (p *ParallelAgg) hashColumn(hs []uint64, v expr.Value, t types.T) {
 	if IntLike(t.Kind) {
 		// by value; NULL hashes as a value no integer column holds here
@@ -237,7 +251,7 @@ func (p *ParallelAgg) hashColumn(hs []uint64, v expr.Value, t types.T) {
 	}
 	for i := range hs {
 		p.buf = exec.AppendKey(p.buf[:0], t, v.At(i))
-		h := (hs[i] ^ maphash.Bytes(p.seed, p.buf)) * fib
+		h := (hs[i] ^ fnv1a(p.buf)) * fib
 		hs[i] = h ^ h>>29
 	}
 }
@@ -340,4 +354,52 @@ func concatMsgs(ctx *expr.Ctx, ts []types.T, ms []*Msg) (*Msg, error) {
 		c.Release()
 	}
 	return &Msg{Kind: MsgData, Batch: out, Weights: weights}, nil
+}
+
+// fnv1a is the 64-bit FNV-1a hash of b.
+func fnv1a(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return h
+}
+
+var _ Stateful = (*ParallelAgg)(nil)
+
+// Snapshot takes each worker's state, between steps.
+func (p *ParallelAgg) Snapshot() ([]byte, error) {
+	w := &snapWriter{}
+	w.count(len(p.workers))
+	for _, wk := range p.workers {
+		reply := make(chan aggResult, 1)
+		wk.in <- aggWork{kind: workSnapshot, reply: reply}
+		res := <-reply
+		if res.err != nil {
+			return nil, res.err
+		}
+		w.row([]types.T{types.TBytea}, types.DText(string(res.snap)))
+	}
+	return w.buf, w.err
+}
+
+// Restore gives each worker its state from a snapshot taken with as many
+// workers (keys hash to workers the same way in every process).
+func (p *ParallelAgg) Restore(ctx *expr.Ctx, b []byte) error {
+	r := &snapReader{p: b}
+	if n := r.count(); r.err == nil && n != len(p.workers) {
+		return fmt.Errorf("dataflow: an aggregate snapshot of %d workers cannot restore %d: restart with the same --workers", n, len(p.workers))
+	}
+	for _, wk := range p.workers {
+		blob := r.row([]types.T{types.TBytea})[0]
+		if r.err != nil {
+			break
+		}
+		reply := make(chan aggResult, 1)
+		wk.in <- aggWork{kind: workRestore, ctx: *ctx, snap: []byte(blob.S), reply: reply}
+		if res := <-reply; res.err != nil {
+			return res.err
+		}
+	}
+	return r.done("a parallel aggregate")
 }

@@ -214,6 +214,8 @@ func (g *Graph) Restore(ctx *expr.Ctx, p []byte) error {
 			err = x.Restore(ctx, []byte(blob.S))
 		case *SessionAgg:
 			err = x.Restore(ctx, []byte(blob.S))
+		case *ParallelAgg:
+			err = x.Restore(ctx, []byte(blob.S))
 		case interface{ Restore([]byte) error }:
 			err = x.Restore([]byte(blob.S))
 		default:

@@ -101,15 +101,6 @@ func TestGraphSnapshotRestore(t *testing.T) {
 		push(g, 1, tsR, []int64{2, 13, 250})
 		wm(g, 0, 30)
 	}
-	render := func(v map[string]int64) string {
-		var out []string
-		for row, n := range v {
-			out = append(out, fmt.Sprintf("%s×%d", row, n))
-		}
-		sort.Strings(out)
-		return fmt.Sprint(out)
-	}
-
 	whole := build()
 	phaseA(whole.g)
 	phaseB(whole.g)
@@ -128,10 +119,10 @@ func TestGraphSnapshotRestore(t *testing.T) {
 		second.view[k] = v
 	}
 	phaseB(second.g)
-	if got, want := render(second.view), render(whole.view); got != want {
+	if got, want := renderView(second.view), renderView(whole.view); got != want {
 		t.Fatalf("restored: %s\nwhole run: %s", got, want)
 	}
-	if render(whole.view) == "[]" {
+	if renderView(whole.view) == "[]" {
 		t.Fatal("the run produced nothing: the test tests nothing")
 	}
 	// a snapshot of the restored graph is the same bytes as the original's
@@ -149,4 +140,94 @@ func TestGraphSnapshotRestore(t *testing.T) {
 	if err := third.g.Restore(ctx, snap[:len(snap)-1]); err == nil {
 		t.Fatal("a truncated snapshot restored")
 	}
+}
+
+// A parallel aggregate restored from a snapshot (text keys, hashed to its
+// workers the same way in every process) continues as one never stopped.
+func TestParallelAggSnapshotRestore(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := &expr.Ctx{Go: context.Background(), Mem: mem}
+	ts := []types.T{types.TText, types.TInt64}
+	keys := []expr.Expr{&expr.Col{Idx: 0, T: types.TText}}
+	aggs := []exec.AggSpec{{Kind: exec.AggSum, Arg: &expr.Col{Idx: 1, T: types.TInt64}, T: types.TInt64}, {Kind: exec.AggCountStar, T: types.TInt64}}
+	newAgg := func() *ParallelAgg {
+		p, err := NewParallelAgg(keys, aggs, IncAggOptions{}, 3, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	view := map[string]int64{}
+	step := func(p *ParallelAgg, rows [][]types.Datum, weights []int64) {
+		t.Helper()
+		m := &Msg{Kind: MsgData, Batch: expr.BatchFromRows(mem, ts, rows), Weights: weights}
+		out, err := p.Process(ctx, m)
+		m.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r := 0; r < int(out.Batch.NumRows()); r++ {
+			row := fmt.Sprint(types.DatumAt(out.Batch.Column(0), r).S, rowsOf(out.Batch)[r][1:])
+			if view[row] += out.Weight(r); view[row] == 0 {
+				delete(view, row)
+			}
+		}
+		out.Release()
+	}
+	var a, b [][]types.Datum
+	for i := range 200 {
+		a = append(a, []types.Datum{types.DText(fmt.Sprintf("k%d", i%37)), types.DInt(int64(i))})
+		b = append(b, []types.Datum{types.DText(fmt.Sprintf("k%d", i%41)), types.DInt(int64(i * 3))})
+	}
+	first := newAgg()
+	step(first, a, nil)
+	snap, err := first.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	second := newAgg()
+	defer second.Close()
+	if err := second.Restore(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	step(second, b, nil)
+	step(second, a[:50], slicesRepeat(-1, 50))
+	restored := renderView(view)
+
+	view = map[string]int64{}
+	whole := newAgg()
+	defer whole.Close()
+	step(whole, a, nil)
+	step(whole, b, nil)
+	step(whole, a[:50], slicesRepeat(-1, 50))
+	if got := renderView(view); got != restored || len(view) != 41 {
+		t.Fatalf("restored:\n%s\nwhole run:\n%s", restored, got)
+	}
+	two, err := NewParallelAgg(keys, aggs, IncAggOptions{}, 2, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer two.Close()
+	if err := two.Restore(ctx, snap); err == nil {
+		t.Fatal("a snapshot of 3 workers restored into 2")
+	}
+}
+
+func slicesRepeat(v int64, n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+func renderView(v map[string]int64) string {
+	var out []string
+	for row, n := range v {
+		out = append(out, fmt.Sprintf("%s×%d", row, n))
+	}
+	sort.Strings(out)
+	return fmt.Sprint(out)
 }
