@@ -115,6 +115,10 @@ type viewFlow struct {
 	eowc      bool  // EMIT ON WINDOW CLOSE: only closed windows reach the view
 	watermark int64 // current, µs
 	hasWM     bool
+	// a graph view's output watermark on its bounded column (guarded by
+	// mu): the views reading it take it as their source's
+	outWM    int64
+	hasOutWM bool
 	late      int64 // rows dropped because their windows had closed
 	groups    int   // aggregate groups held (state size)
 
@@ -333,7 +337,8 @@ func planShape(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, erro
 				f.agg, f.aggNode, f.aggOpts = agg, aggNode, opts
 			}
 			if f.eowc && f.endKey < 0 && f.startKey < 0 && (f.sess == nil || f.wms == nil) {
-				return nil, sqlerr.Unsupported("EMIT ON WINDOW CLOSE needs a GROUP BY on window_start or window_end of a TUMBLE or HOP, or a SESSION window, over a stream with a WATERMARK")
+				// the graph holds rows back by any bounded output column
+				return nil, beyondShapes("EMIT ON WINDOW CLOSE without a GROUP BY on a window is a dataflow graph")
 			}
 			if f.stream != nil && f.interval == nil && !f.joinAbove && f.sess == nil {
 				if f.keep = neededColumns(f.pre, f.aggNode, f.post, len(f.ts)); f.keep != nil {

@@ -103,6 +103,10 @@ type graphPlan struct {
 	scans map[*ScanNode]*graphSource
 	// EMIT ON WINDOW CLOSE (emitOnClose)
 	eowc bool
+	// the output column a watermark bounds (-1: none) and its bound: the
+	// views reading this one get its value as their source's watermark
+	boundCol int
+	outBound dataflow.WMBound
 }
 
 type graphGlobal struct {
@@ -177,6 +181,15 @@ func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, erro
 	if o.Options["emit"] == "on window close" {
 		if out, err = p.emitOnClose(out, node.Columns()); err != nil {
 			return nil, err
+		}
+	}
+	p.boundCol = -1
+	if cols := node.Columns(); len(visible(cols)) == len(cols) {
+		for i, b := range out.time {
+			if b != nil && i < len(cols) && dataflow.IntLike(cols[i].Type.Kind) {
+				p.boundCol, p.outBound = i, b
+				break
+			}
 		}
 	}
 	p.g.SetOutput(out.node)
@@ -893,10 +906,17 @@ func (f *viewFlow) graphWatermarks(ctx *expr.Ctx, now time.Time) error {
 			joinRows += x.Rows(0) + x.Rows(1)
 		}
 	})
+	outWM, hasOut := int64(0), false
+	if p.boundCol >= 0 {
+		outWM, hasOut = p.g.Eval(p.outBound)
+	}
 	f.mu.Lock()
 	f.groups, f.joinRows, f.late = groups, joinRows, late
 	if hasLow {
 		f.watermark, f.hasWM = low, true
+	}
+	if hasOut {
+		f.outWM, f.hasOutWM = outWM, true
 	}
 	f.mu.Unlock()
 	return nil

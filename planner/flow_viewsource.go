@@ -21,6 +21,7 @@ package planner
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -41,6 +42,9 @@ type viewChange struct {
 	// quiet: rebuilding what the flow's changelog already reflects (the
 	// parent's rows as of the flow's last marker): applied, not written
 	quiet bool
+	// the parent's output watermark once these changes are applied
+	wm    int64
+	hasWM bool
 }
 
 // viewFeed is a graph flow's source that a parent view feeds.
@@ -60,9 +64,18 @@ func (p *graphPlan) viewSource(x *ScanNode) (gout, error) {
 		return gout{}, cannot("%s's columns cannot be read in a continuous query", x.Rel.Name)
 	}
 	src := &graphSource{rel: x.Rel, view: parent, ts: ts, wmCol: -1}
-	src.node, _ = p.g.AddSource("ViewSource " + x.Rel.Name + " (its rows, then its changes)")
+	label := "ViewSource " + x.Rel.Name + " (its rows, then its changes)"
+	out := gout{time: make([]dataflow.WMBound, len(ts)), table: true}
+	if pg := parent.graph; pg != nil && pg.boundCol >= 0 {
+		// the parent's watermark on a column bounds its changes there
+		src.wmCol = pg.boundCol
+		out.time[pg.boundCol] = dataflow.WMBound{{Source: len(p.srcs)}}
+		label += fmt.Sprintf(" watermark=its own on #%d (%s)", pg.boundCol, x.Cols[pg.boundCol].Name)
+	}
+	src.node, _ = p.g.AddSource(label)
+	out.node = src.node
 	p.srcs = append(p.srcs, src)
-	return gout{node: src.node, time: make([]dataflow.WMBound, len(ts)), table: true}, nil
+	return out, nil
 }
 
 // viewSources are the graph's sources that read materialized views.
@@ -123,6 +136,7 @@ func (f *viewFlow) attachView(db *DB, src *graphSource) (bool, error) {
 	rows, weights := pf.rows.Contents()
 	pending := slices.Clone(pf.clogBuf) // applied to the rows, not yet written
 	end := pf.clogEnd
+	wm, hasWM := pf.outWM, pf.hasOutWM && src.wmCol >= 0
 	pf.feeds = append(pf.feeds, &viewFeed{flow: f, src: src})
 	pf.mu.Unlock()
 	// the parent's next write waits until the snapshot is queued: what it
@@ -161,6 +175,16 @@ func (f *viewFlow) attachView(db *DB, src *graphSource) (bool, error) {
 	}
 	for i := range snapshot {
 		snapshot[i].quiet = exact
+	}
+	// the parent's watermark goes in once its rows as of now are applied:
+	// after the changes since the flow's marker, when there are any
+	switch {
+	case len(forward) > 0:
+		forward[len(forward)-1].wm, forward[len(forward)-1].hasWM = wm, hasWM
+	case len(snapshot) > 0:
+		snapshot[len(snapshot)-1].wm, snapshot[len(snapshot)-1].hasWM = wm, hasWM
+	case hasWM:
+		snapshot = append(snapshot, viewChange{wm: wm, hasWM: true})
 	}
 	f.tblMu.Lock()
 	src.applied = applied
@@ -238,8 +262,11 @@ func (f *viewFlow) feedChildren(written [][]types.Datum, end uint64) {
 		return
 	}
 	ch := changesBatch(memory.DefaultAllocator, f.outTs, written, 1)
+	f.mu.RLock()
+	wm, hasWM := f.outWM, f.hasOutWM
+	f.mu.RUnlock()
 	for _, fd := range f.feeds {
-		c := viewChange{end: end}
+		c := viewChange{end: end, wm: wm, hasWM: hasWM && fd.src.wmCol >= 0}
 		if ch != nil {
 			ch.batch.Retain()
 			c.batch, c.weights = ch.batch, ch.weights
@@ -349,6 +376,12 @@ func (f *viewFlow) drainViews(ctx *expr.Ctx) (int, error) {
 				}
 				if c.end > 0 {
 					p.srcs[i].applied = c.end
+				}
+				if c.hasWM {
+					if err := p.g.Watermark(ctx, i, c.wm); err != nil {
+						release()
+						return count, err
+					}
 				}
 			}
 		}
