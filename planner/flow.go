@@ -119,8 +119,8 @@ type viewFlow struct {
 	// mu): the views reading it take it as their source's
 	outWM    int64
 	hasOutWM bool
-	late      int64 // rows dropped because their windows had closed
-	groups    int   // aggregate groups held (state size)
+	late     int64 // rows dropped because their windows had closed
+	groups   int   // aggregate groups held (state size)
 
 	mu sync.RWMutex
 	// the view's rows, with point indexes on the columns reads asked
