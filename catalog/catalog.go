@@ -259,6 +259,18 @@ func (c *Catalog) Lookup(name string) *Object {
 	return c.objects[name]
 }
 
+// ByOID returns the object with the given OID, or nil.
+func (c *Catalog) ByOID(oid uint32) *Object {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, o := range c.objects {
+		if o.OID == oid {
+			return o
+		}
+	}
+	return nil
+}
+
 // Objects returns every object ordered by OID.
 func (c *Catalog) Objects() []*Object {
 	c.mu.RLock()

@@ -91,10 +91,8 @@ func (b *binder) schemaOf(oid uint32) string {
 	if v := virtualByOID(oid); v != nil {
 		return v.schema
 	}
-	for _, o := range b.s.db.Catalog.Objects() {
-		if o.OID == oid {
-			return o.Schema()
-		}
+	if o := b.s.db.Catalog.ByOID(oid); o != nil {
+		return o.Schema()
 	}
 	return ""
 }

@@ -207,7 +207,7 @@ func (s *Session) createRelation(ctx *expr.Ctx, st *pgsql.CreateRelation) (*Resu
 			seq := st.Name + "_" + c.Name + "_seq"
 			seqText := seq
 			if sch, bare := splitName(seq); sch != "" {
-				seqText = quoteIdentIfNeeded(sch) + "." + quoteIdentIfNeeded(bare)
+				seqText = expr.QuoteIdent(sch) + "." + expr.QuoteIdent(bare)
 			}
 			col.Default = "nextval('" + strings.ReplaceAll(seqText, "'", "''") + "'::regclass)"
 			col.NotNull = true

@@ -807,16 +807,7 @@ func (f *viewFlow) applyBatch(ctx *expr.Ctx, shard int, b arrow.RecordBatch) err
 	}
 	for lo := 0; lo < n; {
 		hi := f.cut(v, shard, lo, n, now)
-		sub := b
-		if lo > 0 || hi < n {
-			rows := make([]int, hi-lo)
-			for i := range rows {
-				rows[i] = lo + i
-			}
-			sub = expr.Take(ctx.Mem, b, rows)
-		} else {
-			b.Retain()
-		}
+		sub := rowRange(ctx, b, lo, hi)
 		err := f.apply(ctx, sub, nil)
 		sub.Release()
 		if err == nil {
@@ -828,6 +819,20 @@ func (f *viewFlow) applyBatch(ctx *expr.Ctx, shard int, b arrow.RecordBatch) err
 		lo = hi
 	}
 	return nil
+}
+
+// rowRange is rows lo to hi of b, a batch of the caller's own (b itself,
+// retained, when that is all of it).
+func rowRange(ctx *expr.Ctx, b arrow.RecordBatch, lo, hi int) arrow.RecordBatch {
+	if lo == 0 && hi == int(b.NumRows()) {
+		b.Retain()
+		return b
+	}
+	rows := make([]int, hi-lo)
+	for i := range rows {
+		rows[i] = lo + i
+	}
+	return expr.Take(ctx.Mem, b, rows)
 }
 
 // applySessions drops the rows that are behind the watermark as it

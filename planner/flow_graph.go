@@ -602,6 +602,14 @@ func (p *graphPlan) union(x *UnionNode) (gout, error) {
 	return out, nil
 }
 
+// sides compiles a join's two inputs.
+func (p *graphPlan) sides(x *JoinNode) (l, r gout, err error) {
+	if l, err = p.compile(x.Left); err == nil {
+		r, err = p.compile(x.Right)
+	}
+	return l, r, err
+}
+
 // asOf is an ASOF JOIN of any two inputs: each left row with the latest
 // right row of its key at or before its time, revised as right rows come
 // and go. With event-time bounds on both time columns, a left row is
@@ -609,11 +617,7 @@ func (p *graphPlan) union(x *UnionNode) (gout, error) {
 // a newer one serves every left row still to come; a side read from a
 // table or view is kept whole, as a table-side join keeps it.
 func (p *graphPlan) asOf(x *JoinNode) (gout, error) {
-	l, err := p.compile(x.Left)
-	if err != nil {
-		return gout{}, err
-	}
-	r, err := p.compile(x.Right)
+	l, r, err := p.sides(x)
 	if err != nil {
 		return gout{}, err
 	}
@@ -654,11 +658,7 @@ func (p *graphPlan) join(x *JoinNode) (gout, error) {
 	if x.AsOf != nil {
 		return p.asOf(x)
 	}
-	l, err := p.compile(x.Left)
-	if err != nil {
-		return gout{}, err
-	}
-	r, err := p.compile(x.Right)
+	l, r, err := p.sides(x)
 	if err != nil {
 		return gout{}, err
 	}
@@ -849,16 +849,7 @@ func (f *viewFlow) applyGraph(ctx *expr.Ctx, shard int, b arrow.RecordBatch) err
 				}
 			}
 		}
-		sub := b
-		if lo > 0 || hi < n {
-			rows := make([]int, hi-lo)
-			for i := range rows {
-				rows[i] = lo + i
-			}
-			sub = expr.Take(ctx.Mem, b, rows)
-		} else {
-			b.Retain()
-		}
+		sub := rowRange(ctx, b, lo, hi)
 		err := p.g.Push(ctx, src, &dataflow.Msg{Kind: dataflow.MsgData, Batch: sub})
 		sub.Release()
 		if err == nil {

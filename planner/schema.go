@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/streamsql/streamsql/catalog"
+	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/planner/pgsql"
 	"github.com/streamsql/streamsql/sqlerr"
 )
@@ -259,21 +260,7 @@ func qualifiedText(s string) (schema, name string, ok bool) {
 // that the search path would not find (regclass output).
 func (db *DB) displayName(path []string, o *catalog.Object) string {
 	if db.relationVisible(path, o) {
-		return quoteIdentIfNeeded(o.RelName())
+		return expr.QuoteIdent(o.RelName())
 	}
-	return quoteIdentIfNeeded(o.Schema()) + "." + quoteIdentIfNeeded(o.RelName())
-}
-
-// quoteIdentIfNeeded quotes an identifier that would not read back as
-// itself unquoted.
-func quoteIdentIfNeeded(s string) string {
-	if s == "" {
-		return `""`
-	}
-	for i, r := range s {
-		if !(r >= 'a' && r <= 'z' || r == '_' || i > 0 && (r >= '0' && r <= '9' || r == '$')) {
-			return quoteIdent(s)
-		}
-	}
-	return s
+	return expr.QuoteIdent(o.Schema()) + "." + expr.QuoteIdent(o.RelName())
 }

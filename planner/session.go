@@ -258,10 +258,8 @@ func (c catalogFuncs) RelationOID(text string) (int64, bool) {
 }
 
 func (c catalogFuncs) RelationName(oid int64) (string, bool) {
-	for _, o := range c.db.Catalog.Objects() {
-		if int64(o.OID) == oid {
-			return c.db.displayName(c.path(), o), true
-		}
+	if o := c.db.Catalog.ByOID(uint32(oid)); o != nil && int64(o.OID) == oid {
+		return c.db.displayName(c.path(), o), true
 	}
 	for _, v := range virtualTables {
 		if int64(v.oid) == oid {
@@ -287,10 +285,8 @@ func (c catalogFuncs) NamespaceOID(name string) (int64, bool) {
 // RelationVisible is pg_table_is_visible: the relation is the one its
 // name finds along the search path.
 func (c catalogFuncs) RelationVisible(oid int64) bool {
-	for _, o := range c.db.Catalog.Objects() {
-		if int64(o.OID) == oid {
-			return c.db.relationVisible(c.path(), o)
-		}
+	if o := c.db.Catalog.ByOID(uint32(oid)); o != nil && int64(o.OID) == oid {
+		return c.db.relationVisible(c.path(), o)
 	}
 	return true // pg_catalog's relations, or no relation at all
 }

@@ -2,7 +2,8 @@ package dataflow
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
@@ -55,11 +56,7 @@ func (w *Windows) Restore(p []byte) error {
 // Snapshot writes the rows held back, with their counts, by encoding.
 func (e *EmitOnClose) Snapshot() ([]byte, error) {
 	w := &snapWriter{}
-	keys := make([]string, 0, len(e.held))
-	for k := range e.held {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(e.held))
 	ts := append(append([]types.T{}, e.Types...), types.TInt64)
 	w.count(len(keys))
 	for _, k := range keys {
@@ -89,11 +86,7 @@ func (e *EmitOnClose) Restore(p []byte) error {
 // and rows in a fixed order.
 func (j *AsOfJoin) Snapshot() ([]byte, error) {
 	w := &snapWriter{}
-	keys := make([]string, 0, len(j.keys))
-	for k := range j.keys {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(j.keys))
 	w.count(len(keys))
 	for _, key := range keys {
 		k := j.keys[key]
