@@ -144,6 +144,18 @@ func (s *server) stop() {
 	s.cmd = nil
 }
 
+// goroutines makes the server print every goroutine's stack and exit
+// (SIGQUIT), and returns its log: for a statement that never finished.
+func (s *server) goroutines() string {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return s.logText()
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+	_ = s.cmd.Wait()
+	s.cmd = nil
+	return s.logText()
+}
+
 // kill stops the process abruptly (kill -9).
 func (s *server) kill() {
 	if s.cmd == nil {

@@ -194,6 +194,9 @@ type target struct {
 	name    string
 	connect func() (*pgconn.PgConn, error)
 	restart func()
+	// log: the server's log so far (nil: none), shown when it went away;
+	// stacks: its goroutines' stacks, when a statement did not finish
+	log, stacks func() string
 	// restartAt, when > 0, restarts the server before the record with
 	// this index (and flushes after it, so views have caught up)
 	restartAt int
@@ -283,7 +286,13 @@ func runScript(t *testing.T, path string, tg target) {
 		}
 		if err != nil {
 			t.Errorf("%s: %v\n%s", where, err, r.sql)
+			if errors.Is(err, context.DeadlineExceeded) && tg.stacks != nil {
+				t.Fatalf("%s: the statement did not finish; the server's goroutines:\n%s", where, tail(tg.stacks(), 200000))
+			}
 			if conn.IsClosed() {
+				if tg.log != nil {
+					t.Logf("server log:\n%s", tail(tg.log(), 8000))
+				}
 				t.Fatalf("%s: connection closed", where)
 			}
 			continue
@@ -362,6 +371,8 @@ func TestSQLLogic(t *testing.T) {
 					return pgconn.Connect(context.Background(), s.url("tester"))
 				},
 				restart: s.restart,
+				log:     s.logText,
+				stacks:  s.goroutines,
 			}
 			if restartMidway {
 				tg.restartAt = len(parseScript(t, f)) / 2
@@ -409,4 +420,12 @@ func TestSQLLogicOracle(t *testing.T) {
 			})
 		})
 	}
+}
+
+// tail is the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }

@@ -102,6 +102,11 @@ func (j *AsOfJoin) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 			out, weights = append(out, row), append(weights, w)
 		}
 	}
+	// right rows: the keys whose left rows may match differently, from
+	// the earliest time a right row came or went (each left row's output
+	// changes once per batch, not once per right row before it)
+	dirty := map[*asofKey]int64{}
+	var order []*asofKey
 	for r := 0; r < int(b.NumRows()); r++ {
 		w := m.Weight(r)
 		row := make([]types.Datum, b.NumCols())
@@ -164,19 +169,28 @@ func (j *AsOfJoin) Process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 		if side == Left {
 			emit(x.out, w)
 		} else if x.n == 0 || x.n == w {
-			// a right row came or went: the left rows at or after it may match differently
-			from := sort.Search(len(k.left), func(i int) bool { return k.left[i].ts >= ts })
-			for _, l := range k.left[from:] {
-				now := j.output(k, l)
-				if !sameOut(j.outTypes, l.out, now) {
-					emit(l.out, -l.n)
-					emit(now, l.n)
-					l.out = now
-				}
+			// a right row came or went: the left rows at or after it may
+			// match differently, once the whole batch is in
+			if at, ok := dirty[k]; !ok {
+				dirty[k] = ts
+				order = append(order, k)
+			} else if ts < at {
+				dirty[k] = ts
 			}
 		}
 		if len(k.left) == 0 && len(k.right) == 0 {
 			delete(j.keys, key)
+		}
+	}
+	for _, k := range order {
+		from := sort.Search(len(k.left), func(i int) bool { return k.left[i].ts >= dirty[k] })
+		for _, l := range k.left[from:] {
+			now := j.output(k, l)
+			if !sameOut(j.outTypes, l.out, now) {
+				emit(l.out, -l.n)
+				emit(now, l.n)
+				l.out = now
+			}
 		}
 	}
 	return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, j.outTypes, out), Weights: weights}, nil

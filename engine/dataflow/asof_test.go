@@ -97,3 +97,40 @@ func TestAsOfJoinMatchesDirect(t *testing.T) {
 		}
 	}
 }
+
+// A batch of right rows revises each left row once: the join's changes
+// for it are at most its old output out and its new one in, however many
+// of the batch's rows fell before it (not one pair per right row).
+func TestAsOfJoinBatchRevisesOnce(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := &expr.Ctx{Go: context.Background(), Mem: mem}
+	ts := []types.T{types.TInt64, types.TTimestamp, types.TInt64}
+	key := []expr.Expr{&expr.Col{Idx: 0, T: types.TInt64}}
+	j := NewAsOfJoin(true, key, key, [2]int{1, 1}, false, ts, ts)
+	push := func(side int, rows [][]types.Datum) int {
+		ws := make([]int64, len(rows))
+		for i := range ws {
+			ws[i] = 1
+		}
+		in := &Msg{Kind: MsgData, Batch: expr.BatchFromRows(mem, ts, rows), Weights: ws}
+		o, err := j.Process(ctx, side, in)
+		in.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Release()
+		return int(o.Batch.NumRows())
+	}
+	var lefts, rights [][]types.Datum
+	for i := 0; i < 100; i++ {
+		lefts = append(lefts, []types.Datum{types.DInt(1), types.DInt(int64(1000 + i)), types.DInt(int64(i))})
+		rights = append(rights, []types.Datum{types.DInt(1), types.DInt(int64(i)), types.DInt(int64(i))})
+	}
+	if n := push(Left, lefts); n != 100 {
+		t.Fatalf("left rows: %d changes, want 100 (NULL-padded)", n)
+	}
+	if n := push(Right, rights); n != 200 {
+		t.Fatalf("100 right rows before 100 left rows: %d changes, want 200 (each left row out and in once)", n)
+	}
+}

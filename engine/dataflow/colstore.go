@@ -232,11 +232,26 @@ func (s *colStore) equal(slot int32, b arrow.RecordBatch, r int) bool {
 			}
 			continue
 		}
-		if types.Compare(s.cols[ci].t, d, e) != 0 || d.S != e.S {
+		if !sameValue(storeClass(s.cols[ci].t), d, e) {
 			return false
 		}
 	}
 	return true
+}
+
+// sameValue reports whether two non-NULL values of one store class are
+// the same value as stored: text (and numeric, whose text is kept as
+// given) byte for byte, so that no value is parsed to compare it.
+func sameValue(class int, d, e types.Datum) bool {
+	switch class {
+	case classInt:
+		return d.I == e.I
+	case classFloat:
+		return types.CompareFloat(d.F, e.F) == 0
+	case classIv:
+		return d.Iv == e.Iv
+	}
+	return d.S == e.S
 }
 
 // gather builds column ci of the given slots; slot -1 is NULL.
