@@ -568,10 +568,36 @@ func (p *graphPlan) session(agg *AggNode, w *WindowTVFNode, above []Node) (gout,
 		label += " freed by watermark"
 	}
 	node := p.g.Add(from, op, label)
+	out := gout{node: node, time: make([]dataflow.WMBound, len(agg.Cols)), table: in.table}
 	if b != nil {
 		p.onWatermark(node, b, func(wm int64) { op.Expire(wm) })
+		// window_end as a key: the sessions the watermark has not freed
+		// end after it, and a row not late starts a session ending later
+		// still, so every change to come ends past the watermark (a
+		// session's start has no such bound: an open one may have begun
+		// long ago)
+		for k, e := range agg.Keys {
+			if c, ok := e.(*expr.Col); ok && windowColumn(above, c.Idx) == len(w.Cols)-1 {
+				out.time[k] = b.Shift(1)
+			}
+		}
 	}
-	return gout{node: node, time: make([]dataflow.WMBound, len(agg.Cols)), table: in.table}, nil
+	return out, nil
+}
+
+// windowColumn follows column i of the steps above a window (innermost
+// first) down to the window's column it is (-1: it is computed).
+func windowColumn(above []Node, i int) int {
+	for k := len(above) - 1; k >= 0; k-- {
+		if pr, ok := above[k].(*ProjectNode); ok {
+			c, ok := pr.Exprs[i].(*expr.Col)
+			if !ok {
+				return -1
+			}
+			i = c.Idx
+		}
+	}
+	return i
 }
 
 // union is UNION ALL: every input's changes.
