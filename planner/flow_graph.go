@@ -174,14 +174,15 @@ func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, erro
 	default:
 		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "table_joins must be 'revise' or 'lookup', not %q", mode)
 	}
-	out, err := p.compile(node)
+	var out gout
+	var err error
+	if o.Options["emit"] == "on window close" {
+		out, err = p.compileHeld(node)
+	} else {
+		out, err = p.compile(node)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if o.Options["emit"] == "on window close" {
-		if out, err = p.emitOnClose(out, node.Columns()); err != nil {
-			return nil, err
-		}
 	}
 	p.boundCol = -1
 	if cols := node.Columns(); len(visible(cols)) == len(cols) {
@@ -224,13 +225,7 @@ func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, erro
 // the time of their row (EMIT ON WINDOW CLOSE): the first output column
 // bounded by a watermark says when a row is final.
 func (p *graphPlan) emitOnClose(out gout, cols []Column) (gout, error) {
-	col := -1
-	for i, b := range out.time {
-		if b != nil && i < len(cols) && dataflow.IntLike(cols[i].Type.Kind) {
-			col = i
-			break
-		}
-	}
+	col := heldColumn(out.time, cols)
 	if col < 0 {
 		return gout{}, sqlerr.Unsupported("EMIT ON WINDOW CLOSE needs an output column that a WATERMARK bounds, such as window_start or window_end of a TUMBLE or HOP over a stream with a WATERMARK")
 	}
@@ -240,6 +235,90 @@ func (p *graphPlan) emitOnClose(out gout, cols []Column) (gout, error) {
 	p.usesWM = true
 	p.g.OnWatermark(node, out.time[col], func(ctx *expr.Ctx, wm int64) (*dataflow.Msg, error) { return op.Close(ctx, wm), nil })
 	return gout{node: node, time: out.time, appendOnly: out.appendOnly, table: out.table}, nil
+}
+
+// compileHeld compiles an EMIT ON WINDOW CLOSE view: its changes are held
+// back by the highest level of the projections and filters on top that
+// still has a column a watermark bounds (the window's end may be
+// projected away, and the filters and projections above the hold change
+// nothing about when a row is final).
+func (p *graphPlan) compileHeld(node Node) (gout, error) {
+	var top []Node // innermost first
+	for below := node; ; {
+		switch x := below.(type) {
+		case *ProjectNode:
+			top, below = append(top, x), x.In
+			continue
+		case *FilterNode:
+			if t, _ := topNOf(x); t == nil {
+				top, below = append(top, x), x.In
+				continue
+			}
+		}
+		slices.Reverse(top)
+		out, err := p.compile(below)
+		if err != nil {
+			return gout{}, err
+		}
+		// the bounds at each level, without building it
+		levels := [][]dataflow.WMBound{out.time}
+		for _, st := range top {
+			t := levels[len(levels)-1]
+			if pr, ok := st.(*ProjectNode); ok {
+				t = projectTimes(pr, t)
+			}
+			levels = append(levels, t)
+		}
+		at := len(top)
+		for at > 0 && heldColumn(levels[at], levelColumns(top, below, at)) < 0 {
+			at--
+		}
+		for _, st := range top[:at] {
+			if out, err = p.step(out, st); err != nil {
+				return gout{}, err
+			}
+		}
+		if out, err = p.emitOnClose(out, levelColumns(top, below, at)); err != nil {
+			return gout{}, err
+		}
+		for _, st := range top[at:] {
+			if out, err = p.step(out, st); err != nil {
+				return gout{}, err
+			}
+		}
+		return out, nil
+	}
+}
+
+// levelColumns is the columns after the first at steps of top over below.
+func levelColumns(top []Node, below Node, at int) []Column {
+	if at == 0 {
+		return below.Columns()
+	}
+	return top[at-1].Columns()
+}
+
+// projectTimes is the event-time bounds of a projection's columns, from
+// its input's: a column that is an input's time plus a constant.
+func projectTimes(x *ProjectNode, in []dataflow.WMBound) []dataflow.WMBound {
+	out := make([]dataflow.WMBound, len(x.Exprs))
+	for i, e := range x.Exprs {
+		if c, off, ok := linearTime(e); ok && c < len(in) && in[c] != nil {
+			out[i] = in[c].Shift(off)
+		}
+	}
+	return out
+}
+
+// heldColumn is the first column a watermark bounds, by which EMIT ON
+// WINDOW CLOSE holds rows back (-1: none).
+func heldColumn(time []dataflow.WMBound, cols []Column) int {
+	for i, b := range time {
+		if b != nil && i < len(cols) && dataflow.IntLike(cols[i].Type.Kind) {
+			return i
+		}
+	}
+	return -1
 }
 
 // compile compiles n and what is below it.
@@ -375,13 +454,7 @@ func (p *graphPlan) step(in gout, st Node) (gout, error) {
 		return gout{node: p.g.Add(in.node, op, x.describe()), time: in.time, appendOnly: in.appendOnly, table: in.table}, nil
 	case *ProjectNode:
 		op := &dataflow.Project{Exprs: x.Exprs, Types: colTypes(x.Cols), In: exprColumns(x.In.Columns())}
-		out := gout{node: p.g.Add(in.node, op, x.describe()), time: make([]dataflow.WMBound, len(x.Exprs)), appendOnly: in.appendOnly, table: in.table}
-		for i, e := range x.Exprs {
-			if c, off, ok := linearTime(e); ok && c < len(in.time) && in.time[c] != nil {
-				out.time[i] = in.time[c].Shift(off)
-			}
-		}
-		return out, nil
+		return gout{node: p.g.Add(in.node, op, x.describe()), time: projectTimes(x, in.time), appendOnly: in.appendOnly, table: in.table}, nil
 	case *WindowTVFNode:
 		op := &dataflow.Windows{Spec: x.Spec, Types: colTypes(x.Cols)}
 		node := p.g.Add(in.node, op, x.describe())
