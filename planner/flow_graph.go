@@ -243,50 +243,56 @@ func (p *graphPlan) emitOnClose(out gout, cols []Column) (gout, error) {
 // projected away, and the filters and projections above the hold change
 // nothing about when a row is final).
 func (p *graphPlan) compileHeld(node Node) (gout, error) {
-	var top []Node // innermost first
-	for below := node; ; {
-		switch x := below.(type) {
+	top, below := statelessTop(node)
+	out, err := p.compile(below)
+	if err != nil {
+		return gout{}, err
+	}
+	// the bounds at each level, without building it
+	levels := [][]dataflow.WMBound{out.time}
+	for _, st := range top {
+		t := levels[len(levels)-1]
+		if pr, ok := st.(*ProjectNode); ok {
+			t = projectTimes(pr, t)
+		}
+		levels = append(levels, t)
+	}
+	at := len(top)
+	for at > 0 && heldColumn(levels[at], levelColumns(top, below, at)) < 0 {
+		at--
+	}
+	for _, st := range top[:at] {
+		if out, err = p.step(out, st); err != nil {
+			return gout{}, err
+		}
+	}
+	if out, err = p.emitOnClose(out, levelColumns(top, below, at)); err != nil {
+		return gout{}, err
+	}
+	for _, st := range top[at:] {
+		if out, err = p.step(out, st); err != nil {
+			return gout{}, err
+		}
+	}
+	return out, nil
+}
+
+// statelessTop splits the projections and filters (not top-N ones) on top
+// of a plan from what is below them; top is innermost first.
+func statelessTop(n Node) (top []Node, below Node) {
+	for {
+		switch x := n.(type) {
 		case *ProjectNode:
-			top, below = append(top, x), x.In
+			top, n = append(top, x), x.In
 			continue
 		case *FilterNode:
 			if t, _ := topNOf(x); t == nil {
-				top, below = append(top, x), x.In
+				top, n = append(top, x), x.In
 				continue
 			}
 		}
 		slices.Reverse(top)
-		out, err := p.compile(below)
-		if err != nil {
-			return gout{}, err
-		}
-		// the bounds at each level, without building it
-		levels := [][]dataflow.WMBound{out.time}
-		for _, st := range top {
-			t := levels[len(levels)-1]
-			if pr, ok := st.(*ProjectNode); ok {
-				t = projectTimes(pr, t)
-			}
-			levels = append(levels, t)
-		}
-		at := len(top)
-		for at > 0 && heldColumn(levels[at], levelColumns(top, below, at)) < 0 {
-			at--
-		}
-		for _, st := range top[:at] {
-			if out, err = p.step(out, st); err != nil {
-				return gout{}, err
-			}
-		}
-		if out, err = p.emitOnClose(out, levelColumns(top, below, at)); err != nil {
-			return gout{}, err
-		}
-		for _, st := range top[at:] {
-			if out, err = p.step(out, st); err != nil {
-				return gout{}, err
-			}
-		}
-		return out, nil
+		return top, n
 	}
 }
 

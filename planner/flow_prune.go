@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"maps"
+
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 )
@@ -77,10 +79,7 @@ func neededByScan(n Node, need colSet, out map[*ScanNode]colSet) {
 		}
 		in(x.In, s)
 	case *FilterNode:
-		s := colSet{}
-		for j := range need {
-			s[j] = true
-		}
+		s := maps.Clone(need)
 		if !s.refs(0, 0, x.Pred) {
 			all()
 			return
@@ -132,10 +131,7 @@ func neededByScan(n Node, need colSet, out map[*ScanNode]colSet) {
 		in(x.Right, r)
 	case *UnionNode:
 		for _, c := range x.Inputs {
-			s := colSet{}
-			for j := range need {
-				s[j] = true
-			}
+			s := maps.Clone(need)
 			in(c, s)
 		}
 	case *WindowNode:
@@ -156,20 +152,14 @@ func neededByScan(n Node, need colSet, out map[*ScanNode]colSet) {
 		}
 		in(x.In, s)
 	case *SortNode:
-		s := colSet{}
-		for j := range need {
-			s[j] = true
-		}
+		s := maps.Clone(need)
 		if !s.refs(0, 0, sortExprs(x.Keys)...) {
 			all()
 			return
 		}
 		in(x.In, s)
 	case *LimitNode:
-		s := colSet{}
-		for j := range need {
-			s[j] = true
-		}
+		s := maps.Clone(need)
 		if !s.refs(0, 0, sortExprs(x.Ties)...) {
 			all()
 			return

@@ -286,7 +286,7 @@ func sameRow(ts []types.T, x, y []types.Datum) bool {
 		if x[i].Null != y[i].Null {
 			return false
 		}
-		if !x[i].Null && (types.Compare(t, x[i], y[i]) != 0 || x[i].S != y[i].S) {
+		if !x[i].Null && !sameValue(storeClass(t), x[i], y[i]) {
 			return false
 		}
 	}
