@@ -2,6 +2,9 @@ package planner
 
 import (
 	"fmt"
+	"math"
+	"strings"
+
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 	"github.com/streamsql/streamsql/engine/exec"
@@ -9,8 +12,6 @@ import (
 	"github.com/streamsql/streamsql/planner/pgsql"
 	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
-	"math"
-	"strings"
 )
 
 // aggBinding binds expressions above a GROUP BY: group keys become

@@ -161,7 +161,7 @@ func (b *binder) tableNamed(t *ast.TableName, alias string, outer *scope) (Node,
 		}
 		return &ScanNode{Rel: o, Cols: cols}, cols, nil
 	case catalog.KindView, catalog.KindMaterializedView:
-		if o.Kind == catalog.KindMaterializedView && b.s.db.flow(o.Name) != nil {
+		if o.Kind == catalog.KindMaterializedView && b.s.db.view(o.Name) != nil {
 			// maintained incrementally: read its current rows
 			cols := make([]Column, len(o.Columns))
 			for i, c := range o.Columns {

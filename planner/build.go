@@ -151,17 +151,17 @@ func buildScan(ctx *expr.Ctx, db *DB, x *ScanNode) (exec.Operator, error) {
 		return exec.NewScan(ts, batches), nil
 	}
 	if x.Rel.Kind == catalog.KindMaterializedView {
-		f := db.flow(x.Rel.Name)
-		if f == nil {
+		v := db.view(x.Rel.Name)
+		if v == nil {
 			return nil, sqlerr.New(sqlerr.UndefinedTable, "materialized view %q is not running", x.Rel.Name)
 		}
 		// a view that is still reading what was written before it started
 		// (created over existing data, or after a restart) would answer
 		// with part of it: wait until it has caught up
-		if err := f.waitCaughtUp(ctx.Go, catchupTimeout(ctx)); err != nil {
+		if err := v.Job().WaitCaughtUp(ctx.Go, catchupTimeout(ctx)); err != nil {
 			return nil, err
 		}
-		batches, err := f.snapshot(ctx.Mem)
+		batches, err := v.Snapshot()
 		if err != nil {
 			return nil, err
 		}
@@ -191,8 +191,8 @@ func buildViewLookup(ctx *expr.Ctx, db *DB, fl *FilterNode) (exec.Operator, erro
 	if !ok || sc.Virtual != nil || sc.Rel == nil || sc.Rel.Kind != catalog.KindMaterializedView {
 		return nil, nil
 	}
-	f := db.flow(sc.Rel.Name)
-	if f == nil || f.discard {
+	v := db.view(sc.Rel.Name)
+	if v == nil {
 		return nil, nil
 	}
 	ts := colTypes(sc.Cols)
@@ -200,10 +200,10 @@ func buildViewLookup(ctx *expr.Ctx, db *DB, fl *FilterNode) (exec.Operator, erro
 	if !ok {
 		return nil, nil
 	}
-	if err := f.waitCaughtUp(ctx.Go, catchupTimeout(ctx)); err != nil {
+	if err := v.Job().WaitCaughtUp(ctx.Go, catchupTimeout(ctx)); err != nil {
 		return nil, err
 	}
-	batches, ok, err := f.lookup(ctx.Mem, col, d)
+	batches, ok, err := v.Lookup(col, d)
 	if err != nil || !ok {
 		return nil, err
 	}

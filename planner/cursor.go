@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/engine/flow"
 	"github.com/streamsql/streamsql/planner/pgsql"
 	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
@@ -25,7 +26,7 @@ type cursor struct {
 	op                   exec.Operator // nil once drained
 	ctx                  *expr.Ctx
 	cols                 []Column
-	sub                  *subscription // a cursor over SUBSCRIBE
+	sub                  *flow.Subscription // a cursor over SUBSCRIBE
 	binary, scroll, hold bool
 	created              int64
 	// declared in the current transaction block: its rollback drops it
@@ -365,9 +366,9 @@ func (c *cursor) fetchSubscription(ctx *expr.Ctx, st *pgsql.Fetch) (*Result, err
 	}
 	out, err := c.takeForward(ctx, want, st.Move, func(ctx *expr.Ctx, got int64) (arrow.RecordBatch, error) {
 		if got > 0 {
-			return c.sub.next(ctx, 0) // only what is already there
+			return c.sub.NextWithin(ctx, 0) // only what is already there
 		}
-		return c.sub.next(ctx, wait)
+		return c.sub.NextWithin(ctx, wait)
 	})
 	if err != nil {
 		return nil, err

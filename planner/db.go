@@ -16,7 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/catalog"
-	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/engine/flow"
 	"github.com/streamsql/streamsql/engine/storage"
 	"github.com/streamsql/streamsql/sources/streamstore"
 	"github.com/streamsql/streamsql/sqlerr"
@@ -28,21 +28,20 @@ import (
 type DB struct {
 	Catalog *catalog.Catalog
 	// the open sessions, for pg_stat_activity
-	sessMu     sync.Mutex
-	sessions   map[*Session]struct{}
-	viewBatch  int     // records per view read (Options.ViewBatch)
-	startErrs  []error // views that could not start when the database opened
-	workers    int     // aggregate workers per view (Options.Workers)
-	graphFirst bool    // Options.GraphFirst
-	dir        string
-	lock       *dirLock // held on dir while the database is open
-	mu         sync.RWMutex
-	tables     map[string]*storage.Table
+	sessMu    sync.Mutex
+	sessions  map[*Session]struct{}
+	viewBatch int     // records per view read (Options.ViewBatch)
+	startErrs []error // views that could not start when the database opened
+	workers   int     // aggregate workers per view (Options.Workers)
+	dir       string
+	lock      *dirLock // held on dir while the database is open
+	mu        sync.RWMutex
+	tables    map[string]*storage.Table
 	// ddl serialises catalog changes with the storage they create.
 	ddl sync.Mutex
+	// the running jobs of materialized views, sinks and subscriptions
+	rt *flow.Runtime
 	// streams live in the embedded stream store
-	flows    map[string]*viewFlow   // incrementally maintained materialized views
-	subFlows map[*viewFlow]struct{} // the flows subscriptions run of their own
 	store    *streamstore.Store
 	storeTmp string // removed on Close: the store of an in-memory database
 	streams  map[string]*streamstore.Stream
@@ -92,11 +91,6 @@ type Options struct {
 	// Workers is the number of goroutines a view's aggregate is split
 	// over by key (0: the number of CPUs).
 	Workers int
-	// GraphFirst plans every view the dataflow graph compiler can run as
-	// a graph, the fixed flow shapes only for the rest. Results are the
-	// same; tests run the streaming scripts this way too, which keeps the
-	// graph compiler whole on the way to it planning every view.
-	GraphFirst bool
 }
 
 // Open opens the database in dir ("" for a database in memory only).
@@ -122,11 +116,10 @@ func OpenWith(dir string, opts Options) (db *DB, err error) {
 	if err != nil {
 		return nil, err
 	}
-	db = &DB{Catalog: cat, dir: dir, lock: lock, tables: map[string]*storage.Table{}, streams: map[string]*streamstore.Stream{}, viewBatch: opts.ViewBatch}
+	db = &DB{Catalog: cat, dir: dir, lock: lock, tables: map[string]*storage.Table{}, streams: map[string]*streamstore.Stream{}, viewBatch: opts.ViewBatch, rt: flow.NewRuntime()}
 	if db.viewBatch <= 0 {
 		db.viewBatch = flowReadMax
 	}
-	db.graphFirst = opts.GraphFirst
 	if db.workers = opts.Workers; db.workers <= 0 {
 		db.workers = runtime.NumCPU()
 	}
@@ -270,9 +263,9 @@ func (db *DB) EnforceRetention(now time.Time) {
 	for _, s := range db.streams {
 		ss = append(ss, s)
 	}
-	for _, f := range db.flows {
-		if f.clog != nil {
-			ss = append(ss, f.clog) // views' changelogs
+	for _, v := range db.rt.Views() {
+		if c := v.Changelog(); c != nil {
+			ss = append(ss, c) // views' changelogs
 		}
 	}
 	db.mu.RUnlock()
@@ -332,22 +325,7 @@ func (db *DB) streamSnapshot(mem memory.Allocator, name string, ts []types.T) ([
 			if b == nil {
 				break
 			}
-			shardIDs := make([]int32, len(seqs))
-			seqCol := make([]int64, len(seqs))
-			for i := range seqs {
-				shardIDs[i], seqCol[i] = int32(sh.ID), int64(seqs[i])
-			}
-			cols := make([]arrow.Array, 0, b.NumCols()+3)
-			for c := 0; c < int(b.NumCols()); c++ {
-				col := b.Column(c)
-				col.Retain()
-				cols = append(cols, col)
-			}
-			cols = append(cols, expr.NewFixed(types.TInt32, shardIDs, nil, 0), expr.NewFixed(types.TInt64, seqCol, nil, 0), expr.NewFixed(types.TTimestampTZ, arrivals, nil, 0))
-			out = append(out, expr.NewBatch(ts, cols, int(b.NumRows())))
-			for _, c := range cols {
-				c.Release()
-			}
+			out = append(out, flow.WithPositions(ts, b, sh.ID, seqs, arrivals))
 			b.Release()
 			from = next
 		}
@@ -436,36 +414,10 @@ func jsonDatum(t types.T, v any) (types.Datum, error) {
 	}
 }
 
-// jsonValue is a column value as JSON: numbers as numbers (NUMERIC keeps
-// its exact digits; NaN and infinities, which JSON lacks, as strings),
-// booleans as booleans, JSONB as itself, the rest as PostgreSQL's text.
-func jsonValue(t types.T, d types.Datum) any {
-	if d.Null {
-		return nil
-	}
-	text := types.FormatText(t, d, time.UTC)
-	switch t.Kind {
-	case types.Bool:
-		return d.I != 0
-	case types.Int16, types.Int32, types.Int64:
-		return json.Number(text)
-	case types.Float32, types.Float64, types.Numeric:
-		if text == "NaN" || strings.HasSuffix(text, "Infinity") {
-			return text
-		}
-		return json.Number(text)
-	case types.JSONB:
-		return json.RawMessage(text)
-	}
-	return text
-}
-
 // Close closes every table.
 func (db *DB) Close() error {
 	db.endAllSubscriptions()
-	for _, name := range db.flowNames() {
-		db.stopFlow(name)
-	}
+	db.rt.Close()
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	var first error
@@ -601,7 +553,7 @@ func (db *DB) ReadStream(ctx context.Context, name string, shard int, from strin
 	for i, r := range recs {
 		data := make(map[string]any, len(o.Columns))
 		for c, col := range o.Columns {
-			data[col.Name] = jsonValue(col.Type, r.Row[c])
+			data[col.Name] = types.JSONValue(col.Type, r.Row[c])
 		}
 		out[i] = StreamRecord{Shard: shard, Seq: r.Seq, Arrival: types.FormatTimestamp(r.Arrival, true, time.UTC), Data: data}
 	}
@@ -609,16 +561,6 @@ func (db *DB) ReadStream(ctx context.Context, name string, shard int, from strin
 		next = pos
 	}
 	return out, next, nil
-}
-
-func (db *DB) flowNames() []string {
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	var out []string
-	for k := range db.flows {
-		out = append(out, k)
-	}
-	return out
 }
 
 // StartErrors lists what went wrong when the database was opened: data

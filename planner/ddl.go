@@ -445,8 +445,8 @@ func (s *Session) createView(ctx *expr.Ctx, st *pgsql.CreateView) (*Result, erro
 			_, _ = s.db.Catalog.Drop(o.Name, true)
 			return nil, err
 		}
-		if f := s.db.flow(o.Name); f != nil && !f.isCaughtUp() {
-			if _, total := f.catchup(); total > 0 {
+		if v := s.db.view(o.Name); v != nil && !v.Job().CaughtUp() {
+			if _, total := v.Job().Catchup(); total > 0 {
 				return &Result{Tag: tag, Notice: fmt.Sprintf("materialized view %q is catching up on %d existing records: reads of it wait until it has (streamsql_views shows its progress)", o.Name, total)}, nil
 			}
 		}
@@ -749,18 +749,15 @@ func (s *Session) createIndex(st *pgsql.CreateIndex) (*Result, error) {
 		}
 	}
 	res := &Result{Tag: "CREATE INDEX"}
-	f := s.db.flow(o.Name)
+	v := s.db.view(o.Name)
 	switch {
-	case o.Kind == catalog.KindMaterializedView && f != nil && first >= 0 && f.rows != nil:
-		f.mu.Lock()
-		made := f.rows.AddIndex(first)
-		f.mu.Unlock()
-		if !made {
+	case o.Kind == catalog.KindMaterializedView && v != nil && first >= 0:
+		if !v.AddIndex(first) {
 			res.Notice = fmt.Sprintf("materialized view %q has %d point indexes already, the most it keeps: this one does nothing", o.Name, dataflow.MaxIndexes)
 		} else if len(st.Columns) > 1 {
 			res.Notice = fmt.Sprintf("point reads of %q use an index on %q, its first column", o.Name, st.Columns[0])
 		}
-	case o.Kind == catalog.KindMaterializedView && f != nil:
+	case o.Kind == catalog.KindMaterializedView && v != nil:
 		res.Notice = "CREATE INDEX does nothing: a materialized view's point indexes are on a column, not an expression"
 	default:
 		res.Notice = fmt.Sprintf("CREATE INDEX does nothing: %s %q is scanned (streamsql keeps point indexes on materialized views only)", o.Kind, o.Name)

@@ -5,11 +5,13 @@
 // dialect layer in front of it is the pgsql sub-package.
 //
 // Continuous queries (materialized views, sinks, SUBSCRIBE to a query) are
-// planned by planFlow: as one of the fixed flow shapes of flow.go and
-// flow_join.go where one fits, otherwise compiled into a dataflow graph of
-// the engine's operators (flow_graph.go; materialized views as its
-// sources: flow_viewsource.go; column pruning: flow_prune.go). The graph
-// compiler runs every shape the fixed ones do (--graph-first plans all of
-// them so, and the tests run every streaming script that way); the fixed
-// shapes are to go. Names resolve along the search path (schema.go).
+// compiled into a dataflow graph of the engine's operators: flow_graph.go
+// compiles a plan node by node, following event time column by column;
+// flow_rules.go holds the rules that rewrite plan shapes into streaming
+// operators (top-N, sessions, the bounds of joins); flow_viewsource.go
+// reads materialized views, flow_prune.go decodes only the columns a
+// graph reads. flows.go starts the graphs as jobs of the engine's runtime
+// (engine/flow), which runs them and keeps their state: the planner holds
+// no goroutines and no running state. Names resolve along the search path
+// (schema.go).
 package planner

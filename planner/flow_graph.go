@@ -1,11 +1,12 @@
 package planner
 
-// A continuous query that none of the fixed flow shapes fits — several
-// joins of streams, an aggregate below a join, a union of streams, joins
-// of aggregates — is compiled into a dataflow graph of the engine's
-// operators (dataflow.Graph): each plan node becomes an operator reading
-// the operators of its inputs, each stream read becomes a source, and the
-// graph's output is the view's changelog.
+// A continuous query — any composition of filters, projections, windows,
+// aggregates, top-Ns, unions, set operations and joins over streams,
+// tables and materialized views — is compiled into a dataflow graph of
+// the engine's operators (dataflow.Graph): each plan node becomes an
+// operator reading the operators of its inputs, each stream, table or
+// view read becomes a source, and the graph's output is the view's
+// changes.
 //
 // Event time is followed column by column at plan time: a column is
 // bounded when every change still to come holds a value at least some
@@ -23,46 +24,29 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
-	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/streamsql/streamsql/catalog"
 	"github.com/streamsql/streamsql/engine/dataflow"
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/engine/flow"
 	"github.com/streamsql/streamsql/sources/streamstore"
 	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
 )
 
-// graphSource is one stream, table or materialized view a graph flow reads.
+// graphSource is one stream, table or materialized view a graph reads.
 type graphSource struct {
 	rel    *catalog.Object
-	stream *streamstore.Stream // nil for a table or a view
-	// a materialized view's flow (flow_viewsource.go): attached once it
-	// has rebuilt its rows; its changes queued (changes) or, while this
-	// flow replays, held; the parent's changelog position applied up to,
-	// and the one this flow's changelog marker recorded (replayAt)
-	view        *viewFlow
-	attached    bool
-	changes     []viewChange
-	held        []viewChange
-	holding     bool
-	applied     uint64
-	replayAt    uint64
-	hasReplayAt bool
-	ts          []types.T
-	// a table's committed changes not yet pushed (guarded by the flow's
-	// tblMu): its rows when the view starts, then each statement's
-	queue   []tableChange
-	unwatch func()
-	node    int // its node in the graph
-	first   int // its first shard's index in the flow's shards()
-	// the watermark: its expression over the stream's columns, its
-	// tracker, and the column it is on (-1: the stream has none)
+	stream *streamstore.Stream // a stream's
+	view   *flow.View          // a materialized view's
+	table  flow.Table          // a table's
+	ts     []types.T
+	node   int // its node in the graph
+	// the watermark: its expression over the stream's columns and the
+	// column it is on (-1: none; a view's: the column its own watermark
+	// bounds)
 	wmExpr expr.Expr
-	wms    *dataflow.Watermarks
 	wmCol  int
 	// keep: the stream's columns the graph reads (nil: all; flow_prune.go)
 	keep []bool
@@ -80,93 +64,36 @@ type gout struct {
 	table bool
 }
 
-// graphPlan compiles one view's plan.
+// graphPlan compiles one continuous query into a dataflow graph and the
+// sources feeding it.
 type graphPlan struct {
 	db   *DB
 	b    *binder
-	f    *viewFlow
 	g    *dataflow.Graph
 	srcs []*graphSource
-	// the global aggregates: their row over no input goes out at the start
-	globals []graphGlobal
-	// watermarks: some operator drops state or windows by them
-	usesWM bool
-	// the operators that drop late rows
-	late []dataflow.LateCounter
-	// pending: a materialized view read is not attached yet
-	pending atomic.Bool
-	// the keyed aggregates (parallelized when the flow starts)
-	aggs []*graphAgg
 	// WITH (table_joins = 'lookup'): joins with a table look it up
 	lookup bool
+	// WITH (stream_joins = 'unbounded'): a join of two streams may have
+	// no time bound; both sides are kept for the view's life
+	unboundedJoins bool
 	// each stream scan's source (several scans of a stream share one)
 	scans map[*ScanNode]*graphSource
 	// EMIT ON WINDOW CLOSE (emitOnClose)
 	eowc bool
-	// the output column a watermark bounds (-1: none) and its bound: the
-	// views reading this one get its value as their source's watermark
-	boundCol int
-	outBound dataflow.WMBound
+	// the output's columns
+	outTs []types.T
 }
 
-type graphGlobal struct {
-	node int
-	agg  *dataflow.IncAgg
-}
-
-// graphAgg is a keyed aggregate of the graph: one IncAgg, or once the
-// flow starts with --workers > 1 a ParallelAgg hashing keys to workers.
-type graphAgg struct {
-	node  int
-	x     *AggNode
-	opts  dataflow.IncAggOptions
-	label string
-	inc   *dataflow.IncAgg
-	par   *dataflow.ParallelAgg
-}
-
-func (a *graphAgg) expire(wm int64) {
-	if a.par != nil {
-		a.par.ExpireWindows(wm)
-	} else {
-		a.inc.ExpireWindows(wm)
+// planGraph compiles a continuous query's plan into a dataflow graph.
+func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*graphPlan, error) {
+	p := &graphPlan{db: db, b: b, g: dataflow.NewGraph(), scans: map[*ScanNode]*graphSource{}}
+	switch mode := o.Options["stream_joins"]; mode {
+	case "", "bounded":
+	case "unbounded":
+		p.unboundedJoins = true
+	default:
+		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "stream_joins must be 'bounded' or 'unbounded', not %q", mode)
 	}
-}
-
-// parallelize gives each keyed aggregate workers goroutines, keys hashed
-// to them, so each key's state is owned by one goroutine.
-func (p *graphPlan) parallelize(workers int) {
-	if workers <= 1 {
-		return
-	}
-	for _, a := range p.aggs {
-		keys, aggs, narrow, nts := narrowAgg(a.x)
-		par, err := dataflow.NewParallelAgg(keys, aggs, a.opts, workers, narrow, nts)
-		if err != nil {
-			// the single aggregate planned already works
-			p.g.Replace(a.node, a.inc, strings.Replace(a.label, fmt.Sprintf("parallelism=%d (keys hashed to workers)", workers), "parallelism=1", 1))
-			continue
-		}
-		par.SetInput(exprColumns(a.x.In.Columns()))
-		a.par = par
-		p.g.Replace(a.node, par, a.label)
-	}
-}
-
-// close stops the graph's worker goroutines.
-func (p *graphPlan) close() {
-	for _, a := range p.aggs {
-		if a.par != nil {
-			a.par.Close()
-		}
-	}
-}
-
-// planGraph compiles a view's plan into a dataflow graph.
-func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, error) {
-	f := &viewFlow{endKey: -1, startKey: -1}
-	f.unboundedJoins = o.Options["stream_joins"] == "unbounded"
-	p := &graphPlan{db: db, b: b, f: f, g: dataflow.NewGraph(), scans: map[*ScanNode]*graphSource{}}
 	switch mode := o.Options["table_joins"]; mode {
 	case "", "revise":
 	case "lookup":
@@ -184,41 +111,42 @@ func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*viewFlow, erro
 	if err != nil {
 		return nil, err
 	}
-	p.boundCol = -1
+	boundCol := -1
 	if cols := node.Columns(); len(visible(cols)) == len(cols) {
-		for i, b := range out.time {
-			if b != nil && i < len(cols) && dataflow.IntLike(cols[i].Type.Kind) {
-				p.boundCol, p.outBound = i, b
-				break
-			}
+		if boundCol = heldColumn(out.time, cols); boundCol >= 0 {
+			p.g.SetOutputBound(boundCol, out.time[boundCol])
 		}
 	}
 	p.g.SetOutput(out.node)
+	if !p.g.UsesWatermarks() && (boundCol < 0 || o.Kind == catalog.KindSink) {
+		// no operator goes by a watermark and no reader takes one from
+		// this view (a sink has none): the streams' watermarks are not
+		// followed (nor their columns read for it)
+		for _, s := range p.srcs {
+			if s.stream != nil {
+				s.wmExpr, s.wmCol = nil, -1
+			}
+		}
+	}
 	p.pruneSources(node)
-	var first *graphSource
-	shard := 0
+	reads := false
 	for _, s := range p.srcs {
-		if s.stream == nil {
-			continue
-		}
-		if first == nil {
-			first = s
-		}
-		s.first = shard
-		shard += len(s.stream.Shards())
+		reads = reads || s.stream != nil || s.view != nil
 	}
-	if views := p.viewSources(); first == nil && len(views) > 0 {
-		first = views[0] // views only: fed by their changes alone
-	}
-	if first == nil {
+	if !reads {
 		return nil, cannot("it reads no stream")
 	}
-	f.graph = p
-	p.pending.Store(len(p.viewSources()) > 0)
-	f.stream, f.rel, f.ts = first.stream, first.rel, first.ts
-	f.outTs = colTypes(visible(node.Columns()))
-	p.g.Out = func(ctx *expr.Ctx, m *dataflow.Msg) error { return f.emit(ctx, m.Share()) }
-	return f, nil
+	p.outTs = colTypes(visible(node.Columns()))
+	return p, nil
+}
+
+// sources are the graph's sources as a job reads them.
+func (p *graphPlan) sources() []flow.Source {
+	out := make([]flow.Source, len(p.srcs))
+	for i, s := range p.srcs {
+		out[i] = flow.Source{Name: s.rel.Name, Stream: s.stream, View: s.view, Table: s.table, Types: s.ts, Keep: s.keep, Watermark: s.wmExpr, TimeCol: s.wmCol}
+	}
+	return out
 }
 
 // emitOnClose holds the view's changes back until the watermark passes
@@ -232,7 +160,6 @@ func (p *graphPlan) emitOnClose(out gout, cols []Column) (gout, error) {
 	p.eowc = true
 	op := &dataflow.EmitOnClose{Col: col, Types: colTypes(cols)}
 	node := p.g.Add(out.node, op, fmt.Sprintf("EmitOnWindowClose by #%d (%s) state=rows until the watermark passes them", col, cols[col].Name))
-	p.usesWM = true
 	p.g.OnWatermark(node, out.time[col], func(ctx *expr.Ctx, wm int64) (*dataflow.Msg, error) { return op.Close(ctx, wm), nil })
 	return gout{node: node, time: out.time, appendOnly: out.appendOnly, table: out.table}, nil
 }
@@ -408,7 +335,6 @@ func (p *graphPlan) scan(x *ScanNode) (gout, error) {
 			if src.wmExpr, err = watermarkExpr(p.b, x.Rel); err != nil {
 				return gout{}, err
 			}
-			src.wms = dataflow.NewWatermarks(len(stream.Shards()), 0, watermarkIdle)
 		}
 		p.srcs = append(p.srcs, src)
 	}
@@ -431,7 +357,11 @@ func (p *graphPlan) table(x *ScanNode) (gout, error) {
 	if len(ts) != len(x.Rel.Columns) {
 		return gout{}, cannot("%s's system columns cannot be read in a continuous query", x.Rel.Name)
 	}
-	src := &graphSource{rel: x.Rel, ts: ts, wmCol: -1}
+	t, err := p.db.Table(x.Rel.Name)
+	if err != nil {
+		return gout{}, err
+	}
+	src := &graphSource{rel: x.Rel, table: t, ts: ts, wmCol: -1}
 	src.node, _ = p.g.AddSource("TableSource " + x.Rel.Name + " (its rows, then its changes)")
 	p.srcs = append(p.srcs, src)
 	return gout{node: src.node, time: make([]dataflow.WMBound, len(ts)), table: true}, nil
@@ -473,7 +403,6 @@ func (p *graphPlan) step(in gout, st Node) (gout, error) {
 			n := len(in.time)
 			out.time[n], out.time[n+1] = b.Shift(-x.Spec.Size+1), b.Shift(1)
 			p.onWatermark(node, b, func(wm int64) { op.CloseBefore(wm) })
-			p.late = append(p.late, op)
 		}
 		return out, nil
 	case *topNStep:
@@ -503,14 +432,12 @@ func (p *graphPlan) step(in gout, st Node) (gout, error) {
 func (p *graphPlan) dropClosed(in, col int, b dataflow.WMBound) int {
 	op := &dataflow.DropClosed{Col: col}
 	node := p.g.Add(in, op, fmt.Sprintf("DropClosed #%d", col))
-	p.late = append(p.late, op)
 	p.onWatermark(node, b, func(wm int64) { op.Close(wm) })
 	return node
 }
 
 // onWatermark registers fn on a bound.
 func (p *graphPlan) onWatermark(node int, b dataflow.WMBound, fn func(wm int64)) {
-	p.usesWM = true
 	p.g.OnWatermark(node, b, func(_ *expr.Ctx, wm int64) (*dataflow.Msg, error) {
 		fn(wm)
 		return nil, nil
@@ -542,15 +469,9 @@ func (p *graphPlan) aggregate(x *AggNode) (gout, error) {
 			bound = in.time[c.Idx]
 		}
 	}
-	agg, err := dataflow.NewIncAgg(x.Keys, x.Aggs, opts)
+	agg, parallelism, err := p.keyedAgg(x, opts)
 	if err != nil {
-		return gout{}, cannot("%s", err.Error())
-	}
-	agg.Input = exprColumns(x.In.Columns())
-	parallelism := "parallelism=1"
-	if p.db.workers > 1 && len(x.Keys) > 0 {
-		// (the workers start with the flow: parallelize)
-		parallelism = fmt.Sprintf("parallelism=%d (keys hashed to workers)", p.db.workers)
+		return gout{}, err
 	}
 	label := "Incremental" + strings.TrimPrefix(x.describe(), "Hash") + " " + parallelism + " state=keyed columns"
 	from := in.node
@@ -559,16 +480,36 @@ func (p *graphPlan) aggregate(x *AggNode) (gout, error) {
 		from = p.dropClosed(from, x.Keys[opts.WindowKey].(*expr.Col).Idx, bound)
 	}
 	out.node = p.g.Add(from, agg, label)
-	ga := &graphAgg{node: out.node, x: x, opts: opts, label: label, inc: agg}
 	if bound != nil {
-		p.onWatermark(out.node, bound, ga.expire)
-	}
-	if len(x.Keys) == 0 {
-		p.globals = append(p.globals, graphGlobal{out.node, agg})
-	} else {
-		p.aggs = append(p.aggs, ga)
+		p.onWatermark(out.node, bound, func(wm int64) { agg.ExpireWindows(wm) })
 	}
 	return out, nil
+}
+
+// windowedAgg is an incremental aggregate whose window groups the
+// watermark frees.
+type windowedAgg interface {
+	dataflow.Operator
+	ExpireWindows(wm int64) [][]types.Datum
+}
+
+// keyedAgg is the incremental aggregate of x: with --workers > 1 and
+// keys, split over the workers by a hash of the key, so each key's state
+// is owned by one goroutine (their goroutines start when the job does).
+func (p *graphPlan) keyedAgg(x *AggNode, opts dataflow.IncAggOptions) (windowedAgg, string, error) {
+	if p.db.workers > 1 && len(x.Keys) > 0 {
+		keys, aggs, narrow, nts := narrowAgg(x)
+		if par, err := dataflow.NewParallelAgg(keys, aggs, opts, p.db.workers, narrow, nts); err == nil {
+			par.SetInput(exprColumns(x.In.Columns()))
+			return par, fmt.Sprintf("parallelism=%d (keys hashed to workers)", p.db.workers), nil
+		}
+	}
+	agg, err := dataflow.NewIncAgg(x.Keys, x.Aggs, opts)
+	if err != nil {
+		return nil, "", cannot("%s", err.Error())
+	}
+	agg.Input = exprColumns(x.In.Columns())
+	return agg, "parallelism=1", nil
 }
 
 // setOp is INTERSECT or EXCEPT: both inputs tagged and united, counted
@@ -729,13 +670,17 @@ func (p *graphPlan) asOf(x *JoinNode) (gout, error) {
 	a := x.AsOf
 	j := dataflow.NewAsOfJoin(x.Kind == exec.LeftJoin, x.LeftKeys, x.RightKeys, [2]int{a.LeftTime, a.RightTime}, a.Strict, colTypes(x.Left.Columns()), colTypes(x.Right.Columns()))
 	bl, br := l.time[a.LeftTime], r.time[a.RightTime]
-	bounded := bl != nil && br != nil
+	// rows are dropped by the watermarks only when neither side takes a
+	// row back: a retracted right row makes an older one the match again
+	bounded := bl != nil && br != nil && l.appendOnly && r.appendOnly
 	label := "Incremental" + x.describe() + " parallelism=1"
 	switch {
 	case bounded:
 		label += " state=rows the watermarks have not passed"
-	case l.table || r.table || p.f.unboundedJoins:
+	case l.table || r.table || p.unboundedJoins:
 		label += " state=both sides"
+	case bl != nil && br != nil:
+		return gout{}, cannot("an ASOF JOIN of inputs that take rows back (an aggregate's, a join's) keeps both sides forever: join the streams, or materialize a side as a view — or, if the inputs are bounded or small enough, say so with CREATE MATERIALIZED VIEW ... WITH (stream_joins = 'unbounded')")
 	default:
 		return gout{}, cannot("an ASOF JOIN of two streams keeps both sides forever unless both time columns carry a WATERMARK: declare one on each stream — or, if the streams are bounded or small enough, say so with CREATE MATERIALIZED VIEW ... WITH (stream_joins = 'unbounded')")
 	}
@@ -784,17 +729,18 @@ func (p *graphPlan) join(x *JoinNode) (gout, error) {
 	}
 	out := gout{time: make([]dataflow.WMBound, len(x.Cols)), appendOnly: x.Kind == exec.InnerJoin && l.appendOnly && r.appendOnly, table: l.table && r.table}
 	label := "Incremental" + x.describe() + " parallelism=1 state=both sides"
+	// each side's rows are dropped by a time column once a bound on it
+	// passes them: once no future row of the other side can match them
 	var expire [2]struct {
 		col   int
 		bound dataflow.WMBound
-		shift int64
 	}
 	bounded := false
 	if tsCol, wmCol, lo, hi, ok := intervalBound(x.Residual, nL); ok && l.time[wmCol[0]] != nil && r.time[wmCol[1]] != nil {
 		// left rows with a - lo below the right watermark on b match no
 		// future right row; right rows with d + hi below the left one on c
-		expire[0].col, expire[0].bound, expire[0].shift = tsCol[0], r.time[wmCol[1]], lo
-		expire[1].col, expire[1].bound, expire[1].shift = tsCol[1], l.time[wmCol[0]], -hi
+		expire[0].col, expire[0].bound = tsCol[0], r.time[wmCol[1]].Shift(lo)
+		expire[1].col, expire[1].bound = tsCol[1], l.time[wmCol[0]].Shift(-hi)
 		out.time[tsCol[0]] = l.time[tsCol[0]].Min(r.time[wmCol[1]].Shift(lo))
 		out.time[nL+tsCol[1]] = r.time[tsCol[1]].Min(l.time[wmCol[0]].Shift(-hi))
 		bounded = true
@@ -817,13 +763,25 @@ func (p *graphPlan) join(x *JoinNode) (gout, error) {
 			break
 		}
 	}
+	if bounded {
+		for side, in := range [2]gout{l, r} {
+			if !in.appendOnly {
+				// a side that retracts (a view's changes, an aggregate's)
+				// may take a row back until its own bound passes it: the
+				// row is kept that long too
+				expire[side].bound = expire[side].bound.Min(in.time[expire[side].col])
+			}
+			if expire[side].bound == nil && !in.table {
+				bounded = false // it would keep that side whole
+			}
+		}
+	}
 	if !bounded && (l.table || r.table) {
 		// a table's side is as large as the table; the other side is
 		// kept to be revised by the table's changes, as a stream–table
 		// join keeps it
 		label += " (a side read from a table or view)"
-		bounded = false
-	} else if !bounded && !p.f.unboundedJoins {
+	} else if !bounded && !p.unboundedJoins {
 		return gout{}, cannot("a join of two streams keeps both sides forever unless it is bounded in time: add a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ... (an interval join), or join on window_start of two windowed inputs — or, if the streams are bounded or small enough, say so with CREATE MATERIALIZED VIEW ... WITH (stream_joins = 'unbounded')")
 	}
 	if !bounded && !l.table && !r.table {
@@ -832,9 +790,10 @@ func (p *graphPlan) join(x *JoinNode) (gout, error) {
 	out.node = p.g.AddBinary(l.node, r.node, j, label)
 	if bounded {
 		for side := 0; side < 2; side++ {
-			e := expire[side]
-			j.SetTimeColumn(side, e.col)
-			p.onWatermark(out.node, e.bound, func(wm int64) { j.ExpireBelow(side, satAdd(wm, e.shift)) })
+			if e := expire[side]; e.bound != nil {
+				j.SetTimeColumn(side, e.col)
+				p.onWatermark(out.node, e.bound, func(wm int64) { j.ExpireBelow(side, wm) })
+			}
 		}
 	}
 	return out, nil
@@ -866,154 +825,4 @@ func (p *graphPlan) lookupJoin(x *JoinNode, j *dataflow.Join, l, r gout) (gout, 
 	label := "Incremental" + x.describe() + " parallelism=1 state=the table's side only (a lookup: its changes revise nothing)"
 	out.node = p.g.AddBinary(l.node, r.node, j, label)
 	return out, nil
-}
-
-// satAdd adds without wrapping past the ends of time.
-func satAdd(a, d int64) int64 {
-	s := a + d
-	if (d > 0 && s < a) || (d < 0 && s > a) {
-		return a
-	}
-	return s
-}
-
-// sourceOf maps a shard of the flow's shards() to its source and its
-// index in its stream.
-func (p *graphPlan) sourceOf(i int) (int, int) {
-	for k := len(p.srcs) - 1; k >= 0; k-- {
-		if p.srcs[k].stream != nil && i >= p.srcs[k].first {
-			return k, i - p.srcs[k].first
-		}
-	}
-	return 0, i
-}
-
-// prime sends each global aggregate's row over no input on through the
-// graph.
-func (p *graphPlan) prime(ctx *expr.Ctx) error {
-	for _, gl := range p.globals {
-		if m := gl.agg.Initial(ctx); m != nil {
-			if err := p.g.Inject(ctx, gl.node, m); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// applyGraph feeds a batch of one shard into its source: the stream's
-// watermark takes the batch's times, the graph runs, then every source's
-// watermark goes in (rows late for what it closed are dropped where it
-// closed it: a window, an aggregate's or a top-N's time). The batch is cut
-// before each row whose time is behind the watermark as it stands after
-// the rows before it, and the watermark goes in at the cut: such a row is
-// late exactly when it would be read one record at a time, so which rows
-// are late does not depend on how records were batched. In-order rows
-// make no cuts.
-func (f *viewFlow) applyGraph(ctx *expr.Ctx, shard int, b arrow.RecordBatch) error {
-	p := f.graph
-	src, local := p.sourceOf(shard)
-	s := p.srcs[src]
-	now := time.Now()
-	if s.wms == nil {
-		if err := p.g.Push(ctx, src, &dataflow.Msg{Kind: dataflow.MsgData, Batch: b}); err != nil {
-			return err
-		}
-		return f.graphWatermarks(ctx, now)
-	}
-	v, err := s.wmExpr.Eval(ctx, b)
-	if err != nil {
-		return err
-	}
-	defer v.Release()
-	n := int(b.NumRows())
-	var times arrow.Array
-	if s.wmCol >= 0 {
-		times = b.Column(s.wmCol)
-	}
-	for lo := 0; lo < n; {
-		hi := lo
-		// the watermark is at most the larger of where it stood and the
-		// highest value observed since: a row at or above both is not
-		// behind it (in-order rows never ask the shards)
-		start, hasStart := s.wms.Current(now)
-		maxV, hasV := int64(0), false
-		for ; hi < n; hi++ {
-			if hi > lo && times != nil && !times.IsNull(hi) {
-				t := types.DatumAt(times, hi).I
-				if (hasStart && t < start) || (hasV && t < maxV) {
-					if wm, ok := s.wms.Current(now); ok && t < wm {
-						break // late as things stand: let the watermark in first
-					}
-				}
-			}
-			if d := v.At(hi); !d.Null {
-				s.wms.Observe(local, d.I, now)
-				if !hasV || d.I > maxV {
-					maxV, hasV = d.I, true
-				}
-			}
-		}
-		sub := rowRange(ctx, b, lo, hi)
-		err := p.g.Push(ctx, src, &dataflow.Msg{Kind: dataflow.MsgData, Batch: sub})
-		sub.Release()
-		if err == nil {
-			err = f.graphWatermarks(ctx, now)
-		}
-		if err != nil {
-			return err
-		}
-		lo = hi
-	}
-	return nil
-}
-
-// graphWatermarks hands the graph every source's current watermark.
-func (f *viewFlow) graphWatermarks(ctx *expr.Ctx, now time.Time) error {
-	p := f.graph
-	low, hasLow := int64(0), false // the lowest source watermark, for streamsql_views
-	for i, s := range p.srcs {
-		if s.wms == nil {
-			continue
-		}
-		if wm, ok := s.wms.Current(now); ok {
-			if !hasLow || wm < low {
-				low, hasLow = wm, true
-			}
-			if err := p.g.Watermark(ctx, i, wm); err != nil {
-				return err
-			}
-		}
-	}
-	// the state held and the late rows dropped, for streamsql_views and
-	// EXPLAIN
-	var late int64
-	for _, l := range p.late {
-		late += l.Late()
-	}
-	groups, joinRows := 0, 0
-	p.g.Operators(func(_ int, op any) {
-		switch x := op.(type) {
-		case *dataflow.IncAgg:
-			groups += x.Groups()
-		case *dataflow.ParallelAgg:
-			groups += x.Groups()
-		case *dataflow.Join:
-			joinRows += x.Rows(0) + x.Rows(1)
-		}
-	})
-	outWM, hasOut := int64(0), false
-	if p.boundCol >= 0 {
-		outWM, hasOut = p.g.Eval(p.outBound)
-	}
-	f.mu.Lock()
-	f.groups, f.joinRows, f.late = groups, joinRows, late
-	if hasLow {
-		f.watermark, f.hasWM = low, true
-	}
-	if hasOut {
-		f.outWM, f.hasOutWM = outWM, true
-	}
-	f.mu.Unlock()
-	return nil
 }

@@ -20,10 +20,8 @@ type NexmarkRun struct {
 	Rate    float64 // events per second of event time (0: 100,000)
 	Shards  int     // per stream (0: 2)
 	Workers int     // aggregate workers (0: the number of CPUs)
-	// GraphFirst plans the query as a dataflow graph where it can (Options.GraphFirst)
-	GraphFirst bool
-	Seed       uint64
-	Dir        string // data directory ("": a temporary one)
+	Seed    uint64
+	Dir     string // data directory ("": a temporary one)
 	// Setup, when set, runs after the source exists and before the
 	// timer starts (a test creates views to compare here).
 	Setup func(s *Session) error
@@ -65,7 +63,7 @@ func RunNexmark(run NexmarkRun, keep bool) (*NexmarkResult, error) {
 		}
 		defer os.RemoveAll(dir)
 	}
-	db, err := OpenWith(dir, Options{Workers: run.Workers, StreamNoSync: true, GraphFirst: run.GraphFirst})
+	db, err := OpenWith(dir, Options{Workers: run.Workers, StreamNoSync: true})
 	if err != nil {
 		return nil, err
 	}

@@ -566,27 +566,29 @@ func init() {
 			if o.Options["emit"] != "" {
 				emit = o.Options["emit"]
 			}
-			f := db.flow(o.Name)
-			if f == nil {
+			v := db.view(o.Name)
+			if v == nil {
 				out = append(out, row(o.Name, false, emit, nil, nil, nil, nil, nil, "computed when read", true, nil, nil, nil, nil, nil))
 				continue
 			}
-			st := f.stats()
+			j := v.Job()
+			st, subs := j.Stats(), v.Subscribers()
 			var wm any
-			if st.hasWM {
-				wm = st.watermark
+			if st.HasWM {
+				wm = st.Watermark
 			}
 			state := "running"
-			switch {
-			case f.failed():
-				state = "failed: " + f.failure().Error()
-			case !f.isCaughtUp():
+			caughtUp := j.CaughtUp()
+			switch err := j.Err(); {
+			case err != nil:
+				state = "failed: " + err.Error()
+			case !caughtUp:
 				state = "catching up"
 			}
-			read, total := f.catchup()
+			read, total := j.Catchup()
 			errs, last := db.errorStats(o.Name)
-			out = append(out, row(o.Name, true, emit, int64(st.groups), st.late, wm, int32(st.subs), st.subLag,
-				state, f.isCaughtUp(), read, total, errs, last, st.logBytes))
+			out = append(out, row(o.Name, true, emit, int64(st.Groups), st.Late, wm, int32(subs.Subscribers), subs.Lag,
+				state, caughtUp, read, total, errs, last, subs.LogBytes))
 		}
 		return out, nil
 	})
@@ -596,15 +598,13 @@ func init() {
 			if o.Kind != catalog.KindSink {
 				continue
 			}
-			f := db.flow(o.Name)
-			if f == nil || !f.discard {
+			b := db.sink(o.Name)
+			if b == nil {
 				out = append(out, row(o.Name, o.Options["connector"], false, nil, nil, nil))
 				continue
 			}
-			f.mu.RLock()
-			st := f.sink
-			f.mu.RUnlock()
-			out = append(out, row(o.Name, o.Options["connector"], true, st.changes, st.rows, fmt.Sprintf("%016x", st.checksum)))
+			st := b.Stats()
+			out = append(out, row(o.Name, o.Options["connector"], true, st.Changes, st.Rows, fmt.Sprintf("%016x", st.Checksum)))
 		}
 		return out, nil
 	})

@@ -184,7 +184,7 @@ func (s *Session) execute(ctx *expr.Ctx, p *Prepared, params []types.Datum) (*Re
 		return &Result{Tag: "TRUNCATE TABLE"}, nil
 	case *pgsql.Flush:
 		// tables are written synchronously; incremental views catch up
-		notice, err := s.db.flushFlows(ctx.Go)
+		notice, err := s.db.rt.Flush(ctx.Go)
 		if err != nil {
 			return nil, err
 		}

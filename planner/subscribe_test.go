@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/streamsql/streamsql/engine/flow"
 	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
 )
@@ -14,8 +15,8 @@ import (
 // view's changelog on disk. A subscription's own flow has no changelog:
 // its laggard fails with 54000.
 func TestStalledSubscriberBoundedMemory(t *testing.T) {
-	defer func(n int64) { maxSubscriptionLogBytes = n }(maxSubscriptionLogBytes)
-	maxSubscriptionLogBytes = 256 << 10
+	defer func(n int64) { flow.MaxSubscriptionLogBytes = n }(flow.MaxSubscriptionLogBytes)
+	flow.MaxSubscriptionLogBytes = 256 << 10
 	db, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -33,12 +34,9 @@ func TestStalledSubscriberBoundedMemory(t *testing.T) {
 	for i := 0; i < batches; i++ {
 		mustExec(t, s, fmt.Sprintf("INSERT INTO ev SELECT 'key-%d-' || g, g FROM generate_series(1, %d) g", i, perBatch))
 		mustExec(t, s, "FLUSH")
-		f := db.flow("sums")
-		f.mu.RLock()
-		held := f.logBytes
-		f.mu.RUnlock()
-		if held > maxSubscriptionLogBytes {
-			t.Fatalf("after %d batches the view holds %d bytes for a stalled subscriber (bound %d)", i+1, held, maxSubscriptionLogBytes)
+		held := db.view("sums").HeldBytes()
+		if held > flow.MaxSubscriptionLogBytes {
+			t.Fatalf("after %d batches the view holds %d bytes for a stalled subscriber (bound %d)", i+1, held, flow.MaxSubscriptionLogBytes)
 		}
 	}
 	// the laggard reads everything, in order, from disk and then memory

@@ -2,43 +2,14 @@ package planner
 
 // Point reads of a materialized view: SELECT ... FROM v WHERE col = value
 // looks the rows up in an index on col of the view's arrangement instead
-// of copying every row of the view. An index is made the first time a
-// query asks for one (from the rows there are then) and kept up to date
-// with every change after.
+// of copying every row of the view (flow.View.Lookup). An index is made
+// the first time a query asks for one (from the rows there are then) and
+// kept up to date with every change after.
 
 import (
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/engine/expr"
-	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
 )
-
-// lookup returns the view's rows whose column col equals d (ok false when
-// the view keeps no index on col and cannot make one).
-func (f *viewFlow) lookup(mem memory.Allocator, col int, d types.Datum) (batches []arrow.RecordBatch, ok bool, err error) {
-	f.mu.RLock()
-	if !f.rows.HasIndex(col) {
-		// the first read by this column makes its index
-		f.mu.RUnlock()
-		f.mu.Lock()
-		made := f.rows.AddIndex(col)
-		f.mu.Unlock()
-		if !made {
-			return nil, false, nil
-		}
-		f.mu.RLock()
-	}
-	defer f.mu.RUnlock()
-	if f.err != nil {
-		return nil, true, sqlerr.New(sqlerr.InternalError, "materialized view %q failed: %v", f.name, f.err)
-	}
-	b, ok := f.rows.Lookup(col, d)
-	if !ok || b == nil {
-		return nil, ok, nil
-	}
-	return []arrow.RecordBatch{b}, true, nil
-}
 
 // pointLookup finds in a filter over a view a column compared for
 // equality with a value that depends on no column (a constant or a

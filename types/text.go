@@ -470,3 +470,27 @@ func InvalidEncoding(b string) error {
 	}
 	return sqlerr.New(sqlerr.CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\": %s", sb.String())
 }
+
+// JSONValue is a column value as JSON: numbers as numbers (NUMERIC keeps
+// its exact digits; NaN and infinities, which JSON lacks, as strings),
+// booleans as booleans, JSONB as itself, the rest as PostgreSQL's text.
+func JSONValue(t T, d Datum) any {
+	if d.Null {
+		return nil
+	}
+	text := FormatText(t, d, time.UTC)
+	switch t.Kind {
+	case Bool:
+		return d.I != 0
+	case Int16, Int32, Int64:
+		return json.Number(text)
+	case Float32, Float64, Numeric:
+		if text == "NaN" || strings.HasSuffix(text, "Infinity") {
+			return text
+		}
+		return json.Number(text)
+	case JSONB:
+		return json.RawMessage(text)
+	}
+	return text
+}

@@ -49,7 +49,6 @@ func bench(args []string) error {
 	rate := fs.Float64("rate", 100_000, "events per second of event time")
 	shards := fs.Int("shards", 2, "shards per stream")
 	workers := fs.Int("workers", 0, "goroutines a view's aggregate is split over (0: the number of CPUs)")
-	graphFirst := fs.Bool("graph-first", false, "plan the query as a dataflow graph where the graph compiler can")
 	seed := fs.Uint64("seed", 1, "generator seed")
 	all := fs.Bool("all", false, "run every query, each in a process of its own, and print a table")
 	runs := fs.Int("runs", 1, "runs of each query; the table shows the median")
@@ -83,7 +82,7 @@ func bench(args []string) error {
 		if *memProfile != "" {
 			runtime.MemProfileRate = 64 << 10
 		}
-		line, err := benchOnce(planner.NexmarkRun{Query: *query, Events: *events, Rate: *rate, Shards: *shards, Workers: *workers, Seed: *seed, GraphFirst: *graphFirst})
+		line, err := benchOnce(planner.NexmarkRun{Query: *query, Events: *events, Rate: *rate, Shards: *shards, Workers: *workers, Seed: *seed})
 		if err != nil {
 			return err
 		}
@@ -109,7 +108,7 @@ func bench(args []string) error {
 		var got []benchLine
 		for r := 0; r < *runs; r++ {
 			cmd := exec.Command(os.Args[0], "bench", "nexmark", "--json", "--query", q, fmt.Sprint("--events=", *events),
-				fmt.Sprint("--rate=", *rate), fmt.Sprint("--shards=", *shards), fmt.Sprint("--workers=", *workers), fmt.Sprint("--graph-first=", *graphFirst), fmt.Sprint("--seed=", *seed), fmt.Sprint("--gogc=", *gcPercent))
+				fmt.Sprint("--rate=", *rate), fmt.Sprint("--shards=", *shards), fmt.Sprint("--workers=", *workers), fmt.Sprint("--seed=", *seed), fmt.Sprint("--gogc=", *gcPercent))
 			cmd.Stderr = os.Stderr
 			out, err := cmd.Output()
 			if err != nil {

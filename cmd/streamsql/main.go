@@ -168,7 +168,6 @@ func serve(args []string, demo bool) error {
 	streamFsync := fs.Bool("stream-fsync", true, "fsync stream appends before acknowledging them (group commit); false trades crash safety for speed")
 	viewBatch := fs.Int("view-batch-size", 65536, "most records a materialized view reads from a shard at once (results do not depend on it)")
 	workers := fs.Int("workers", 0, "goroutines each view's aggregate is split over by key (0: the number of CPUs)")
-	graphFirst := fs.Bool("graph-first", false, "plan every view the dataflow graph compiler can run as a graph (for testing it: results are the same, the fixed shapes are faster)")
 	gcPercent := fs.Int("gogc", 400, "garbage collector target percentage (the GOGC environment variable, when set, wins); a larger value trades memory for lower, steadier latency")
 	if err := parseFlags(fs, "streamsql "+name+" [flags]", args); err != nil {
 		return err
@@ -197,7 +196,7 @@ func serve(args []string, demo bool) error {
 	if *password != "" {
 		auth.Users["*"] = *password
 	}
-	db, err := planner.OpenWith(*dataDir, planner.Options{StreamNoSync: !*streamFsync, ViewBatch: *viewBatch, Workers: *workers, GraphFirst: *graphFirst})
+	db, err := planner.OpenWith(*dataDir, planner.Options{StreamNoSync: !*streamFsync, ViewBatch: *viewBatch, Workers: *workers})
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,9 @@ type Graph struct {
 	srcWM  []int64
 	srcHas []bool
 	onWM   []wmHook
+	// the output column a watermark bounds (-1: none) and its bound
+	outCol   int
+	outBound WMBound
 }
 
 type gnode struct {
@@ -101,7 +104,7 @@ type wmHook struct {
 }
 
 // NewGraph returns an empty graph.
-func NewGraph() *Graph { return &Graph{output: -1} }
+func NewGraph() *Graph { return &Graph{output: -1, outCol: -1} }
 
 func (g *Graph) add(n *gnode, inputs ...gedge) int {
 	id := len(g.nodes)
@@ -163,6 +166,87 @@ func (g *Graph) SetOutput(n int) { g.output = n }
 // advances; what fn returns goes on from n.
 func (g *Graph) OnWatermark(n int, bound WMBound, fn func(ctx *expr.Ctx, wm int64) (*Msg, error)) {
 	g.onWM = append(g.onWM, wmHook{node: n, bound: bound, fn: fn})
+}
+
+// SetOutputBound says that every change to come holds a value at least
+// bound in output column col: the graph's output watermark, which the
+// graphs reading its output take as their source's.
+func (g *Graph) SetOutputBound(col int, bound WMBound) { g.outCol, g.outBound = col, bound }
+
+// OutputBound is the output column a watermark bounds (-1: none).
+func (g *Graph) OutputBound() int { return g.outCol }
+
+// OutputWatermark is the output watermark's value now (false: there is
+// none, or not yet).
+func (g *Graph) OutputWatermark() (int64, bool) {
+	if g.outCol < 0 {
+		return 0, false
+	}
+	return g.Eval(g.outBound)
+}
+
+// UsesWatermarks reports whether some operator goes by a watermark.
+func (g *Graph) UsesWatermarks() bool { return len(g.onWM) > 0 }
+
+// Initializer is an operator with output before any input: a global
+// aggregate's row over no rows.
+type Initializer interface {
+	Initial(ctx *expr.Ctx) *Msg
+}
+
+// Prime sends each operator's output over no input on through the graph.
+func (g *Graph) Prime(ctx *expr.Ctx) error {
+	for id, n := range g.nodes {
+		if in, ok := n.op.(Initializer); ok && n.kind == gUnary {
+			if m := in.Initial(ctx); m != nil {
+				if err := g.forward(ctx, id, m); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Closer is an operator holding resources beyond memory (goroutines).
+type Closer interface {
+	Close()
+}
+
+// Close releases what the operators hold (the graph runs no more).
+func (g *Graph) Close() {
+	for _, n := range g.nodes {
+		if c, ok := n.op.(Closer); ok && n.kind == gUnary {
+			c.Close()
+		}
+	}
+}
+
+// Late is the rows the operators dropped as late.
+func (g *Graph) Late() int64 {
+	var late int64
+	g.Operators(func(_ int, op any) {
+		if l, ok := op.(LateCounter); ok {
+			late += l.Late()
+		}
+	})
+	return late
+}
+
+// StateRows is the state the graph holds: aggregate groups and join rows.
+func (g *Graph) StateRows() int {
+	n := 0
+	g.Operators(func(_ int, op any) {
+		switch x := op.(type) {
+		case *IncAgg:
+			n += x.Groups()
+		case *ParallelAgg:
+			n += x.Groups()
+		case *Join:
+			n += x.Rows(0) + x.Rows(1)
+		}
+	})
+	return n
 }
 
 // Sources is the number of sources.

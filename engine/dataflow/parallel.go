@@ -30,6 +30,7 @@ type ParallelAgg struct {
 	narrowTypes []types.T
 	hashes      []uint64
 	buf         []byte
+	started     bool
 }
 
 type aggWork struct {
@@ -64,8 +65,10 @@ type aggWorker struct {
 	done   chan struct{}
 }
 
-// NewParallelAgg starts n workers, each with an IncAgg of the same spec.
-// narrow (may be nil) is the Narrow list, with the columns' types.
+// NewParallelAgg makes n workers, each with an IncAgg of the same spec;
+// their goroutines start with the first message (so a plan that never
+// runs holds none), and Close stops them. narrow (may be nil) is the
+// Narrow list, with the columns' types.
 func NewParallelAgg(keys []expr.Expr, aggs []exec.AggSpec, opts IncAggOptions, n int, narrow []int, narrowTypes []types.T) (*ParallelAgg, error) {
 	p := &ParallelAgg{Keys: keys, Narrow: narrow, narrowTypes: narrowTypes}
 	for i := 0; i < n; i++ {
@@ -76,11 +79,21 @@ func NewParallelAgg(keys []expr.Expr, aggs []exec.AggSpec, opts IncAggOptions, n
 		}
 		a.Begin()
 		w := &aggWorker{agg: a, in: make(chan aggWork, 2), done: make(chan struct{})}
-		go w.run()
 		p.workers = append(p.workers, w)
 	}
 	p.keyTypes, p.outTypes = p.workers[0].agg.keyTypes, p.workers[0].agg.outTypes
 	return p, nil
+}
+
+// start starts the workers' goroutines, once.
+func (p *ParallelAgg) start() {
+	if p.started {
+		return
+	}
+	p.started = true
+	for _, w := range p.workers {
+		go w.run()
+	}
 }
 
 func (w *aggWorker) run() {
@@ -143,6 +156,9 @@ func (p *ParallelAgg) SetInput(cols expr.Columns) {
 // Close stops the workers.
 func (p *ParallelAgg) Close() {
 	for _, w := range p.workers {
+		if !p.started {
+			break
+		}
 		close(w.in)
 		<-w.done
 	}
@@ -166,6 +182,7 @@ func (p *ParallelAgg) Begin() {}
 
 // Absorb routes each row of m to the worker owning its key.
 func (p *ParallelAgg) Absorb(ctx *expr.Ctx, m *Msg) error {
+	p.start()
 	b := m.Batch
 	n := int(b.NumRows())
 	if p.Narrow != nil {
@@ -258,6 +275,7 @@ func (p *ParallelAgg) hashColumn(hs []uint64, v expr.Value, t types.T) {
 
 // End gathers the changes of every worker's step into one message.
 func (p *ParallelAgg) End(ctx *expr.Ctx) (*Msg, error) {
+	p.start()
 	reply := make(chan aggResult, len(p.workers))
 	for _, w := range p.workers {
 		w.in <- aggWork{kind: workEnd, ctx: *ctx, reply: reply}
@@ -292,6 +310,7 @@ func (p *ParallelAgg) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 
 // ExpireWindows closes windows in every worker and returns their final rows.
 func (p *ParallelAgg) ExpireWindows(wm int64) [][]types.Datum {
+	p.start()
 	reply := make(chan aggResult, len(p.workers))
 	for _, w := range p.workers {
 		w.in <- aggWork{kind: workExpire, wm: wm, reply: reply}
@@ -369,6 +388,7 @@ var _ Stateful = (*ParallelAgg)(nil)
 
 // Snapshot takes each worker's state, between steps.
 func (p *ParallelAgg) Snapshot() ([]byte, error) {
+	p.start()
 	w := &snapWriter{}
 	w.count(len(p.workers))
 	for _, wk := range p.workers {
@@ -386,6 +406,7 @@ func (p *ParallelAgg) Snapshot() ([]byte, error) {
 // Restore gives each worker its state from a snapshot taken with as many
 // workers (keys hash to workers the same way in every process).
 func (p *ParallelAgg) Restore(ctx *expr.Ctx, b []byte) error {
+	p.start()
 	r := &snapReader{p: b}
 	if n := r.count(); r.err == nil && n != len(p.workers) {
 		return fmt.Errorf("dataflow: an aggregate snapshot of %d workers cannot restore %d: restart with the same --workers", n, len(p.workers))

@@ -1,0 +1,383 @@
+package flow
+
+import (
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/streamsql/streamsql/engine/dataflow"
+	"github.com/streamsql/streamsql/sources/streamstore"
+	"github.com/streamsql/streamsql/sqlerr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// View is a materialized view as a job's sink: its rows (an arrangement,
+// each distinct row once with its count, with point indexes on the
+// columns reads asked for), the changes kept in memory for its
+// subscribers, and its changelog in the stream store, which the jobs
+// reading the view are fed from.
+//
+// Reads see whole steps: a step's changes are applied under the lock.
+type View struct {
+	name string
+	ts   []types.T
+	job  *Job // the job maintaining it (set by Start)
+
+	mu   sync.RWMutex
+	rows *dataflow.Arrangement
+	// subscriptions (subscribe.go): the logical time of the last step
+	// that changed rows (µs, strictly increasing), the subscribers, and
+	// the changes not yet read by every one of them
+	lastTS   int64
+	subs     map[*Subscription]struct{}
+	log      []change
+	logBase  int64 // position of log[0]
+	logBytes int64 // memory the log holds (changeSize)
+	// changed is closed and replaced whenever changes are logged, the job
+	// fails or stops
+	changed chan struct{}
+	// ended is closed, with endErr set, when the subscribers must stop:
+	// what the view reads was dropped, or the server is shutting down
+	ended  chan struct{}
+	endErr error
+	// the view's output watermark on its bounded column: the jobs reading
+	// it take it as their source's
+	outWM    int64
+	hasOutWM bool
+
+	clog changelog // changelog.go (its stream is nil for a private view)
+}
+
+// change is one consolidated change to a view's rows.
+type change struct {
+	ts, diff int64
+	row      []types.Datum
+}
+
+// changeSize estimates the memory a logged change holds.
+func changeSize(c change) int64 {
+	n := int64(unsafe.Sizeof(c)) + int64(len(c.row))*int64(unsafe.Sizeof(types.Datum{}))
+	for _, d := range c.row {
+		n += int64(len(d.S))
+	}
+	return n
+}
+
+// The changes a view keeps in memory for its subscribers are bounded in
+// number and in bytes. A subscriber further behind reads the view's
+// changelog on disk (a private view has none: its laggard fails).
+var (
+	MaxSubscriptionLog      = 1 << 20
+	MaxSubscriptionLogBytes = int64(64 << 20)
+)
+
+// ChangelogConfig is where a view keeps its changelog.
+type ChangelogConfig struct {
+	Store     *streamstore.Store
+	Key       string // the stream's key in the store
+	Retention time.Duration
+}
+
+// NewView makes the sink of a materialized view of columns ts, opening
+// its changelog (cl nil: a private view, as a SUBSCRIBE to a query
+// runs, which keeps none).
+func NewView(name string, ts []types.T, cl *ChangelogConfig) (*View, error) {
+	v := &View{name: name, ts: ts, rows: dataflow.NewArrangement(ts), changed: make(chan struct{})}
+	if cl != nil {
+		if err := v.clog.open(cl, ts); err != nil {
+			return nil, err
+		}
+		v.lastTS = v.clog.lastTS
+	}
+	return v, nil
+}
+
+// Name is the view's name.
+func (v *View) Name() string { return v.name }
+
+// Types are the view's column types.
+func (v *View) Types() []types.T { return v.ts }
+
+// Job is the job maintaining the view.
+func (v *View) Job() *Job { return v.job }
+
+// Changelog is the view's changelog stream (nil for a private view).
+func (v *View) Changelog() *streamstore.Stream { return v.clog.stream }
+
+var _ Sink = (*View)(nil)
+
+// resumeFrom is the marker of the changelog's last step: the positions
+// of the job's sources it reflects (nil when there is none).
+func (v *View) resumeFrom() []uint64 { return v.clog.marker }
+
+// resumed reports whether the changelog holds an earlier run's changes.
+func (v *View) resumed() bool { return v.clog.stream != nil && v.clog.lastTS > 0 }
+
+// apply adds a step's changes to the rows; quiet ones are in the
+// changelog already (a restart replaying what the last run wrote).
+func (v *View) apply(m *dataflow.Msg, quiet bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	// changes are consolidated for subscribers and the changelog, when
+	// there are any: a row retracted and added back in one step is no
+	// change
+	consolidate := len(v.subs) > 0 || (v.clog.stream != nil && !quiet)
+	cs := v.rows.Apply(m.Batch, m.Weights, consolidate)
+	if m.Batch.NumRows() == 0 {
+		return
+	}
+	changes := make([]change, len(cs))
+	for i, c := range cs {
+		changes[i] = change{row: c.Row, diff: c.Diff}
+	}
+	v.logChangesLocked(changes, quiet)
+}
+
+// logChangesLocked records the consolidated changes of one step for the
+// subscribers and the changelog, and wakes the subscribers; callers hold
+// v.mu. The step's logical time advances even when nobody subscribes.
+func (v *View) logChangesLocked(changes []change, quiet bool) {
+	now := time.Now().UnixMicro()
+	if now <= v.lastTS {
+		now = v.lastTS + 1
+	}
+	v.lastTS = now
+	if len(changes) == 0 {
+		return
+	}
+	// retractions first, so that a reader never sees a row twice
+	changes = retractionsFirst(changes)
+	for i, c := range changes {
+		changes[i].ts = now
+		if c.diff != 0 && len(v.subs) > 0 {
+			c.ts = now
+			v.log = append(v.log, c)
+			v.logBytes += changeSize(c)
+		}
+	}
+	if !quiet {
+		v.clog.buffer(changes)
+	}
+	v.trimLogLocked()
+	v.notifyLocked()
+}
+
+// notifyLocked wakes whoever waits for a change; callers hold v.mu.
+func (v *View) notifyLocked() {
+	close(v.changed)
+	v.changed = make(chan struct{})
+}
+
+// notify wakes the subscribers (the job failed or stopped).
+func (v *View) notify() {
+	v.mu.Lock()
+	v.notifyLocked()
+	v.mu.Unlock()
+}
+
+// retractionsFirst orders changes with every retraction before every
+// insertion, each kind in its order (a stable partition).
+func retractionsFirst(changes []change) []change {
+	for i := 1; i < len(changes); i++ {
+		if changes[i].diff < 0 && changes[i-1].diff >= 0 {
+			// out of order: partition into a copy
+			out := make([]change, 0, len(changes))
+			for _, c := range changes {
+				if c.diff < 0 {
+					out = append(out, c)
+				}
+			}
+			for _, c := range changes {
+				if c.diff >= 0 {
+					out = append(out, c)
+				}
+			}
+			return out
+		}
+	}
+	return changes
+}
+
+// trimLogLocked drops changes every subscriber has read, and the oldest
+// ones when the log is over its bound.
+func (v *View) trimLogLocked() {
+	end := v.logBase + int64(len(v.log))
+	low := end
+	for s := range v.subs {
+		if s.pos < low {
+			low = s.pos
+		}
+	}
+	// over either bound, the laggards lose their place
+	over := max(int64(len(v.log)-MaxSubscriptionLog), 0)
+	for bytes := v.logBytes - v.sizeOfLogLocked(over); bytes > MaxSubscriptionLogBytes && over < int64(len(v.log)); over++ {
+		bytes -= changeSize(v.log[over])
+	}
+	if over > 0 && low < v.logBase+over {
+		low = v.logBase + over
+	}
+	drop := low - v.logBase
+	switch {
+	case drop <= 0:
+		return
+	case drop == int64(len(v.log)):
+		clear(v.log)
+		v.log = v.log[:0]
+		v.logBytes = 0
+	case 2*drop >= int64(len(v.log)) && (drop >= 4096 || over > 0):
+		v.logBytes -= v.sizeOfLogLocked(drop)
+		v.log = append([]change(nil), v.log[drop:]...)
+	case over > 0:
+		// let go of the rows now; the array is left behind when append grows it
+		v.logBytes -= v.sizeOfLogLocked(drop)
+		clear(v.log[:drop])
+		v.log = v.log[drop:]
+	default:
+		return // cheaper to keep a few read changes than to copy
+	}
+	v.logBase = low
+}
+
+// sizeOfLogLocked is the size of the first n logged changes.
+func (v *View) sizeOfLogLocked(n int64) int64 {
+	var b int64
+	for _, c := range v.log[:n] {
+		b += changeSize(c)
+	}
+	return b
+}
+
+// commit writes the changes buffered since the last commit to the
+// changelog, with a marker of the positions they reflect; force writes
+// the marker even when there are none (the job wrote failed rows up to
+// there).
+func (v *View) commit(positions []uint64, force bool) error {
+	return v.clog.commit(v, positions, force)
+}
+
+// failure is the error the view's job stopped with, as a read reports it.
+func (v *View) failure() error {
+	if v.job == nil {
+		return nil
+	}
+	if err := v.job.Err(); err != nil {
+		return sqlerr.New(sqlerr.InternalError, "materialized view %q failed: %v", v.name, err)
+	}
+	return nil
+}
+
+// Snapshot returns the view's current rows (a consistent point in time).
+func (v *View) Snapshot() ([]arrow.RecordBatch, error) {
+	if err := v.failure(); err != nil {
+		return nil, err
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.rows.Snapshot(), nil
+}
+
+// Lookup returns the view's rows whose column col equals d, from its
+// index on col, made by the first such read and kept with every change
+// after it (ok false when the view keeps no index on col and cannot make
+// one).
+func (v *View) Lookup(col int, d types.Datum) (batches []arrow.RecordBatch, ok bool, err error) {
+	if err := v.failure(); err != nil {
+		return nil, true, err
+	}
+	v.mu.RLock()
+	if !v.rows.HasIndex(col) {
+		v.mu.RUnlock()
+		if !v.AddIndex(col) {
+			return nil, false, nil
+		}
+		v.mu.RLock()
+	}
+	defer v.mu.RUnlock()
+	b, ok := v.rows.Lookup(col, d)
+	if !ok || b == nil {
+		return nil, ok, nil
+	}
+	return []arrow.RecordBatch{b}, true, nil
+}
+
+// AddIndex makes a point index on column col (false: the view keeps the
+// most it can already).
+func (v *View) AddIndex(col int) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.rows.AddIndex(col)
+}
+
+// Rows is the number of rows the view holds (with their counts).
+func (v *View) Rows() int64 {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.rows.Count()
+}
+
+// contents is the view's rows, each with its count (nil when empty).
+func (v *View) contentsLocked() (arrow.RecordBatch, []int64) { return v.rows.Contents() }
+
+// Checksum is the number of rows and the checksum of the view's contents,
+// as a blackhole sink of the same query computes them.
+func (v *View) Checksum() (rows int64, checksum uint64, err error) {
+	batches, err := v.Snapshot()
+	if err != nil {
+		return 0, 0, err
+	}
+	var s SinkStats
+	for _, b := range batches {
+		s.add(&dataflow.Msg{Kind: dataflow.MsgData, Batch: b})
+		b.Release()
+	}
+	return s.Rows, s.Checksum, nil
+}
+
+// SubscriberStats describes a view's subscribers.
+type SubscriberStats struct {
+	Subscribers int
+	Lag         int64 // changes the slowest subscriber has not read
+	LogBytes    int64 // memory of the changes kept for them
+}
+
+// Subscribers reports on the view's subscribers.
+func (v *View) Subscribers() SubscriberStats {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	st := SubscriberStats{Subscribers: len(v.subs), LogBytes: v.logBytes}
+	end := v.logBase + int64(len(v.log))
+	for s := range v.subs {
+		st.Lag = max(st.Lag, end-s.pos)
+	}
+	return st
+}
+
+// setOutWatermark records the view's output watermark.
+func (v *View) setOutWatermark(wm int64) {
+	v.mu.Lock()
+	v.outWM, v.hasOutWM = wm, true
+	v.mu.Unlock()
+}
+
+// End ends every subscription to the view with err (once).
+func (v *View) End(err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.endErr == nil {
+		v.endErr = err
+		close(v.endedLocked())
+	}
+}
+
+// endedLocked is the channel closed when the subscribers must stop;
+// callers hold v.mu.
+func (v *View) endedLocked() chan struct{} {
+	if v.ended == nil {
+		v.ended = make(chan struct{})
+	}
+	return v.ended
+}
+
+var defaultMem = memory.DefaultAllocator

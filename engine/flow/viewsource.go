@@ -1,0 +1,324 @@
+package flow
+
+// A job can read a materialized view as one of its sources, next to
+// streams and tables: a view joining a view with a stream, a union of a
+// view and a stream, a view's rows under a join with a table. The job
+// takes the parent view's rows once, then every change the parent writes
+// to its changelog, as a table's rows and changes: an operator joining
+// them keeps them, and the parent's revisions revise the result.
+//
+// The parent's changes reach the job only once they are in the parent's
+// changelog, with the changelog position they end at, and the job's sink
+// records that position next to its streams'. That makes a restart exact:
+// the parent first rebuilds its rows up to its own last marker, the job
+// takes those rows and undoes from them the parent's changes past the
+// position its own marker recorded (read back from the parent's
+// changelog) — the parent as the job's sink last saw it — replays its
+// streams up to its marker without writing, and only then applies the
+// parent's later changes, so its changelog goes on exactly where it
+// stopped.
+
+import (
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/streamsql/streamsql/engine/dataflow"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/types"
+)
+
+// viewChange is a batch of a parent view's changes for a job's source,
+// and the parent's changelog position after them (0: not a position).
+type viewChange struct {
+	batch   arrow.RecordBatch
+	weights []int64
+	end     uint64
+	// quiet: rebuilding what the job's sink already reflects (the
+	// parent's rows as of the job's last marker): applied, not written
+	quiet bool
+	// the parent's output watermark once these changes are applied
+	wm    int64
+	hasWM bool
+}
+
+// viewFeed is a job's source that a parent view feeds.
+type viewFeed struct {
+	job *Job
+	src *source
+}
+
+// attachViews attaches the job to each parent view that is ready (not
+// replaying what its changelog already has). It reports whether every
+// parent is attached.
+func (j *Job) attachViews() (bool, error) {
+	all := true
+	for _, src := range j.srcs {
+		if src.View == nil || src.attached {
+			continue
+		}
+		ok, err := j.attachView(src)
+		if err != nil {
+			return false, err
+		}
+		all = all && ok
+	}
+	j.pending.Store(!all)
+	return all, nil
+}
+
+// attachView takes the parent's rows as of its changelog's end, queues
+// them and registers for what it writes next, all before the parent can
+// write again.
+func (j *Job) attachView(src *source) (bool, error) {
+	pv := src.View
+	pc := &pv.clog
+	pc.write.Lock()
+	if pj := pv.job; pj != nil {
+		if err := pj.Err(); err != nil {
+			pc.write.Unlock()
+			return false, err
+		}
+		if pj.suppressed() {
+			pc.write.Unlock()
+			return false, nil
+		}
+	}
+	pv.mu.Lock()
+	rows, weights := pv.contentsLocked()
+	pending := slices.Clone(pc.buf) // applied to the rows, not yet written
+	end := pc.end
+	wm, hasWM := pv.outWM, pv.hasOutWM && src.TimeCol >= 0
+	pc.feeds = append(pc.feeds, &viewFeed{job: j, src: src})
+	pv.mu.Unlock()
+	// the parent's next write waits until the snapshot is queued: what it
+	// hands on comes after it
+	defer pc.write.Unlock()
+
+	var snapshot []viewChange
+	if rows != nil {
+		snapshot = append(snapshot, viewChange{batch: rows, weights: weights})
+	}
+	// the rows as of the changelog's end: undo what is not written yet
+	if undo := undoChanges(src.Types, pending); undo != nil {
+		snapshot = append(snapshot, *undo)
+	}
+	var forward []viewChange
+	applied := end
+	exact := src.hasReplayAt
+	if src.hasReplayAt && src.replayAt != end {
+		recs, err := pc.rangeRecords(src.replayAt, end)
+		if err != nil {
+			exact = false
+			slog.Warn("a view's changelog cannot resume exactly: it reads its parent from the parent's current rows", "view", j.name, "parent", pv.name, "reason", err)
+		} else {
+			// the rows as the job's changelog last saw them, then the
+			// changes since, once the job has replayed its streams
+			if undo := undoChanges(src.Types, recs); undo != nil {
+				snapshot = append(snapshot, *undo)
+			}
+			if fw := changesBatch(src.Types, recs, 1); fw != nil {
+				fw.end = end
+				forward = append(forward, *fw)
+			}
+			applied = src.replayAt
+		}
+	}
+	for i := range snapshot {
+		snapshot[i].quiet = exact
+	}
+	// the parent's watermark goes in once its rows as of now are applied:
+	// after the changes since the job's marker, when there are any
+	switch {
+	case len(forward) > 0:
+		forward[len(forward)-1].wm, forward[len(forward)-1].hasWM = wm, hasWM
+	case len(snapshot) > 0:
+		snapshot[len(snapshot)-1].wm, snapshot[len(snapshot)-1].hasWM = wm, hasWM
+	case hasWM:
+		snapshot = append(snapshot, viewChange{wm: wm, hasWM: true})
+	}
+	j.inMu.Lock()
+	src.applied = applied
+	src.changes = append(src.changes, snapshot...)
+	src.holding = j.replaying.Load()
+	if src.holding {
+		src.held = append(forward, src.held...)
+	} else {
+		src.changes = append(src.changes, forward...)
+	}
+	src.attached = true
+	n := len(snapshot) + len(forward)
+	j.inMu.Unlock()
+	j.queued.Add(int64(n))
+	return true, nil
+}
+
+// undoChanges is the changelog rows (ts, diff, pos, columns...) undone:
+// their negation, last first. Nil when there are none.
+func undoChanges(ts []types.T, recs [][]types.Datum) *viewChange {
+	rev := slices.Clone(recs)
+	slices.Reverse(rev)
+	return changesBatch(ts, rev, -1)
+}
+
+// changesBatch is the changes among changelog rows, their weights times
+// sign; nil when there are none.
+func changesBatch(ts []types.T, recs [][]types.Datum, sign int64) *viewChange {
+	var rows [][]types.Datum
+	var weights []int64
+	for _, r := range recs {
+		if !r[2].Null || r[1].I == 0 {
+			continue // a marker
+		}
+		rows, weights = append(rows, r[3:]), append(weights, sign*r[1].I)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	return &viewChange{batch: expr.BatchFromRows(defaultMem, ts, rows), weights: weights}
+}
+
+// feedReaders hands what a view just wrote to its changelog to the jobs
+// reading it; end is the changelog position after it, wm the view's
+// output watermark. Callers hold the changelog's write lock, so no attach
+// falls between a write and its delivery.
+func feedReaders(feeds []*viewFeed, ts []types.T, written [][]types.Datum, end uint64, wm int64, hasWM bool) {
+	if len(feeds) == 0 {
+		return
+	}
+	ch := changesBatch(ts, written, 1)
+	for _, fd := range feeds {
+		c := viewChange{end: end, wm: wm, hasWM: hasWM && fd.src.TimeCol >= 0}
+		if ch != nil {
+			ch.batch.Retain()
+			c.batch, c.weights = ch.batch, ch.weights
+		}
+		fd.job.queueViewChange(fd.src, c)
+	}
+	if ch != nil {
+		ch.batch.Release()
+	}
+}
+
+// queueViewChange queues a parent's change (held while the job replays)
+// and wakes the job.
+func (j *Job) queueViewChange(src *source, c viewChange) {
+	j.inMu.Lock()
+	if src.holding {
+		src.held = append(src.held, c)
+	} else {
+		src.changes = append(src.changes, c)
+	}
+	j.inMu.Unlock()
+	j.queued.Add(1)
+	j.wake()
+}
+
+// releaseHeld moves the parents' changes held during the replay into the
+// queues, once the job has replayed its streams.
+func (j *Job) releaseHeld() {
+	if j.replaying.Load() {
+		return
+	}
+	j.inMu.Lock()
+	for _, src := range j.srcs {
+		if src.View != nil && src.holding {
+			src.changes = append(src.changes, src.held...)
+			src.held, src.holding = nil, false
+		}
+	}
+	j.inMu.Unlock()
+}
+
+// detachViews stops the parents feeding the job.
+func (j *Job) detachViews() {
+	for _, src := range j.srcs {
+		if src.View == nil {
+			continue
+		}
+		pc := &src.View.clog
+		pc.write.Lock()
+		pc.feeds = slices.DeleteFunc(pc.feeds, func(fd *viewFeed) bool { return fd.job == j })
+		pc.write.Unlock()
+		j.inMu.Lock()
+		for _, c := range append(src.changes, src.held...) {
+			if c.batch != nil {
+				c.batch.Release()
+			}
+		}
+		src.changes, src.held = nil, nil
+		j.inMu.Unlock()
+	}
+}
+
+// drainViews pushes the parents' queued changes into their sources, in
+// order, and returns how many it pushed. The quiet rebuilds of every
+// parent go first: a change written to the changelog is computed from all
+// parents' rows as the changelog last saw them, never from a state in
+// which one parent is still missing.
+func (j *Job) drainViews(ctx *expr.Ctx) (int, error) {
+	queues := make([][]viewChange, len(j.srcs))
+	count := 0
+	j.inMu.Lock()
+	for i, src := range j.srcs {
+		if src.View != nil {
+			queues[i], src.changes = src.changes, nil
+			count += len(queues[i])
+		}
+	}
+	j.inMu.Unlock()
+	release := func() {
+		for _, q := range queues {
+			for _, c := range q {
+				if c.batch != nil {
+					c.batch.Release()
+				}
+			}
+		}
+	}
+	for _, quiet := range []bool{true, false} {
+		for i, q := range queues {
+			for len(q) > 0 && (q[0].quiet || !quiet) {
+				c := q[0]
+				q = q[1:]
+				queues[i] = q
+				if c.batch != nil {
+					j.quiet.Store(c.quiet)
+					err := j.g.Push(ctx, i, &dataflow.Msg{Kind: dataflow.MsgData, Batch: c.batch, Weights: c.weights})
+					j.quiet.Store(false)
+					c.batch.Release()
+					if err != nil {
+						release()
+						return count, err
+					}
+				}
+				if c.end > 0 {
+					j.srcs[i].applied = c.end
+				}
+				if c.hasWM {
+					if err := j.g.Watermark(ctx, i, c.wm); err != nil {
+						release()
+						return count, err
+					}
+				}
+			}
+		}
+	}
+	if count > 0 {
+		return count, j.watermarks(ctx, time.Now())
+	}
+	return 0, nil
+}
+
+// viewPositions are the parents' changelog positions the job has
+// applied, for its sink's marker.
+func (j *Job) viewPositions() []uint64 {
+	var out []uint64
+	for _, src := range j.srcs {
+		if src.View != nil {
+			out = append(out, src.applied)
+		}
+	}
+	return out
+}
