@@ -3,6 +3,7 @@ package dataflow
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/streamsql/streamsql/engine/expr"
@@ -42,6 +43,18 @@ type gnode struct {
 	bin       BinaryOperator
 	consumers []gedge
 	label     string
+	inputs    int // edges into it
+	// aligning a barrier (several inputs): which inputs have sent it,
+	// and what each sent after it, held until every input has
+	barrier uint64
+	got     []bool
+	held    []heldMsg
+}
+
+// heldMsg is a message an input sent after its barrier.
+type heldMsg struct {
+	side int
+	m    *Msg
 }
 
 type gkind uint8
@@ -108,6 +121,7 @@ func NewGraph() *Graph { return &Graph{output: -1, outCol: -1} }
 
 func (g *Graph) add(n *gnode, inputs ...gedge) int {
 	id := len(g.nodes)
+	n.inputs = len(inputs)
 	g.nodes = append(g.nodes, n)
 	for _, in := range inputs {
 		g.nodes[in.node].consumers = append(g.nodes[in.node].consumers, gedge{id, in.side})
@@ -292,6 +306,11 @@ func (g *Graph) forward(ctx *expr.Ctx, n int, m *Msg) error {
 // output.
 func (g *Graph) deliver(ctx *expr.Ctx, c gedge, m *Msg) error {
 	node := g.nodes[c.node]
+	if node.got != nil && node.got[c.side] {
+		// this input is past a barrier the others have not sent yet
+		node.held = append(node.held, heldMsg{c.side, m})
+		return nil
+	}
 	var out *Msg
 	var err error
 	switch node.kind {
@@ -311,6 +330,88 @@ func (g *Graph) deliver(ctx *expr.Ctx, c gedge, m *Msg) error {
 		return nil
 	}
 	return g.forward(ctx, c.node, out)
+}
+
+// Barrier sends checkpoint barrier id from every source through the
+// graph (see SourceBarrier); after it returns, every node has passed it
+// on and the output has every change the input before it makes.
+func (g *Graph) Barrier(ctx *expr.Ctx, id uint64, at func(node int, op any) error) error {
+	for s := range g.sources {
+		if err := g.SourceBarrier(ctx, s, id, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SourceBarrier sends checkpoint barrier id from a source: it goes along
+// every edge after the data before it, and a node passes it on once it
+// has come from each of its inputs, calling at (node, and its operator:
+// nil for a source or a union) first — the point at which a checkpoint
+// takes the operator's state, when it has seen exactly the input before
+// the barrier. A node with several inputs aligns them: what an input
+// sends after its barrier is held until every input's barrier has come,
+// then processed in order.
+func (g *Graph) SourceBarrier(ctx *expr.Ctx, source int, id uint64, at func(node int, op any) error) error {
+	return g.passBarrier(ctx, g.sources[source], id, at)
+}
+
+// passBarrier lets node n's barrier through: at, then each consumer.
+func (g *Graph) passBarrier(ctx *expr.Ctx, n int, id uint64, at func(node int, op any) error) error {
+	if at != nil {
+		var op any
+		switch nd := g.nodes[n]; nd.kind {
+		case gUnary:
+			op = nd.op
+		case gBinary:
+			op = nd.bin
+		}
+		if err := at(n, op); err != nil {
+			return err
+		}
+	}
+	for _, c := range g.nodes[n].consumers {
+		node := g.nodes[c.node]
+		if node.inputs <= 1 {
+			if err := g.passBarrier(ctx, c.node, id, at); err != nil {
+				return err
+			}
+			continue
+		}
+		if node.got == nil {
+			node.got = make([]bool, node.inputs)
+		}
+		if !slices.Contains(node.got, true) {
+			node.barrier = id
+		} else if node.barrier != id {
+			return fmt.Errorf("dataflow: barrier %d reached %s while it aligns barrier %d", id, node.label, node.barrier)
+		}
+		node.got[c.side] = true
+		if slices.Contains(node.got, false) {
+			continue
+		}
+		// aligned: the barrier goes on, then what came after it
+		clear(node.got)
+		held := node.held
+		node.held = nil
+		if err := g.passBarrier(ctx, c.node, id, at); err != nil {
+			releaseHeld(held)
+			return err
+		}
+		for i, h := range held {
+			if err := g.deliver(ctx, gedge{c.node, h.side}, h.m); err != nil {
+				releaseHeld(held[i+1:])
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func releaseHeld(held []heldMsg) {
+	for _, h := range held {
+		h.m.Release()
+	}
 }
 
 // Inject sends m (consumed) on from node n, as if n had output it: an

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/sources/streamstore"
 	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
@@ -129,7 +130,11 @@ func (c *changelog) commit(v *View, positions []uint64, force bool) error {
 	if err != nil {
 		return fmt.Errorf("writing the changelog of %s: %w", v.name, err)
 	}
-	feedReaders(c.feeds, v.ts, write, end, wm, hasWM)
+	mem := memory.DefaultAllocator
+	if v.job != nil {
+		mem = v.job.mem
+	}
+	feedReaders(mem, c.feeds, v.ts, write, end, wm, hasWM)
 	return nil
 }
 

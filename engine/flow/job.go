@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/engine/dataflow"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/sources/streamstore"
@@ -48,6 +49,8 @@ type Spec struct {
 	// Errors keeps the rows expressions fail on (nil: such a row fails
 	// the job)
 	Errors *ErrorStream
+	// Mem allocates the job's batches (nil: Go's allocator)
+	Mem memory.Allocator
 }
 
 // Job is a continuous query running: its sources feed its graph, one
@@ -63,6 +66,7 @@ type Job struct {
 	sink Sink
 	errs *ErrorStream
 	read int
+	mem  memory.Allocator
 	ctx  *expr.Ctx
 
 	mu sync.RWMutex
@@ -114,6 +118,9 @@ func Start(spec Spec) (*Job, error) {
 	if j.read <= 0 {
 		j.read = 1 << 16
 	}
+	if j.mem = spec.Mem; j.mem == nil {
+		j.mem = memory.DefaultAllocator
+	}
 	if len(spec.Sources) != j.g.Sources() {
 		return nil, fmt.Errorf("job %s: %d sources for a graph of %d", j.name, len(spec.Sources), j.g.Sources())
 	}
@@ -153,7 +160,7 @@ func Start(spec Spec) (*Job, error) {
 		}
 	}
 	j.pending.Store(views > 0)
-	j.ctx = &expr.Ctx{Go: context.Background(), Mem: defaultMem, Loc: time.UTC, Catalog: spec.Funcs, RowError: j.rowErrorHandler()}
+	j.ctx = &expr.Ctx{Go: context.Background(), Mem: j.mem, Loc: time.UTC, Catalog: spec.Funcs, RowError: j.rowErrorHandler()}
 	j.g.Out = func(ctx *expr.Ctx, m *dataflow.Msg) error {
 		j.sink.apply(m, j.suppressed())
 		return nil
@@ -305,7 +312,7 @@ func (j *Job) run(ctx context.Context) {
 			go func(i int, sh *streamstore.Shard, from uint64) {
 				defer wg.Done()
 				si, _ := j.sourceOf(i)
-				reads[i], errs[i] = j.srcs[si].read(sh, from, max)
+				reads[i], errs[i] = j.srcs[si].read(j.mem, sh, from, max)
 				reads[i].shard = i
 			}(i, sh, j.positions[i])
 		}

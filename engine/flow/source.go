@@ -5,6 +5,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/engine/dataflow"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/engine/storage"
@@ -79,12 +80,12 @@ type shardRead struct {
 
 // read reads up to max records of shard i from position from, with the
 // position columns, as the graph's source wants them.
-func (s *source) read(sh *streamstore.Shard, from uint64, max int) (shardRead, error) {
+func (s *source) read(mem memory.Allocator, sh *streamstore.Shard, from uint64, max int) (shardRead, error) {
 	var keep []bool
 	if s.Keep != nil {
 		keep = s.Keep[:len(s.Types)-3] // the stream's own columns, without _shard, _seq, _arrival
 	}
-	b, seqs, arrivals, next, err := sh.ReadColumns(defaultMem, from, max, keep)
+	b, seqs, arrivals, next, err := sh.ReadColumns(mem, from, max, keep)
 	if err != nil || b == nil {
 		if err == nil && next > from {
 			// only void sequence numbers (an aborted append): step over them
@@ -330,7 +331,7 @@ func (j *Job) drainTables(ctx *expr.Ctx) (int, error) {
 				rows, weights = append(rows, r), append(weights, 1)
 			}
 		}
-		m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(defaultMem, j.srcs[i].Types, rows), Weights: weights}
+		m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(j.mem, j.srcs[i].Types, rows), Weights: weights}
 		err := j.g.Push(ctx, i, m)
 		m.Release()
 		if err != nil {

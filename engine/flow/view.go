@@ -6,7 +6,6 @@ import (
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/engine/dataflow"
 	"github.com/streamsql/streamsql/sources/streamstore"
 	"github.com/streamsql/streamsql/sqlerr"
@@ -379,5 +378,3 @@ func (v *View) endedLocked() chan struct{} {
 	}
 	return v.ended
 }
-
-var defaultMem = memory.DefaultAllocator

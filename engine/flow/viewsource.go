@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/engine/dataflow"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/types"
@@ -101,7 +102,7 @@ func (j *Job) attachView(src *source) (bool, error) {
 		snapshot = append(snapshot, viewChange{batch: rows, weights: weights})
 	}
 	// the rows as of the changelog's end: undo what is not written yet
-	if undo := undoChanges(src.Types, pending); undo != nil {
+	if undo := undoChanges(j.mem, src.Types, pending); undo != nil {
 		snapshot = append(snapshot, *undo)
 	}
 	var forward []viewChange
@@ -115,10 +116,10 @@ func (j *Job) attachView(src *source) (bool, error) {
 		} else {
 			// the rows as the job's changelog last saw them, then the
 			// changes since, once the job has replayed its streams
-			if undo := undoChanges(src.Types, recs); undo != nil {
+			if undo := undoChanges(j.mem, src.Types, recs); undo != nil {
 				snapshot = append(snapshot, *undo)
 			}
-			if fw := changesBatch(src.Types, recs, 1); fw != nil {
+			if fw := changesBatch(j.mem, src.Types, recs, 1); fw != nil {
 				fw.end = end
 				forward = append(forward, *fw)
 			}
@@ -156,15 +157,15 @@ func (j *Job) attachView(src *source) (bool, error) {
 
 // undoChanges is the changelog rows (ts, diff, pos, columns...) undone:
 // their negation, last first. Nil when there are none.
-func undoChanges(ts []types.T, recs [][]types.Datum) *viewChange {
+func undoChanges(mem memory.Allocator, ts []types.T, recs [][]types.Datum) *viewChange {
 	rev := slices.Clone(recs)
 	slices.Reverse(rev)
-	return changesBatch(ts, rev, -1)
+	return changesBatch(mem, ts, rev, -1)
 }
 
 // changesBatch is the changes among changelog rows, their weights times
 // sign; nil when there are none.
-func changesBatch(ts []types.T, recs [][]types.Datum, sign int64) *viewChange {
+func changesBatch(mem memory.Allocator, ts []types.T, recs [][]types.Datum, sign int64) *viewChange {
 	var rows [][]types.Datum
 	var weights []int64
 	for _, r := range recs {
@@ -176,18 +177,18 @@ func changesBatch(ts []types.T, recs [][]types.Datum, sign int64) *viewChange {
 	if len(rows) == 0 {
 		return nil
 	}
-	return &viewChange{batch: expr.BatchFromRows(defaultMem, ts, rows), weights: weights}
+	return &viewChange{batch: expr.BatchFromRows(mem, ts, rows), weights: weights}
 }
 
 // feedReaders hands what a view just wrote to its changelog to the jobs
 // reading it; end is the changelog position after it, wm the view's
 // output watermark. Callers hold the changelog's write lock, so no attach
 // falls between a write and its delivery.
-func feedReaders(feeds []*viewFeed, ts []types.T, written [][]types.Datum, end uint64, wm int64, hasWM bool) {
+func feedReaders(mem memory.Allocator, feeds []*viewFeed, ts []types.T, written [][]types.Datum, end uint64, wm int64, hasWM bool) {
 	if len(feeds) == 0 {
 		return
 	}
-	ch := changesBatch(ts, written, 1)
+	ch := changesBatch(mem, ts, written, 1)
 	for _, fd := range feeds {
 		c := viewChange{end: end, wm: wm, hasWM: hasWM && fd.src.TimeCol >= 0}
 		if ch != nil {

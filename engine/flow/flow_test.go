@@ -1,0 +1,410 @@
+package flow
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/streamsql/streamsql/engine/dataflow"
+	"github.com/streamsql/streamsql/engine/exec"
+	"github.com/streamsql/streamsql/engine/expr"
+	"github.com/streamsql/streamsql/engine/storage"
+	"github.com/streamsql/streamsql/sources/streamstore"
+	"github.com/streamsql/streamsql/types"
+)
+
+// The events of the tests: (k TEXT, v BIGINT), then the positions a
+// stream source adds.
+var (
+	evTypes  = []types.T{types.TText, types.TInt64}
+	srcTypes = append(slices.Clone(evTypes), types.TInt32, types.TInt64, types.TTimestampTZ)
+)
+
+func openStore(t *testing.T) (*streamstore.Store, *streamstore.Stream) {
+	t.Helper()
+	st := streamstore.Open(t.TempDir(), streamstore.Options{NoSync: true})
+	t.Cleanup(st.Close)
+	s, err := st.OpenStream("ev", streamstore.Config{Types: evTypes, Shards: 2, PartitionBy: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, s
+}
+
+func appendEvents(t *testing.T, s *streamstore.Stream, from, to int) {
+	t.Helper()
+	var rows [][]types.Datum
+	for i := from; i < to; i++ {
+		rows = append(rows, []types.Datum{types.DText(fmt.Sprintf("k%d", i%7)), types.DInt(int64(i))})
+	}
+	if _, err := s.Append(rows); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sumGraph is SELECT k, count(*), sum(v) FROM ev GROUP BY k, with an
+// optional filter on v first.
+func sumGraph(t *testing.T, minV int64) *dataflow.Graph {
+	t.Helper()
+	g := dataflow.NewGraph()
+	src, _ := g.AddSource("ev")
+	k := &expr.Col{Idx: 0, T: types.TText}
+	v := &expr.Col{Idx: 1, T: types.TInt64}
+	in := src
+	if minV > 0 {
+		in = g.Add(src, &dataflow.Filter{Pred: &expr.Compare{Op: expr.GE, L: v, R: &expr.Const{D: types.DInt(minV), T: types.TInt64}}}, "filter")
+	}
+	agg, err := dataflow.NewIncAgg([]expr.Expr{k}, []exec.AggSpec{{Kind: exec.AggCountStar, T: types.TInt64}, {Kind: exec.AggSum, Arg: v, T: types.TNumeric}}, dataflow.IncAggOptions{AppendOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.SetOutput(g.Add(in, agg, "sum"))
+	return g
+}
+
+var sumTypes = []types.T{types.TText, types.TInt64, types.TNumeric}
+
+// expectedSums is sumGraph's result over events [0, n) with v >= minV.
+func expectedSums(n int, minV int64) []string {
+	count, sum := map[string]int64{}, map[string]int64{}
+	for i := 0; i < n; i++ {
+		if int64(i) >= minV {
+			k := fmt.Sprintf("k%d", i%7)
+			count[k]++
+			sum[k] += int64(i)
+		}
+	}
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(count)) {
+		out = append(out, fmt.Sprintf("%s %d %d", k, count[k], sum[k]))
+	}
+	return out
+}
+
+func contents(t *testing.T, v *View) []string {
+	t.Helper()
+	bs, err := v.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, b := range bs {
+		out = append(out, rowStrings(b)...)
+		b.Release()
+	}
+	slices.Sort(out)
+	return out
+}
+
+func rowStrings(b arrow.RecordBatch) []string {
+	var out []string
+	for r := 0; r < int(b.NumRows()); r++ {
+		var vals []string
+		for c := 0; c < int(b.NumCols()); c++ {
+			vals = append(vals, datumText(b.Column(c), r))
+		}
+		out = append(out, strings.Join(vals, " "))
+	}
+	return out
+}
+
+// datumText renders a value of any column the tests make.
+func datumText(col arrow.Array, r int) string {
+	d := types.DatumAt(col, r)
+	switch col.DataType().ID() {
+	case arrow.INT64, arrow.INT32:
+		return fmt.Sprint(d.I)
+	case arrow.STRING:
+		return d.S
+	}
+	return types.FormatText(types.TNumeric, d, nil)
+}
+
+func waitJob(t *testing.T, j *Job) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := j.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A job reads a stream's shards into its graph and keeps its view equal
+// to the query over everything written; a subscriber sees each step's
+// changes, retractions before insertions at a strictly increasing _ts,
+// and applying them to the snapshot it started from gives the view.
+// Nothing the job allocated is left when it stops.
+func TestJobMaintainsViewAndSubscribers(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	st, s := openStore(t)
+	appendEvents(t, s, 0, 500)
+	v, err := NewView("sums", sumTypes, &ChangelogConfig{Store: st, Key: "changelog-sums"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := Start(Spec{Name: "sums", Graph: sumGraph(t, 0), Sources: []Source{{Name: "ev", Stream: s, Types: srcTypes, TimeCol: -1}}, Sink: v, ReadBatch: 97, Mem: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJob(t, j)
+	if got, want := contents(t, v), expectedSums(500, 0); !slices.Equal(got, want) {
+		t.Fatalf("view %v, want %v", got, want)
+	}
+	ctx := &expr.Ctx{Go: context.Background(), Mem: mem}
+	sub, err := v.Subscribe(SubscribeOptions{Snapshot: true}, append([]types.T{types.TInt64, types.TInt64}, sumTypes...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendEvents(t, s, 500, 1200)
+	waitJob(t, j)
+	want := expectedSums(1200, 0)
+	seen := map[string]int64{}
+	lastTS := int64(0)
+	for {
+		b, err := sub.NextWithin(ctx, 200*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b == nil {
+			break
+		}
+		inserted := false
+		for r := 0; r < int(b.NumRows()); r++ {
+			ts, diff := types.DatumAt(b.Column(0), r).I, types.DatumAt(b.Column(1), r).I
+			if ts < lastTS {
+				t.Fatalf("_ts went back from %d to %d", lastTS, ts)
+			}
+			if ts > lastTS {
+				inserted = false
+			}
+			if diff < 0 && inserted {
+				t.Fatalf("a retraction after an insertion at _ts %d", ts)
+			}
+			inserted = inserted || diff > 0
+			lastTS = ts
+			row := fmt.Sprintf("%s %s %s", datumText(b.Column(2), r), datumText(b.Column(3), r), datumText(b.Column(4), r))
+			if seen[row] += diff; seen[row] == 0 {
+				delete(seen, row)
+			}
+		}
+		b.Release()
+	}
+	sub.Close()
+	if got := slices.Sorted(maps.Keys(seen)); !slices.Equal(got, want) {
+		t.Fatalf("snapshot plus changes %v, want %v", got, want)
+	}
+	if got := contents(t, v); !slices.Equal(got, want) {
+		t.Fatalf("view %v, want %v", got, want)
+	}
+	j.Stop()
+}
+
+// changelogRows folds a view's changelog into rows with their counts.
+func changelogRows(t *testing.T, s *streamstore.Stream) []string {
+	t.Helper()
+	sh := s.Shards()[0]
+	n := map[string]int64{}
+	for pos := sh.TrimHorizon(); pos < sh.Latest(); {
+		recs, next, err := sh.Read(pos, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if !r.Row[2].Null {
+				continue // a marker
+			}
+			row := fmt.Sprintf("%s %d %s", r.Row[3].S, r.Row[4].I, types.FormatText(types.TNumeric, r.Row[5], nil))
+			if n[row] += r.Row[1].I; n[row] == 0 {
+				delete(n, row)
+			}
+			if n[row] < 0 {
+				t.Fatalf("changelog retracts %s more often than it inserts it", row)
+			}
+		}
+		pos = next
+	}
+	return slices.Sorted(maps.Keys(n))
+}
+
+// A job started again over the same changelog replays its stream up to
+// the last marker without writing, then goes on: the changelog holds
+// every change once, and folds into the view. A job reading the view
+// (a view source) resumes from its own marker the same way.
+func TestJobRestartContinuesChangelogs(t *testing.T) {
+	st, s := openStore(t)
+	startBoth := func() (*Job, *View, *Job, *View) {
+		pv, err := NewView("sums", sumTypes, &ChangelogConfig{Store: st, Key: "changelog-sums"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pj, err := Start(Spec{Name: "sums", Graph: sumGraph(t, 0), Sources: []Source{{Name: "ev", Stream: s, Types: srcTypes, TimeCol: -1}}, Sink: pv, ReadBatch: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// the child: the parent's rows with more than 80 events
+		g := dataflow.NewGraph()
+		src, _ := g.AddSource("sums")
+		n := &expr.Col{Idx: 1, T: types.TInt64}
+		g.SetOutput(g.Add(src, &dataflow.Filter{Pred: &expr.Compare{Op: expr.GT, L: n, R: &expr.Const{D: types.DInt(80), T: types.TInt64}}}, "filter"))
+		cv, err := NewView("busy", sumTypes, &ChangelogConfig{Store: st, Key: "changelog-busy"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cj, err := Start(Spec{Name: "busy", Graph: g, Sources: []Source{{Name: "sums", View: pv, Types: sumTypes, TimeCol: -1}}, Sink: cv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pj, pv, cj, cv
+	}
+	busy := func(n int) []string {
+		var out []string
+		for _, r := range expectedSums(n, 0) {
+			var k string
+			var c, sum int64
+			fmt.Sscan(r, &k, &c, &sum)
+			if c > 80 {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	pj, pv, cj, cv := startBoth()
+	appendEvents(t, s, 0, 400)
+	waitJob(t, pj)
+	waitJob(t, cj)
+	appendEvents(t, s, 400, 700)
+	waitJob(t, pj)
+	waitJob(t, cj)
+	if got, want := contents(t, cv), busy(700); !slices.Equal(got, want) {
+		t.Fatalf("child view %v, want %v", got, want)
+	}
+	cj.Stop()
+	pj.Stop()
+	appendEvents(t, s, 700, 1000) // written while stopped
+	pj, pv, cj, cv = startBoth()
+	appendEvents(t, s, 1000, 1300)
+	waitJob(t, pj)
+	waitJob(t, cj)
+	if got, want := contents(t, pv), expectedSums(1300, 0); !slices.Equal(got, want) {
+		t.Fatalf("restarted view %v, want %v", got, want)
+	}
+	if got, want := contents(t, cv), busy(1300); !slices.Equal(got, want) {
+		t.Fatalf("restarted child view %v, want %v", got, want)
+	}
+	if got, want := changelogRows(t, pv.Changelog()), expectedSums(1300, 0); !slices.Equal(got, want) {
+		t.Fatalf("parent changelog folds into %v, want %v", got, want)
+	}
+	if got, want := changelogRows(t, cv.Changelog()), busy(1300); !slices.Equal(got, want) {
+		t.Fatalf("child changelog folds into %v, want %v", got, want)
+	}
+	cj.Stop()
+	pj.Stop()
+}
+
+// A blackhole sink's checksum is that of the rows a view of the same
+// query holds.
+func TestBlackholeChecksumIsTheView(t *testing.T) {
+	st, s := openStore(t)
+	appendEvents(t, s, 0, 900)
+	v, err := NewView("sums", sumTypes, &ChangelogConfig{Store: st, Key: "changelog-sums"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bh Blackhole
+	var jobs []*Job
+	for _, sink := range []Sink{v, &bh} {
+		j, err := Start(Spec{Name: "q", Graph: sumGraph(t, 100), Sources: []Source{{Name: "ev", Stream: s, Types: srcTypes, TimeCol: -1}}, Sink: sink, ReadBatch: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, j)
+	}
+	for _, j := range jobs {
+		waitJob(t, j)
+	}
+	rows, sum, err := v.Checksum()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := bh.Stats(); st.Rows != rows || st.Checksum != sum || rows != 7 || st.Changes <= rows {
+		t.Fatalf("blackhole %+v, view %d rows %x", st, rows, sum)
+	}
+	for _, j := range jobs {
+		j.Stop()
+	}
+}
+
+// fakeTable is a table whose changes the test commits.
+type fakeTable struct {
+	mu    sync.Mutex
+	rows  []storage.Row
+	watch func(deleted, inserted []storage.Row)
+}
+
+func (f *fakeTable) Watch(fn func(deleted, inserted []storage.Row)) ([]storage.Row, func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.watch = fn
+	return slices.Clone(f.rows), func() {
+		f.mu.Lock()
+		f.watch = nil
+		f.mu.Unlock()
+	}
+}
+
+func (f *fakeTable) commit(deleted, inserted []storage.Row) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rows = slices.DeleteFunc(f.rows, func(r storage.Row) bool {
+		return slices.ContainsFunc(deleted, func(d storage.Row) bool { return d[0].S == r[0].S })
+	})
+	f.rows = append(f.rows, inserted...)
+	if f.watch != nil {
+		f.watch(deleted, inserted)
+	}
+}
+
+// A job joining a stream with a table takes the table's rows, then each
+// committed change, which revises the joined rows; Wait covers changes
+// committed before it.
+func TestJobTableChangesReviseView(t *testing.T) {
+	_, s := openStore(t)
+	tbl := &fakeTable{rows: []storage.Row{{types.DText("k1"), types.DText("one")}}}
+	tblTypes := []types.T{types.TText, types.TText}
+	g := dataflow.NewGraph()
+	ev, _ := g.AddSource("ev")
+	tb, _ := g.AddSource("names")
+	j, err := dataflow.NewJoin(exec.InnerJoin, []expr.Expr{&expr.Col{Idx: 0, T: types.TText}}, []expr.Expr{&expr.Col{Idx: 0, T: types.TText}}, nil, srcTypes, tblTypes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := g.AddBinary(ev, tb, j, "join")
+	g.SetOutput(g.Add(joined, &dataflow.Project{Exprs: []expr.Expr{&expr.Col{Idx: 1, T: types.TInt64}, &expr.Col{Idx: 6, T: types.TText}}, Types: []types.T{types.TInt64, types.TText}}, "project"))
+	v, err := NewView("named", []types.T{types.TInt64, types.TText}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := Start(Spec{Name: "named", Graph: g, Sources: []Source{{Name: "ev", Stream: s, Types: srcTypes, TimeCol: -1}, {Name: "names", Table: tbl, Types: tblTypes, TimeCol: -1}}, Sink: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Stop()
+	appendEvents(t, s, 0, 10) // k1: 1 and 8
+	waitJob(t, job)
+	if got := fmt.Sprint(contents(t, v)); got != "[1 one 8 one]" {
+		t.Fatalf("view %s", got)
+	}
+	tbl.commit([]storage.Row{{types.DText("k1"), types.DText("one")}}, []storage.Row{{types.DText("k1"), types.DText("uno")}, {types.DText("k2"), types.DText("two")}})
+	waitJob(t, job)
+	if got := fmt.Sprint(contents(t, v)); got != "[1 uno 2 two 8 uno 9 two]" {
+		t.Fatalf("view after the table changed %s", got)
+	}
+}
