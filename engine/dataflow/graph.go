@@ -51,6 +51,17 @@ type gnode struct {
 	held    []heldMsg
 }
 
+// operator is the node's operator (nil for sources and unions).
+func (n *gnode) operator() any {
+	switch n.kind {
+	case gUnary:
+		return n.op
+	case gBinary:
+		return n.bin
+	}
+	return nil
+}
+
 // heldMsg is a message an input sent after its barrier.
 type heldMsg struct {
 	side int
@@ -359,14 +370,7 @@ func (g *Graph) SourceBarrier(ctx *expr.Ctx, source int, id uint64, at func(node
 // passBarrier lets node n's barrier through: at, then each consumer.
 func (g *Graph) passBarrier(ctx *expr.Ctx, n int, id uint64, at func(node int, op any) error) error {
 	if at != nil {
-		var op any
-		switch nd := g.nodes[n]; nd.kind {
-		case gUnary:
-			op = nd.op
-		case gBinary:
-			op = nd.bin
-		}
-		if err := at(n, op); err != nil {
+		if err := at(n, g.nodes[n].operator()); err != nil {
 			return err
 		}
 	}
@@ -487,14 +491,7 @@ func (g *Graph) Describe(note func(op any) string) []string {
 	walk = func(n, depth int) {
 		line := g.nodes[n].label
 		if note != nil {
-			var op any
-			switch nd := g.nodes[n]; nd.kind {
-			case gUnary:
-				op = nd.op
-			case gBinary:
-				op = nd.bin
-			}
-			line += note(op)
+			line += note(g.nodes[n].operator())
 		}
 		prefix := strings.Repeat("  ", depth)
 		if depth > 0 {
@@ -515,11 +512,8 @@ func (g *Graph) Describe(note func(op any) string) []string {
 // unions).
 func (g *Graph) Operators(fn func(node int, op any)) {
 	for id, n := range g.nodes {
-		switch n.kind {
-		case gUnary:
-			fn(id, n.op)
-		case gBinary:
-			fn(id, n.bin)
+		if op := n.operator(); op != nil {
+			fn(id, op)
 		}
 	}
 }
