@@ -256,45 +256,45 @@ func heldColumn(time []dataflow.WMBound, cols []Column) int {
 
 // compile compiles n and what is below it.
 func (p *graphPlan) compile(n Node) (gout, error) {
+	n, err := rewrite(n)
+	if err != nil {
+		return gout{}, err
+	}
 	switch x := n.(type) {
 	case *ScanNode:
 		return p.scan(x)
 	case *FilterNode:
-		if top, below := topNOf(x); top != nil {
-			return p.steps(top, below)
-		}
-		return p.steps([]Node{x}, x.In)
+		return p.over(x, x.In)
 	case *ProjectNode:
-		return p.steps([]Node{x}, x.In)
+		return p.over(x, x.In)
 	case *WindowTVFNode:
 		if x.Spec.Session {
 			return gout{}, cannot("SESSION windows are supported under a GROUP BY of the session (window_start, window_end, partition keys) only")
 		}
-		return p.steps([]Node{x}, x.In)
-	case *LimitNode, *SortNode:
-		top, below, err := orderLimitOf(x)
-		if err != nil {
-			return gout{}, err
-		}
-		return p.steps(top, below)
-	case *DistinctOnNode:
-		top, below, err := distinctOnTopN(x)
-		if err != nil {
-			return gout{}, err
-		}
-		return p.steps(top, below)
+		return p.over(x, x.In)
+	case *topNStep:
+		return p.over(x, x.w.In)
 	case *AggNode:
 		return p.aggregate(x)
 	case *JoinNode:
 		return p.join(x)
 	case *UnionNode:
 		return p.union(x)
+	case *setOpCounts:
+		return p.setOp(x)
 	case *WindowNode:
 		return gout{}, cannot("window functions over a stream are supported as top-N only: ROW_NUMBER() or RANK() OVER (PARTITION BY ... ORDER BY ...) <= n in an outer WHERE")
-	case *SetOpNode:
-		return p.setOp(x)
 	}
 	return gout{}, cannot("%s is not supported in continuous queries", strings.Fields(n.describe())[0])
+}
+
+// over compiles in, then the step st over it.
+func (p *graphPlan) over(st, in Node) (gout, error) {
+	out, err := p.compile(in)
+	if err != nil {
+		return gout{}, err
+	}
+	return p.step(out, st)
 }
 
 // scan is a stream's rows: one source per stream, however often the
@@ -365,21 +365,6 @@ func (p *graphPlan) table(x *ScanNode) (gout, error) {
 	src.node, _ = p.g.AddSource("TableSource " + x.Rel.Name + " (its rows, then its changes)")
 	p.srcs = append(p.srcs, src)
 	return gout{node: src.node, time: make([]dataflow.WMBound, len(ts)), table: true}, nil
-}
-
-// steps compiles below, then the stateless steps and top-Ns above it
-// (lowest first).
-func (p *graphPlan) steps(top []Node, below Node) (gout, error) {
-	in, err := p.compile(below)
-	if err != nil {
-		return gout{}, err
-	}
-	for _, st := range top {
-		if in, err = p.step(in, st); err != nil {
-			return gout{}, err
-		}
-	}
-	return in, nil
 }
 
 // step adds one step over in.
@@ -512,37 +497,17 @@ func (p *graphPlan) keyedAgg(x *AggNode, opts dataflow.IncAggOptions) (windowedA
 	return agg, "parallelism=1", nil
 }
 
-// setOp is INTERSECT or EXCEPT: both inputs tagged and united, counted
-// per row by an incremental aggregate keyed by every column, and each
-// row given the multiplicity the operation makes of its two counts.
-func (p *graphPlan) setOp(x *SetOpNode) (gout, error) {
-	cols := x.Columns()
-	n := len(cols)
-	one, none := &expr.Const{D: types.DInt(1), T: types.TInt64}, &expr.Const{D: types.NullDatum, T: types.TInt64}
-	tagged := func(in Node, l, r expr.Expr) Node {
-		es := make([]expr.Expr, 0, n+2)
-		for i, c := range cols {
-			es = append(es, &expr.Col{Idx: i, T: c.Type, Name: c.Name})
-		}
-		tc := append(append([]Column(nil), cols...), Column{Name: "_left", Type: types.TInt64}, Column{Name: "_right", Type: types.TInt64})
-		return &ProjectNode{In: in, Exprs: append(es, l, r), Cols: tc}
-	}
-	left, right := tagged(x.Left, one, none), tagged(x.Right, none, one)
-	u := &UnionNode{Inputs: []Node{left, right}, Cols: left.Columns()}
-	keys := make([]expr.Expr, n)
-	for i, c := range cols {
-		keys[i] = &expr.Col{Idx: i, T: c.Type, Name: c.Name}
-	}
-	agg := &AggNode{In: u, Keys: keys, Cols: u.Cols, Aggs: []exec.AggSpec{
-		{Kind: exec.AggCount, Arg: &expr.Col{Idx: n, T: types.TInt64}, T: types.TInt64},
-		{Kind: exec.AggCount, Arg: &expr.Col{Idx: n + 1, T: types.TInt64}, T: types.TInt64},
-	}}
-	in, err := p.compile(agg)
+// setOp is INTERSECT or EXCEPT over the per-row counts of both sides
+// (rewritten so by setOpAsCounts): each row given the multiplicity the
+// operation makes of its two counts.
+func (p *graphPlan) setOp(x *setOpCounts) (gout, error) {
+	in, err := p.compile(x.counts)
 	if err != nil {
 		return gout{}, err
 	}
-	op := &dataflow.SetOp{Except: x.Except, All: x.All, Types: colTypes(cols)}
-	return gout{node: p.g.Add(in.node, op, x.describe()+" from the counts per row"), time: in.time[:n], table: in.table}, nil
+	cols := x.Columns()
+	op := &dataflow.SetOp{Except: x.op.Except, All: x.op.All, Types: colTypes(cols)}
+	return gout{node: p.g.Add(in.node, op, x.op.describe()+" from the counts per row"), time: in.time[:len(cols)], table: in.table}, nil
 }
 
 // sessionBelow finds a SESSION window under an aggregate, through
@@ -701,9 +666,8 @@ func (p *graphPlan) asOf(x *JoinNode) (gout, error) {
 	return out, nil
 }
 
-// join is a join of any two inputs, kept whole on both sides unless a
-// time bound lets each side drop the rows no future row of the other can
-// match.
+// join is a join of any two inputs: the first of joinRules that applies
+// says how it runs and how long each side's rows are kept.
 func (p *graphPlan) join(x *JoinNode) (gout, error) {
 	if x.AsOf != nil {
 		return p.asOf(x)
@@ -723,93 +687,138 @@ func (p *graphPlan) join(x *JoinNode) (gout, error) {
 		return gout{}, cannot("%s", err.Error())
 	}
 	j.Cols = [2]expr.Columns{exprColumns(x.Left.Columns()), exprColumns(x.Right.Columns())}
-	nL := len(x.Left.Columns())
-	if p.lookup && l.table != r.table {
-		return p.lookupJoin(x, j, l, r)
-	}
-	out := gout{time: make([]dataflow.WMBound, len(x.Cols)), appendOnly: x.Kind == exec.InnerJoin && l.appendOnly && r.appendOnly, table: l.table && r.table}
-	label := "Incremental" + x.describe() + " parallelism=1 state=both sides"
-	// each side's rows are dropped by a time column once a bound on it
-	// passes them: once no future row of the other side can match them
-	var expire [2]struct {
-		col   int
-		bound dataflow.WMBound
-	}
-	bounded := false
-	if tsCol, wmCol, lo, hi, ok := intervalBound(x.Residual, nL); ok && l.time[wmCol[0]] != nil && r.time[wmCol[1]] != nil {
-		// left rows with a - lo below the right watermark on b match no
-		// future right row; right rows with d + hi below the left one on c
-		expire[0].col, expire[0].bound = tsCol[0], r.time[wmCol[1]].Shift(lo)
-		expire[1].col, expire[1].bound = tsCol[1], l.time[wmCol[0]].Shift(-hi)
-		out.time[tsCol[0]] = l.time[tsCol[0]].Min(r.time[wmCol[1]].Shift(lo))
-		out.time[nL+tsCol[1]] = r.time[tsCol[1]].Min(l.time[wmCol[0]].Shift(-hi))
-		bounded = true
-		label += fmt.Sprintf(" interval=[%dus, %dus]", lo, hi)
-	} else {
-		// equal time columns (window_start = window_start): a row whose
-		// time the other side's watermark passed meets nothing more
-		for i := range x.LeftKeys {
-			lc, lok := x.LeftKeys[i].(*expr.Col)
-			rc, rok := x.RightKeys[i].(*expr.Col)
-			if !lok || !rok || l.time[lc.Idx] == nil || r.time[rc.Idx] == nil || !dataflow.IntLike(lc.Type().Kind) {
-				continue
-			}
-			expire[0].col, expire[0].bound = lc.Idx, r.time[rc.Idx]
-			expire[1].col, expire[1].bound = rc.Idx, l.time[lc.Idx]
-			both := l.time[lc.Idx].Min(r.time[rc.Idx])
-			out.time[lc.Idx], out.time[nL+rc.Idx] = both, both
-			bounded = true
-			label += fmt.Sprintf(" by time key %s", x.LeftKeys[i])
-			break
+	jp := &joinPlan{x: x, j: j, l: l, r: r, nL: len(x.Left.Columns())}
+	for _, rule := range joinRules {
+		if out, ok, err := rule.fn(p, jp); err != nil || ok {
+			return out, err
 		}
 	}
-	if bounded {
-		for side, in := range [2]gout{l, r} {
-			if !in.appendOnly {
-				// a side that retracts (a view's changes, an aggregate's)
-				// may take a row back until its own bound passes it: the
-				// row is kept that long too
-				expire[side].bound = expire[side].bound.Min(in.time[expire[side].col])
-			}
-			if expire[side].bound == nil && !in.table {
-				bounded = false // it would keep that side whole
-			}
+	return gout{}, cannot("a join of two streams keeps both sides forever unless it is bounded in time: add a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ... (an interval join), or join on window_start of two windowed inputs — or, if the streams are bounded or small enough, say so with CREATE MATERIALIZED VIEW ... WITH (stream_joins = 'unbounded')")
+}
+
+// joinPlan is a join whose inputs are compiled, being planned.
+type joinPlan struct {
+	x    *JoinNode
+	j    *dataflow.Join
+	l, r gout
+	nL   int // the left input's columns
+}
+
+// joinRules choose how a join runs: the first that applies does.
+var joinRules = []struct {
+	name string
+	fn   func(p *graphPlan, jp *joinPlan) (gout, bool, error)
+}{
+	{"lookup: a stream's rows look a table or view up as it is when they arrive (table_joins = 'lookup')", (*graphPlan).lookupJoin},
+	{"interval: each side's rows are dropped once the other side's watermark passes the interval", (*graphPlan).intervalJoin},
+	{"window: equal time keys (window_start = window_start); a row is dropped once the other side's watermark passes its time", (*graphPlan).timeKeyJoin},
+	{"a side read from a table or view: the other side is kept to be revised by its changes", (*graphPlan).tableSideJoin},
+	{"unbounded: both sides kept, as asked (stream_joins = 'unbounded')", (*graphPlan).unboundedJoin},
+}
+
+// expiry is how long a join keeps a side's rows: until the bound on
+// their time column col passes them (nil: for the join's life).
+type expiry struct {
+	col   int
+	bound dataflow.WMBound
+}
+
+// intervalJoin: L.ts - R.ts within [lo, hi] — left rows with a - lo
+// below the right watermark on b match no future right row, right rows
+// with d + hi below the left one on c none either.
+func (p *graphPlan) intervalJoin(jp *joinPlan) (gout, bool, error) {
+	l, r, nL := jp.l, jp.r, jp.nL
+	tsCol, wmCol, lo, hi, ok := intervalBound(jp.x.Residual, nL)
+	if !ok || l.time[wmCol[0]] == nil || r.time[wmCol[1]] == nil {
+		return gout{}, false, nil
+	}
+	time := make([]dataflow.WMBound, len(jp.x.Cols))
+	time[tsCol[0]] = l.time[tsCol[0]].Min(r.time[wmCol[1]].Shift(lo))
+	time[nL+tsCol[1]] = r.time[tsCol[1]].Min(l.time[wmCol[0]].Shift(-hi))
+	return p.boundedJoin(jp, [2]expiry{{tsCol[0], r.time[wmCol[1]].Shift(lo)}, {tsCol[1], l.time[wmCol[0]].Shift(-hi)}}, time, fmt.Sprintf(" interval=[%dus, %dus]", lo, hi))
+}
+
+// timeKeyJoin: equal time columns (window_start = window_start) — a row
+// whose time the other side's watermark passed meets nothing more.
+func (p *graphPlan) timeKeyJoin(jp *joinPlan) (gout, bool, error) {
+	x, l, r := jp.x, jp.l, jp.r
+	for i := range x.LeftKeys {
+		lc, lok := x.LeftKeys[i].(*expr.Col)
+		rc, rok := x.RightKeys[i].(*expr.Col)
+		if !lok || !rok || l.time[lc.Idx] == nil || r.time[rc.Idx] == nil || !dataflow.IntLike(lc.Type().Kind) {
+			continue
+		}
+		time := make([]dataflow.WMBound, len(x.Cols))
+		both := l.time[lc.Idx].Min(r.time[rc.Idx])
+		time[lc.Idx], time[jp.nL+rc.Idx] = both, both
+		return p.boundedJoin(jp, [2]expiry{{lc.Idx, r.time[rc.Idx]}, {rc.Idx, l.time[lc.Idx]}}, time, fmt.Sprintf(" by time key %s", x.LeftKeys[i]))
+	}
+	return gout{}, false, nil
+}
+
+// boundedJoin is a join whose sides' rows expire: a side that retracts (a
+// view's changes, an aggregate's) may take a row back until its own bound
+// passes it, so the row is kept that long too. It does not apply when
+// that leaves a side read from streams with no bound.
+func (p *graphPlan) boundedJoin(jp *joinPlan, expire [2]expiry, time []dataflow.WMBound, label string) (gout, bool, error) {
+	for side, in := range [2]gout{jp.l, jp.r} {
+		if !in.appendOnly {
+			expire[side].bound = expire[side].bound.Min(in.time[expire[side].col])
+		}
+		if expire[side].bound == nil && !in.table {
+			return gout{}, false, nil
 		}
 	}
-	if !bounded && (l.table || r.table) {
-		// a table's side is as large as the table; the other side is
-		// kept to be revised by the table's changes, as a stream–table
-		// join keeps it
-		label += " (a side read from a table or view)"
-	} else if !bounded && !p.unboundedJoins {
-		return gout{}, cannot("a join of two streams keeps both sides forever unless it is bounded in time: add a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ... (an interval join), or join on window_start of two windowed inputs — or, if the streams are bounded or small enough, say so with CREATE MATERIALIZED VIEW ... WITH (stream_joins = 'unbounded')")
-	}
-	if !bounded && !l.table && !r.table {
-		label += " unbounded"
-	}
-	out.node = p.g.AddBinary(l.node, r.node, j, label)
-	if bounded {
-		for side := 0; side < 2; side++ {
-			if e := expire[side]; e.bound != nil {
-				j.SetTimeColumn(side, e.col)
-				p.onWatermark(out.node, e.bound, func(wm int64) { j.ExpireBelow(side, wm) })
-			}
+	out := p.addJoin(jp, label)
+	out.time = time
+	for side, e := range expire {
+		if e.bound != nil {
+			jp.j.SetTimeColumn(side, e.col)
+			p.onWatermark(out.node, e.bound, func(wm int64) { jp.j.ExpireBelow(side, wm) })
 		}
 	}
-	return out, nil
+	return out, true, nil
+}
+
+// tableSideJoin: a side read from a table (or a view) is as large as the
+// table; the other side is kept to be revised by the table's changes.
+func (p *graphPlan) tableSideJoin(jp *joinPlan) (gout, bool, error) {
+	if !jp.l.table && !jp.r.table {
+		return gout{}, false, nil
+	}
+	return p.addJoin(jp, " (a side read from a table or view)"), true, nil
+}
+
+// unboundedJoin keeps both sides for the view's life, as the view asks.
+func (p *graphPlan) unboundedJoin(jp *joinPlan) (gout, bool, error) {
+	if !p.unboundedJoins {
+		return gout{}, false, nil
+	}
+	return p.addJoin(jp, " unbounded"), true, nil
+}
+
+// addJoin adds the join's node; the output's time bounds are the caller's.
+func (p *graphPlan) addJoin(jp *joinPlan, label string) gout {
+	x, l, r := jp.x, jp.l, jp.r
+	node := p.g.AddBinary(l.node, r.node, jp.j, "Incremental"+x.describe()+" parallelism=1 state=both sides"+label)
+	return gout{node: node, time: make([]dataflow.WMBound, len(x.Cols)), appendOnly: x.Kind == exec.InnerJoin && l.appendOnly && r.appendOnly, table: l.table && r.table}
 }
 
 // lookupJoin is a join of a stream's rows with a table or view side under
 // WITH (table_joins = 'lookup'): each row looks the other side up as it
 // is when the row arrives and is not kept; the side's later changes
 // revise nothing. The stream side's time bounds carry through.
-func (p *graphPlan) lookupJoin(x *JoinNode, j *dataflow.Join, l, r gout) (gout, error) {
+func (p *graphPlan) lookupJoin(jp *joinPlan) (gout, bool, error) {
+	x, j, l, r := jp.x, jp.j, jp.l, jp.r
+	if !p.lookup || l.table == r.table {
+		return gout{}, false, nil
+	}
 	tableSide := 0
 	if r.table {
 		tableSide = 1
 	}
 	if err := j.SetLookup(tableSide); err != nil {
-		return gout{}, err
+		return gout{}, false, err
 	}
 	stream := l
 	if tableSide == 0 {
@@ -824,5 +833,5 @@ func (p *graphPlan) lookupJoin(x *JoinNode, j *dataflow.Join, l, r gout) (gout, 
 	}
 	label := "Incremental" + x.describe() + " parallelism=1 state=the table's side only (a lookup: its changes revise nothing)"
 	out.node = p.g.AddBinary(l.node, r.node, j, label)
-	return out, nil
+	return out, true, nil
 }

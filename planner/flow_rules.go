@@ -18,6 +18,135 @@ import (
 	"github.com/streamsql/streamsql/types"
 )
 
+// rule rewrites a plan node into nodes the streaming operators run; nil
+// when it does not apply.
+type rule struct {
+	name string
+	fn   func(n Node) (Node, error)
+}
+
+// rules are tried in order on every node the graph compiler meets; the
+// first that applies replaces the node (and the compiler goes on with
+// what it made).
+var rules = []rule{
+	{"a filter rn <= N over ROW_NUMBER() or RANK() is a top-N", topNFilter},
+	{"ORDER BY ... LIMIT n is a top-N of one partition", orderByLimit},
+	{"DISTINCT ON (keys) is a top-1 per key", distinctOn},
+	{"INTERSECT and EXCEPT are per-row counts of both sides", setOpAsCounts},
+}
+
+// rewrite applies the first rule that applies to n (n itself when none).
+func rewrite(n Node) (Node, error) {
+	for _, r := range rules {
+		m, err := r.fn(n)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			return m, nil
+		}
+	}
+	return n, nil
+}
+
+// topNFilter is topNOf as a rule.
+func topNFilter(n Node) (Node, error) {
+	f, ok := n.(*FilterNode)
+	if !ok {
+		return nil, nil
+	}
+	top, below := topNOf(f)
+	if top == nil {
+		return nil, nil
+	}
+	return chain(top, below), nil
+}
+
+// orderByLimit is orderLimitOf as a rule.
+func orderByLimit(n Node) (Node, error) {
+	switch n.(type) {
+	case *LimitNode:
+	case *SortNode:
+	default:
+		return nil, nil
+	}
+	top, below, err := orderLimitOf(n)
+	if err != nil {
+		return nil, err
+	}
+	return chain(top, below), nil
+}
+
+// distinctOn is distinctOnTopN as a rule.
+func distinctOn(n Node) (Node, error) {
+	x, ok := n.(*DistinctOnNode)
+	if !ok {
+		return nil, nil
+	}
+	top, below, err := distinctOnTopN(x)
+	if err != nil {
+		return nil, err
+	}
+	return chain(top, below), nil
+}
+
+// chain stacks steps (a top-N, projections; lowest first) over below.
+func chain(steps []Node, below Node) Node {
+	n := below
+	for _, st := range steps {
+		switch x := st.(type) {
+		case *topNStep:
+			n = x // (over its window's input: below)
+		case *ProjectNode:
+			n = &ProjectNode{In: n, Exprs: x.Exprs, Cols: x.Cols}
+		}
+	}
+	return n
+}
+
+// setOpCounts is INTERSECT or EXCEPT computed from counts: both inputs
+// tagged and united, counted per row by an aggregate keyed by every
+// column (counts), then each row given the multiplicity the operation
+// makes of its two counts.
+type setOpCounts struct {
+	op     *SetOpNode
+	counts Node
+}
+
+func (s *setOpCounts) Columns() []Column { return s.op.Columns() }
+func (s *setOpCounts) Children() []Node  { return []Node{s.counts} }
+func (s *setOpCounts) describe() string  { return s.op.describe() + " from the counts per row" }
+
+// setOpAsCounts rewrites INTERSECT and EXCEPT [ALL] into setOpCounts.
+func setOpAsCounts(n Node) (Node, error) {
+	x, ok := n.(*SetOpNode)
+	if !ok {
+		return nil, nil
+	}
+	cols := x.Columns()
+	w := len(cols)
+	one, none := &expr.Const{D: types.DInt(1), T: types.TInt64}, &expr.Const{D: types.NullDatum, T: types.TInt64}
+	tagged := func(in Node, l, r expr.Expr) Node {
+		es := make([]expr.Expr, 0, w+2)
+		for i, c := range cols {
+			es = append(es, &expr.Col{Idx: i, T: c.Type, Name: c.Name})
+		}
+		tc := append(append([]Column(nil), cols...), Column{Name: "_left", Type: types.TInt64}, Column{Name: "_right", Type: types.TInt64})
+		return &ProjectNode{In: in, Exprs: append(es, l, r), Cols: tc}
+	}
+	left, right := tagged(x.Left, one, none), tagged(x.Right, none, one)
+	u := &UnionNode{Inputs: []Node{left, right}, Cols: left.Columns()}
+	keys := make([]expr.Expr, w)
+	for i, c := range cols {
+		keys[i] = &expr.Col{Idx: i, T: c.Type, Name: c.Name}
+	}
+	agg := &AggNode{In: u, Keys: keys, Cols: u.Cols, Aggs: []exec.AggSpec{
+		{Kind: exec.AggCount, Arg: &expr.Col{Idx: w, T: types.TInt64}, T: types.TInt64},
+		{Kind: exec.AggCount, Arg: &expr.Col{Idx: w + 1, T: types.TInt64}, T: types.TInt64},
+	}}
+	return &setOpCounts{op: x, counts: agg}, nil
+}
+
 // notIncremental says why a query cannot be maintained incrementally.
 type notIncremental struct {
 	reason string
