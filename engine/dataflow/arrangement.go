@@ -90,12 +90,14 @@ func (a *Arrangement) Len() int { return a.live }
 func (a *Arrangement) Count() int64 { return a.total }
 
 // Apply adds a changelog batch (weights nil: every row +1). With collect,
-// it returns each row's net change in the order the rows were first
-// touched, leaving out those whose changes cancel; the rows are copies.
-func (a *Arrangement) Apply(b arrow.RecordBatch, weights []int64, collect bool) []Change {
+// it returns the net changes: a batch of the rows whose counts changed,
+// gathered from the state, and each one's change — retractions first,
+// each kind in the order the rows were first touched, those whose
+// changes cancel left out (nil when none, or collect is off).
+func (a *Arrangement) Apply(b arrow.RecordBatch, weights []int64, collect bool) (arrow.RecordBatch, []int64) {
 	n := int(b.NumRows())
 	if n == 0 {
-		return nil
+		return nil, nil
 	}
 	a.epoch++
 	hs := a.hashRows(b)
@@ -139,18 +141,30 @@ func (a *Arrangement) Apply(b arrow.RecordBatch, weights []int64, collect bool) 
 			}
 		}
 	}
-	var changes []Change
-	for _, slot := range touched {
-		m := a.meta.at(slot)
-		if d := m.n - m.before; d != 0 && collect {
-			changes = append(changes, Change{Row: a.store.row(slot), Diff: d})
+	var rows arrow.RecordBatch
+	var diffs []int64
+	if collect {
+		// (gathered before the rows whose counts fell to zero go)
+		var changed []int32
+		for pass := 0; pass < 2; pass++ {
+			for _, slot := range touched {
+				m := a.meta.at(slot)
+				if d := m.n - m.before; (pass == 0 && d < 0) || (pass == 1 && d > 0) {
+					changed, diffs = append(changed, slot), append(diffs, d)
+				}
+			}
 		}
-		if m.n == 0 {
+		if len(changed) > 0 {
+			rows = a.gatherBatch(changed)
+		}
+	}
+	for _, slot := range touched {
+		if a.meta.at(slot).n == 0 {
 			a.remove(slot, mask)
 		}
 	}
 	a.touched, a.newRows, a.newSlots = touched[:0], newRows[:0], newSlots[:0]
-	return changes
+	return rows, diffs
 }
 
 // find returns the slot holding row r of b (-1: none).

@@ -106,14 +106,26 @@ func TestArrangementMatchesModel(t *testing.T) {
 				}
 			}
 			b := expr.BatchFromRows(mem, ts, rows)
-			changes := a.Apply(b, ws, true)
+			changed, diffs := a.Apply(b, ws, true)
 			b.Release()
 			got := map[string]int64{}
-			for _, c := range changes {
-				if c.Diff == 0 {
+			inserted := false
+			for i, d := range diffs {
+				if d == 0 {
 					t.Fatalf("batch %d step %d: a change of 0", batch, step)
 				}
-				got[rowString(c.Row)] += c.Diff
+				if d < 0 && inserted {
+					t.Fatalf("batch %d step %d: a retraction after an insertion", batch, step)
+				}
+				inserted = inserted || d > 0
+				row := make([]types.Datum, len(ts))
+				for c := range row {
+					row[c] = types.DatumAt(changed.Column(c), i)
+				}
+				got[rowString(row)] += d
+			}
+			if changed != nil {
+				changed.Release()
 			}
 			for k := range model {
 				if d := model[k] - before[k]; d != got[k] {

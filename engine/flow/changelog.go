@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/sources/streamstore"
 	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
@@ -33,11 +32,11 @@ type changelog struct {
 	lastTS int64
 	marker []uint64
 
-	// guarded by the view's mu: the changes not yet written, and those
+	// guarded by the view's mu: the steps not yet written, and those
 	// being written (the write itself is not under mu, so reads and
 	// subscribers never wait for it); where the durable records end
 	// without them
-	buf, flight [][]types.Datum
+	buf, flight []delta
 	end         uint64
 	// write is held across a write and its delivery to the readers
 	// (feeds): one write at a time, and no reader attaches in between
@@ -78,21 +77,6 @@ func (c *changelog) open(cfg *ChangelogConfig, ts []types.T) error {
 	return nil
 }
 
-// buffer queues a step's consolidated changes; callers hold the view's mu.
-func (c *changelog) buffer(changes []change) {
-	if c.stream == nil {
-		return
-	}
-	for _, ch := range changes {
-		if ch.diff == 0 {
-			continue
-		}
-		row := make([]types.Datum, 0, len(ch.row)+3)
-		row = append(row, types.DInt(ch.ts), types.DInt(ch.diff), types.NullDatum)
-		c.buf = append(c.buf, append(row, ch.row...))
-	}
-}
-
 // commit writes the queued changes followed by a marker of positions,
 // then hands them to the jobs reading the view.
 func (c *changelog) commit(v *View, positions []uint64, force bool) error {
@@ -110,31 +94,37 @@ func (c *changelog) commit(v *View, positions []uint64, force bool) error {
 	for i, p := range positions {
 		parts[i] = strconv.FormatUint(p, 10)
 	}
-	marker := make([]types.Datum, len(c.ts))
-	for i := range marker {
-		marker[i] = types.NullDatum
-	}
-	marker[0], marker[1], marker[2] = types.DInt(v.lastTS), types.DInt(0), types.DText(strings.Join(parts, ","))
-	write := append(c.buf, marker)
+	write := c.buf
 	c.flight, c.buf = write, nil
+	lastTS := v.lastTS
 	v.mu.Unlock()
 
 	// written without the view's lock: subscribers and reads go on
 	// meanwhile (a backlog made now reads the changes in flight from memory)
-	_, err := c.stream.Append(write)
+	var recs [][]types.Datum
+	for i := range write {
+		recs = write[i].changelogRows(recs)
+	}
+	marker := make([]types.Datum, len(c.ts))
+	for i := range marker {
+		marker[i] = types.NullDatum
+	}
+	marker[0], marker[1], marker[2] = types.DInt(lastTS), types.DInt(0), types.DText(strings.Join(parts, ","))
+	_, err := c.stream.Append(append(recs, marker))
 	v.mu.Lock()
 	c.end, c.flight = c.stream.Shards()[0].Latest(), nil
 	end := c.end
 	wm, hasWM := v.outWM, v.hasOutWM
 	v.mu.Unlock()
+	if err == nil {
+		feedReaders(c.feeds, write, end, wm, hasWM)
+	}
+	for _, d := range write {
+		d.rows.Release()
+	}
 	if err != nil {
 		return fmt.Errorf("writing the changelog of %s: %w", v.name, err)
 	}
-	mem := memory.DefaultAllocator
-	if v.job != nil {
-		mem = v.job.mem
-	}
-	feedReaders(mem, c.feeds, v.ts, write, end, wm, hasWM)
 	return nil
 }
 
@@ -171,9 +161,9 @@ func (v *View) backlogLocked(since int64) (*backlog, error) {
 			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "the changelog of %q no longer reaches back to _ts %d (retention): subscribe with a snapshot", v.name, since)
 		}
 	}
-	for _, r := range append(append([][]types.Datum(nil), c.flight...), c.buf...) {
-		if r[0].I > since && r[2].Null {
-			bl.queued = append(bl.queued, change{ts: r[0].I, diff: r[1].I, row: r[3:]})
+	for _, d := range append(append([]delta(nil), c.flight...), c.buf...) {
+		if d.ts > since {
+			bl.queued = append(bl.queued, d.changes()...)
 		}
 	}
 	return bl, nil

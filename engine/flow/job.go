@@ -8,8 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/streamsql/streamsql/engine/dataflow"
+	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/sources/streamstore"
 	"github.com/streamsql/streamsql/sqlerr"
@@ -343,20 +345,29 @@ func (j *Job) run(ctx context.Context) {
 			progressed = true
 		}
 		ectx.Now = time.Now().UnixMicro()
-		for k, r := range round {
-			err := j.pushStream(ectx, r.shard, r.batch)
-			r.batch.Release()
+		if len(round) > 0 {
+			// the round is one step: its batches go through the graph,
+			// then the sink commits with every shard's new position
 			pos := append([]uint64(nil), j.positions...)
-			pos[r.shard] = r.next
-			if err == nil && !j.replaying.Load() {
-				err = j.commit(pos)
+			for _, r := range round {
+				pos[r.shard] = r.next
 			}
-			if err != nil {
-				for _, rest := range round[k+1:] {
-					rest.batch.Release()
+			for k, r := range round {
+				err := j.pushStream(ectx, r.shard, r.batch)
+				r.batch.Release()
+				if err != nil {
+					for _, rest := range round[k+1:] {
+						rest.batch.Release()
+					}
+					j.fail(err)
+					return
 				}
-				j.fail(err)
-				return
+			}
+			if !j.replaying.Load() {
+				if err := j.commit(pos); err != nil {
+					j.fail(err)
+					return
+				}
 			}
 			j.advance(pos)
 			progressed = true
@@ -398,6 +409,47 @@ func (j *Job) run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// mergeRound makes the batches a round read from the shards of a stream
+// whose watermark the job does not follow one batch: without event time
+// the order of rows across shards changes nothing, and one larger step
+// costs less than one per shard (a keyed aggregate's workers meet once).
+// Streams with a watermark keep a batch per shard, which the watermark
+// cuts (pushStream).
+func (j *Job) mergeRound(ctx *expr.Ctx, round []shardRead) []shardRead {
+	if len(round) < 2 {
+		return round
+	}
+	var out []shardRead
+	bySource := map[int]int{} // source → its merged read in out
+	var parts [][]arrow.RecordBatch
+	for _, r := range round {
+		si, _ := j.sourceOf(r.shard)
+		if j.srcs[si].wms != nil {
+			out = append(out, r)
+			parts = append(parts, nil)
+			continue
+		}
+		at, ok := bySource[si]
+		if !ok {
+			at = len(out)
+			bySource[si] = at
+			out = append(out, r)
+			parts = append(parts, nil)
+		}
+		parts[at] = append(parts[at], r.batch)
+	}
+	for i, ps := range parts {
+		if len(ps) > 1 {
+			si, _ := j.sourceOf(out[i].shard)
+			out[i].batch = exec.Concat(ctx, j.srcs[si].Types, ps)
+			for _, b := range ps {
+				b.Release()
+			}
+		}
+	}
+	return out
 }
 
 // drainInputs applies the tables' and parent views' queued changes.

@@ -62,7 +62,7 @@ func (v *View) Subscribe(opts SubscribeOptions, ts []types.T) (*Subscription, er
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	s := &Subscription{v: v, ts: ts, pos: v.logBase + int64(len(v.log)), onClose: opts.OnClose}
+	s := &Subscription{v: v, ts: ts, pos: v.logEnd, onClose: opts.OnClose}
 	if opts.HasSince {
 		bl, err := v.backlogLocked(opts.Since)
 		if err != nil {
@@ -129,7 +129,7 @@ func (s *Subscription) NextWithin(ctx *expr.Ctx, wait time.Duration) (arrow.Reco
 			v.mu.Unlock()
 			return nil, v.endErr
 		}
-		if s.pos < v.logBase {
+		if s.pos < v.logStart {
 			if v.clog.stream == nil {
 				v.mu.Unlock()
 				return nil, sqlerr.New(sqlerr.ProgramLimitExceeded, "subscription fell more than %d changes or %d MB behind; subscribe again", MaxSubscriptionLog, MaxSubscriptionLogBytes>>20).
@@ -146,15 +146,17 @@ func (s *Subscription) NextWithin(ctx *expr.Ctx, wait time.Duration) (arrow.Reco
 				return nil, err
 			}
 			bl.skip = skip
-			s.bl, s.pos = bl, v.logBase+int64(len(v.log))
+			s.bl, s.pos = bl, v.logEnd
 			v.mu.Unlock()
 			return s.NextWithin(ctx, wait)
 		}
-		if avail := v.logBase + int64(len(v.log)) - s.pos; avail > 0 {
-			n := min(avail, exec.BatchSize)
-			off := s.pos - v.logBase
-			b := s.batch(ctx, v.log[off:off+n])
-			s.pos += n
+		if s.pos < v.logEnd {
+			d := &v.log[find(v.log, s.pos)]
+			from := int(s.pos - d.start)
+			n := min(int(d.len())-from, exec.BatchSize)
+			b := d.batch(s.ts, from, n)
+			s.delivered(d.ts, n)
+			s.pos += int64(n)
 			v.mu.Unlock()
 			return b, nil
 		}
@@ -184,12 +186,17 @@ func (s *Subscription) NextWithin(ctx *expr.Ctx, wait time.Duration) (arrow.Reco
 	}
 }
 
+// delivered counts n changes at _ts ts handed to the subscriber.
+func (s *Subscription) delivered(ts int64, n int) {
+	if ts != s.lastTS || s.atTS < 0 {
+		s.lastTS, s.atTS = ts, 0
+	}
+	s.atTS += n
+}
+
 func (s *Subscription) batch(ctx *expr.Ctx, cs []change) arrow.RecordBatch {
 	for _, c := range cs {
-		if c.ts != s.lastTS || s.atTS < 0 {
-			s.lastTS, s.atTS = c.ts, 0
-		}
-		s.atTS++
+		s.delivered(c.ts, 1)
 	}
 	rows := make([][]types.Datum, len(cs))
 	for i, c := range cs {

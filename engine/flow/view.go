@@ -3,7 +3,6 @@ package flow
 import (
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/streamsql/streamsql/engine/dataflow"
@@ -29,11 +28,13 @@ type View struct {
 	// subscriptions (subscribe.go): the logical time of the last step
 	// that changed rows (µs, strictly increasing), the subscribers, and
 	// the changes not yet read by every one of them
-	lastTS   int64
-	subs     map[*Subscription]struct{}
-	log      []change
-	logBase  int64 // position of log[0]
-	logBytes int64 // memory the log holds (changeSize)
+	lastTS int64
+	subs   map[*Subscription]struct{}
+	// the steps' changes not yet read by every subscriber, and the
+	// positions of their first row and after their last
+	log              []delta
+	logStart, logEnd int64
+	logBytes         int64 // memory the log holds
 	// changed is closed and replaced whenever changes are logged, the job
 	// fails or stops
 	changed chan struct{}
@@ -47,21 +48,6 @@ type View struct {
 	hasOutWM bool
 
 	clog changelog // changelog.go (its stream is nil for a private view)
-}
-
-// change is one consolidated change to a view's rows.
-type change struct {
-	ts, diff int64
-	row      []types.Datum
-}
-
-// changeSize estimates the memory a logged change holds.
-func changeSize(c change) int64 {
-	n := int64(unsafe.Sizeof(c)) + int64(len(c.row))*int64(unsafe.Sizeof(types.Datum{}))
-	for _, d := range c.row {
-		n += int64(len(d.S))
-	}
-	return n
 }
 
 // The changes a view keeps in memory for its subscribers are bounded in
@@ -122,45 +108,33 @@ func (v *View) apply(m *dataflow.Msg, quiet bool) {
 	// changes are consolidated for subscribers and the changelog, when
 	// there are any: a row retracted and added back in one step is no
 	// change
-	consolidate := len(v.subs) > 0 || (v.clog.stream != nil && !quiet)
-	cs := v.rows.Apply(m.Batch, m.Weights, consolidate)
+	collect := len(v.subs) > 0 || (v.clog.stream != nil && !quiet)
+	rows, diffs := v.rows.Apply(m.Batch, m.Weights, collect)
 	if m.Batch.NumRows() == 0 {
 		return
 	}
-	changes := make([]change, len(cs))
-	for i, c := range cs {
-		changes[i] = change{row: c.Row, diff: c.Diff}
+	// the step's logical time advances even when nobody subscribes
+	ts := time.Now().UnixMicro()
+	if ts <= v.lastTS {
+		ts = v.lastTS + 1
 	}
-	v.logChangesLocked(changes, quiet)
-}
-
-// logChangesLocked records the consolidated changes of one step for the
-// subscribers and the changelog, and wakes the subscribers; callers hold
-// v.mu. The step's logical time advances even when nobody subscribes.
-func (v *View) logChangesLocked(changes []change, quiet bool) {
-	now := time.Now().UnixMicro()
-	if now <= v.lastTS {
-		now = v.lastTS + 1
-	}
-	v.lastTS = now
-	if len(changes) == 0 {
+	v.lastTS = ts
+	if rows == nil {
 		return
 	}
-	// retractions first, so that a reader never sees a row twice
-	changes = retractionsFirst(changes)
-	for i, c := range changes {
-		changes[i].ts = now
-		if c.diff != 0 && len(v.subs) > 0 {
-			c.ts = now
-			v.log = append(v.log, c)
-			v.logBytes += changeSize(c)
-		}
+	d := newDelta(ts, rows, diffs)
+	if !quiet && v.clog.stream != nil {
+		v.clog.buf = append(v.clog.buf, d.retain())
 	}
-	if !quiet {
-		v.clog.buffer(changes)
+	if len(v.subs) > 0 {
+		d.start = v.logEnd
+		v.log = append(v.log, d.retain())
+		v.logEnd += d.len()
+		v.logBytes += d.bytes
+		v.trimLogLocked()
+		v.notifyLocked()
 	}
-	v.trimLogLocked()
-	v.notifyLocked()
+	rows.Release()
 }
 
 // notifyLocked wakes whoever waits for a change; callers hold v.mu.
@@ -176,76 +150,26 @@ func (v *View) notify() {
 	v.mu.Unlock()
 }
 
-// retractionsFirst orders changes with every retraction before every
-// insertion, each kind in its order (a stable partition).
-func retractionsFirst(changes []change) []change {
-	for i := 1; i < len(changes); i++ {
-		if changes[i].diff < 0 && changes[i-1].diff >= 0 {
-			// out of order: partition into a copy
-			out := make([]change, 0, len(changes))
-			for _, c := range changes {
-				if c.diff < 0 {
-					out = append(out, c)
-				}
-			}
-			for _, c := range changes {
-				if c.diff >= 0 {
-					out = append(out, c)
-				}
-			}
-			return out
-		}
-	}
-	return changes
-}
-
-// trimLogLocked drops changes every subscriber has read, and the oldest
-// ones when the log is over its bound.
+// trimLogLocked drops the steps every subscriber has read, and the
+// oldest ones while the log is over its bounds (the laggards then read
+// them from the changelog on disk).
 func (v *View) trimLogLocked() {
-	end := v.logBase + int64(len(v.log))
-	low := end
+	low := v.logEnd
 	for s := range v.subs {
-		if s.pos < low {
-			low = s.pos
+		low = min(low, s.pos)
+	}
+	for len(v.log) > 0 {
+		d := &v.log[0]
+		over := v.logEnd-v.logStart > int64(MaxSubscriptionLog) || v.logBytes > MaxSubscriptionLogBytes
+		if d.start+d.len() > low && !over {
+			return
 		}
+		d.rows.Release()
+		v.logStart, v.logBytes = d.start+d.len(), v.logBytes-d.bytes
+		*d = delta{}
+		v.log = v.log[1:]
 	}
-	// over either bound, the laggards lose their place
-	over := max(int64(len(v.log)-MaxSubscriptionLog), 0)
-	for bytes := v.logBytes - v.sizeOfLogLocked(over); bytes > MaxSubscriptionLogBytes && over < int64(len(v.log)); over++ {
-		bytes -= changeSize(v.log[over])
-	}
-	if over > 0 && low < v.logBase+over {
-		low = v.logBase + over
-	}
-	drop := low - v.logBase
-	switch {
-	case drop <= 0:
-		return
-	case drop == int64(len(v.log)):
-		clear(v.log)
-		v.log = v.log[:0]
-		v.logBytes = 0
-	case 2*drop >= int64(len(v.log)) && (drop >= 4096 || over > 0):
-		v.logBytes -= v.sizeOfLogLocked(drop)
-		v.log = append([]change(nil), v.log[drop:]...)
-	case over > 0:
-		// let go of the rows now; the array is left behind when append grows it
-		v.logBytes -= v.sizeOfLogLocked(drop)
-		clear(v.log[:drop])
-		v.log = v.log[drop:]
-	default:
-		return // cheaper to keep a few read changes than to copy
-	}
-	v.logBase = low
-}
-
-// sizeOfLogLocked is the size of the first n logged changes.
-func (v *View) sizeOfLogLocked(n int64) int64 {
-	var b int64
-	for _, c := range v.log[:n] {
-		b += changeSize(c)
-	}
-	return b
+	v.logStart = v.logEnd
 }
 
 // commit writes the changes buffered since the last commit to the
@@ -346,9 +270,8 @@ func (v *View) Subscribers() SubscriberStats {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	st := SubscriberStats{Subscribers: len(v.subs), LogBytes: v.logBytes}
-	end := v.logBase + int64(len(v.log))
 	for s := range v.subs {
-		st.Lag = max(st.Lag, end-s.pos)
+		st.Lag = max(st.Lag, v.logEnd-s.pos)
 	}
 	return st
 }

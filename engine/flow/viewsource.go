@@ -88,7 +88,15 @@ func (j *Job) attachView(src *source) (bool, error) {
 	}
 	pv.mu.Lock()
 	rows, weights := pv.contentsLocked()
-	pending := slices.Clone(pc.buf) // applied to the rows, not yet written
+	var pending []viewChange // applied to the rows, not yet written: undone, last first
+	for i := len(pc.buf) - 1; i >= 0; i-- {
+		d := pc.buf[i].retain()
+		neg := make([]int64, len(d.diffs))
+		for k, w := range d.diffs {
+			neg[k] = -w
+		}
+		pending = append(pending, viewChange{batch: d.rows, weights: neg})
+	}
 	end := pc.end
 	wm, hasWM := pv.outWM, pv.hasOutWM && src.TimeCol >= 0
 	pc.feeds = append(pc.feeds, &viewFeed{job: j, src: src})
@@ -102,9 +110,7 @@ func (j *Job) attachView(src *source) (bool, error) {
 		snapshot = append(snapshot, viewChange{batch: rows, weights: weights})
 	}
 	// the rows as of the changelog's end: undo what is not written yet
-	if undo := undoChanges(j.mem, src.Types, pending); undo != nil {
-		snapshot = append(snapshot, *undo)
-	}
+	snapshot = append(snapshot, pending...)
 	var forward []viewChange
 	applied := end
 	exact := src.hasReplayAt
@@ -180,39 +186,37 @@ func changesBatch(mem memory.Allocator, ts []types.T, recs [][]types.Datum, sign
 	return &viewChange{batch: expr.BatchFromRows(mem, ts, rows), weights: weights}
 }
 
-// feedReaders hands what a view just wrote to its changelog to the jobs
-// reading it; end is the changelog position after it, wm the view's
-// output watermark. Callers hold the changelog's write lock, so no attach
-// falls between a write and its delivery.
-func feedReaders(mem memory.Allocator, feeds []*viewFeed, ts []types.T, written [][]types.Datum, end uint64, wm int64, hasWM bool) {
-	if len(feeds) == 0 {
-		return
-	}
-	ch := changesBatch(mem, ts, written, 1)
+// feedReaders hands the steps a view just wrote to its changelog to the
+// jobs reading it; end is the changelog position after them, wm the
+// view's output watermark. Callers hold the changelog's write lock, so no
+// attach falls between a write and its delivery.
+func feedReaders(feeds []*viewFeed, written []delta, end uint64, wm int64, hasWM bool) {
 	for _, fd := range feeds {
-		c := viewChange{end: end, wm: wm, hasWM: hasWM && fd.src.TimeCol >= 0}
-		if ch != nil {
-			ch.batch.Retain()
-			c.batch, c.weights = ch.batch, ch.weights
+		var cs []viewChange
+		for _, d := range written {
+			d.rows.Retain()
+			cs = append(cs, viewChange{batch: d.rows, weights: d.diffs})
 		}
-		fd.job.queueViewChange(fd.src, c)
-	}
-	if ch != nil {
-		ch.batch.Release()
+		if len(cs) == 0 {
+			cs = append(cs, viewChange{})
+		}
+		last := &cs[len(cs)-1]
+		last.end, last.wm, last.hasWM = end, wm, hasWM && fd.src.TimeCol >= 0
+		fd.job.queueViewChanges(fd.src, cs)
 	}
 }
 
-// queueViewChange queues a parent's change (held while the job replays)
-// and wakes the job.
-func (j *Job) queueViewChange(src *source, c viewChange) {
+// queueViewChanges queues a parent's changes (held while the job
+// replays) and wakes the job.
+func (j *Job) queueViewChanges(src *source, cs []viewChange) {
 	j.inMu.Lock()
 	if src.holding {
-		src.held = append(src.held, c)
+		src.held = append(src.held, cs...)
 	} else {
-		src.changes = append(src.changes, c)
+		src.changes = append(src.changes, cs...)
 	}
 	j.inMu.Unlock()
-	j.queued.Add(1)
+	j.queued.Add(int64(len(cs)))
 	j.wake()
 }
 
