@@ -80,13 +80,15 @@ type graphPlan struct {
 	scans map[*ScanNode]*graphSource
 	// EMIT ON WINDOW CLOSE (emitOnClose)
 	eowc bool
+	// the aggregates whose groups the watermark frees by a key, by node
+	windowed map[int]*windowedAggNode
 	// the output's columns
 	outTs []types.T
 }
 
 // planGraph compiles a continuous query's plan into a dataflow graph.
 func planGraph(db *DB, b *binder, node Node, o *catalog.Object) (*graphPlan, error) {
-	p := &graphPlan{db: db, b: b, g: dataflow.NewGraph(), scans: map[*ScanNode]*graphSource{}}
+	p := &graphPlan{db: db, b: b, g: dataflow.NewGraph(), scans: map[*ScanNode]*graphSource{}, windowed: map[int]*windowedAggNode{}}
 	switch mode := o.Options["stream_joins"]; mode {
 	case "", "bounded":
 	case "unbounded":
@@ -188,12 +190,22 @@ func (p *graphPlan) compileHeld(node Node) (gout, error) {
 	for at > 0 && heldColumn(levels[at], levelColumns(top, below, at)) < 0 {
 		at--
 	}
+	wa := p.windowed[out.node]
 	for _, st := range top[:at] {
 		if out, err = p.step(out, st); err != nil {
 			return gout{}, err
 		}
 	}
-	if out, err = p.emitOnClose(out, levelColumns(top, below, at)); err != nil {
+	cols := levelColumns(top, below, at)
+	if col := heldColumn(levels[at], cols); wa != nil && col >= 0 && columnBelow(top[:at], col) == wa.key {
+		// rows are held by the aggregate's window key: the aggregate
+		// keeps its groups, emits nothing as they change, and hands on
+		// each window's final rows when the watermark frees it
+		wa.quiet = true
+		wa.agg.SetQuiet()
+		p.g.Relabel(wa.node, p.g.Label(wa.node)+" emitting each window's rows once, when the watermark closes it")
+		p.eowc = true
+	} else if out, err = p.emitOnClose(out, cols); err != nil {
 		return gout{}, err
 	}
 	for _, st := range top[at:] {
@@ -466,7 +478,16 @@ func (p *graphPlan) aggregate(x *AggNode) (gout, error) {
 	}
 	out.node = p.g.Add(from, agg, label)
 	if bound != nil {
-		p.onWatermark(out.node, bound, func(wm int64) { agg.ExpireWindows(wm) })
+		wa := &windowedAggNode{node: out.node, agg: agg, key: opts.WindowKey}
+		p.windowed[out.node] = wa
+		ts := colTypes(x.Cols)
+		p.g.OnWatermark(out.node, bound, func(ctx *expr.Ctx, wm int64) (*dataflow.Msg, error) {
+			final := agg.ExpireWindows(wm)
+			if !wa.quiet || len(final) == 0 {
+				return nil, nil
+			}
+			return &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(ctx.Mem, ts, final)}, nil
+		})
 	}
 	return out, nil
 }
@@ -476,7 +497,19 @@ func (p *graphPlan) aggregate(x *AggNode) (gout, error) {
 type windowedAgg interface {
 	dataflow.Operator
 	ExpireWindows(wm int64) [][]types.Datum
+	SetQuiet()
 }
+
+// windowedAggNode is an aggregate of the graph whose groups the
+// watermark frees by key column key; quiet: it emits each group's final
+// row then (EMIT ON WINDOW CLOSE), nothing before.
+type windowedAggNode struct {
+	node  int
+	agg   windowedAgg
+	key   int
+	quiet bool
+}
+
 
 // keyedAgg is the incremental aggregate of x: with --workers > 1 and
 // keys, split over the workers by a hash of the key, so each key's state
@@ -562,7 +595,7 @@ func (p *graphPlan) session(agg *AggNode, w *WindowTVFNode, above []Node) (gout,
 		// session's start has no such bound: an open one may have begun
 		// long ago)
 		for k, e := range agg.Keys {
-			if c, ok := e.(*expr.Col); ok && windowColumn(above, c.Idx) == len(w.Cols)-1 {
+			if c, ok := e.(*expr.Col); ok && columnBelow(above, c.Idx) == len(w.Cols)-1 {
 				out.time[k] = b.Shift(1)
 			}
 		}
@@ -570,9 +603,9 @@ func (p *graphPlan) session(agg *AggNode, w *WindowTVFNode, above []Node) (gout,
 	return out, nil
 }
 
-// windowColumn follows column i of the steps above a window (innermost
-// first) down to the window's column it is (-1: it is computed).
-func windowColumn(above []Node, i int) int {
+// columnBelow follows column i of filters and projections (innermost
+// first) down to the column of their input it is (-1: it is computed).
+func columnBelow(above []Node, i int) int {
 	for k := len(above) - 1; k >= 0; k-- {
 		if pr, ok := above[k].(*ProjectNode); ok {
 			c, ok := pr.Exprs[i].(*expr.Col)

@@ -18,20 +18,29 @@ var ErrCorruptRow = errors.New("types: corrupt row")
 
 // AppendRow appends the encoding of row (of types ts) to buf.
 func AppendRow(buf []byte, ts []T, row []Datum) ([]byte, error) {
+	var err error
 	for c, t := range ts {
-		if row[c].Null {
-			buf = append(buf, 1)
-			continue
-		}
-		buf = append(buf, 0)
-		at := len(buf)
-		buf = append(buf, 0, 0, 0, 0)
-		var err error
-		if buf, err = AppendBinary(buf, t, row[c]); err != nil {
+		if buf, err = AppendColumn(buf, t, row[c]); err != nil {
 			return nil, err
 		}
-		binary.LittleEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
 	}
+	return buf, nil
+}
+
+// AppendColumn appends the encoding of one column of a row: a row is its
+// columns' encodings one after the other.
+func AppendColumn(buf []byte, t T, d Datum) ([]byte, error) {
+	if d.Null {
+		return append(buf, 1), nil
+	}
+	buf = append(buf, 0)
+	at := len(buf)
+	buf = append(buf, 0, 0, 0, 0)
+	var err error
+	if buf, err = AppendBinary(buf, t, d); err != nil {
+		return nil, err
+	}
+	binary.LittleEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
 	return buf, nil
 }
 

@@ -161,6 +161,12 @@ func (g *Graph) Replace(node int, op Operator, label string) {
 	n.op, n.label = op, label
 }
 
+// Label is node n's description.
+func (g *Graph) Label(n int) string { return g.nodes[n].label }
+
+// Relabel changes node n's description.
+func (g *Graph) Relabel(n int, label string) { g.nodes[n].label = label }
+
 // AddChain adds the operators of a chain one after the other; it returns
 // the last (in itself when the chain is empty).
 func (g *Graph) AddChain(in int, ops Chain, labels []string) int {

@@ -344,6 +344,11 @@ func (a *IncAgg) sameAsLast(g int32, row []types.Datum) bool {
 	return true
 }
 
+// SetQuiet makes the aggregate emit nothing as its input changes, only
+// each window's final rows when ExpireWindows closes it (EMIT ON WINDOW
+// CLOSE). Set it before the first message.
+func (a *IncAgg) SetQuiet() { a.opts.Quiet = true }
+
 // ExpireWindows removes the groups whose window ends at or before wm (the
 // watermark closed them) and, when Quiet, returns their final rows (others
 // have emitted them already): a window closing frees its state. It needs

@@ -133,6 +133,13 @@ func (w *aggWorker) run() {
 	}
 }
 
+// SetQuiet is IncAgg's SetQuiet, for every worker.
+func (p *ParallelAgg) SetQuiet() {
+	for _, w := range p.workers {
+		w.agg.SetQuiet()
+	}
+}
+
 // SetInput describes the input's columns (for reports of rows an
 // expression fails on); the workers see the Narrow ones.
 func (p *ParallelAgg) SetInput(cols expr.Columns) {

@@ -101,16 +101,12 @@ func (c *changelog) commit(v *View, positions []uint64, force bool) error {
 
 	// written without the view's lock: subscribers and reads go on
 	// meanwhile (a backlog made now reads the changes in flight from memory)
-	var recs [][]types.Datum
-	for i := range write {
-		recs = write[i].changelogRows(recs)
-	}
 	marker := make([]types.Datum, len(c.ts))
 	for i := range marker {
 		marker[i] = types.NullDatum
 	}
 	marker[0], marker[1], marker[2] = types.DInt(lastTS), types.DInt(0), types.DText(strings.Join(parts, ","))
-	_, err := c.stream.Append(append(recs, marker))
+	_, err := c.stream.AppendRecords(&deltaRecords{ts: c.ts, deltas: write, marker: marker})
 	v.mu.Lock()
 	c.end, c.flight = c.stream.Shards()[0].Latest(), nil
 	end := c.end
@@ -126,6 +122,49 @@ func (c *changelog) commit(v *View, positions []uint64, force bool) error {
 		return fmt.Errorf("writing the changelog of %s: %w", v.name, err)
 	}
 	return nil
+}
+
+// deltaRecords are steps' changes as changelog records, encoded straight
+// from their columns, then a marker.
+type deltaRecords struct {
+	ts     []types.T // the changelog's: _ts, _diff, _pos, then the view's
+	deltas []delta
+	marker []types.Datum
+	// where the last record encoded was: the next is most likely the one
+	// after it
+	at, first int
+}
+
+func (r *deltaRecords) Len() int {
+	n := 1
+	for i := range r.deltas {
+		n += len(r.deltas[i].diffs)
+	}
+	return n
+}
+
+func (r *deltaRecords) AppendRecord(buf []byte, i int) ([]byte, error) {
+	if i < r.first {
+		r.at, r.first = 0, 0
+	}
+	for r.at < len(r.deltas) && i >= r.first+len(r.deltas[r.at].diffs) {
+		r.first += len(r.deltas[r.at].diffs)
+		r.at++
+	}
+	if r.at == len(r.deltas) {
+		return types.AppendRow(buf, r.ts, r.marker)
+	}
+	d, row := &r.deltas[r.at], i-r.first
+	buf, _ = types.AppendColumn(buf, types.TInt64, types.DInt(d.ts))
+	buf, _ = types.AppendColumn(buf, types.TInt64, types.DInt(d.diffs[row]))
+	buf, _ = types.AppendColumn(buf, types.TText, types.NullDatum)
+	var err error
+	for c, t := range r.ts[3:] {
+		if buf, err = types.AppendColumn(buf, t, types.DatumAt(d.rows.Column(c), row)); err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
 }
 
 // backlog reads a view's changelog for one subscriber: the changes with

@@ -67,27 +67,17 @@ func (d *delta) batch(ts []types.T, from, n int) arrow.RecordBatch {
 	return b
 }
 
-// changelogRows are the delta's records of the changelog: (_ts, _diff,
-// NULL, columns...).
-func (d *delta) changelogRows(out [][]types.Datum) [][]types.Datum {
-	w := int(d.rows.NumCols())
-	slab := make([]types.Datum, len(d.diffs)*(3+w))
-	for r, diff := range d.diffs {
-		row := slab[r*(3+w) : (r+1)*(3+w) : (r+1)*(3+w)]
-		row[0], row[1], row[2] = types.DInt(d.ts), types.DInt(diff), types.NullDatum
-		for c := 0; c < w; c++ {
-			row[3+c] = types.DatumAt(d.rows.Column(c), r)
-		}
-		out = append(out, row)
-	}
-	return out
-}
-
-// changes are the delta's changes as rows (for a backlog).
+// changes are the delta's changes as rows of values (for a backlog).
 func (d *delta) changes() []change {
+	w := int(d.rows.NumCols())
+	slab := make([]types.Datum, len(d.diffs)*w)
 	out := make([]change, len(d.diffs))
-	for i, r := range d.changelogRows(nil) {
-		out[i] = change{ts: d.ts, diff: d.diffs[i], row: r[3:]}
+	for r, diff := range d.diffs {
+		row := slab[r*w : (r+1)*w : (r+1)*w]
+		for c := range row {
+			row[c] = types.DatumAt(d.rows.Column(c), r)
+		}
+		out[r] = change{ts: d.ts, diff: diff, row: row}
 	}
 	return out
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"sort"
-
-	"github.com/streamsql/streamsql/types"
 )
 
 const (
@@ -41,7 +39,7 @@ func (f frame) lastSeq() uint64 { return f.firstSeq + uint64(f.count) - 1 }
 
 // appendFrame encodes rows as one frame; txn and parts mark it as one
 // shard's part of a multi-shard append (txn 0: a frame of its own).
-func appendFrame(buf []byte, firstSeq uint64, arrival int64, ts []types.T, rows [][]types.Datum, txn uint64, parts []uint16) ([]byte, error) {
+func appendFrame(buf []byte, firstSeq uint64, arrival int64, rows Records, txn uint64, parts []uint16) ([]byte, error) {
 	start := len(buf)
 	hdr := frameHeader + batchHeader
 	if txn != 0 {
@@ -49,7 +47,7 @@ func appendFrame(buf []byte, firstSeq uint64, arrival int64, ts []types.T, rows 
 	}
 	buf = append(buf, make([]byte, hdr)...)
 	binary.LittleEndian.PutUint64(buf[start+frameHeader:], firstSeq)
-	binary.LittleEndian.PutUint32(buf[start+frameHeader+8:], uint32(len(rows)))
+	binary.LittleEndian.PutUint32(buf[start+frameHeader+8:], uint32(rows.Len()))
 	binary.LittleEndian.PutUint64(buf[start+frameHeader+12:], uint64(arrival))
 	magic := uint32(frameMagic)
 	if txn != 0 {
@@ -62,8 +60,8 @@ func appendFrame(buf []byte, firstSeq uint64, arrival int64, ts []types.T, rows 
 		}
 	}
 	var err error
-	for _, r := range rows {
-		if buf, err = types.AppendRow(buf, ts, r); err != nil {
+	for i := range rows.Len() {
+		if buf, err = rows.AppendRecord(buf, i); err != nil {
 			return nil, err
 		}
 	}

@@ -52,7 +52,7 @@ type Shard struct {
 }
 
 type appendReq struct {
-	rows    [][]types.Datum
+	rows    Records
 	arrival int64
 	txn     *txn // nil: a frame of its own
 	first   uint64
@@ -285,7 +285,7 @@ func (s *Shard) close() {
 // everything queued. With t set, the rows are this shard's part of a
 // multi-shard append: they become visible when every part is durable, and
 // never if one fails.
-func (s *Shard) append(rows [][]types.Datum, arrival int64, t *txn) (uint64, error) {
+func (s *Shard) append(rows Records, arrival int64, t *txn) (uint64, error) {
 	req := &appendReq{rows: rows, arrival: arrival, txn: t, done: make(chan struct{})}
 	s.mu.Lock()
 	s.queue = append(s.queue, req)
@@ -323,7 +323,7 @@ func (s *Shard) commit(batch []*appendReq) {
 	}
 	var rows uint64
 	for _, r := range batch {
-		rows += uint64(len(r.rows))
+		rows += uint64(r.rows.Len())
 	}
 	s.mu.Lock()
 	seg, err := s.activeSegment()
@@ -353,7 +353,7 @@ func (s *Shard) commit(batch []*appendReq) {
 		if r.txn != nil {
 			id, parts = r.txn.id, r.txn.parts
 		}
-		if buf, err = appendFrame(buf, next, r.arrival, s.ts, r.rows, id, parts); err != nil {
+		if buf, err = appendFrame(buf, next, r.arrival, r.rows, id, parts); err != nil {
 			fail(err)
 			return
 		}
@@ -361,7 +361,7 @@ func (s *Shard) commit(batch []*appendReq) {
 		fr.off = base + int64(off)
 		frames = append(frames, fr)
 		r.first = next
-		next += uint64(len(r.rows))
+		next += uint64(r.rows.Len())
 	}
 	n, err := seg.f.Write(buf)
 	if err == nil && n != len(buf) {

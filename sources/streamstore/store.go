@@ -208,12 +208,12 @@ func (s *Stream) Append(rows [][]types.Datum) ([]Position, error) {
 		if len(idx) == 0 {
 			continue
 		}
-		part := make([][]types.Datum, len(idx))
+		part := datumRows{ts: s.cfg.Types, rows: make([][]types.Datum, len(idx))}
 		for j, i := range idx {
-			part[j] = rows[i]
+			part.rows[j] = rows[i]
 		}
 		wg.Add(1)
-		go func(k int, idx []int, part [][]types.Datum) {
+		go func(k int, idx []int, part Records) {
 			defer wg.Done()
 			first, err := s.shards[k].append(part, arrival, t)
 			if err != nil {
@@ -232,6 +232,41 @@ func (s *Stream) Append(rows [][]types.Datum) ([]Position, error) {
 		}
 	}
 	return out, nil
+}
+
+// Records are rows to append, encoded as they are written: Len rows,
+// each appended to buf by AppendRecord in the rows' encoding
+// (types.AppendRow), so that a writer holding rows as columns encodes
+// them straight from there.
+type Records interface {
+	Len() int
+	AppendRecord(buf []byte, i int) ([]byte, error)
+}
+
+// datumRows are rows of values as Records.
+type datumRows struct {
+	ts   []types.T
+	rows [][]types.Datum
+}
+
+func (d datumRows) Len() int { return len(d.rows) }
+func (d datumRows) AppendRecord(buf []byte, i int) ([]byte, error) {
+	return types.AppendRow(buf, d.ts, d.rows[i])
+}
+
+// AppendRecords appends records to a stream of one shard, durably, and
+// returns the sequence number of the first.
+func (s *Stream) AppendRecords(recs Records) (uint64, error) {
+	if s.generated {
+		return 0, ErrGenerated
+	}
+	if len(s.shards) != 1 {
+		return 0, fmt.Errorf("streamstore: AppendRecords needs a stream of one shard, %s has %d", s.Name, len(s.shards))
+	}
+	if recs.Len() == 0 {
+		return s.shards[0].Latest(), nil
+	}
+	return s.shards[0].append(recs, time.Now().UnixMicro(), nil)
 }
 
 // EnforceRetention deletes segments older than the retention at now.
