@@ -510,7 +510,6 @@ type windowedAggNode struct {
 	quiet bool
 }
 
-
 // keyedAgg is the incremental aggregate of x: with --workers > 1 and
 // keys, split over the workers by a hash of the key, so each key's state
 // is owned by one goroutine (their goroutines start when the job does).
