@@ -381,7 +381,7 @@ func (t *TopN) Restore(p []byte) error {
 		orderTs[i] = k.E.Type()
 	}
 	rowTs := append(append(append([]types.T{}, t.InTypes...), orderTs...), types.TInt64)
-	t.parts = map[string]*topPart{}
+	t.parts, t.last = map[string]*topPart{}, nil
 	np := r.count()
 	for i := 0; i < np && r.err == nil; i++ {
 		n := r.count()

@@ -34,6 +34,9 @@ type TopN struct {
 	outTypes []types.T
 	parts    map[string]*topPart
 	buf      []byte
+	// the partition the last row went to: rows in time order mostly go
+	// to the same one (nil when it may have gone)
+	last *topPart
 }
 
 type topPart struct {
@@ -106,7 +109,11 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 		for i, v := range pvals {
 			t.buf = exec.AppendKey(t.buf, t.Partition[i].Type(), v.At(r))
 		}
-		p := t.parts[string(t.buf)]
+		p := t.last
+		if p == nil || p.key != string(t.buf) {
+			p = t.parts[string(t.buf)]
+			t.last = p
+		}
 		if p != nil && p.worst != nil && t.AppendOnly && m.Weight(r) > 0 {
 			for i, v := range ovals {
 				scratch[i] = v.At(r)
@@ -121,6 +128,7 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 				p.window = pvals[t.ExpireCol].At(r)
 			}
 			t.parts[p.key] = p
+			t.last = p
 		}
 		if !p.touched {
 			p.touched = true
@@ -159,6 +167,7 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 		p.top, p.worst = now, worst
 		if len(p.rows) == 0 {
 			delete(t.parts, p.key)
+			t.last = nil
 		}
 	}
 	return &Msg{Kind: MsgData, Batch: expr.BatchFromRows(ctx.Mem, t.outTypes, out), Weights: weights}, nil
@@ -174,6 +183,7 @@ func (t *TopN) ExpireBefore(wm int64) int {
 	for k, p := range t.parts {
 		if !p.window.Null && p.window.I+t.ExpireAdd <= wm {
 			delete(t.parts, k)
+			t.last = nil
 			n++
 		}
 	}
