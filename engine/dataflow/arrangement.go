@@ -40,6 +40,8 @@ type Arrangement struct {
 
 	indexes []*arrIndex
 	seed    maphash.Seed
+	// the rows' entries in checkpoints (checkpoint_arrangement.go)
+	ck entryIDs
 
 	// scratch for Apply
 	hashes            []uint64
@@ -118,12 +120,14 @@ func (a *Arrangement) Apply(b arrow.RecordBatch, weights []int64, collect bool) 
 			*a.meta.at(slot) = arrMeta{hash: h, next: a.heads[bucket], src: int32(r), used: true, epoch: a.epoch - 1}
 			a.heads[bucket] = slot
 			a.live++
+			a.ck.born(slot)
 			newRows, newSlots = append(newRows, int32(r)), append(newSlots, slot)
 		}
 		m := a.meta.at(slot)
 		if m.epoch != a.epoch {
 			m.epoch, m.before = a.epoch, m.n
 			touched = append(touched, slot)
+			a.ck.touch(slot)
 		}
 		w := int64(1)
 		if weights != nil {
@@ -197,6 +201,7 @@ func (a *Arrangement) remove(slot int32, mask uint64) {
 	}
 	*p = m.next
 	m.used = false
+	a.ck.died(slot)
 	a.store.release(slot)
 	a.live--
 }

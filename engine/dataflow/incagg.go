@@ -45,6 +45,8 @@ type IncAgg struct {
 	endHeap int64Heap
 	// emptyOut: a global aggregate's row over no input is in the output
 	emptyOut bool
+	// the groups' entries in checkpoints (checkpoint_agg.go)
+	ck entryIDs
 
 	// per batch
 	gids    []int32
@@ -224,6 +226,7 @@ func (a *IncAgg) End(ctx *expr.Ctx) (*Msg, error) {
 	}
 	arena := a.arena[:0]
 	for _, g := range a.touched {
+		a.ck.touch(g)
 		switch {
 		case a.rows[g] < 0:
 			return nil, sqlerr.New(sqlerr.InternalError, "group retracted more often than inserted")
@@ -300,6 +303,7 @@ func (a *IncAgg) added(g int32, keys []expr.Value, row int) {
 		acc.reset(g)
 	}
 	a.live++
+	a.ck.born(g)
 	if a.opts.HasWindow {
 		if d := a.keyVals.datum(a.opts.WindowKey, g); !d.Null {
 			end := d.I + a.opts.WindowAdd
@@ -312,6 +316,7 @@ func (a *IncAgg) added(g int32, keys []expr.Value, row int) {
 }
 
 func (a *IncAgg) removeGroup(g int32) {
+	a.ck.died(g)
 	a.tab.remove(g)
 	a.keyVals.clearStrings(g)
 	a.last.clearStrings(g)

@@ -83,6 +83,8 @@ type joinSide struct {
 	heap     []expEntry
 	fifo     []expEntry // entries queued in time order, read from fifoHead
 	fifoHead int
+	// the rows' entries in checkpoints (checkpoint_join.go)
+	ck entryIDs
 }
 
 const noKey = -2
@@ -161,6 +163,7 @@ func (s *joinSide) remove(slot int32) {
 	}
 	m.n, m.matches = 0, 0
 	m.gen++
+	s.ck.died(slot)
 	s.store.release(slot)
 	s.rows--
 }
@@ -241,7 +244,7 @@ func (j *Join) process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 	me, other := j.sides[side], j.sides[1-side]
 	if j.lookup && side == j.lookupSide {
 		// the table changed: its rows are updated, no output is revised
-		if err := j.store(side, ks, b, m, nil); err != nil {
+		if _, err := j.store(side, ks, b, m, nil); err != nil {
 			return nil, err
 		}
 		return &Msg{Kind: MsgData, Batch: j.build(side, b, nil, nil)}, nil
@@ -284,6 +287,7 @@ func (j *Join) process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 			// the other row's padded form comes and goes with its matches
 			before := o.matches
 			o.matches += w
+			other.ck.touch(s)
 			switch {
 			case before == 0 && o.matches > 0:
 				emit(-1, s, -o.n)
@@ -302,7 +306,7 @@ func (j *Join) process(ctx *expr.Ctx, side int, m *Msg) (*Msg, error) {
 	out := j.build(side, b, er, es)
 	if !j.lookup {
 		// the rows are kept, for the other side's later changes
-		if err := j.store(side, ks, b, m, matched); err != nil {
+		if _, err := j.store(side, ks, b, m, matched); err != nil {
 			out.Release()
 			return nil, err
 		}
@@ -332,8 +336,8 @@ func (j *Join) build(side int, b arrow.RecordBatch, rows, slots []int32) arrow.R
 
 // store adds a batch's rows (with their match counts) to side's state, or
 // takes retracted ones out. Insertions go first: a batch may retract a
-// row it inserts.
-func (j *Join) store(side int, ks *keySet, b arrow.RecordBatch, m *Msg, matched []int64) error {
+// row it inserts. It returns the slots the inserted rows went to.
+func (j *Join) store(side int, ks *keySet, b arrow.RecordBatch, m *Msg, matched []int64) ([]int32, error) {
 	me := j.sides[side]
 	n := int(b.NumRows())
 	gids := make([]int32, n)
@@ -358,6 +362,7 @@ func (j *Join) store(side int, ks *keySet, b arrow.RecordBatch, m *Msg, matched 
 		for k, r := range rows {
 			slot := slots[k]
 			me.link(slot, gids[r])
+			me.ck.born(slot)
 			sm := me.meta.at(slot)
 			sm.n = m.Weight(int(r))
 			if matched != nil {
@@ -380,6 +385,7 @@ func (j *Join) store(side int, ks *keySet, b arrow.RecordBatch, m *Msg, matched 
 				take := min(sm.n, -w)
 				sm.n -= take
 				w += take
+				me.ck.touch(s)
 				if sm.n == 0 {
 					me.remove(s)
 				}
@@ -387,7 +393,7 @@ func (j *Join) store(side int, ks *keySet, b arrow.RecordBatch, m *Msg, matched 
 			s = nx
 		}
 		if w < 0 {
-			return sqlerr.New(sqlerr.InternalError, "join row retracted more often than inserted")
+			return nil, sqlerr.New(sqlerr.InternalError, "join row retracted more often than inserted")
 		}
 	}
 	// keys that came with rows retracted in the same batch, or with
@@ -398,7 +404,7 @@ func (j *Join) store(side int, ks *keySet, b arrow.RecordBatch, m *Msg, matched 
 			me.heads[g] = noKey
 		}
 	}
-	return nil
+	return slots, nil
 }
 
 // timesOf reads a timestamp column at rows (NULL: the smallest time, so
@@ -553,5 +559,6 @@ func (j *Join) restoreRows(side int, rows [][]types.Datum, ns, matches []int64) 
 	}
 	defer releaseValues(ks.vals)
 	m := &Msg{Kind: MsgData, Batch: b, Weights: ns}
-	return j.store(side, ks, b, m, matches)
+	_, err = j.store(side, ks, b, m, matches)
+	return err
 }

@@ -34,12 +34,14 @@ type ParallelAgg struct {
 }
 
 type aggWork struct {
-	kind  int // workAbsorb, workEnd, workExpire
-	ctx   expr.Ctx
-	msg   *Msg
-	wm    int64
-	snap  []byte // workRestore's
-	reply chan aggResult
+	kind    int // workAbsorb, workEnd, workExpire, ...
+	ctx     expr.Ctx
+	msg     *Msg
+	wm      int64
+	snap    []byte  // workRestore's
+	full    bool    // workCheckpoint's
+	entries []Entry // workRestoreEntries'
+	reply   chan aggResult
 }
 
 const (
@@ -48,13 +50,16 @@ const (
 	workExpire
 	workSnapshot
 	workRestore
+	workCheckpoint
+	workRestoreEntries
 )
 
 type aggResult struct {
-	msg  *Msg
-	rows [][]types.Datum
-	snap []byte
-	err  error
+	msg     *Msg
+	rows    [][]types.Datum
+	snap    []byte
+	entries []Entry
+	err     error
 }
 
 type aggWorker struct {
@@ -78,6 +83,7 @@ func NewParallelAgg(keys []expr.Expr, aggs []exec.AggSpec, opts IncAggOptions, n
 			return nil, err
 		}
 		a.Begin()
+		a.ck.prefix = uint64(i) << idPrefixShift
 		w := &aggWorker{agg: a, in: make(chan aggWork, 2), done: make(chan struct{})}
 		p.workers = append(p.workers, w)
 	}
@@ -126,6 +132,15 @@ func (w *aggWorker) run() {
 			job.reply <- res
 		case workRestore:
 			err := w.agg.Restore(&ctx, job.snap)
+			w.agg.Begin()
+			w.groups.Store(int64(w.agg.Groups()))
+			job.reply <- aggResult{err: err}
+		case workCheckpoint:
+			var buf entryBuffer
+			err := w.agg.CheckpointState(&buf, job.full)
+			job.reply <- aggResult{entries: buf, err: err}
+		case workRestoreEntries:
+			err := w.agg.RestoreState(&ctx, job.entries)
 			w.agg.Begin()
 			w.groups.Store(int64(w.agg.Groups()))
 			job.reply <- aggResult{err: err}

@@ -187,20 +187,8 @@ func (a *IncAgg) Snapshot() ([]byte, error) {
 	w := &snapWriter{}
 	w.count(a.live)
 	for g, alive := range a.alive {
-		if !alive {
-			continue
-		}
-		w.row(a.keyTypes, a.keyVals.row(int32(g))...)
-		hasLast := int64(0)
-		if a.hasLast[g] {
-			hasLast = 1
-		}
-		w.row(tInts2, types.DInt(a.rows[g]), types.DInt(hasLast))
-		if a.hasLast[g] {
-			w.row(a.outTypes, a.last.row(int32(g))...)
-		}
-		for _, acc := range a.accs {
-			acc.(snapshotter).save(w, int32(g))
+		if alive {
+			a.saveGroup(w, int32(g))
 		}
 	}
 	return w.buf, w.err
@@ -218,35 +206,13 @@ func (a *IncAgg) Restore(ctx *expr.Ctx, p []byte) error {
 	if err != nil {
 		return err
 	}
+	fresh.Input, fresh.ck.prefix = a.Input, a.ck.prefix
 	*a = *fresh
 	r := &snapReader{p: p}
 	n := r.count()
 	for i := 0; i < n && r.err == nil; i++ {
-		key := r.row(a.keyTypes)
-		meta := r.row(tInts2)
-		var last []types.Datum
-		if meta[1].I == 1 {
-			last = r.row(a.outTypes)
-		}
-		if r.err != nil {
+		if _, err := a.loadGroup(r); err != nil {
 			break
-		}
-		vals := make([]expr.Value, len(key))
-		for c, d := range key {
-			vals[c] = expr.Value{D: d}
-		}
-		var gids [1]int32
-		a.tab.assign(vals, 1, gids[:], func(g int32, row int) { a.added(g, vals, row) })
-		g := gids[0]
-		a.rows[g] = meta[0].I
-		if last != nil {
-			for ci, d := range last {
-				a.last.setDatum(ci, g, d)
-			}
-			a.hasLast[g] = true
-		}
-		for _, acc := range a.accs {
-			acc.(snapshotter).load(r, g)
 		}
 	}
 	if r.err == nil && len(r.p) != 0 {
@@ -400,8 +366,9 @@ func (t *TopN) Restore(p []byte) error {
 			for c, x := range d {
 				buf = exec.AppendKey(buf, t.InTypes[c], x)
 			}
-			x := &topRow{d: d, keys: row[len(t.InTypes) : len(t.InTypes)+len(orderTs)], n: row[len(row)-1].I, enc: string(buf)}
+			x := &topRow{d: d, keys: row[len(t.InTypes) : len(t.InTypes)+len(orderTs)], n: row[len(row)-1].I, enc: string(buf), part: part}
 			t.setKey(x)
+			t.born(x)
 			part.rows[x.enc] = x
 			t.push(part, x)
 		}

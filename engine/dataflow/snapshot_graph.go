@@ -175,14 +175,7 @@ func (g *Graph) Snapshot() ([]byte, error) {
 		}
 		w.row([]types.T{types.TBytea}, types.DText(string(b)))
 	}
-	w.count(len(g.srcWM))
-	for i := range g.srcWM {
-		w.row(tInts2, types.DInt(g.srcWM[i]), types.DBool(g.srcHas[i]))
-	}
-	w.count(len(g.onWM))
-	for _, h := range g.onWM {
-		w.row(tInts2, types.DInt(h.last), types.DBool(h.has))
-	}
+	g.writeWatermarks(w)
 	return w.buf, w.err
 }
 
@@ -218,19 +211,8 @@ func (g *Graph) Restore(ctx *expr.Ctx, p []byte) error {
 			return err
 		}
 	}
-	if n := r.count(); r.err == nil && n != len(g.srcWM) {
-		return fmt.Errorf("dataflow: a snapshot of %d sources cannot restore %d", n, len(g.srcWM))
-	}
-	for i := range g.srcWM {
-		row := r.row(tInts2)
-		g.srcWM[i], g.srcHas[i] = row[0].I, row[1].I != 0
-	}
-	if n := r.count(); r.err == nil && n != len(g.onWM) {
-		return fmt.Errorf("dataflow: a snapshot of %d watermark hooks cannot restore %d", n, len(g.onWM))
-	}
-	for i := range g.onWM {
-		row := r.row(tInts2)
-		g.onWM[i].last, g.onWM[i].has = row[0].I, row[1].I != 0
+	if err := g.readWatermarks(r); err != nil {
+		return err
 	}
 	return r.done("a dataflow graph")
 }

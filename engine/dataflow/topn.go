@@ -37,6 +37,12 @@ type TopN struct {
 	// the partition the last row went to: rows in time order mostly go
 	// to the same one (nil when it may have gone)
 	last *topPart
+	// the rows' entries in checkpoints (checkpoint_topn.go): the last id
+	// given, the rows changed since the last checkpoint, and the ids of
+	// saved rows gone since
+	ckNext  uint64
+	ckDirty []*topRow
+	ckGone  []uint64
 }
 
 type topPart struct {
@@ -65,6 +71,10 @@ type topRow struct {
 	// k is the ORDER BY value when it is one integer (intKey; see setKey)
 	k      int64
 	intKey bool
+	// its entry in checkpoints: id, whether saved there, changed since
+	part         *topPart
+	id           uint64
+	saved, dirty bool
 }
 
 // NewTopN returns an empty top-N operator.
@@ -146,15 +156,18 @@ func (t *TopN) Process(ctx *expr.Ctx, m *Msg) (*Msg, error) {
 			for i, v := range ovals {
 				d[len(rowBuf)+i] = v.At(r)
 			}
-			x = &topRow{d: d[:len(rowBuf):len(rowBuf)], keys: d[len(rowBuf):], enc: string(t.buf)}
+			x = &topRow{d: d[:len(rowBuf):len(rowBuf)], keys: d[len(rowBuf):], enc: string(t.buf), part: p}
 			t.setKey(x)
+			t.born(x)
 			p.rows[x.enc] = x
 			t.push(p, x)
 		}
 		x.n += m.Weight(r)
+		t.touch(x)
 		if x.n == 0 {
 			delete(p.rows, x.enc)
 			x.dead = true
+			t.died(x)
 			p.dead++
 		}
 	}
@@ -182,6 +195,10 @@ func (t *TopN) ExpireBefore(wm int64) int {
 	n := 0
 	for k, p := range t.parts {
 		if !p.window.Null && p.window.I+t.ExpireAdd <= wm {
+			for _, x := range p.rows {
+				x.dead = true
+				t.died(x)
+			}
 			delete(t.parts, k)
 			t.last = nil
 			n++
@@ -239,9 +256,18 @@ func (t *TopN) top(p *topPart) ([][]types.Datum, []types.Datum) {
 	}
 	if t.AppendOnly && len(p.rows) > len(picked) {
 		// rows outside the top N can never come back into it
+		for _, x := range p.rows {
+			x.dead = true
+		}
 		p.rows = make(map[string]*topRow, len(picked))
 		for _, x := range picked {
+			x.dead = false
 			p.rows[x.enc] = x
+		}
+		for _, x := range p.h {
+			if x.dead {
+				t.died(x)
+			}
 		}
 		p.h, p.dead = append(p.h[:0:0], picked...), 0
 	}
