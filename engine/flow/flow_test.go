@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -342,69 +342,100 @@ func TestBlackholeChecksumIsTheView(t *testing.T) {
 	}
 }
 
-// fakeTable is a table whose changes the test commits.
-type fakeTable struct {
-	mu    sync.Mutex
-	rows  []storage.Row
-	watch func(deleted, inserted []storage.Row)
-}
-
-func (f *fakeTable) Watch(fn func(deleted, inserted []storage.Row)) ([]storage.Row, func()) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.watch = fn
-	return slices.Clone(f.rows), func() {
-		f.mu.Lock()
-		f.watch = nil
-		f.mu.Unlock()
-	}
-}
-
-func (f *fakeTable) commit(deleted, inserted []storage.Row) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.rows = slices.DeleteFunc(f.rows, func(r storage.Row) bool {
-		return slices.ContainsFunc(deleted, func(d storage.Row) bool { return d[0].S == r[0].S })
-	})
-	f.rows = append(f.rows, inserted...)
-	if f.watch != nil {
-		f.watch(deleted, inserted)
-	}
-}
-
 // A job joining a stream with a table takes the table's rows, then each
 // committed change, which revises the joined rows; Wait covers changes
-// committed before it.
+// committed before it. Started again after a stop — with table changes
+// committed while it was stopped, and before it stopped but after its last
+// step — it applies each table change once: its changelog folds into
+// exactly the view.
 func TestJobTableChangesReviseView(t *testing.T) {
-	_, s := openStore(t)
-	tbl := &fakeTable{rows: []storage.Row{{types.DText("k1"), types.DText("one")}}}
+	st, s := openStore(t)
 	tblTypes := []types.T{types.TText, types.TText}
-	g := dataflow.NewGraph()
-	ev, _ := g.AddSource("ev")
-	tb, _ := g.AddSource("names")
-	j, err := dataflow.NewJoin(exec.InnerJoin, []expr.Expr{&expr.Col{Idx: 0, T: types.TText}}, []expr.Expr{&expr.Col{Idx: 0, T: types.TText}}, nil, srcTypes, tblTypes)
+	tbl, err := storage.Open(filepath.Join(t.TempDir(), "names.log"), tblTypes, []int{0})
 	if err != nil {
 		t.Fatal(err)
 	}
-	joined := g.AddBinary(ev, tb, j, "join")
-	g.SetOutput(g.Add(joined, &dataflow.Project{Exprs: []expr.Expr{&expr.Col{Idx: 1, T: types.TInt64}, &expr.Col{Idx: 6, T: types.TText}}, Types: []types.T{types.TInt64, types.TText}}, "project"))
-	v, err := NewView("named", []types.T{types.TInt64, types.TText}, nil)
-	if err != nil {
-		t.Fatal(err)
+	defer tbl.Close()
+	commit := func(deleteKey string, inserted ...storage.Row) {
+		t.Helper()
+		var ch storage.Change
+		if deleteKey != "" {
+			id, _, ok := tbl.LookupKey(tbl.KeyOf(storage.Row{types.DText(deleteKey)}))
+			if !ok {
+				t.Fatalf("no row %s", deleteKey)
+			}
+			ch.Deletes = []int64{id}
+		}
+		ch.Inserts = inserted
+		if err := tbl.Apply(ch); err != nil {
+			t.Fatal(err)
+		}
 	}
-	job, err := Start(Spec{Name: "named", Graph: g, Sources: []Source{{Name: "ev", Stream: s, Types: srcTypes, TimeCol: -1}, {Name: "names", Table: tbl, Types: tblTypes, TimeCol: -1}}, Sink: v})
-	if err != nil {
-		t.Fatal(err)
+	commit("", storage.Row{types.DText("k1"), types.DText("one")})
+	outTypes := []types.T{types.TInt64, types.TText}
+	start := func() (*Job, *View) {
+		g := dataflow.NewGraph()
+		ev, _ := g.AddSource("ev")
+		tb, _ := g.AddSource("names")
+		j, err := dataflow.NewJoin(exec.InnerJoin, []expr.Expr{&expr.Col{Idx: 0, T: types.TText}}, []expr.Expr{&expr.Col{Idx: 0, T: types.TText}}, nil, srcTypes, tblTypes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := g.AddBinary(ev, tb, j, "join")
+		g.SetOutput(g.Add(joined, &dataflow.Project{Exprs: []expr.Expr{&expr.Col{Idx: 1, T: types.TInt64}, &expr.Col{Idx: 6, T: types.TText}}, Types: outTypes}, "project"))
+		v, err := NewView("named", outTypes, &ChangelogConfig{Store: st, Key: "changelog-named"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job, err := Start(Spec{Name: "named", Graph: g, Sources: []Source{{Name: "ev", Stream: s, Types: srcTypes, TimeCol: -1}, {Name: "names", Table: tbl, Types: tblTypes, TimeCol: -1}}, Sink: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return job, v
 	}
-	defer job.Stop()
-	appendEvents(t, s, 0, 10) // k1: 1 and 8
+	job, v := start()
+	appendEvents(t, s, 0, 10) // k1: 1 and 8; k2: 2 and 9
 	waitJob(t, job)
 	if got := fmt.Sprint(contents(t, v)); got != "[1 one 8 one]" {
 		t.Fatalf("view %s", got)
 	}
-	tbl.commit([]storage.Row{{types.DText("k1"), types.DText("one")}}, []storage.Row{{types.DText("k1"), types.DText("uno")}, {types.DText("k2"), types.DText("two")}})
+	commit("k1", storage.Row{types.DText("k1"), types.DText("uno")}, storage.Row{types.DText("k2"), types.DText("two")})
 	waitJob(t, job)
-	if got := fmt.Sprint(contents(t, v)); got != "[1 uno 2 two 8 uno 9 two]" {
+	want := "[1 uno 2 two 8 uno 9 two]"
+	if got := fmt.Sprint(contents(t, v)); got != want {
 		t.Fatalf("view after the table changed %s", got)
+	}
+	job.Stop()
+	commit("k2", storage.Row{types.DText("k2"), types.DText("dos")}) // while stopped
+	job, v = start()
+	defer job.Stop()
+	waitJob(t, job)
+	want = "[1 uno 2 dos 8 uno 9 dos]"
+	if got := fmt.Sprint(contents(t, v)); got != want {
+		t.Fatalf("restarted view %s, want %s", got, want)
+	}
+	folded := func() string {
+		sh := v.Changelog().Shards()[0]
+		n := map[string]int64{}
+		recs, _, err := sh.Read(sh.TrimHorizon(), 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Row[2].Null {
+				n[fmt.Sprintf("%d %s", r.Row[3].I, r.Row[4].S)] += r.Row[1].I
+			}
+		}
+		var out []string
+		for k, c := range n {
+			for range c {
+				out = append(out, k)
+			}
+		}
+		slices.Sort(out)
+		return fmt.Sprint(out)
+	}
+	if got := folded(); got != want {
+		t.Fatalf("the changelog folds into %s, want %s", got, want)
 	}
 }

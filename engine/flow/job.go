@@ -89,7 +89,8 @@ type Job struct {
 	// replaying: reading up to replayTo, the positions the sink already
 	// reflects (its changes are not written again); pending: a parent
 	// view is not attached yet; quiet: rebuilding a parent view's rows
-	// the sink reflects
+	// the sink reflects; resuming: the sink holds an earlier run's output
+	resuming  bool
 	replayTo  []uint64
 	replaying atomic.Bool
 	pending   atomic.Bool
@@ -145,18 +146,28 @@ func Start(spec Spec) (*Job, error) {
 	// without writing; the parents' positions say where to take up their
 	// changes
 	shards := j.shards()
-	views := 0
+	views, tables := 0, 0
 	for _, s := range j.srcs {
-		if s.View != nil {
+		switch {
+		case s.View != nil:
 			views++
+		case s.Table != nil:
+			tables++
 		}
 	}
-	if pos := j.sink.resumeFrom(); len(pos) == len(shards)+views {
+	if pos := j.sink.resumeFrom(); pos != nil && len(pos) == len(shards)+views+tables {
+		j.resuming = true
 		j.replayTo = pos[:len(shards)]
 		k := len(shards)
 		for _, s := range j.srcs {
 			if s.View != nil {
 				s.replayAt, s.hasReplayAt = pos[k], true
+				k++
+			}
+		}
+		for _, s := range j.srcs {
+			if s.Table != nil {
+				s.replayLSN, s.hasLSN = int64(pos[k]), true
 				k++
 			}
 		}
@@ -175,8 +186,6 @@ func Start(spec Spec) (*Job, error) {
 		j.g.Close()
 		return nil, err
 	}
-	j.watchTables()
-	j.catchupIn = j.queued.Load()
 	j.positions = make([]uint64, len(shards))
 	j.catchupTo = make([]uint64, len(shards))
 	for i, sh := range shards {
@@ -186,6 +195,10 @@ func Start(spec Spec) (*Job, error) {
 			j.replaying.Store(true)
 		}
 	}
+	// (after the replay is known: what the sink does not reflect waits
+	// for it)
+	j.watchTables(nil)
+	j.catchupIn = j.queued.Load()
 	j.catchupFrom = append([]uint64(nil), j.positions...)
 	j.noteCaughtUpLocked()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -516,7 +529,7 @@ func (j *Job) commit(pos []uint64) error {
 	if j.suppressed() {
 		return nil
 	}
-	return j.sink.commit(append(append([]uint64(nil), pos...), j.viewPositions()...), wroteErrors)
+	return j.sink.commit(append(append([]uint64(nil), pos...), j.inputPositions()...), wroteErrors)
 }
 
 // commitAtPositions commits at the current positions (changes not tied

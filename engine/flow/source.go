@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -34,10 +35,13 @@ type Source struct {
 	TimeCol   int
 }
 
-// Table is a table a job reads: Watch returns its rows and calls fn with
-// each committed change after them (storage.Table is one).
+// Table is a table a job reads (storage.Table is one): Watch returns its
+// rows and the number of the last change they reflect, then calls fn with
+// each committed change; WatchFrom returns the changes after a number,
+// read back from the table's log, then calls fn with the later ones.
 type Table interface {
-	Watch(fn func(deleted, inserted []storage.Row)) (rows []storage.Row, unwatch func())
+	Watch(fn storage.WatchFunc) (rows []storage.Row, lsn int64, unwatch func())
+	WatchFrom(lsn int64, fn storage.WatchFunc) ([]storage.LoggedChange, func(), error)
 }
 
 // WatermarkIdle is how long a silent shard holds a stream's watermark back.
@@ -49,9 +53,15 @@ type source struct {
 	first int                  // a stream's first shard among the job's shards
 	wms   *dataflow.Watermarks // a stream's watermark, per shard
 	// a table's committed changes not yet pushed (guarded by the job's
-	// inMu): its rows when the job starts, then each statement's
-	queue   []tableChange
-	unwatch func()
+	// inMu): its rows when the job starts, then each statement's; those
+	// held while the job replays; the last change applied (lsn), and the
+	// one the sink's last marker recorded
+	queue     []tableChange
+	tblHeld   []tableChange
+	unwatch   func()
+	lsn       int64
+	replayLSN int64
+	hasLSN    bool
 	// a view (viewsource.go): attached once its rows are rebuilt; its
 	// changes queued (changes) or, while the job replays, held; the
 	// view's changelog position applied up to, and the one the job's
@@ -65,9 +75,13 @@ type source struct {
 	hasReplayAt bool
 }
 
-// tableChange is one committed statement's effect on a table.
+// tableChange is one committed statement's effect on a table, and its
+// number; quiet: the sink reflects it already (a restart applies it
+// again without writing).
 type tableChange struct {
+	lsn               int64
 	deleted, inserted []storage.Row
+	quiet             bool
 }
 
 // shardRead is a batch read from one shard of the job's shards, and the
@@ -280,34 +294,59 @@ func rowRange(ctx *expr.Ctx, b arrow.RecordBatch, lo, hi int) arrow.RecordBatch 
 }
 
 // watchTables starts feeding each table's rows, then its changes, to its
-// source's queue.
-func (j *Job) watchTables() {
-	for _, src := range j.srcs {
+// source's queue. After a restart a table's changes come from where the
+// job's state has it (from: its checkpoint's, or none) back from the
+// table's log: those the sink's last marker reflects are applied quietly
+// with the replay, the later ones after it — so a restart neither applies
+// a table change twice nor loses one.
+func (j *Job) watchTables(from map[int]int64) {
+	for i, src := range j.srcs {
 		if src.Table == nil {
 			continue
 		}
-		changed := func(deleted, inserted []storage.Row) { j.tableChanged(src, deleted, inserted) }
-		rows, unwatch := src.Table.Watch(changed)
+		changed := func(lsn int64, deleted, inserted []storage.Row) {
+			j.tableChanged(src, tableChange{lsn: lsn, deleted: deleted, inserted: inserted})
+		}
+		if src.hasLSN {
+			base := from[i]
+			logged, unwatch, err := src.Table.WatchFrom(base, changed)
+			if err == nil {
+				src.unwatch, src.lsn = unwatch, base
+				for _, c := range logged {
+					j.tableChanged(src, tableChange{lsn: c.LSN, deleted: c.Deleted, inserted: c.Inserted, quiet: c.LSN <= src.replayLSN})
+				}
+				continue
+			}
+			slog.Warn("a view over a table cannot resume exactly: it takes the table as it is now", "view", j.name, "table", src.Name, "reason", err)
+		}
+		rows, lsn, unwatch := src.Table.Watch(changed)
 		src.unwatch = unwatch
-		changed(nil, rows)
+		// (after a restart: taken as the table the sink reflects)
+		j.tableChanged(src, tableChange{lsn: lsn, inserted: rows, quiet: j.resuming})
 	}
 }
 
 // tableChanged queues a committed change of a table the job reads (it
-// runs under the table's lock).
-func (j *Job) tableChanged(src *source, deleted, inserted []storage.Row) {
-	if len(deleted) == 0 && len(inserted) == 0 {
+// runs under the table's lock); one past what the sink reflects waits
+// while the job replays.
+func (j *Job) tableChanged(src *source, c tableChange) {
+	if len(c.deleted) == 0 && len(c.inserted) == 0 && c.lsn <= src.lsn {
 		return
 	}
 	j.inMu.Lock()
-	src.queue = append(src.queue, tableChange{deleted, inserted})
+	if !c.quiet && j.replaying.Load() {
+		src.tblHeld = append(src.tblHeld, c)
+	} else {
+		src.queue = append(src.queue, c)
+	}
 	j.inMu.Unlock()
 	j.queued.Add(1)
 	j.wake()
 }
 
 // drainTables pushes the queued changes of the tables the job reads into
-// their sources, in the order they committed per table.
+// their sources, in the order they committed per table (quiet ones, which
+// the sink reflects already, without writing).
 func (j *Job) drainTables(ctx *expr.Ctx) (int, error) {
 	j.inMu.Lock()
 	queues := make([][]tableChange, len(j.srcs))
@@ -318,24 +357,36 @@ func (j *Job) drainTables(ctx *expr.Ctx) (int, error) {
 	}
 	j.inMu.Unlock()
 	for i, queue := range queues {
-		if len(queue) == 0 {
-			continue
-		}
-		var rows [][]types.Datum
-		var weights []int64
-		for _, ch := range queue {
-			for _, r := range ch.deleted {
-				rows, weights = append(rows, r), append(weights, -1)
+		for len(queue) > 0 {
+			// a run of changes alike in quietness goes in as one batch
+			n := 1
+			for n < len(queue) && queue[n].quiet == queue[0].quiet {
+				n++
 			}
-			for _, r := range ch.inserted {
-				rows, weights = append(rows, r), append(weights, 1)
+			var rows [][]types.Datum
+			var weights []int64
+			for _, ch := range queue[:n] {
+				for _, r := range ch.deleted {
+					rows, weights = append(rows, r), append(weights, -1)
+				}
+				for _, r := range ch.inserted {
+					rows, weights = append(rows, r), append(weights, 1)
+				}
 			}
-		}
-		m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(j.mem, j.srcs[i].Types, rows), Weights: weights}
-		err := j.g.Push(ctx, i, m)
-		m.Release()
-		if err != nil {
-			return count, err
+			quiet := queue[0].quiet
+			j.srcs[i].lsn = max(j.srcs[i].lsn, queue[n-1].lsn)
+			queue = queue[n:]
+			if len(rows) == 0 {
+				continue
+			}
+			m := &dataflow.Msg{Kind: dataflow.MsgData, Batch: expr.BatchFromRows(j.mem, j.srcs[i].Types, rows), Weights: weights}
+			j.quiet.Store(quiet)
+			err := j.g.Push(ctx, i, m)
+			j.quiet.Store(false)
+			m.Release()
+			if err != nil {
+				return count, err
+			}
 		}
 	}
 	return count, nil

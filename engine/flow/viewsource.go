@@ -232,6 +232,10 @@ func (j *Job) releaseHeld() {
 			src.changes = append(src.changes, src.held...)
 			src.held, src.holding = nil, false
 		}
+		if len(src.tblHeld) > 0 {
+			src.queue = append(src.queue, src.tblHeld...)
+			src.tblHeld = nil
+		}
 	}
 	j.inMu.Unlock()
 }
@@ -316,13 +320,19 @@ func (j *Job) drainViews(ctx *expr.Ctx) (int, error) {
 	return 0, nil
 }
 
-// viewPositions are the parents' changelog positions the job has
-// applied, for its sink's marker.
-func (j *Job) viewPositions() []uint64 {
+// inputPositions are, for the sink's marker, the parents' changelog
+// positions the job has applied, then the numbers of the tables' last
+// changes it has.
+func (j *Job) inputPositions() []uint64 {
 	var out []uint64
 	for _, src := range j.srcs {
 		if src.View != nil {
 			out = append(out, src.applied)
+		}
+	}
+	for _, src := range j.srcs {
+		if src.Table != nil {
+			out = append(out, uint64(src.lsn))
 		}
 	}
 	return out

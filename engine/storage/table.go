@@ -38,36 +38,107 @@ type Table struct {
 	nextID  int64
 	dead    int
 	snap    []arrow.RecordBatch
+	// lsn numbers the changes: the number applied since the table was
+	// made (its log's records)
+	lsn int64
 	// watchers see every applied change, in commit order (see Watch)
-	watchers map[int]func(deleted, inserted []Row)
+	watchers map[int]WatchFunc
 	nextW    int
 }
 
+// WatchFunc takes a committed change: its lsn, the rows it deleted and
+// those it inserted.
+type WatchFunc func(lsn int64, deleted, inserted []Row)
+
 // Watch calls fn with the rows each later change deletes and inserts,
 // synchronously and in commit order (fn must be quick: it runs under the
-// table's lock), and returns the rows at that moment — so that a reader
-// of the snapshot plus the changes misses nothing and sees nothing twice.
-// The returned function stops the watching.
-func (t *Table) Watch(fn func(deleted, inserted []Row)) ([]Row, func()) {
+// table's lock), and returns the rows at that moment and the lsn of the
+// last change they reflect — so that a reader of the snapshot plus the
+// changes misses nothing and sees nothing twice. The returned function
+// stops the watching.
+func (t *Table) Watch(fn WatchFunc) ([]Row, int64, func()) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.watchers == nil {
-		t.watchers = map[int]func(deleted, inserted []Row){}
-	}
-	id := t.nextW
-	t.nextW++
-	t.watchers[id] = fn
 	var rows []Row
 	for _, r := range t.rows {
 		if r != nil {
 			rows = append(rows, r)
 		}
 	}
-	return rows, func() {
+	return rows, t.lsn, t.watch(fn)
+}
+
+// ErrNoHistory: a table kept in memory only has no log to read its
+// changes back from.
+var ErrNoHistory = errors.New("storage: the table keeps no log of its changes")
+
+// WatchFrom is Watch for a reader that has the table as of lsn from: it
+// returns every change after from, read back from the table's log, then
+// calls fn with each later one. The rows of a change are those it
+// deleted and inserted, as a watcher saw them.
+func (t *Table) WatchFrom(from int64, fn WatchFunc) ([]LoggedChange, func(), error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.path == "" {
+		return nil, nil, ErrNoHistory
+	}
+	if from > t.lsn {
+		return nil, nil, fmt.Errorf("storage: change %d of a table that has %d", from, t.lsn)
+	}
+	var out []LoggedChange
+	if from < t.lsn {
+		f, err := os.Open(t.path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("storage: reading the table's log: %w", err)
+		}
+		defer f.Close()
+		// the table rebuilt from its log, change by change, tells what
+		// each deleted
+		past := &Table{types: t.types, pk: t.pk, pos: map[int64]int{}, nextID: 1}
+		if t.pkIndex != nil {
+			past.pkIndex = map[string]int64{}
+		}
+		past.watch(func(lsn int64, deleted, inserted []Row) {
+			if lsn > from {
+				out = append(out, LoggedChange{LSN: lsn, Deleted: deleted, Inserted: inserted})
+			}
+		})
+		if _, err := past.replay(f); err != nil {
+			return nil, nil, err
+		}
+		if past.lsn != t.lsn {
+			return nil, nil, fmt.Errorf("storage: the table's log holds %d changes, the table %d", past.lsn, t.lsn)
+		}
+	}
+	return out, t.watch(fn), nil
+}
+
+// LoggedChange is one committed change read back from a table's log.
+type LoggedChange struct {
+	LSN               int64
+	Deleted, Inserted []Row
+}
+
+// watch registers fn; callers hold t.mu.
+func (t *Table) watch(fn WatchFunc) func() {
+	if t.watchers == nil {
+		t.watchers = map[int]WatchFunc{}
+	}
+	id := t.nextW
+	t.nextW++
+	t.watchers[id] = fn
+	return func() {
 		t.mu.Lock()
 		delete(t.watchers, id)
 		t.mu.Unlock()
 	}
+}
+
+// LSN is the number of the last change applied.
+func (t *Table) LSN() int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.lsn
 }
 
 // logFile is a table's open log; tests replace openLog to inject faults.
@@ -295,6 +366,7 @@ func (t *Table) keyText(r Row) string {
 
 func (t *Table) apply(ch Change, ids []int64) {
 	t.dropSnap()
+	t.lsn++
 	if len(t.watchers) > 0 {
 		var deleted []Row
 		if ch.Truncate {
@@ -311,7 +383,7 @@ func (t *Table) apply(ch Change, ids []int64) {
 			}
 		}
 		for _, fn := range t.watchers {
-			fn(deleted, ch.Inserts)
+			fn(t.lsn, deleted, ch.Inserts)
 		}
 	}
 	if ch.Truncate {
