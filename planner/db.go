@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -41,6 +42,10 @@ type DB struct {
 	ddl sync.Mutex
 	// the running jobs of materialized views, sinks and subscriptions
 	rt *flow.Runtime
+	// checkpoint_interval: now (ALTER SYSTEM's, or the default), and the
+	// server's default (Options.CheckpointInterval)
+	ckInterval atomic.Int64
+	ckDefault  time.Duration
 	// streams live in the embedded stream store
 	store    *streamstore.Store
 	storeTmp string // removed on Close: the store of an in-memory database
@@ -91,6 +96,10 @@ type Options struct {
 	// Workers is the number of goroutines a view's aggregate is split
 	// over by key (0: the number of CPUs).
 	Workers int
+	// CheckpointInterval is the default time between the checkpoints of
+	// views and sinks (0: one second; negative: only when asked, by
+	// CHECKPOINT). ALTER SYSTEM SET checkpoint_interval overrides it.
+	CheckpointInterval time.Duration
 }
 
 // Open opens the database in dir ("" for a database in memory only).
@@ -122,6 +131,16 @@ func OpenWith(dir string, opts Options) (db *DB, err error) {
 	}
 	if db.workers = opts.Workers; db.workers <= 0 {
 		db.workers = runtime.NumCPU()
+	}
+	switch db.ckDefault = opts.CheckpointInterval; {
+	case db.ckDefault == 0:
+		db.ckDefault = defaultCheckpointInterval
+	case db.ckDefault < 0:
+		db.ckDefault = 0
+	}
+	db.ckInterval.Store(int64(db.ckDefault))
+	if err := db.loadSystemSettings(); err != nil {
+		return nil, err
 	}
 	storeDir := ""
 	if dir != "" {

@@ -423,6 +423,7 @@ func (s *Session) createView(ctx *expr.Ctx, st *pgsql.CreateView) (*Result, erro
 			return nil, err
 		}
 		s.db.stopFlow(st.Name)
+		s.db.dropCheckpoints(old)
 		if old.Kind == catalog.KindMaterializedView {
 			_ = s.db.store.Drop(changelogKey(old))
 		}
@@ -588,9 +589,11 @@ func (s *Session) dropObjects(name string, cascade bool) ([]string, error) {
 		}
 		if d.Kind == catalog.KindSink {
 			s.db.stopFlow(d.Name)
+			s.db.dropCheckpoints(d)
 		}
 		if d.Kind == catalog.KindMaterializedView {
 			s.db.stopFlow(d.Name)
+			s.db.dropCheckpoints(d)
 			if err := s.db.store.Drop(changelogKey(d)); err != nil {
 				return nil, err
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/streamsql/streamsql/catalog"
@@ -100,6 +101,19 @@ func explainGraph(name string, eowc bool, g *dataflow.Graph, live *flow.View) []
 		note = graphNote
 	}
 	lines := []string{head}
+	if live != nil {
+		if ck, ok := live.Job().CheckpointStats(); ok && ck.ID > 0 {
+			kind := "delta"
+			if ck.Full {
+				kind = "full"
+			}
+			line := fmt.Sprintf("  checkpoint %d at %s (%s, %d bytes written in %s; state %d bytes on disk)", ck.ID, ck.Time.UTC().Format("2006-01-02 15:04:05.000"), kind, ck.Bytes, ck.Duration.Round(time.Microsecond), ck.StateBytes)
+			if ck.Failures > 0 {
+				line += fmt.Sprintf("; %d failed, the last: %s", ck.Failures, ck.LastError)
+			}
+			lines = append(lines, line)
+		}
+	}
 	for i, l := range g.Describe(note) {
 		if i == 0 {
 			l = "-> " + l

@@ -135,7 +135,8 @@ func (db *DB) startJob(o *catalog.Object, creating, discard bool) (err error) {
 		return err
 	}
 	j, err := flow.Start(flow.Spec{Name: o.Name, Graph: p.g, Sources: p.sources(), Sink: sink,
-		Funcs: catalogFuncs{db: db}, ReadBatch: db.viewBatch, Errors: flow.NewErrorStream(es, p.sourceName())})
+		Funcs: catalogFuncs{db: db}, ReadBatch: db.viewBatch, Errors: flow.NewErrorStream(es, p.sourceName()),
+		Checkpoints: db.checkpointConfig(o)})
 	if err != nil {
 		return err
 	}

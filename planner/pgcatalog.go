@@ -592,6 +592,9 @@ func init() {
 		}
 		return out, nil
 	})
+	pg("streamsql_checkpoints", 12016, `name name, kind text, checkpoint_id int8, taken_at timestamptz, duration_ms float8, bytes_written int8,
+		full_checkpoint bool, state_bytes int8, state_rows int8, failures int8, last_error text, restored_from int8, restore_note text`,
+		func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) { return db.checkpointRows(), nil })
 	pg("streamsql_sinks", 12012, "sink name, connector text, running bool, changes int8, net_rows int8, checksum text", func(ctx *expr.Ctx, db *DB) ([][]types.Datum, error) {
 		var out [][]types.Datum
 		for _, o := range db.Catalog.Objects() {

@@ -182,6 +182,16 @@ func (s *Session) execute(ctx *expr.Ctx, p *Prepared, params []types.Datum) (*Re
 			}
 		}
 		return &Result{Tag: "TRUNCATE TABLE"}, nil
+	case *pgsql.Checkpoint:
+		if err := s.db.rt.Checkpoint(ctx.Go); err != nil {
+			if ctx.Go.Err() != nil {
+				return nil, sqlerr.New(sqlerr.QueryCanceled, "canceling statement due to user request")
+			}
+			return nil, sqlerr.New(sqlerr.IOError, "%v", err)
+		}
+		return &Result{Tag: "CHECKPOINT"}, nil
+	case *pgsql.AlterSystem:
+		return s.alterSystem(st)
 	case *pgsql.Flush:
 		// tables are written synchronously; incremental views catch up
 		notice, err := s.db.rt.Flush(ctx.Go)

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -125,6 +126,9 @@ func (s *Session) Database() string { return s.database }
 
 // Setting implements expr.Session.
 func (s *Session) Setting(name string) (string, bool) {
+	if v, ok := s.db.systemSetting(strings.ToLower(name)); ok {
+		return v, true
+	}
 	v, ok := s.settings[strings.ToLower(name)]
 	if name == "timezone" {
 		return s.settings["timezone"], true
@@ -138,6 +142,10 @@ func (s *Session) Location() *time.Location { return s.loc }
 // Set changes a session parameter. It returns the canonical value.
 func (s *Session) Set(name, value string) (string, error) {
 	name = strings.ToLower(name)
+	if _, ok := s.db.systemSetting(name); ok {
+		return "", sqlerr.New(sqlerr.CantChangeRuntimeParam, "parameter %q cannot be changed now", name).
+			WithHint(fmt.Sprintf("It is a server-wide setting: use ALTER SYSTEM SET %s = '...'.", name))
+	}
 	switch name {
 	case "timezone", "time zone":
 		v := strings.Trim(value, "'")
@@ -206,6 +214,7 @@ func (s *Session) SettingNames() []string {
 			out = append(out, k)
 		}
 	}
+	out = append(out, systemSettingNames...)
 	sort.Strings(out)
 	return out
 }

@@ -78,6 +78,7 @@ const (
 	ProgramLimitExceeded         = "54000"
 	StatementTooComplex          = "54001"
 	ObjectNotInPrerequisiteState = "55000"
+	CantChangeRuntimeParam       = "55P02"
 	NullValueNotAllowed          = "22004"
 )
 

@@ -381,7 +381,7 @@ func TestSQLLogic(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			if !streaming(f) {
 				// (two workers whatever the machine: EXPLAIN prints them)
-				run(t, false, "--workers", "2")
+				run(t, false, "--workers", "2", "--checkpoint-interval", "0")
 				return
 			}
 			t.Run("batch=1", func(t *testing.T) { run(t, false, "--view-batch-size", "1") })

@@ -1,6 +1,7 @@
 package types
 
 import (
+	"fmt"
 	"math"
 	"math/bits"
 	"strconv"
@@ -355,6 +356,45 @@ func (s *DecimalSum) addFinite(d *apd.Decimal, w int64) {
 		_, _ = DecCtx.Mul(&x, d, apd.New(w, 0))
 		_, _ = DecCtx.Add(&s.finite, &s.finite, &x)
 	}
+}
+
+// State writes the sum's state as text, for a checkpoint: the finite
+// sum, the counts of +Infinity, -Infinity and NaN, and the values in by
+// scale.
+func (s *DecimalSum) State() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %d %d %d", s.finite.Text('E'), s.posInf, s.negInf, s.nan)
+	for _, sc := range s.scales {
+		fmt.Fprintf(&b, " %d:%d", sc.scale, sc.n)
+	}
+	return b.String()
+}
+
+// SetState restores a state State wrote.
+func (s *DecimalSum) SetState(state string) error {
+	f := strings.Fields(state)
+	if len(f) < 4 {
+		return fmt.Errorf("types: bad numeric sum state %q", state)
+	}
+	*s = DecimalSum{}
+	if _, _, err := s.finite.SetString(f[0]); err != nil {
+		return fmt.Errorf("types: bad numeric sum state %q: %w", state, err)
+	}
+	for i, p := range []*int64{&s.posInf, &s.negInf, &s.nan} {
+		v, err := strconv.ParseInt(f[1+i], 10, 64)
+		if err != nil {
+			return fmt.Errorf("types: bad numeric sum state %q", state)
+		}
+		*p = v
+	}
+	for _, part := range f[4:] {
+		var sc scaleCount
+		if _, err := fmt.Sscanf(part, "%d:%d", &sc.scale, &sc.n); err != nil {
+			return fmt.Errorf("types: bad numeric sum state %q", state)
+		}
+		s.scales = append(s.scales, sc)
+	}
+	return nil
 }
 
 // AddInt adds the integer v w times.

@@ -168,6 +168,7 @@ func serve(args []string, demo bool) error {
 	streamFsync := fs.Bool("stream-fsync", true, "fsync stream appends before acknowledging them (group commit); false trades crash safety for speed")
 	viewBatch := fs.Int("view-batch-size", 65536, "most records a materialized view reads from a shard at once (results do not depend on it)")
 	workers := fs.Int("workers", 0, "goroutines each view's aggregate is split over by key (0: the number of CPUs)")
+	ckInterval := fs.Duration("checkpoint-interval", time.Second, "time between the checkpoints of views and sinks (0: only on CHECKPOINT); ALTER SYSTEM SET checkpoint_interval overrides it")
 	gcPercent := fs.Int("gogc", 400, "garbage collector target percentage (the GOGC environment variable, when set, wins); a larger value trades memory for lower, steadier latency")
 	if err := parseFlags(fs, "streamsql "+name+" [flags]", args); err != nil {
 		return err
@@ -196,7 +197,11 @@ func serve(args []string, demo bool) error {
 	if *password != "" {
 		auth.Users["*"] = *password
 	}
-	db, err := planner.OpenWith(*dataDir, planner.Options{StreamNoSync: !*streamFsync, ViewBatch: *viewBatch, Workers: *workers})
+	ck := *ckInterval
+	if ck == 0 {
+		ck = -1 // (the planner's zero is its default)
+	}
+	db, err := planner.OpenWith(*dataDir, planner.Options{StreamNoSync: !*streamFsync, ViewBatch: *viewBatch, Workers: *workers, CheckpointInterval: ck})
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,11 @@
 package dataflow
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"regexp"
 
 	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/types"
@@ -253,3 +256,25 @@ func (g *Graph) Nodes() int { return len(g.nodes) }
 
 // Operator is node n's operator (nil for a source or a union).
 func (g *Graph) Operator(n int) any { return g.nodes[n].operator() }
+
+// parallelism in a node's label, which a checkpoint does not depend on
+var parallelismNote = regexp.MustCompile(`parallelism=\d+( \(keys hashed to workers\))?`)
+
+// Signature identifies the graph's shape: its nodes, their operators and
+// edges. A checkpoint restores only into a graph of the same signature
+// (the parallelism of its aggregates aside: they restore with any).
+func (g *Graph) Signature() string {
+	h := sha256.New()
+	for id, n := range g.nodes {
+		typ := fmt.Sprintf("%T", n.operator())
+		if typ == "*dataflow.ParallelAgg" {
+			typ = "*dataflow.IncAgg" // (their checkpoints are alike)
+		}
+		fmt.Fprintf(h, "%d %d %s %s", id, n.kind, typ, parallelismNote.ReplaceAllString(n.label, ""))
+		for _, c := range n.consumers {
+			fmt.Fprintf(h, " ->%d.%d", c.node, c.side)
+		}
+		fmt.Fprintln(h)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}

@@ -154,7 +154,10 @@ func TestIncrementalCheckpointRestore(t *testing.T) {
 	k := &expr.Col{Idx: 0, T: types.TInt64}
 	v := &expr.Col{Idx: 1, T: types.TInt64}
 	ts := []types.T{types.TInt64, types.TInt64}
-	aggs := []exec.AggSpec{{Kind: exec.AggCountStar, T: types.TInt64}, {Kind: exec.AggSum, Arg: v, T: types.TNumeric}, {Kind: exec.AggMax, Arg: v, T: types.TInt64}}
+	// (a numeric sum keeps the scales of the values in it)
+	half := &expr.Arith{Op: '/', L: &expr.Cast{E: v, To: types.TNumeric}, R: &expr.Const{D: types.DText("4"), T: types.TNumeric}, T: types.TNumeric}
+	aggs := []exec.AggSpec{{Kind: exec.AggCountStar, T: types.TInt64}, {Kind: exec.AggSum, Arg: v, T: types.TNumeric}, {Kind: exec.AggMax, Arg: v, T: types.TInt64},
+		{Kind: exec.AggSum, Arg: half, T: types.TNumeric}, {Kind: exec.AggAvg, Arg: half, T: types.TNumeric}}
 	cases := []checkpointCase{
 		{name: "aggregate", make: func(t *testing.T, _ bool) (func(*expr.Ctx, *Msg) (*Msg, error), any) {
 			a, err := NewIncAgg([]expr.Expr{k}, aggs, IncAggOptions{})

@@ -140,11 +140,11 @@ func (m *extremeInc) load(r *snapReader, g int32) {
 	}
 }
 
-var genericTs = []types.T{types.TInt64, types.TText, types.TText, types.TInterval, types.TInt64}
+var genericTs = []types.T{types.TInt64, types.TText, types.TText, types.TInterval, types.TInt64, types.TText}
 
 func (a *genericAcc) save(w *snapWriter, g int32) {
 	st := &a.st[g]
-	w.row(genericTs, types.DInt(st.n), decText(st.sum), decText(st.sq), types.Datum{Iv: st.iv}, types.DInt(st.trues))
+	w.row(genericTs, types.DInt(st.n), decText(st.sum), decText(st.sq), types.Datum{Iv: st.iv}, types.DInt(st.trues), types.DText(st.total.State()))
 	// the multiset in key order, so that equal states give equal snapshots
 	keys := make([]string, 0, len(st.vals))
 	for k := range st.vals {
@@ -166,6 +166,9 @@ func (a *genericAcc) load(r *snapReader, g int32) {
 	var err error
 	if st.sum, err = textDec(row[1]); err == nil {
 		st.sq, err = textDec(row[2])
+	}
+	if err == nil {
+		err = st.total.SetState(row[5].S)
 	}
 	if err != nil {
 		r.err = err

@@ -111,6 +111,9 @@ func (c *changelog) commit(v *View, positions []uint64, force bool) error {
 	c.end, c.flight = c.stream.Shards()[0].Latest(), nil
 	end := c.end
 	wm, hasWM := v.outWM, v.hasOutWM
+	if err == nil {
+		v.logLocked(write)
+	}
 	v.mu.Unlock()
 	if err == nil {
 		feedReaders(c.feeds, write, end, wm, hasWM)
@@ -168,15 +171,15 @@ func (r *deltaRecords) AppendRecord(buf []byte, i int) ([]byte, error) {
 }
 
 // backlog reads a view's changelog for one subscriber: the changes with
-// _ts > since from the stream store, up to where the live log takes over,
-// then the ones still queued in memory at that moment.
+// _ts > since from the stream store, up to where the live log takes over
+// (every change written since, and those written later, reach the
+// subscriber through the live log).
 type backlog struct {
-	sh     *streamstore.Shard
-	pos    uint64 // next record to read
-	end    uint64 // records from here on are read from the live log
-	since  int64
-	skip   int // changes at _ts since+1 the subscriber already has
-	queued []change
+	sh    *streamstore.Shard
+	pos   uint64 // next record to read
+	end   uint64 // records from here on are read from the live log
+	since int64
+	skip  int // changes at _ts since+1 the subscriber already has
 }
 
 // backlogLocked positions a backlog for changes after since; callers hold
@@ -188,8 +191,6 @@ func (v *View) backlogLocked(since int64) (*backlog, error) {
 		return nil, sqlerr.Unsupported("SUBSCRIBE ... WITH (since = ...) needs a materialized view: only views keep a changelog")
 	}
 	sh := c.stream.Shards()[0]
-	// what is on disk up to end; the changes in flight and queued are
-	// read from memory
 	bl := &backlog{sh: sh, pos: sh.TrimHorizon(), end: c.end, since: since}
 	if bl.pos > 1 && bl.pos < bl.end {
 		recs, _, err := sh.Read(bl.pos, 1)
@@ -200,22 +201,7 @@ func (v *View) backlogLocked(since int64) (*backlog, error) {
 			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "the changelog of %q no longer reaches back to _ts %d (retention): subscribe with a snapshot", v.name, since)
 		}
 	}
-	for _, d := range append(append([]delta(nil), c.flight...), c.buf...) {
-		if d.ts > since {
-			bl.queued = append(bl.queued, d.changes()...)
-		}
-	}
 	return bl, nil
-}
-
-// skipQueued drops the first n queued changes at _ts since+1 (the ones
-// the subscriber read from the live log before falling behind), when the
-// disk part has none left to skip.
-func (bl *backlog) skipQueued() {
-	for bl.skip > 0 && len(bl.queued) > 0 && bl.queued[0].ts == bl.since+1 {
-		bl.queued = bl.queued[1:]
-		bl.skip--
-	}
 }
 
 // read returns up to max changes of the backlog; none when it is drained.
@@ -244,23 +230,10 @@ func (bl *backlog) read(max int) ([]change, error) {
 			out = append(out, change{ts: r.Row[0].I, diff: r.Row[1].I, row: r.Row[3:]})
 		}
 	}
-	if bl.pos >= bl.end {
-		bl.skipQueued()
-	}
-	if len(out) < max && bl.pos >= bl.end && len(bl.queued) > 0 {
-		n := min(max-len(out), len(bl.queued))
-		out = append(out, bl.queued[:n]...)
-		bl.queued = bl.queued[n:]
-	}
 	return out, nil
 }
 
-func (bl *backlog) done() bool {
-	if bl.pos >= bl.end {
-		bl.skipQueued()
-	}
-	return bl.pos >= bl.end && len(bl.queued) == 0
-}
+func (bl *backlog) done() bool { return bl.pos >= bl.end }
 
 // rangeRecords reads the changelog's records from from up to end.
 func (c *changelog) rangeRecords(from, end uint64) ([][]types.Datum, error) {

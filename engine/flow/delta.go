@@ -67,21 +67,6 @@ func (d *delta) batch(ts []types.T, from, n int) arrow.RecordBatch {
 	return b
 }
 
-// changes are the delta's changes as rows of values (for a backlog).
-func (d *delta) changes() []change {
-	w := int(d.rows.NumCols())
-	slab := make([]types.Datum, len(d.diffs)*w)
-	out := make([]change, len(d.diffs))
-	for r, diff := range d.diffs {
-		row := slab[r*w : (r+1)*w : (r+1)*w]
-		for c := range row {
-			row[c] = types.DatumAt(d.rows.Column(c), r)
-		}
-		out[r] = change{ts: d.ts, diff: diff, row: row}
-	}
-	return out
-}
-
 // find is the index of the delta holding position pos in a log of
 // deltas in position order (len(log) when none does).
 func find(log []delta, pos int64) int {

@@ -234,48 +234,61 @@ func changelogRows(t *testing.T, s *streamstore.Stream) []string {
 	return slices.Sorted(maps.Keys(n))
 }
 
+// startSumsAndBusy starts the job of sumGraph over s, with a view and its
+// changelog, and the job of a view over it (its rows with more than 80
+// events: busy); with checkpoints in ckDir unless it is "".
+func startSumsAndBusy(t *testing.T, st *streamstore.Store, s *streamstore.Stream, ckDir string) (*Job, *View, *Job, *View) {
+	t.Helper()
+	ck := func(name string) *CheckpointConfig {
+		if ckDir == "" {
+			return nil
+		}
+		return &CheckpointConfig{Dir: filepath.Join(ckDir, name)}
+	}
+	pv, err := NewView("sums", sumTypes, &ChangelogConfig{Store: st, Key: "changelog-sums"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pj, err := Start(Spec{Name: "sums", Graph: sumGraph(t, 0), Sources: []Source{{Name: "ev", Stream: s, Types: srcTypes, TimeCol: -1}}, Sink: pv, ReadBatch: 50, Checkpoints: ck("sums")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := dataflow.NewGraph()
+	src, _ := g.AddSource("sums")
+	n := &expr.Col{Idx: 1, T: types.TInt64}
+	g.SetOutput(g.Add(src, &dataflow.Filter{Pred: &expr.Compare{Op: expr.GT, L: n, R: &expr.Const{D: types.DInt(80), T: types.TInt64}}}, "filter"))
+	cv, err := NewView("busy", sumTypes, &ChangelogConfig{Store: st, Key: "changelog-busy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cj, err := Start(Spec{Name: "busy", Graph: g, Sources: []Source{{Name: "sums", View: pv, Types: sumTypes, TimeCol: -1}}, Sink: cv, Checkpoints: ck("busy")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pj, pv, cj, cv
+}
+
+// busy is the busy view's rows over events [0, n).
+func busy(n int) []string {
+	var out []string
+	for _, r := range expectedSums(n, 0) {
+		var k string
+		var c, sum int64
+		fmt.Sscan(r, &k, &c, &sum)
+		if c > 80 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // A job started again over the same changelog replays its stream up to
 // the last marker without writing, then goes on: the changelog holds
 // every change once, and folds into the view. A job reading the view
 // (a view source) resumes from its own marker the same way.
 func TestJobRestartContinuesChangelogs(t *testing.T) {
 	st, s := openStore(t)
-	startBoth := func() (*Job, *View, *Job, *View) {
-		pv, err := NewView("sums", sumTypes, &ChangelogConfig{Store: st, Key: "changelog-sums"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pj, err := Start(Spec{Name: "sums", Graph: sumGraph(t, 0), Sources: []Source{{Name: "ev", Stream: s, Types: srcTypes, TimeCol: -1}}, Sink: pv, ReadBatch: 50})
-		if err != nil {
-			t.Fatal(err)
-		}
-		// the child: the parent's rows with more than 80 events
-		g := dataflow.NewGraph()
-		src, _ := g.AddSource("sums")
-		n := &expr.Col{Idx: 1, T: types.TInt64}
-		g.SetOutput(g.Add(src, &dataflow.Filter{Pred: &expr.Compare{Op: expr.GT, L: n, R: &expr.Const{D: types.DInt(80), T: types.TInt64}}}, "filter"))
-		cv, err := NewView("busy", sumTypes, &ChangelogConfig{Store: st, Key: "changelog-busy"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cj, err := Start(Spec{Name: "busy", Graph: g, Sources: []Source{{Name: "sums", View: pv, Types: sumTypes, TimeCol: -1}}, Sink: cv})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pj, pv, cj, cv
-	}
-	busy := func(n int) []string {
-		var out []string
-		for _, r := range expectedSums(n, 0) {
-			var k string
-			var c, sum int64
-			fmt.Sscan(r, &k, &c, &sum)
-			if c > 80 {
-				out = append(out, r)
-			}
-		}
-		return out
-	}
+	startBoth := func() (*Job, *View, *Job, *View) { return startSumsAndBusy(t, st, s, "") }
 	pj, pv, cj, cv := startBoth()
 	appendEvents(t, s, 0, 400)
 	waitJob(t, pj)
@@ -437,5 +450,73 @@ func TestJobTableChangesReviseView(t *testing.T) {
 	}
 	if got := folded(); got != want {
 		t.Fatalf("the changelog folds into %s, want %s", got, want)
+	}
+}
+
+// A job started again restores its last checkpoint and reads its stream
+// from the positions recorded there — also when retention has since
+// removed the records before them, which a replay would have needed —
+// replays what its changelog holds past the checkpoint without writing
+// it, and goes on: the view and its changelog end as if it had never
+// stopped. A view reading it (restored too) takes up the parent's
+// changes where its own checkpoint has them.
+func TestJobRestoresCheckpoint(t *testing.T) {
+	st := streamstore.Open(t.TempDir(), streamstore.Options{NoSync: true, SegmentSize: 2048})
+	defer st.Close()
+	s, err := st.OpenStream("ev", streamstore.Config{Types: evTypes, Shards: 2, PartitionBy: 0, Retention: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckDir := t.TempDir()
+	start := func() (*Job, *View, *Job, *View) { return startSumsAndBusy(t, st, s, ckDir) }
+	ctx := context.Background()
+	pj, pv, cj, cv := start()
+	appendEvents(t, s, 0, 600)
+	waitJob(t, pj)
+	waitJob(t, cj)
+	for _, j := range []*Job{pj, cj} {
+		if err := j.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// retention takes what the checkpoint covers; then more, and a
+	// crash before the next checkpoint
+	if err := s.EnforceRetention(time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if th := s.Shards()[0].TrimHorizon(); th < 50 {
+		t.Fatalf("retention left shard 0 from %d: the test needs it to remove records", th)
+	}
+	appendEvents(t, s, 600, 900)
+	waitJob(t, pj)
+	waitJob(t, cj)
+	cj.Stop()
+	pj.Stop()
+	appendEvents(t, s, 900, 1000) // while stopped
+	pj, pv, cj, cv = start()
+	defer pj.Stop()
+	defer cj.Stop()
+	for _, j := range []*Job{pj, cj} {
+		if ck, _ := j.CheckpointStats(); ck.Restored == 0 {
+			t.Fatalf("%s did not restore its checkpoint: %s", j.Name(), ck.RestoreNote)
+		}
+	}
+	if read, total := pj.Catchup(); total > 600 || read > total {
+		t.Fatalf("the restored job caught up on %d of %d records: it should read from its checkpoint (at most 400 records)", read, total)
+	}
+	appendEvents(t, s, 1000, 1100)
+	waitJob(t, pj)
+	waitJob(t, cj)
+	if got, want := contents(t, pv), expectedSums(1100, 0); !slices.Equal(got, want) {
+		t.Fatalf("restored view %v, want %v", got, want)
+	}
+	if got, want := contents(t, cv), busy(1100); !slices.Equal(got, want) {
+		t.Fatalf("restored child view %v, want %v", got, want)
+	}
+	if got, want := changelogRows(t, pv.Changelog()), expectedSums(1100, 0); !slices.Equal(got, want) {
+		t.Fatalf("parent changelog folds into %v, want %v", got, want)
+	}
+	if got, want := changelogRows(t, cv.Changelog()), busy(1100); !slices.Equal(got, want) {
+		t.Fatalf("child changelog folds into %v, want %v", got, want)
 	}
 }

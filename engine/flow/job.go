@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,14 @@ type Sink interface {
 	notify()
 	// setOutWatermark passes on the output's watermark.
 	setOutWatermark(wm int64)
+	// for checkpoints: make what was committed durable; write the state
+	// changed since the last checkpoint (all of it when full); restore
+	// it; where the sink's output ends (a changelog position) and its
+	// logical time
+	sync() error
+	checkpointState(w dataflow.StateWriter, full bool) error
+	restoreState(ctx *expr.Ctx, entries []dataflow.Entry, lastTS int64) error
+	end() (pos uint64, lastTS int64)
 }
 
 // Spec is a job to start.
@@ -53,6 +62,9 @@ type Spec struct {
 	Errors *ErrorStream
 	// Mem allocates the job's batches (nil: Go's allocator)
 	Mem memory.Allocator
+	// Checkpoints: where and how often the job checkpoints (nil: never;
+	// a restart replays its sources)
+	Checkpoints *CheckpointConfig
 }
 
 // Job is a continuous query running: its sources feed its graph, one
@@ -101,6 +113,17 @@ type Job struct {
 	inMu   sync.Mutex
 	queued atomic.Int64
 	inWake chan struct{}
+
+	// checkpoints (checkpoint.go): the store, how often, what the last
+	// was (guarded by mu), when, whether a step ran since, and requests
+	// for one (CHECKPOINT)
+	ck         *ckptStore
+	ckInterval atomic.Int64 // (a time.Duration)
+	ckStats    CheckpointStats
+	ckLast     time.Time
+	ckDirty    bool
+	ckSeq      uint64
+	ckReq      chan chan error
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -178,18 +201,34 @@ func Start(spec Spec) (*Job, error) {
 		j.sink.apply(m, j.suppressed())
 		return nil
 	}
-	// a global aggregate's row over no input is there from the start
-	j.quiet.Store(j.sink.resumed()) // (an earlier run wrote it)
-	err := j.g.Prime(j.ctx)
-	j.quiet.Store(false)
-	if err != nil {
-		j.g.Close()
-		return nil, err
+	// the last checkpoint, when there is one the job can start from
+	var from *manifest
+	if spec.Checkpoints != nil {
+		var err error
+		if from, err = j.openCheckpoints(spec.Checkpoints); err != nil {
+			return nil, err
+		}
+	}
+	if from == nil {
+		// a global aggregate's row over no input is there from the start
+		j.quiet.Store(j.sink.resumed()) // (an earlier run wrote it)
+		err := j.g.Prime(j.ctx)
+		j.quiet.Store(false)
+		if err != nil {
+			j.g.Close()
+			return nil, err
+		}
 	}
 	j.positions = make([]uint64, len(shards))
 	j.catchupTo = make([]uint64, len(shards))
 	for i, sh := range shards {
 		j.positions[i] = sh.TrimHorizon()
+		if from != nil {
+			if from.Positions[i] < j.positions[i] {
+				slog.Warn("records a view's checkpoint has not seen are gone (retention): it goes on without them", "view", j.name, "shard", i, "lost", j.positions[i]-from.Positions[i])
+			}
+			j.positions[i] = max(j.positions[i], from.Positions[i])
+		}
 		j.catchupTo[i] = sh.Latest()
 		if j.replayTo != nil && j.positions[i] < j.replayTo[i] {
 			j.replaying.Store(true)
@@ -197,10 +236,24 @@ func Start(spec Spec) (*Job, error) {
 	}
 	// (after the replay is known: what the sink does not reflect waits
 	// for it)
-	j.watchTables(nil)
+	tableFrom := map[int]int64{}
+	if from != nil {
+		k := 0
+		for i, s := range j.srcs {
+			if s.Table != nil {
+				tableFrom[i] = from.Tables[k]
+				if !s.hasLSN {
+					s.replayLSN, s.hasLSN = from.Tables[k], true
+				}
+				k++
+			}
+		}
+	}
+	j.watchTables(tableFrom)
 	j.catchupIn = j.queued.Load()
 	j.catchupFrom = append([]uint64(nil), j.positions...)
 	j.noteCaughtUpLocked()
+	j.ckLast = time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	j.cancel = cancel
 	j.ctx.Go = ctx
@@ -386,6 +439,11 @@ func (j *Job) run(ctx context.Context) {
 			progressed = true
 		}
 		if progressed {
+			j.ckDirty = true
+			if err := j.checkpointIfDue(); err != nil {
+				j.fail(err)
+				return
+			}
 			continue
 		}
 		// wait for any shard to change, without polling
@@ -408,8 +466,28 @@ func (j *Job) run(ctx context.Context) {
 			// idle shards stop holding the watermark back after a while
 			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(time.After(WatermarkIdle / 2))})
 		}
-		if chosen, _, _ := reflect.Select(cases); chosen == 0 {
+		var reqCase, ckCase = -1, -1
+		if j.ck != nil && !j.suppressed() {
+			reqCase = len(cases)
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(j.ckReq)})
+			if iv := time.Duration(j.ckInterval.Load()); j.ckDirty && iv > 0 {
+				ckCase = len(cases)
+				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(time.After(time.Until(j.ckLast.Add(iv))))})
+			}
+		}
+		chosen, recv, _ := reflect.Select(cases)
+		switch chosen {
+		case 0:
 			return
+		case reqCase:
+			recv.Interface().(chan error) <- j.checkpoint()
+			continue
+		case ckCase:
+			if err := j.checkpointIfDue(); err != nil {
+				j.fail(err)
+				return
+			}
+			continue
 		}
 		// (idle shards may have let the watermark on)
 		ectx.Now = time.Now().UnixMicro()

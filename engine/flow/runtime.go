@@ -2,12 +2,14 @@ package flow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Runtime holds a database's running jobs: those of its materialized
@@ -166,8 +168,42 @@ func (r *Runtime) EndAll(err error) {
 	}
 }
 
-// Close stops every job, the last started first.
+// Checkpoint takes a checkpoint of every job that keeps them and returns
+// once they are durable; the error names the jobs whose checkpoint failed.
+func (r *Runtime) Checkpoint(ctx context.Context) error {
+	r.mu.RLock()
+	jobs := slices.Collect(maps.Values(r.jobs))
+	r.mu.RUnlock()
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := j.Checkpoint(ctx); err != nil && !errors.Is(err, errNoCheckpoints) {
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// SetCheckpointInterval sets every job's time between checkpoints.
+func (r *Runtime) SetCheckpointInterval(d time.Duration) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, j := range r.jobs {
+		j.SetCheckpointInterval(d)
+	}
+}
+
+// Close stops every job, the last started first, each after a last
+// checkpoint (so that the next start has nothing to replay).
 func (r *Runtime) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	_ = r.Checkpoint(ctx)
+	cancel()
 	r.mu.Lock()
 	jobs := slices.Collect(maps.Keys(r.order))
 	order := r.order

@@ -73,6 +73,10 @@ type source struct {
 	applied     uint64
 	replayAt    uint64
 	hasReplayAt bool
+	// restored from a checkpoint: the job has the parent as of its
+	// changelog position ckptAt, and takes up its changes from there
+	fromCkpt bool
+	ckptAt   uint64
 }
 
 // tableChange is one committed statement's effect on a table, and its

@@ -62,7 +62,13 @@ func (v *View) Subscribe(opts SubscribeOptions, ts []types.T) (*Subscription, er
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	s := &Subscription{v: v, ts: ts, pos: v.logEnd, onClose: opts.OnClose}
+	// the rows now hold changes not yet in the changelog: the snapshot
+	// has them, the live log must not give them again
+	pos := v.logEnd
+	if opts.Snapshot {
+		pos += v.pendingRowsLocked()
+	}
+	s := &Subscription{v: v, ts: ts, pos: pos, onClose: opts.OnClose}
 	if opts.HasSince {
 		bl, err := v.backlogLocked(opts.Since)
 		if err != nil {

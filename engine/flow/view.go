@@ -6,6 +6,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/streamsql/streamsql/engine/dataflow"
+	"github.com/streamsql/streamsql/engine/expr"
 	"github.com/streamsql/streamsql/sources/streamstore"
 	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
@@ -123,18 +124,42 @@ func (v *View) apply(m *dataflow.Msg, quiet bool) {
 		return
 	}
 	d := newDelta(ts, rows, diffs)
-	if !quiet && v.clog.stream != nil {
+	switch {
+	case v.clog.stream != nil && !quiet:
+		// subscribers get it once it is in the changelog: what one has
+		// seen is there after a crash, and never comes twice
 		v.clog.buf = append(v.clog.buf, d.retain())
+	case v.clog.stream == nil:
+		v.logLocked([]delta{d})
 	}
-	if len(v.subs) > 0 {
+	rows.Release()
+}
+
+// logLocked hands steps' changes to the subscribers; callers hold v.mu.
+func (v *View) logLocked(ds []delta) {
+	if len(v.subs) == 0 {
+		return
+	}
+	for _, d := range ds {
 		d.start = v.logEnd
 		v.log = append(v.log, d.retain())
 		v.logEnd += d.len()
 		v.logBytes += d.bytes
-		v.trimLogLocked()
-		v.notifyLocked()
 	}
-	rows.Release()
+	v.trimLogLocked()
+	v.notifyLocked()
+}
+
+// pendingRowsLocked is the changes applied to the rows but not yet in
+// the changelog (so not yet logged for subscribers); callers hold v.mu.
+func (v *View) pendingRowsLocked() int64 {
+	var n int64
+	for _, ds := range [][]delta{v.clog.flight, v.clog.buf} {
+		for i := range ds {
+			n += ds[i].len()
+		}
+	}
+	return n
 }
 
 // notifyLocked wakes whoever waits for a change; callers hold v.mu.
@@ -274,6 +299,38 @@ func (v *View) Subscribers() SubscriberStats {
 		st.Lag = max(st.Lag, v.logEnd-s.pos)
 	}
 	return st
+}
+
+// sync makes the changelog durable up to its last commit.
+func (v *View) sync() error {
+	if v.clog.stream == nil {
+		return nil
+	}
+	return v.clog.stream.Sync()
+}
+
+// checkpointState writes the rows changed since the last checkpoint.
+func (v *View) checkpointState(w dataflow.StateWriter, full bool) error {
+	// (the job's goroutine is the only one that changes the rows; reads
+	// go on)
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.rows.CheckpointState(w, full)
+}
+
+// restoreState puts the rows of a checkpoint back.
+func (v *View) restoreState(ctx *expr.Ctx, entries []dataflow.Entry, lastTS int64) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.lastTS = max(v.lastTS, lastTS)
+	return v.rows.RestoreState(ctx, entries)
+}
+
+// end is where the changelog ends and the last _ts.
+func (v *View) end() (uint64, int64) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.clog.end, v.lastTS
 }
 
 // setOutWatermark records the view's output watermark.

@@ -19,6 +19,7 @@ package flow
 // stopped.
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -86,6 +87,9 @@ func (j *Job) attachView(src *source) (bool, error) {
 			return false, nil
 		}
 	}
+	if src.fromCkpt {
+		return j.attachViewFromCheckpoint(src)
+	}
 	pv.mu.Lock()
 	rows, weights := pv.contentsLocked()
 	var pending []viewChange // applied to the rows, not yet written: undone, last first
@@ -135,29 +139,83 @@ func (j *Job) attachView(src *source) (bool, error) {
 	for i := range snapshot {
 		snapshot[i].quiet = exact
 	}
-	// the parent's watermark goes in once its rows as of now are applied:
-	// after the changes since the job's marker, when there are any
-	switch {
-	case len(forward) > 0:
-		forward[len(forward)-1].wm, forward[len(forward)-1].hasWM = wm, hasWM
-	case len(snapshot) > 0:
-		snapshot[len(snapshot)-1].wm, snapshot[len(snapshot)-1].hasWM = wm, hasWM
-	case hasWM:
-		snapshot = append(snapshot, viewChange{wm: wm, hasWM: true})
-	}
 	j.inMu.Lock()
 	src.applied = applied
-	src.changes = append(src.changes, snapshot...)
+	j.inMu.Unlock()
+	j.queueAttached(src, snapshot, forward, wm, hasWM)
+	return true, nil
+}
+
+// queueAttached queues what a job takes of a parent view when it
+// attaches: first what its state must have (now), then the parent's
+// changes since (after the replay, when the job replays); the parent's
+// watermark goes in once they are applied.
+func (j *Job) queueAttached(src *source, now, since []viewChange, wm int64, hasWM bool) {
+	switch {
+	case len(since) > 0:
+		since[len(since)-1].wm, since[len(since)-1].hasWM = wm, hasWM
+	case len(now) > 0:
+		now[len(now)-1].wm, now[len(now)-1].hasWM = wm, hasWM
+	case hasWM:
+		now = append(now, viewChange{wm: wm, hasWM: true})
+	}
+	j.inMu.Lock()
+	src.changes = append(src.changes, now...)
 	src.holding = j.replaying.Load()
 	if src.holding {
-		src.held = append(forward, src.held...)
+		src.held = append(since, src.held...)
 	} else {
-		src.changes = append(src.changes, forward...)
+		src.changes = append(src.changes, since...)
 	}
 	src.attached = true
-	n := len(snapshot) + len(forward)
 	j.inMu.Unlock()
-	j.queued.Add(int64(n))
+	j.queued.Add(int64(len(now) + len(since)))
+}
+
+// attachViewFromCheckpoint takes up a parent's changes where the job's
+// checkpoint has it (src.ckptAt): those in the parent's changelog since,
+// quietly up to the position the job's own changelog marker recorded
+// (src.replayAt: it reflects them), the rest after the replay; then what
+// the parent writes next. Callers hold the parent's changelog write lock,
+// which it releases.
+func (j *Job) attachViewFromCheckpoint(src *source) (bool, error) {
+	pv := src.View
+	pc := &pv.clog
+	defer pc.write.Unlock()
+	pv.mu.Lock()
+	end := pc.end
+	wm, hasWM := pv.outWM, pv.hasOutWM && src.TimeCol >= 0
+	pc.feeds = append(pc.feeds, &viewFeed{job: j, src: src})
+	pv.mu.Unlock()
+	quietTo := src.ckptAt
+	if src.hasReplayAt {
+		quietTo = min(max(src.replayAt, src.ckptAt), end)
+	}
+	var quiet, forward []viewChange
+	if src.ckptAt < quietTo {
+		recs, err := pc.rangeRecords(src.ckptAt, quietTo)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", pv.name, err)
+		}
+		if c := changesBatch(j.mem, src.Types, recs, 1); c != nil {
+			quiet = append(quiet, *c)
+		}
+		quiet = append(quiet, viewChange{end: quietTo})
+		for i := range quiet {
+			quiet[i].quiet = true
+		}
+	}
+	if quietTo < end {
+		recs, err := pc.rangeRecords(quietTo, end)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", pv.name, err)
+		}
+		if c := changesBatch(j.mem, src.Types, recs, 1); c != nil {
+			forward = append(forward, *c)
+		}
+		forward = append(forward, viewChange{end: end})
+	}
+	j.queueAttached(src, quiet, forward, wm, hasWM)
 	return true, nil
 }
 

@@ -273,13 +273,23 @@ func (p *Parser) parseOne(src string, toks []Token) (Statement, error) {
 		return &Deallocate{Name: toks[i].Val}, nil
 	case "discard":
 		return &Discard{}, nil
-	case "listen", "unlisten", "analyze", "vacuum", "checkpoint", "notify":
+	case "checkpoint":
+		if len(toks) != 2 {
+			return nil, syntaxAt(src, toks[1].Pos)
+		}
+		return &Checkpoint{}, nil
+	case "alter":
+		if kw(1) == "system" {
+			return p.parseAlterSystem(src, toks)
+		}
+		return nil, sqlerr.Unsupported("ALTER is not supported").WithPosition(CharPos(src, t0.Pos))
+	case "listen", "unlisten", "analyze", "vacuum", "notify":
 		return &Ignored{Tag: strings.ToUpper(kw(0))}, nil
 	case "subscribe":
 		return p.parseSubscribe(src, toks)
 	case "prepare", "execute":
 		return nil, sqlerr.Unsupported("SQL-level %s is not supported; use the extended query protocol", strings.ToUpper(kw(0))).WithPosition(CharPos(src, t0.Pos))
-	case "alter", "grant", "revoke", "comment", "lock", "do", "call", "merge", "reindex", "cluster", "refresh", "import", "load":
+	case "grant", "revoke", "comment", "lock", "do", "call", "merge", "reindex", "cluster", "refresh", "import", "load":
 		return nil, sqlerr.Unsupported("%s is not supported", strings.ToUpper(kw(0))).WithPosition(CharPos(src, t0.Pos))
 	}
 	if t0.IsPunct("(") {
@@ -831,6 +841,25 @@ func (p *Parser) parseShow(src string, toks []Token) (Statement, error) {
 		return nil, syntaxAt(src, toks[2].Pos)
 	}
 	return &Show{What: words[0]}, nil
+}
+
+// parseAlterSystem parses ALTER SYSTEM SET ... and ALTER SYSTEM RESET ....
+func (p *Parser) parseAlterSystem(src string, toks []Token) (Statement, error) {
+	switch {
+	case toks[2].Is("set"):
+		st, err := p.parseSet(src, toks[1:])
+		if err != nil {
+			return nil, err
+		}
+		s, ok := st.(*Set)
+		if !ok || s.Local || s.Name == "transaction" || s.Name == "session_characteristics" {
+			return nil, syntaxAt(src, toks[2].Pos)
+		}
+		return &AlterSystem{Name: s.Name, Value: s.Value, Default: s.Default}, nil
+	case toks[2].Is("reset") && (toks[3].Kind == TIdent || toks[3].Kind == TQIdent) && toks[4].Kind == TEOF:
+		return &AlterSystem{Name: strings.ToLower(toks[3].Val), Default: true}, nil
+	}
+	return nil, syntaxAt(src, toks[2].Pos)
 }
 
 func (p *Parser) parseSet(src string, toks []Token) (Statement, error) {

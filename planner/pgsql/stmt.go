@@ -118,6 +118,17 @@ type Truncate struct{ Names []string }
 // Flush is FLUSH.
 type Flush struct{}
 
+// Checkpoint is CHECKPOINT: every view and sink checkpoints now.
+type Checkpoint struct{}
+
+// AlterSystem is ALTER SYSTEM SET name {= | TO} value | DEFAULT, or ALTER
+// SYSTEM RESET name | ALL: a server-wide setting, kept across restarts.
+type AlterSystem struct {
+	Name    string
+	Value   string
+	Default bool // SET ... DEFAULT or RESET
+}
+
 // Declare is DECLARE name [BINARY] [NO SCROLL] CURSOR [WITH HOLD] FOR query.
 type Declare struct {
 	Name      string
@@ -212,6 +223,8 @@ func (*Txn) statement()            {}
 func (*Copy) statement()           {}
 func (*Truncate) statement()       {}
 func (*Flush) statement()          {}
+func (*Checkpoint) statement()     {}
+func (*AlterSystem) statement()    {}
 func (*Declare) statement()        {}
 func (*Fetch) statement()          {}
 func (*CloseCursor) statement()    {}

@@ -124,6 +124,7 @@ type segment struct {
 	f        File
 	frames   []frame
 	size     int64
+	synced   int64 // bytes known durable (Sync of a stream appended without fsync)
 }
 
 func (s *segment) lastArrival() int64 {

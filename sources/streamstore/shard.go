@@ -436,6 +436,31 @@ func (s *Shard) resolve() {
 	}
 }
 
+// sync fsyncs the segments written since they last were.
+func (s *Shard) sync() error {
+	type todo struct {
+		seg  *segment
+		size int64
+	}
+	var work []todo
+	s.mu.Lock()
+	for _, seg := range s.segs {
+		if seg.f != nil && seg.size > seg.synced {
+			work = append(work, todo{seg, seg.size})
+		}
+	}
+	s.mu.Unlock()
+	for _, w := range work {
+		if err := w.seg.f.Sync(); err != nil {
+			return fmt.Errorf("streamstore: syncing shard %d: %w", s.ID, err)
+		}
+		s.mu.Lock()
+		w.seg.synced = max(w.seg.synced, w.size)
+		s.mu.Unlock()
+	}
+	return nil
+}
+
 // activeSegment returns the segment to append to, rolling to a new file
 // when the current one is full. Callers hold s.mu.
 func (s *Shard) activeSegment() (*segment, error) {

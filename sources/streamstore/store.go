@@ -269,6 +269,18 @@ func (s *Stream) AppendRecords(recs Records) (uint64, error) {
 	return s.shards[0].append(recs, time.Now().UnixMicro(), nil)
 }
 
+// Sync makes every record appended so far durable: for a stream whose
+// appends skip fsync (NoSync), before something is recorded as depending
+// on them.
+func (s *Stream) Sync() error {
+	for _, sh := range s.shards {
+		if err := sh.sync(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // EnforceRetention deletes segments older than the retention at now.
 func (s *Stream) EnforceRetention(now time.Time) error {
 	if s.cfg.Retention <= 0 || s.generated {
