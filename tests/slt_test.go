@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -37,10 +38,11 @@ import (
 // INSERTs fill tables and each view's contents are compared with a batch
 // query over them: scripts create the view twice, as a streamsql
 // materialized view and (onlyif postgres) as the plain PostgreSQL view it
-// must equal. On streamsql every streaming script runs three times: views
+// must equal. On streamsql every streaming script runs four times: views
 // reading one record at a time, reading 65,536 at a time (with aggregates
-// split over 3 workers), and with a server restart halfway through the
-// script (the view is rebuilt then).
+// split over 3 workers), with a server restart halfway through the script,
+// and killed (kill -9) after every FLUSH — then restarted from its last
+// checkpoint, taken on CHECKPOINT or every 20 ms.
 
 type record struct {
 	kind    string // statement, query, restart
@@ -199,6 +201,10 @@ type target struct {
 	// restartAt, when > 0, restarts the server before the record with
 	// this index (and flushes after it, so views have caught up)
 	restartAt int
+	// crash, when set, kills the server (kill -9) after every FLUSH and
+	// starts it again: after every other FLUSH a CHECKPOINT first, after
+	// the others from the last periodic checkpoint
+	crash func()
 }
 
 var (
@@ -237,6 +243,7 @@ func runScript(t *testing.T, path string, tg target) {
 		t.Fatal(err)
 	}
 	defer func() { conn.Close(ctx) }()
+	flushes := 0
 	for i, r := range recs {
 		if r.only != "" && r.only != tg.name {
 			continue
@@ -295,6 +302,22 @@ func runScript(t *testing.T, path string, tg target) {
 				t.Fatalf("%s: connection closed", where)
 			}
 			continue
+		}
+		if r.kind == "statement" && tg.crash != nil && strings.EqualFold(strings.TrimSpace(sql), "FLUSH") {
+			flushes++
+			if flushes%2 == 1 {
+				if _, err := conn.Exec(ctx, "CHECKPOINT").ReadAll(); err != nil {
+					t.Fatalf("%s: checkpoint: %v", where, err)
+				}
+			}
+			conn.Close(ctx)
+			tg.crash()
+			if conn, err = tg.connect(); err != nil {
+				t.Fatalf("%s: reconnect after kill -9: %v", where, err)
+			}
+			if _, err := conn.Exec(ctx, "FLUSH").ReadAll(); err != nil {
+				t.Fatalf("%s: flush after kill -9: %v", where, err)
+			}
 		}
 		if r.kind == "statement" {
 			continue
@@ -363,6 +386,8 @@ func scripts(t *testing.T) []string {
 func TestSQLLogic(t *testing.T) {
 	for _, f := range scripts(t) {
 		run := func(t *testing.T, restartMidway bool, args ...string) {
+			crash := slices.Contains(args, "crash")
+			args = slices.DeleteFunc(args, func(a string) bool { return a == "crash" })
 			s := startServer(t, args...)
 			tg := target{
 				name: "streamsql",
@@ -376,6 +401,12 @@ func TestSQLLogic(t *testing.T) {
 			if restartMidway {
 				tg.restartAt = len(parseScript(t, f)) / 2
 			}
+			if crash {
+				tg.crash = func() {
+					s.kill()
+					s.start()
+				}
+			}
 			runScript(t, f, tg)
 		}
 		t.Run(filepath.Base(f), func(t *testing.T) {
@@ -388,6 +419,8 @@ func TestSQLLogic(t *testing.T) {
 			// large batches, and aggregates split over 3 workers by key
 			t.Run("batch=65536", func(t *testing.T) { run(t, false, "--view-batch-size", "65536", "--workers", "3") })
 			t.Run("restart-midway", func(t *testing.T) { run(t, true) })
+			// kill -9 after every FLUSH, restarted from its checkpoints
+			t.Run("kill-9", func(t *testing.T) { run(t, false, "crash", "--checkpoint-interval", "20ms") })
 		})
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -518,5 +521,125 @@ func TestJobRestoresCheckpoint(t *testing.T) {
 	}
 	if got, want := changelogRows(t, cv.Changelog()), busy(1100); !slices.Equal(got, want) {
 		t.Fatalf("child changelog folds into %v, want %v", got, want)
+	}
+}
+
+// ckptFaults is a file system whose fsyncs fail, or whose writes find the
+// disk full, when asked.
+type ckptFaults struct {
+	streamstore.OSFS
+	failSync, diskFull atomic.Bool
+}
+
+type faultyFile struct {
+	streamstore.File
+	fs *ckptFaults
+}
+
+func (f *ckptFaults) OpenFile(name string, flag int, perm os.FileMode) (streamstore.File, error) {
+	file, err := f.OSFS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &faultyFile{file, f}, nil
+}
+
+func (f *faultyFile) Write(p []byte) (int, error) {
+	if f.fs.diskFull.Load() {
+		n, _ := f.File.Write(p[:len(p)/3])
+		return n, syscall.ENOSPC
+	}
+	return f.File.Write(p)
+}
+
+func (f *faultyFile) Sync() error {
+	if f.fs.failSync.Load() {
+		return syscall.EIO
+	}
+	return f.File.Sync()
+}
+
+// A checkpoint that fails — an fsync that fails, a full disk — is
+// reported and leaves the job running and the previous checkpoint whole;
+// the next one is taken in full. A torn newest manifest makes a restart
+// fall back to the one before it, and say so; the view still ends right.
+func TestCheckpointFaults(t *testing.T) {
+	st, s := openStore(t)
+	dir := t.TempDir()
+	faults := &ckptFaults{}
+	start := func() (*Job, *View) {
+		v, err := NewView("sums", sumTypes, &ChangelogConfig{Store: st, Key: "changelog-sums"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := Start(Spec{Name: "sums", Graph: sumGraph(t, 0), Sources: []Source{{Name: "ev", Stream: s, Types: srcTypes, TimeCol: -1}}, Sink: v,
+			Checkpoints: &CheckpointConfig{FS: faults, Dir: dir}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j, v
+	}
+	ctx := context.Background()
+	j, v := start()
+	step := func(from, to int) {
+		t.Helper()
+		appendEvents(t, s, from, to)
+		waitJob(t, j)
+	}
+	step(0, 100)
+	if err := j.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, fault := range []*atomic.Bool{&faults.failSync, &faults.diskFull} {
+		step(100+50*i, 150+50*i)
+		fault.Store(true)
+		if err := j.Checkpoint(ctx); err == nil {
+			t.Fatal("a checkpoint whose writes fail succeeded")
+		}
+		fault.Store(false)
+		if err := j.Err(); err != nil {
+			t.Fatalf("a failed checkpoint stopped the job: %v", err)
+		}
+	}
+	st1, _ := j.CheckpointStats()
+	if st1.Failures != 2 || st1.LastError == "" || st1.ID != 1 {
+		t.Fatalf("after two failed checkpoints: %+v", st1)
+	}
+	step(200, 300)
+	if err := j.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st2, _ := j.CheckpointStats(); !st2.Full || st2.ID <= st1.ID {
+		t.Fatalf("the checkpoint after a failed one: %+v, want a full one", st2)
+	}
+	step(300, 400)
+	if err := j.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	j.Stop()
+	// the newest manifest torn: the one before is restored, and the
+	// changelog's marker says what to replay past it
+	names, _ := os.ReadDir(dir)
+	var newest string
+	for _, n := range names {
+		if strings.HasPrefix(n.Name(), "manifest-") && n.Name() > newest {
+			newest = n.Name()
+		}
+	}
+	if err := os.Truncate(filepath.Join(dir, newest), 10); err != nil {
+		t.Fatal(err)
+	}
+	j, v = start()
+	defer j.Stop()
+	ck, _ := j.CheckpointStats()
+	if ck.Restored == 0 || !strings.Contains(ck.RestoreNote, "unusable") {
+		t.Fatalf("restored %d (%q), want the checkpoint before the torn one", ck.Restored, ck.RestoreNote)
+	}
+	step(400, 450)
+	if got, want := contents(t, v), expectedSums(450, 0); !slices.Equal(got, want) {
+		t.Fatalf("view %v, want %v", got, want)
+	}
+	if got, want := changelogRows(t, v.Changelog()), expectedSums(450, 0); !slices.Equal(got, want) {
+		t.Fatalf("changelog folds into %v, want %v", got, want)
 	}
 }

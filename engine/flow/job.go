@@ -253,6 +253,13 @@ func Start(spec Spec) (*Job, error) {
 	j.catchupIn = j.queued.Load()
 	j.catchupFrom = append([]uint64(nil), j.positions...)
 	j.noteCaughtUpLocked()
+	if from != nil {
+		// the restored watermarks and counts, for Stats
+		if err := j.watermarks(j.ctx, time.Now()); err != nil {
+			j.g.Close()
+			return nil, err
+		}
+	}
 	j.ckLast = time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	j.cancel = cancel

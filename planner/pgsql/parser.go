@@ -847,7 +847,7 @@ func (p *Parser) parseShow(src string, toks []Token) (Statement, error) {
 func (p *Parser) parseAlterSystem(src string, toks []Token) (Statement, error) {
 	switch {
 	case toks[2].Is("set"):
-		st, err := p.parseSet(src, toks[1:])
+		st, err := p.parseSet(src, toks[2:])
 		if err != nil {
 			return nil, err
 		}
