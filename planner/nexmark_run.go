@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/streamsql/streamsql/engine/flow"
 	"github.com/streamsql/streamsql/sources/nexmark"
 	"github.com/streamsql/streamsql/sqlerr"
 	"github.com/streamsql/streamsql/types"
@@ -22,6 +23,8 @@ type NexmarkRun struct {
 	Workers int     // aggregate workers (0: the number of CPUs)
 	Seed    uint64
 	Dir     string // data directory ("": a temporary one)
+	// CheckpointInterval: the query's checkpoints (0: none)
+	CheckpointInterval time.Duration
 	// Setup, when set, runs after the source exists and before the
 	// timer starts (a test creates views to compare here).
 	Setup func(s *Session) error
@@ -38,7 +41,9 @@ type NexmarkResult struct {
 	CPU      time.Duration // CPU time over the same span (when NexmarkRun.CPU is set)
 	Rows     int64         // rows of the result (net, for a sink)
 	Checksum uint64
-	DB       *DB // still open when keep was set (the caller closes it)
+	// the query's checkpoints during the run
+	Checkpoints flow.CheckpointStats
+	DB          *DB // still open when keep was set (the caller closes it)
 }
 
 // RunNexmark runs one query; it closes the database unless keep is set.
@@ -63,7 +68,11 @@ func RunNexmark(run NexmarkRun, keep bool) (*NexmarkResult, error) {
 		}
 		defer os.RemoveAll(dir)
 	}
-	db, err := OpenWith(dir, Options{Workers: run.Workers, StreamNoSync: true})
+	ck := run.CheckpointInterval
+	if ck <= 0 {
+		ck = -1 // (none but the last, when the database closes)
+	}
+	db, err := OpenWith(dir, Options{Workers: run.Workers, StreamNoSync: true, CheckpointInterval: ck})
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +109,9 @@ func RunNexmark(run NexmarkRun, keep bool) (*NexmarkResult, error) {
 	}
 	if res.Rows, res.Checksum, err = db.ResultChecksum(run.Query); err != nil {
 		return nil, err
+	}
+	if j := db.rt.Job(run.Query); j != nil {
+		res.Checkpoints, _ = j.CheckpointStats()
 	}
 	if keep {
 		closeDB, res.DB = false, db

@@ -30,6 +30,11 @@ type benchLine struct {
 	PeakMemoryMiB float64 `json:"peak_memory_mib"`
 	Rows          int64   `json:"rows"`
 	Checksum      string  `json:"checksum"`
+	// the query's checkpoints during the run (with --checkpoint-interval)
+	Checkpoints     int64   `json:"checkpoints,omitempty"`
+	CheckpointKiB   float64 `json:"checkpoint_kib,omitempty"`
+	CheckpointMs    float64 `json:"checkpoint_ms,omitempty"`
+	CheckpointMaxMs float64 `json:"checkpoint_max_ms,omitempty"`
 }
 
 // bench runs a benchmark: streamsql bench nexmark ...
@@ -55,6 +60,7 @@ func bench(args []string) error {
 	jsonOut := fs.Bool("json", false, "print one JSON line per run")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
+	ckInterval := fs.Duration("checkpoint-interval", 0, "checkpoint the query this often (0: never during the run)")
 	gcPercent := fs.Int("gogc", 100, "garbage collector target percentage (Go's default; the server's --gogc 400 trades throughput for latency; the GOGC environment variable, when set, wins)")
 	if err := parseFlags(fs, synopsis, args[1:]); err != nil {
 		return err
@@ -82,7 +88,7 @@ func bench(args []string) error {
 		if *memProfile != "" {
 			runtime.MemProfileRate = 64 << 10
 		}
-		line, err := benchOnce(planner.NexmarkRun{Query: *query, Events: *events, Rate: *rate, Shards: *shards, Workers: *workers, Seed: *seed})
+		line, err := benchOnce(planner.NexmarkRun{Query: *query, Events: *events, Rate: *rate, Shards: *shards, Workers: *workers, Seed: *seed, CheckpointInterval: *ckInterval})
 		if err != nil {
 			return err
 		}
@@ -108,7 +114,7 @@ func bench(args []string) error {
 		var got []benchLine
 		for r := 0; r < *runs; r++ {
 			cmd := exec.Command(os.Args[0], "bench", "nexmark", "--json", "--query", q, fmt.Sprint("--events=", *events),
-				fmt.Sprint("--rate=", *rate), fmt.Sprint("--shards=", *shards), fmt.Sprint("--workers=", *workers), fmt.Sprint("--seed=", *seed), fmt.Sprint("--gogc=", *gcPercent))
+				fmt.Sprint("--rate=", *rate), fmt.Sprint("--shards=", *shards), fmt.Sprint("--workers=", *workers), fmt.Sprint("--seed=", *seed), fmt.Sprint("--gogc=", *gcPercent), fmt.Sprint("--checkpoint-interval=", *ckInterval))
 			cmd.Stderr = os.Stderr
 			out, err := cmd.Output()
 			if err != nil {
@@ -142,9 +148,16 @@ func benchOnce(run planner.NexmarkRun) (benchLine, error) {
 	wall, cpu := res.Elapsed.Seconds(), res.CPU.Seconds()
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return benchLine{Query: run.Query, Events: run.Events, Seconds: wall, CPUSeconds: cpu,
+	line := benchLine{Query: run.Query, Events: run.Events, Seconds: wall, CPUSeconds: cpu,
 		EventsPerSec: float64(run.Events) / wall, PerCore: float64(run.Events) / cpu,
-		PeakMemoryMiB: float64(ru.Maxrss) / 1024, Rows: res.Rows, Checksum: fmt.Sprintf("%016x", res.Checksum)}, nil
+		PeakMemoryMiB: float64(ru.Maxrss) / 1024, Rows: res.Rows, Checksum: fmt.Sprintf("%016x", res.Checksum)}
+	if ck := res.Checkpoints; ck.Count > 0 {
+		line.Checkpoints = ck.Count
+		line.CheckpointKiB = float64(ck.TotalBytes) / float64(ck.Count) / 1024
+		line.CheckpointMs = ck.TotalDuration.Seconds() * 1000 / float64(ck.Count)
+		line.CheckpointMaxMs = ck.MaxDuration.Seconds() * 1000
+	}
+	return line, nil
 }
 
 // cpuTime is the process's user and system time so far.
@@ -157,8 +170,20 @@ func cpuTime() time.Duration {
 }
 
 func printBench(lines []benchLine) {
-	fmt.Printf("%-5s %12s %10s %10s %14s %16s %12s %10s  %s\n", "query", "events", "seconds", "cpu s", "events/s", "events/s/core", "peak MiB", "rows", "checksum")
+	ck := false
 	for _, l := range lines {
-		fmt.Printf("%-5s %12d %10.2f %10.2f %14.0f %16.0f %12.0f %10d  %s\n", l.Query, l.Events, l.Seconds, l.CPUSeconds, l.EventsPerSec, l.PerCore, l.PeakMemoryMiB, l.Rows, l.Checksum)
+		ck = ck || l.Checkpoints > 0
+	}
+	head := fmt.Sprintf("%-5s %12s %10s %10s %14s %16s %12s %10s  %-16s", "query", "events", "seconds", "cpu s", "events/s", "events/s/core", "peak MiB", "rows", "checksum")
+	if ck {
+		head += fmt.Sprintf(" %12s %14s %12s %12s", "checkpoints", "KiB/checkpoint", "ms/checkpoint", "max ms")
+	}
+	fmt.Println(head)
+	for _, l := range lines {
+		line := fmt.Sprintf("%-5s %12d %10.2f %10.2f %14.0f %16.0f %12.0f %10d  %-16s", l.Query, l.Events, l.Seconds, l.CPUSeconds, l.EventsPerSec, l.PerCore, l.PeakMemoryMiB, l.Rows, l.Checksum)
+		if ck {
+			line += fmt.Sprintf(" %12d %14.1f %12.1f %12.1f", l.Checkpoints, l.CheckpointKiB, l.CheckpointMs, l.CheckpointMaxMs)
+		}
+		fmt.Println(line)
 	}
 }

@@ -59,7 +59,13 @@ type CheckpointStats struct {
 	StateBytes int64         // the state's files on disk
 	Failures   int64         // checkpoints that failed since the start
 	LastError  string        // the last failure's reason
-	Restored   uint64        // the checkpoint the job started from (0: none)
+	// since the job started: checkpoints taken, what they wrote, how
+	// long they took in all, and the longest
+	Count         int64
+	TotalBytes    int64
+	TotalDuration time.Duration
+	MaxDuration   time.Duration
+	Restored      uint64 // the checkpoint the job started from (0: none)
 	// RestoreNote says why the job did not start from its newest
 	// checkpoint ("": it did, or there was none)
 	RestoreNote string

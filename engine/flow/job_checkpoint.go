@@ -161,7 +161,6 @@ func (j *Job) checkpoint() error {
 	if j.ck == nil {
 		return nil
 	}
-	start := time.Now()
 	err := j.writeCheckpoint()
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -174,7 +173,6 @@ func (j *Job) checkpoint() error {
 		return fmt.Errorf("checkpoint of %s: %w", j.name, err)
 	}
 	j.ckDirty = false
-	j.ckStats.Duration = time.Since(start)
 	return nil
 }
 
@@ -224,9 +222,12 @@ func (j *Job) writeCheckpoint() error {
 		return err
 	}
 	j.mu.Lock()
-	j.ckStats = CheckpointStats{ID: m.ID, Time: start, Duration: time.Since(start), Bytes: n, Full: full,
-		StateBytes: j.ck.stateBytes(), Failures: j.ckStats.Failures, LastError: j.ckStats.LastError,
-		Restored: j.ckStats.Restored, RestoreNote: j.ckStats.RestoreNote}
+	old := j.ckStats
+	d := time.Since(start)
+	j.ckStats = CheckpointStats{ID: m.ID, Time: start, Duration: d, Bytes: n, Full: full,
+		StateBytes: j.ck.stateBytes(), Failures: old.Failures, LastError: old.LastError,
+		Restored: old.Restored, RestoreNote: old.RestoreNote,
+		Count: old.Count + 1, TotalBytes: old.TotalBytes + n, TotalDuration: old.TotalDuration + d, MaxDuration: max(old.MaxDuration, d)}
 	j.mu.Unlock()
 	return nil
 }
