@@ -216,3 +216,68 @@ func BenchmarkStreamTableJoin(b *testing.B) {
 		})
 	}
 }
+
+// countingState is a StateWriter that keeps nothing: it counts what a
+// checkpoint writes.
+type countingState struct{ entries, bytes int }
+
+func (s *countingState) Put(key, value []byte) { s.entries++; s.bytes += len(key) + len(value) }
+func (s *countingState) Delete(key []byte)     { s.entries++; s.bytes += len(key) }
+
+// BenchmarkCheckpoint is q5's shape at a checkpoint: every one of 100,000
+// groups (window, auction) of a count(*) changed since the last, and so
+// has every row of the top-N over them (partitioned by window); the
+// incremental checkpoint writes them all. Reported per entry written.
+func BenchmarkCheckpoint(b *testing.B) {
+	const groups, windows = 100_000, 5
+	ctx := &expr.Ctx{Go: context.Background(), Mem: memory.DefaultAllocator}
+	ts := []types.T{types.TInt64, types.TInt64}
+	rows := make([][]types.Datum, groups)
+	for i := range rows {
+		rows[i] = []types.Datum{types.DInt(int64(i % windows)), types.DInt(int64(i))}
+	}
+	in := expr.BatchFromRows(ctx.Mem, ts, rows)
+	defer in.Release()
+	win, auction := &expr.Col{Idx: 0, T: types.TInt64}, &expr.Col{Idx: 1, T: types.TInt64}
+	agg := func() any {
+		a, err := NewIncAgg([]expr.Expr{win, auction}, []exec.AggSpec{{Kind: exec.AggCountStar, T: types.TInt64}}, IncAggOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return a
+	}
+	topN := func() any {
+		return NewTopN([]expr.Expr{win}, []exec.SortKey{{E: auction, Desc: true}}, 1, ts, false)
+	}
+	for _, c := range []struct {
+		name string
+		make func() any
+	}{{"agg", agg}, {"topn", topN}} {
+		b.Run(c.name, func(b *testing.B) {
+			op := c.make()
+			var s countingState
+			if _, err := CheckpointOperator(op, &s, true); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				in.Retain()
+				m := &Msg{Kind: MsgData, Batch: in}
+				out, err := op.(Operator).Process(ctx, m)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m.Release()
+				out.Release()
+				s = countingState{}
+				b.StartTimer()
+				if _, err := CheckpointOperator(op, &s, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(s.entries), "ns/entry")
+			b.ReportMetric(float64(s.bytes)/float64(s.entries), "B/entry")
+		})
+	}
+}

@@ -62,6 +62,26 @@ type entryIDs struct {
 	dirty  []bool   // by slot: changed since the last checkpoint
 	list   []int32  // the dirty slots
 	gone   []uint64 // ids of saved items removed since
+	buf    entryBuf
+}
+
+// entryBuf holds an entry's key and value as they are written, reused
+// from entry to entry (a StateWriter copies what it is given).
+type entryBuf struct {
+	sw  snapWriter
+	key []byte
+}
+
+// value starts an entry's value.
+func (b *entryBuf) value() *snapWriter {
+	b.sw.buf, b.sw.err = b.sw.buf[:0], nil
+	return &b.sw
+}
+
+// keyOf is the key of item id's entry.
+func (b *entryBuf) keyOf(id uint64) []byte {
+	b.key = binary.BigEndian.AppendUint64(b.key[:0], id)
+	return b.key
 }
 
 const idPrefixShift = 48
@@ -106,14 +126,15 @@ func (e *entryIDs) restored(slot int32, id uint64) {
 
 // flush writes the changed entries — value(slot) for each dirty slot still
 // live, a delete for each saved item gone — or, when full, every live
-// slot of n; then nothing is dirty.
-func (e *entryIDs) flush(w StateWriter, full bool, n int32, live func(slot int32) bool, value func(slot int32) ([]byte, error)) error {
+// slot of n; then nothing is dirty. value writes into a buffer flush
+// reuses (the writer copies what it is given).
+func (e *entryIDs) flush(w StateWriter, full bool, n int32, live func(slot int32) bool, value func(slot int32, sw *snapWriter)) error {
 	put := func(slot int32) error {
-		v, err := value(slot)
-		if err != nil {
-			return err
+		sw := e.buf.value()
+		if value(slot, sw); sw.err != nil {
+			return sw.err
 		}
-		w.Put(entryKey(e.id[slot]), v)
+		w.Put(e.buf.keyOf(e.id[slot]), sw.buf)
 		e.saved[slot] = true
 		return nil
 	}
@@ -127,7 +148,7 @@ func (e *entryIDs) flush(w StateWriter, full bool, n int32, live func(slot int32
 		}
 	} else {
 		for _, id := range e.gone {
-			w.Delete(entryKey(id))
+			w.Delete(e.buf.keyOf(id))
 		}
 		for _, slot := range e.list {
 			if live(slot) {
@@ -143,9 +164,6 @@ func (e *entryIDs) flush(w StateWriter, full bool, n int32, live func(slot int32
 	e.list, e.gone = e.list[:0], e.gone[:0]
 	return nil
 }
-
-// entryKey is the key of item id's entry.
-func entryKey(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) }
 
 // entryID reads an item's id from its entry's key (false: not an item's).
 func entryID(key []byte) (uint64, bool) {

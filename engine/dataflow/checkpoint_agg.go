@@ -15,11 +15,7 @@ var aggMetaKey = []byte("meta")
 
 // CheckpointState writes the groups changed since the last checkpoint.
 func (a *IncAgg) CheckpointState(w StateWriter, full bool) error {
-	err := a.ck.flush(w, full, int32(len(a.alive)), func(g int32) bool { return a.alive[g] }, func(g int32) ([]byte, error) {
-		sw := &snapWriter{}
-		a.saveGroup(sw, g)
-		return sw.buf, sw.err
-	})
+	err := a.ck.flush(w, full, int32(len(a.alive)), func(g int32) bool { return a.alive[g] }, a.saveGroup)
 	if err != nil {
 		return err
 	}
@@ -33,15 +29,15 @@ func (a *IncAgg) CheckpointState(w StateWriter, full bool) error {
 
 // saveGroup writes group g: key, row count, last emitted row, and each
 // aggregate's state (as Snapshot does for every group).
-func (a *IncAgg) saveGroup(w *snapWriter, g int32) {
-	w.row(a.keyTypes, a.keyVals.row(g)...)
+func (a *IncAgg) saveGroup(g int32, w *snapWriter) {
+	w.stored(a.keyTypes, a.keyVals, g)
 	hasLast := int64(0)
 	if a.hasLast[g] {
 		hasLast = 1
 	}
 	w.row(tInts2, types.DInt(a.rows[g]), types.DInt(hasLast))
 	if a.hasLast[g] {
-		w.row(a.outTypes, a.last.row(g)...)
+		w.stored(a.outTypes, a.last, g)
 	}
 	for _, acc := range a.accs {
 		acc.(snapshotter).save(w, g)
@@ -118,23 +114,16 @@ func (a *IncAgg) RestoreState(ctx *expr.Ctx, entries []Entry) error {
 	return nil
 }
 
-// CheckpointState writes every worker's changed groups (the workers are
-// between steps: each takes its turn).
+// CheckpointState writes every worker's changed groups: the workers are
+// between steps, and each in turn writes into w (its own while the
+// caller waits for its reply).
 func (p *ParallelAgg) CheckpointState(w StateWriter, full bool) error {
 	p.start()
 	for _, wk := range p.workers {
 		reply := make(chan aggResult, 1)
-		wk.in <- aggWork{kind: workCheckpoint, full: full, reply: reply}
-		res := <-reply
-		if res.err != nil {
+		wk.in <- aggWork{kind: workCheckpoint, full: full, w: w, reply: reply}
+		if res := <-reply; res.err != nil {
 			return res.err
-		}
-		for _, e := range res.entries {
-			if e.Value == nil {
-				w.Delete(e.Key)
-			} else {
-				w.Put(e.Key, e.Value)
-			}
 		}
 	}
 	return nil
@@ -181,9 +170,3 @@ func (p *ParallelAgg) RestoreState(ctx *expr.Ctx, entries []Entry) error {
 	}
 	return nil
 }
-
-// entryBuffer collects a worker's entries (Value nil: a delete).
-type entryBuffer []Entry
-
-func (b *entryBuffer) Put(key, value []byte) { *b = append(*b, Entry{key, value}) }
-func (b *entryBuffer) Delete(key []byte)     { *b = append(*b, Entry{key, nil}) }

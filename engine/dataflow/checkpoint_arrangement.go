@@ -14,14 +14,12 @@ var _ IncrementalState = (*Arrangement)(nil)
 
 // CheckpointState writes the rows changed since the last checkpoint.
 func (a *Arrangement) CheckpointState(w StateWriter, full bool) error {
-	rowTs := append(append([]types.T{}, a.ts...), types.TInt64)
 	return a.ck.flush(w, full, a.meta.len(), func(slot int32) bool {
 		m := a.meta.at(slot)
 		return m.used && m.n != 0
-	}, func(slot int32) ([]byte, error) {
-		sw := &snapWriter{}
-		sw.row(rowTs, append(a.store.row(slot), types.DInt(a.meta.at(slot).n))...)
-		return sw.buf, sw.err
+	}, func(slot int32, sw *snapWriter) {
+		sw.stored(a.ts, a.store, slot)
+		sw.row(tInt, types.DInt(a.meta.at(slot).n))
 	})
 }
 

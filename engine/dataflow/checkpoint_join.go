@@ -19,23 +19,29 @@ var joinLimitsKey = []byte("limits")
 type sideWriter struct {
 	w    StateWriter
 	side byte
+	key  []byte
 }
 
-func (s sideWriter) Put(key, value []byte) { s.w.Put(append([]byte{s.side}, key...), value) }
-func (s sideWriter) Delete(key []byte)     { s.w.Delete(append([]byte{s.side}, key...)) }
+func (s *sideWriter) Put(key, value []byte) {
+	s.key = append(append(s.key[:0], s.side), key...)
+	s.w.Put(s.key, value)
+}
+
+func (s *sideWriter) Delete(key []byte) {
+	s.key = append(append(s.key[:0], s.side), key...)
+	s.w.Delete(s.key)
+}
 
 // CheckpointState writes the rows each side kept, lost or changed since
 // the last checkpoint.
 func (j *Join) CheckpointState(w StateWriter, full bool) error {
 	for side, s := range j.sides {
-		rowTs := append(append([]types.T{}, j.Types[side]...), types.TInt64, types.TInt64)
-		err := s.ck.flush(sideWriter{w, byte(side)}, full, s.store.n, func(slot int32) bool {
+		err := s.ck.flush(&sideWriter{w: w, side: byte(side)}, full, s.store.n, func(slot int32) bool {
 			return slot < s.meta.len() && s.meta.at(slot).n > 0
-		}, func(slot int32) ([]byte, error) {
+		}, func(slot int32, sw *snapWriter) {
 			sm := s.meta.at(slot)
-			sw := &snapWriter{}
-			sw.row(rowTs, append(s.store.row(slot), types.DInt(sm.n), types.DInt(sm.matches))...)
-			return sw.buf, sw.err
+			sw.stored(j.Types[side], s.store, slot)
+			sw.row(tInts2, types.DInt(sm.n), types.DInt(sm.matches))
 		})
 		if err != nil {
 			return err

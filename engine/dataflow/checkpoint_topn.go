@@ -3,6 +3,7 @@ package dataflow
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/streamsql/streamsql/engine/exec"
 	"github.com/streamsql/streamsql/engine/expr"
@@ -31,6 +32,16 @@ func (t *TopN) died(x *topRow) {
 		t.ckGone = append(t.ckGone, x.id)
 		x.saved = false
 	}
+	if x.dirty {
+		// the changed rows that died stay listed until the next
+		// checkpoint; when they are most of the list, it drops them (so
+		// that without checkpoints the list does not keep every row
+		// that ever died)
+		if t.ckDirtyDead++; t.ckDirtyDead > 1024 && 2*t.ckDirtyDead > len(t.ckDirty) {
+			t.ckDirty = slices.DeleteFunc(t.ckDirty, func(x *topRow) bool { return x.dead })
+			t.ckDirtyDead = 0
+		}
+	}
 }
 
 // rowTypes are the types of a row's entry: the input's columns, the
@@ -49,17 +60,21 @@ var tInt64Bool = []types.T{types.TInt64, types.TBool}
 // checkpoint.
 func (t *TopN) CheckpointState(w StateWriter, full bool) error {
 	rowTs := t.rowTypes()
+	inTs, orderTs := rowTs[:len(t.InTypes)], rowTs[len(t.InTypes):len(rowTs)-1]
 	put := func(x *topRow) error {
 		p := x.part
-		sw := &snapWriter{}
+		sw := t.ckBuf.value()
 		sw.buf = binary.AppendUvarint(sw.buf, uint64(len(p.key)))
 		sw.buf = append(sw.buf, p.key...)
 		sw.row(tInt64Bool, types.DInt(p.window.I), types.DBool(p.window.Null))
-		sw.row(rowTs, append(append(append([]types.Datum{}, x.d...), x.keys...), types.DInt(x.n))...)
+		// (a row's encoding is its columns', one after the other)
+		sw.row(inTs, x.d...)
+		sw.row(orderTs, x.keys...)
+		sw.row(tInt, types.DInt(x.n))
 		if sw.err != nil {
 			return sw.err
 		}
-		w.Put(entryKey(x.id), sw.buf)
+		w.Put(t.ckBuf.keyOf(x.id), sw.buf)
 		x.saved = true
 		return nil
 	}
@@ -73,7 +88,7 @@ func (t *TopN) CheckpointState(w StateWriter, full bool) error {
 		}
 	} else {
 		for _, id := range t.ckGone {
-			w.Delete(entryKey(id))
+			w.Delete(t.ckBuf.keyOf(id))
 		}
 		for _, x := range t.ckDirty {
 			if !x.dead && x.n > 0 {
@@ -86,7 +101,7 @@ func (t *TopN) CheckpointState(w StateWriter, full bool) error {
 	for _, x := range t.ckDirty {
 		x.dirty = false
 	}
-	t.ckDirty, t.ckGone = t.ckDirty[:0], t.ckGone[:0]
+	t.ckDirty, t.ckGone, t.ckDirtyDead = t.ckDirty[:0], t.ckGone[:0], 0
 	return nil
 }
 

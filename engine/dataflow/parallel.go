@@ -38,9 +38,10 @@ type aggWork struct {
 	ctx     expr.Ctx
 	msg     *Msg
 	wm      int64
-	snap    []byte  // workRestore's
-	full    bool    // workCheckpoint's
-	entries []Entry // workRestoreEntries'
+	snap    []byte      // workRestore's
+	full    bool        // workCheckpoint's
+	w       StateWriter // workCheckpoint's
+	entries []Entry     // workRestoreEntries'
 	reply   chan aggResult
 }
 
@@ -55,11 +56,10 @@ const (
 )
 
 type aggResult struct {
-	msg     *Msg
-	rows    [][]types.Datum
-	snap    []byte
-	entries []Entry
-	err     error
+	msg  *Msg
+	rows [][]types.Datum
+	snap []byte
+	err  error
 }
 
 type aggWorker struct {
@@ -136,9 +136,8 @@ func (w *aggWorker) run() {
 			w.groups.Store(int64(w.agg.Groups()))
 			job.reply <- aggResult{err: err}
 		case workCheckpoint:
-			var buf entryBuffer
-			err := w.agg.CheckpointState(&buf, job.full)
-			job.reply <- aggResult{entries: buf, err: err}
+			err := w.agg.CheckpointState(job.w, job.full)
+			job.reply <- aggResult{err: err}
 		case workRestoreEntries:
 			err := w.agg.RestoreState(&ctx, job.entries)
 			w.agg.Begin()

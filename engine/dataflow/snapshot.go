@@ -32,6 +32,16 @@ func (w *snapWriter) row(ts []types.T, row ...types.Datum) {
 	}
 }
 
+// stored writes a slot's row of a column store (as row would).
+func (w *snapWriter) stored(ts []types.T, s *colStore, slot int32) {
+	for ci, t := range ts {
+		if w.err != nil {
+			return
+		}
+		w.buf, w.err = types.AppendColumn(w.buf, t, s.datum(ci, slot))
+	}
+}
+
 func (w *snapWriter) count(n int) { w.buf = binary.AppendUvarint(w.buf, uint64(n)) }
 
 type snapReader struct {
@@ -191,7 +201,7 @@ func (a *IncAgg) Snapshot() ([]byte, error) {
 	w.count(a.live)
 	for g, alive := range a.alive {
 		if alive {
-			a.saveGroup(w, int32(g))
+			a.saveGroup(int32(g), w)
 		}
 	}
 	return w.buf, w.err

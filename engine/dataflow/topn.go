@@ -43,6 +43,9 @@ type TopN struct {
 	ckNext  uint64
 	ckDirty []*topRow
 	ckGone  []uint64
+	// rows of ckDirty that died since (see died)
+	ckDirtyDead int
+	ckBuf       entryBuf
 }
 
 type topPart struct {

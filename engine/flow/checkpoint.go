@@ -116,6 +116,7 @@ type ckptStore struct {
 	lastID uint64
 	// the next one is full (none yet, deltas too large, a failure)
 	full bool
+	buf  []byte // state files' buffer, reused
 }
 
 func openCkptStore(cfg *CheckpointConfig) (*ckptStore, error) {
@@ -333,13 +334,39 @@ func readState(data []byte, state map[int]map[string][]byte) error {
 	}
 }
 
-// stateFile is a checkpoint's state file being written.
+// stateFile is a checkpoint's state file being written: entries go
+// through a buffer into its temporary file as operators write them, so a
+// checkpoint holds no more than the buffer in memory whatever it writes.
+// The first error sticks and fails the checkpoint at commit.
 type stateFile struct {
-	buf []byte
-	cur int // the open section (0: none)
+	c    *ckptStore
+	id   uint64
+	tmp  string
+	file streamstore.File
+	buf  []byte
+	crc  uint32 // of what was flushed
+	size int64  // bytes flushed
+	cur  int    // the open section (0: none)
+	err  error
 }
 
-func newStateFile() *stateFile { return &stateFile{buf: []byte(stateMagic)} }
+// stateBufSize is what a state file buffers between writes.
+const stateBufSize = 1 << 20
+
+// create starts the next checkpoint's state file.
+func (c *ckptStore) create() (*stateFile, error) {
+	id := c.lastID + 1
+	f := &stateFile{c: c, id: id, tmp: c.stateName(id) + ".tmp"}
+	file, err := c.fs.OpenFile(f.tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if c.buf == nil {
+		c.buf = make([]byte, 0, stateBufSize)
+	}
+	f.file, f.buf = file, append(c.buf[:0], stateMagic...)
+	return f, nil
+}
 
 // section starts section sec (ending the open one) and returns its writer.
 func (f *stateFile) section(sec int) dataflow.StateWriter {
@@ -356,38 +383,115 @@ func (f *stateFile) end() {
 	}
 }
 
+// room makes room for n more bytes in the buffer, writing it out when
+// it has not; it reports whether they fit.
+func (f *stateFile) room(n int) bool {
+	if len(f.buf)+n <= cap(f.buf) {
+		return true
+	}
+	f.flush()
+	return n <= cap(f.buf)
+}
+
+func (f *stateFile) flush() {
+	if len(f.buf) == 0 {
+		return
+	}
+	f.crc = crc32.Update(f.crc, castagnoli, f.buf)
+	if f.err == nil {
+		var n int
+		n, f.err = f.file.Write(f.buf)
+		if f.err == nil && n != len(f.buf) {
+			f.err = io.ErrShortWrite
+		}
+	}
+	f.size += int64(len(f.buf))
+	f.buf = f.buf[:0]
+}
+
+// bytes appends p, through the buffer or, when p is larger, past it.
+func (f *stateFile) bytes(p []byte) {
+	if f.room(len(p)) {
+		f.buf = append(f.buf, p...)
+		return
+	}
+	f.crc = crc32.Update(f.crc, castagnoli, p)
+	if f.err == nil {
+		_, f.err = f.file.Write(p)
+	}
+	f.size += int64(len(p))
+}
+
 func (f *stateFile) Put(key, value []byte) {
+	const head = 1 + 2*binary.MaxVarintLen64
+	if f.room(head + len(key) + len(value)) {
+		f.buf = append(f.buf, 1)
+		f.buf = binary.AppendUvarint(f.buf, uint64(len(key)))
+		f.buf = append(f.buf, key...)
+		f.buf = binary.AppendUvarint(f.buf, uint64(len(value)))
+		f.buf = append(f.buf, value...)
+		return
+	}
 	f.buf = append(f.buf, 1)
 	f.buf = binary.AppendUvarint(f.buf, uint64(len(key)))
-	f.buf = append(f.buf, key...)
+	f.bytes(key)
+	f.room(binary.MaxVarintLen64)
 	f.buf = binary.AppendUvarint(f.buf, uint64(len(value)))
-	f.buf = append(f.buf, value...)
+	f.bytes(value)
 }
 
 func (f *stateFile) Delete(key []byte) {
+	f.room(1 + binary.MaxVarintLen64)
 	f.buf = append(f.buf, 2)
 	f.buf = binary.AppendUvarint(f.buf, uint64(len(key)))
-	f.buf = append(f.buf, key...)
+	f.bytes(key)
 }
 
-// bytes ends the file: the last section, the end mark, the checksum.
-func (f *stateFile) bytes() []byte {
+// finish ends the file — the last section, the end mark, the checksum —
+// and makes it durable under its name; it returns its size and CRC.
+func (f *stateFile) finish() (int64, uint32, error) {
 	f.end()
+	f.room(1)
 	f.buf = append(f.buf, 0)
-	return binary.LittleEndian.AppendUint32(f.buf, crc32.Checksum(f.buf, castagnoli))
+	f.flush()
+	f.buf = binary.LittleEndian.AppendUint32(f.buf, f.crc)
+	f.flush()
+	if f.err == nil {
+		f.err = f.file.Sync()
+	}
+	if err := f.file.Close(); f.err == nil {
+		f.err = err
+	}
+	f.file = nil
+	if f.err == nil {
+		f.err = f.c.fs.Rename(f.tmp, f.c.stateName(f.id), false)
+	}
+	if f.err != nil {
+		_ = f.c.fs.Remove(f.tmp)
+	}
+	return f.size, f.crc, f.err
+}
+
+// abort drops an unfinished file.
+func (f *stateFile) abort() {
+	if f.file != nil {
+		_ = f.file.Close()
+		f.file = nil
+		_ = f.c.fs.Remove(f.tmp)
+	}
 }
 
 // commit writes a checkpoint: its state file, then its manifest. A full
 // one starts a new chain of files; a delta adds to the last one's. Then
 // what no kept manifest names is removed.
 func (c *ckptStore) commit(f *stateFile, m *manifest, full bool) (int64, error) {
-	id := c.lastID + 1
-	data := f.bytes()
-	if err := c.writeFile(c.stateName(id), data, false); err != nil {
+	id := f.id
+	size, crc, err := f.finish()
+	if err != nil {
 		c.full = true
 		return 0, err
 	}
-	file := ckptFile{ID: id, Size: int64(len(data)), CRC: crc32.Checksum(data, castagnoli)}
+	file := ckptFile{ID: id, Size: size, CRC: crc}
 	files := []ckptFile{file}
 	if !full {
 		files = append(slices.Clone(c.files), file)
@@ -418,7 +522,7 @@ func (c *ckptStore) commit(f *stateFile, m *manifest, full bool) (int64, error) 
 	}
 	c.full = deltas > compactRatio*base || len(files) > maxDeltas
 	c.collect()
-	return int64(len(data) + man.Len()), nil
+	return size + int64(man.Len()), nil
 }
 
 // collect removes the manifests but the newest two, and the state files

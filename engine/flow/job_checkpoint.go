@@ -183,9 +183,13 @@ func (j *Job) writeCheckpoint() error {
 		return err
 	}
 	full := j.ck.full
-	f := newStateFile()
+	f, err := j.ck.create()
+	if err != nil {
+		return err
+	}
+	defer f.abort()
 	j.ckSeq++
-	err := j.g.Barrier(j.ctx, j.ckSeq, func(node int, op any) error {
+	err = j.g.Barrier(j.ctx, j.ckSeq, func(node int, op any) error {
 		if op == nil {
 			return nil
 		}
