@@ -369,7 +369,14 @@ func (b *binder) join(j *ast.Join, outer *scope) (Node, []Column, map[string]int
 			residual = append(residual, c)
 		}
 	}
-	node := &JoinNode{Kind: kind, Left: left, Right: right, LeftKeys: lk, RightKeys: rk, Residual: and(residual), Cols: cols}
+	node := &JoinNode{Kind: kind, Left: left, Right: right, LeftKeys: lk, RightKeys: rk, Cols: cols}
+	if !asof {
+		// an ON condition on one side's rows filters that side first when
+		// the join would drop or NULL-extend what it drops: either side of
+		// an inner join, the side an outer join may extend
+		residual = b.pushIntoSides(node, residual, kind == exec.InnerJoin || kind == exec.RightJoin, kind == exec.InnerJoin || kind == exec.LeftJoin)
+	}
+	node.Residual = and(residual)
 	if asof {
 		if err := asOfJoin(node, residual, len(lcols)); err != nil {
 			return nil, nil, nil, err
@@ -545,23 +552,65 @@ func (b *binder) pushFilter(n Node, pred expr.Expr) Node {
 		return planned
 	}
 	j, ok := n.(*JoinNode)
-	if !ok || j.Kind != exec.InnerJoin {
+	if !ok || j.Kind != exec.InnerJoin && j.Kind != exec.LeftJoin && j.Kind != exec.RightJoin {
 		return &FilterNode{In: n, Pred: pred}
 	}
 	nl := len(j.Left.Columns())
 	var rest []expr.Expr
 	for _, c := range conjuncts(pred) {
-		if l, r, ok := splitEquality(c, nl); ok {
+		if l, r, ok := splitEquality(c, nl); ok && j.Kind == exec.InnerJoin && j.AsOf == nil {
 			j.LeftKeys = append(j.LeftKeys, l)
 			j.RightKeys = append(j.RightKeys, r)
 			continue
 		}
 		rest = append(rest, c)
 	}
+	// a condition on the rows of one side filters that side before the
+	// join, when that drops the same rows: either side of an inner join,
+	// the side an outer join keeps whole (a condition on the other side
+	// would also drop its NULL-extended rows); only the left of an ASOF
+	// JOIN (a right row filtered out first is no one's latest)
+	inner := j.Kind == exec.InnerJoin
+	rest = b.pushIntoSides(j, rest, inner || j.Kind == exec.LeftJoin, (inner || j.Kind == exec.RightJoin) && j.AsOf == nil)
 	if len(rest) == 0 {
 		return j
 	}
 	return &FilterNode{In: j, Pred: and(rest)}
+}
+
+// pushIntoSides moves each condition that reads the columns of one side of
+// j only — when that side may take it — into that side, and returns the
+// others. Conditions with subqueries or volatile functions stay.
+func (b *binder) pushIntoSides(j *JoinNode, conds []expr.Expr, left, right bool) []expr.Expr {
+	nl := len(j.Left.Columns())
+	var rest, toLeft, toRight []expr.Expr
+	for _, c := range conds {
+		var reads [2]bool // left's columns, right's
+		seen := expr.Refs(c, func(i int) {
+			if i < nl {
+				reads[0] = true
+			} else {
+				reads[1] = true
+			}
+		})
+		switch {
+		case !seen || hasSubquery(c) || expr.Varies(c) || reads[0] == reads[1]:
+			rest = append(rest, c)
+		case reads[0] && left:
+			toLeft = append(toLeft, c)
+		case reads[1] && right:
+			toRight = append(toRight, shift(c, -nl))
+		default:
+			rest = append(rest, c)
+		}
+	}
+	if len(toLeft) > 0 {
+		j.Left = b.pushFilter(j.Left, and(toLeft))
+	}
+	if len(toRight) > 0 {
+		j.Right = b.pushFilter(j.Right, and(toRight))
+	}
+	return rest
 }
 
 // lateralCall finds the ProjectSet of a lateral call at the top of n

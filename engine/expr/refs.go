@@ -48,3 +48,50 @@ func refsAll(es []Expr, use func(int)) bool {
 	}
 	return true
 }
+
+// Varies reports whether e may give a row different values from one
+// evaluation to the next — it calls a volatile function such as random()
+// or clock_timestamp() — or holds an expression it cannot see into. Such
+// a condition stays where the query put it (never moved below a join).
+func Varies(e Expr) bool {
+	switch x := e.(type) {
+	case nil, *Const, *Param, *OuterCol, *Col:
+		return false
+	case *Arith:
+		return Varies(x.L) || Varies(x.R)
+	case *Compare:
+		return Varies(x.L) || Varies(x.R)
+	case *Cast:
+		return Varies(x.E)
+	case *Neg:
+		return Varies(x.E)
+	case *Not:
+		return Varies(x.E)
+	case *IsNull:
+		return Varies(x.E)
+	case *IsBool:
+		return Varies(x.E)
+	case *Call:
+		return x.F.Volatile && !x.F.SessionConstant || variesAny(x.Args)
+	case *Coalesce:
+		return variesAny(x.Args)
+	case *Logic:
+		return variesAny(x.Args)
+	case *InList:
+		return Varies(x.E) || variesAny(x.List)
+	case *Case:
+		return variesAny(x.Whens) || variesAny(x.Thens) || Varies(x.Else)
+	case *FieldOf:
+		return Varies(x.E)
+	}
+	return true
+}
+
+func variesAny(es []Expr) bool {
+	for _, e := range es {
+		if Varies(e) {
+			return true
+		}
+	}
+	return false
+}
