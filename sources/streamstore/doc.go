@@ -16,9 +16,14 @@
 //	payload: u64 first sequence | u32 record count | i64 arrival time (µs) | rows
 //
 // with rows in types.AppendRow's encoding. A frame is one append batch.
+// Each segment has an index file listing its frames (segindex.go), grown
+// every few MB and completed when the segment is sealed, so that opening
+// a shard reads its indexes and scans only the bytes they do not cover.
 // At start-up a torn or corrupt frame is cut off (at the tail) or skipped
-// by scanning for the next valid frame (in the middle), and reported;
-// nothing acknowledged is ever dropped silently. Retention deletes whole
+// by scanning for the next valid frame (in the middle), and reported; a
+// frame known from an index is checked on its first read, and a damaged
+// one skipped and reported then. Nothing acknowledged is ever dropped
+// silently. Retention deletes whole
 // segments whose newest record is older than the stream's retention.
 // Shard ids and parent links (Kinesis-style) leave room for resharding.
 package streamstore

@@ -33,6 +33,9 @@ type frame struct {
 	txn     uint64
 	parts   []uint16
 	aborted bool
+	// verified: its checksum was checked (by a scan, or on its first read
+	// when it came from an index); its own writer's frames are
+	verified bool
 }
 
 func (f frame) lastSeq() uint64 { return f.firstSeq + uint64(f.count) - 1 }
@@ -125,6 +128,11 @@ type segment struct {
 	frames   []frame
 	size     int64
 	synced   int64 // bytes known durable (Sync of a stream appended without fsync)
+	// its index file (segindex.go): the bytes and frames it covers, and
+	// whether it is to be rewritten whole (none yet, or a bad tail)
+	indexed       int64
+	indexedFrames int
+	idxRewrite    bool
 }
 
 func (s *segment) lastArrival() int64 {
@@ -151,27 +159,57 @@ type scanReport struct {
 	newLost []seqRange
 }
 
-// scan rebuilds the frame index from the file. Corrupt frames in the
-// middle are skipped by searching for the next valid frame; a bad tail is
-// cut off.
-func (s *segment) scan() (scanReport, error) {
-	var rep scanReport
+// load rebuilds the segment's frame index: from its index file when it
+// has a usable one, then by scanning the bytes past it (all of them
+// without one).
+func (s *segment) load(fs FS) (scanReport, error) {
 	size, err := s.f.Size()
 	if err != nil {
+		return scanReport{}, err
+	}
+	if frames, covered, clean, err := s.readIndex(fs, size); err == nil && s.lastFrameOK(frames) {
+		s.frames, s.indexed, s.indexedFrames, s.idxRewrite = frames, covered, len(frames), !clean
+		return s.scan(covered, size)
+	}
+	s.frames, s.indexed, s.indexedFrames, s.idxRewrite = s.frames[:0], 0, 0, true
+	return s.scan(0, size)
+}
+
+// lastFrameOK checks the last frame an index lists against the file (an
+// index of other bytes than the file's is refused).
+func (s *segment) lastFrameOK(frames []frame) bool {
+	if len(frames) == 0 {
+		return true
+	}
+	last := frames[len(frames)-1]
+	b := make([]byte, last.size)
+	if _, err := s.f.ReadAt(b, last.off); err != nil {
+		return false
+	}
+	fr, ok := parseFrame(b)
+	return ok && fr.firstSeq == last.firstSeq && fr.count == last.count && fr.size == last.size
+}
+
+// scan adds the frames in bytes [from, size) of the file to the index.
+// Corrupt frames in the middle are skipped by searching for the next
+// valid frame; a bad tail is cut off.
+func (s *segment) scan(from, size int64) (scanReport, error) {
+	var rep scanReport
+	data := make([]byte, size-from)
+	if _, err := s.f.ReadAt(data, from); err != nil && int64(len(data)) != size-from {
 		return rep, err
 	}
-	data := make([]byte, size)
-	if _, err := s.f.ReadAt(data, 0); err != nil && int64(len(data)) != size {
-		return rep, err
-	}
-	s.frames = s.frames[:0]
 	off := 0
 	lastGood := 0
 	var expect uint64
+	if n := len(s.frames); n > 0 {
+		expect = s.frames[n-1].lastSeq() + 1
+	}
 	for off < len(data) {
 		fr, ok := parseFrame(data[off:])
 		if ok && (len(s.frames) == 0 || fr.firstSeq >= expect) {
-			fr.off = int64(off)
+			fr.off = from + int64(off)
+			fr.verified = true
 			s.frames = append(s.frames, fr)
 			expect = fr.lastSeq() + 1
 			off += int(fr.size)
@@ -197,11 +235,11 @@ func (s *segment) scan() (scanReport, error) {
 	}
 	if lastGood < len(data) {
 		rep.cutBytes = int64(len(data) - lastGood)
-		if err := s.f.Truncate(int64(lastGood)); err != nil {
+		if err := s.f.Truncate(from + int64(lastGood)); err != nil {
 			return rep, fmt.Errorf("streamstore: truncating %s: %w", s.path, err)
 		}
 	}
-	s.size = int64(lastGood)
+	s.size = from + int64(lastGood)
 	return rep, nil
 }
 

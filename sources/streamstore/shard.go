@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +47,7 @@ type Shard struct {
 	records   int64
 	bytes     int64
 	report    scanReport
+	sealed    bool      // a segment was sealed and may want its index
 	gen       Generator // a generated shard: records computed, not stored
 	// man is the manifest as last written; manMu serialises its writes
 	manMu sync.Mutex
@@ -81,13 +84,19 @@ func openShard(fs FS, dir string, id int, ts []types.T, segSize int64, noSync bo
 		return nil, err
 	}
 	var firsts []uint64
+	indexes := map[uint64]bool{}
 	for _, n := range names {
-		if !strings.HasSuffix(n, ".seg") {
-			continue
-		}
-		v, err := strconv.ParseUint(strings.TrimSuffix(n, ".seg"), 10, 64)
-		if err == nil {
-			firsts = append(firsts, v)
+		switch {
+		case strings.HasSuffix(n, ".seg"):
+			if v, err := strconv.ParseUint(strings.TrimSuffix(n, ".seg"), 10, 64); err == nil {
+				firsts = append(firsts, v)
+			}
+		case strings.HasSuffix(n, ".idx"):
+			if v, err := strconv.ParseUint(strings.TrimSuffix(n, ".idx"), 10, 64); err == nil {
+				indexes[v] = true
+			}
+		case strings.HasSuffix(n, ".idx.tmp"):
+			_ = fs.Remove(filepath.Join(dir, n))
 		}
 	}
 	sort.Slice(firsts, func(i, j int) bool { return firsts[i] < firsts[j] })
@@ -104,12 +113,17 @@ func openShard(fs FS, dir string, id int, ts []types.T, segSize int64, noSync bo
 		}
 		firsts = keep
 	}
+	for first := range indexes {
+		if !slices.Contains(firsts, first) {
+			_ = fs.Remove(indexPath(filepath.Join(dir, segName(first))))
+		}
+	}
 	for _, first := range firsts {
 		seg := &segment{path: filepath.Join(dir, segName(first)), firstSeq: first}
 		if seg.f, err = fs.OpenFile(seg.path, os.O_RDWR|os.O_APPEND, 0o644); err != nil {
 			return nil, err
 		}
-		rep, err := seg.scan()
+		rep, err := seg.load(fs)
 		if err != nil {
 			return nil, err
 		}
@@ -121,6 +135,9 @@ func openShard(fs FS, dir string, id int, ts []types.T, segSize int64, noSync bo
 	if err := s.recover(man, hasManifest, firsts); err != nil {
 		return nil, err
 	}
+	// sealed segments that were scanned get an index for the next start
+	s.sealed = true
+	s.index()
 	return s, nil
 }
 
@@ -130,11 +147,13 @@ func openShard(fs FS, dir string, id int, ts []types.T, segSize int64, noSync bo
 // never one that may have been acknowledged before.
 func (s *Shard) recover(man manifest, hasManifest bool, present []uint64) error {
 	changed := !hasManifest
-	// the frames the manifest says are aborted
+	// the frames the manifest says are aborted, or lost (damaged ones an
+	// index still lists)
+	void := slices.Concat(man.Aborted, man.Lost)
 	for _, seg := range s.segs {
 		for i := range seg.frames {
 			f := &seg.frames[i]
-			for _, r := range man.Aborted {
+			for _, r := range void {
 				if f.firstSeq >= r.From && f.firstSeq < r.To {
 					f.aborted = true
 				}
@@ -274,9 +293,56 @@ func (s *Shard) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, seg := range s.segs {
+		if seg.indexed != seg.size && !s.pendingIn(seg) {
+			// (a cache for the next start: without it, that start scans)
+			s.indexLocked(seg)
+		}
 		seg.f.Close()
 	}
 	s.segs = nil
+}
+
+// pendingIn reports whether frames of seg wait for their transactions.
+func (s *Shard) pendingIn(seg *segment) bool {
+	return slices.ContainsFunc(s.pending, func(p pendingFrame) bool { return p.seg == seg })
+}
+
+// indexLocked adds seg's new frames to its index; the caller holds s.mu.
+func (s *Shard) indexLocked(seg *segment) {
+	buf, whole := seg.indexBlock()
+	if err := seg.writeIndex(s.fs, buf, whole); err != nil {
+		seg.idxRewrite = true // (a block may be torn: the next one rewrites)
+		return
+	}
+	seg.indexed, seg.indexedFrames, seg.idxRewrite = seg.size, len(seg.frames), false
+}
+
+// index extends the indexes of the segment being appended to, once
+// indexEvery bytes went unindexed, and of sealed segments not yet whole,
+// when their frames are all visible (none waits for a transaction).
+func (s *Shard) index() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.segs)
+	if n == 0 {
+		return
+	}
+	if active := s.segs[n-1]; active.size-active.indexed >= indexEvery && !s.pendingIn(active) {
+		s.indexLocked(active)
+	}
+	if !s.sealed {
+		return
+	}
+	s.sealed = false
+	for _, seg := range s.segs[:n-1] {
+		switch {
+		case seg.indexed == seg.size && !seg.idxRewrite:
+		case s.pendingIn(seg):
+			s.sealed = true // (its last frames are not visible yet: later)
+		default:
+			s.indexLocked(seg)
+		}
+	}
 }
 
 // append writes rows durably and returns the sequence number of the
@@ -358,7 +424,7 @@ func (s *Shard) commit(batch []*appendReq) {
 			return
 		}
 		fr, _ := parseFrame(buf[off:])
-		fr.off = base + int64(off)
+		fr.off, fr.verified = base+int64(off), true
 		frames = append(frames, fr)
 		r.first = next
 		next += uint64(r.rows.Len())
@@ -395,6 +461,7 @@ func (s *Shard) commit(batch []*appendReq) {
 		}
 	}
 	s.resolve()
+	s.index()
 }
 
 // resolve makes the pending frames whose transactions are resolved
@@ -467,13 +534,14 @@ func (s *Shard) activeSegment() (*segment, error) {
 	if n := len(s.segs); n > 0 && s.segs[n-1].size < s.segSize {
 		return s.segs[n-1], nil
 	}
-	seg := &segment{path: filepath.Join(s.dir, segName(s.next)), firstSeq: s.next}
+	seg := &segment{path: filepath.Join(s.dir, segName(s.next)), firstSeq: s.next, idxRewrite: true}
 	f, err := s.fs.OpenFile(seg.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	seg.f = f
 	s.segs = append(s.segs, seg)
+	s.sealed = len(s.segs) > 1
 	// the manifest lists every segment, so that a deleted one is noticed
 	// (one not listed yet, after a crash here, is adopted at start-up)
 	if err := s.saveManifest(func(m *manifest) { m.Segments = append(m.Segments, seg.firstSeq) }); err != nil {
@@ -549,6 +617,10 @@ func (s *Shard) readFrames(from uint64, limit int, fn func(seq uint64, arrival i
 			}
 			return from, 0, fmt.Errorf("streamstore: reading shard %d: %w", s.ID, err)
 		}
+		if !fr.verified && !s.verify(ref, buf) {
+			next = max(next, fr.lastSeq()+1)
+			continue
+		}
 		rows := buf[fr.rowsOff:]
 		for k := uint32(0); k < fr.count && n < limit; k++ {
 			seq := fr.firstSeq + uint64(k)
@@ -568,6 +640,41 @@ func (s *Shard) readFrames(from uint64, limit int, fn func(seq uint64, arrival i
 		}
 	}
 	return next, n, nil
+}
+
+// verify checks a frame known from an index on its first read (buf holds
+// it). A damaged one is voided and reported as a start-up scan would have:
+// its bytes skipped, its records lost.
+func (s *Shard) verify(ref frameRef, buf []byte) bool {
+	got, ok := parseFrame(buf)
+	ok = ok && got.firstSeq == ref.fr.firstSeq && got.count == ref.fr.count
+	s.mu.Lock()
+	i := ref.seg.frameFor(ref.fr.firstSeq)
+	if i >= len(ref.seg.frames) || ref.seg.frames[i].firstSeq != ref.fr.firstSeq {
+		s.mu.Unlock()
+		return ok // (retention removed it meanwhile)
+	}
+	f := &ref.seg.frames[i]
+	if ok {
+		f.verified = true
+		s.mu.Unlock()
+		return true
+	}
+	if f.aborted {
+		s.mu.Unlock()
+		return false // (found by another reader)
+	}
+	f.aborted = true
+	lost := seqRange{f.firstSeq, f.lastSeq() + 1}
+	s.records -= int64(f.count)
+	s.report.skippedBytes += f.size
+	s.report.lost = append(s.report.lost, lost)
+	s.report.newLost = append(s.report.newLost, lost)
+	err := s.saveManifest(func(m *manifest) { m.Lost = append(m.Lost, lost) })
+	off := f.off
+	s.mu.Unlock()
+	slog.Warn("streamstore: a damaged frame was skipped: its records are lost", "shard", s.ID, "segment", ref.seg.path, "offset", off, "records", formatRanges([]seqRange{lost}), "manifest_error", err)
+	return false
 }
 
 // trimmed reports whether seg is no longer part of the shard.
@@ -713,6 +820,9 @@ func (s *Shard) trim(cutoff int64) error {
 		seg.f.Close()
 		if e := s.fs.Remove(seg.path); e != nil && err == nil {
 			err = e
+		}
+		if seg.indexed > 0 {
+			_ = s.fs.Remove(indexPath(seg.path))
 		}
 		for _, f := range seg.frames {
 			if !f.aborted {
