@@ -23,6 +23,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"demo", "--help"}, 0, []string{"Usage: streamsql demo", "streamsql-demo-data"}},
 		{[]string{"serve", "--help"}, 0, []string{"Usage: streamsql serve", "./streamsql-data"}},
 		{[]string{"bench", "nexmark", "--help"}, 0, []string{"Usage: streamsql bench nexmark", "-query"}},
+		{[]string{"bench", "restart", "--help"}, 0, []string{"Usage: streamsql bench restart", "-groups"}},
 		{[]string{"version"}, 0, []string{"streamsql ", "PostgreSQL 15"}},
 		{[]string{"frobnicate"}, 2, []string{`unknown command "frobnicate"`, "streamsql demo"}},
 		{[]string{"serve", "--no-such-flag"}, 2, []string{"no-such-flag", "Usage: streamsql serve"}},

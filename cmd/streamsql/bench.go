@@ -37,17 +37,27 @@ type benchLine struct {
 	CheckpointMaxMs float64 `json:"checkpoint_max_ms,omitempty"`
 }
 
-// bench runs a benchmark: streamsql bench nexmark ...
+// bench runs a benchmark: streamsql bench nexmark|restart ...
 func bench(args []string) error {
-	const synopsis = "streamsql bench nexmark [--query q5] [--events 10000000] [--workers N] [--all] [--runs N]"
+	const synopsis = `streamsql bench nexmark [--query q5] [--events 10000000] [--workers N] [--all] [--runs N]
+       streamsql bench restart [--events 10000000] [--groups 10000]`
 	if len(args) > 0 && (args[0] == "--help" || args[0] == "-help" || args[0] == "-h") {
-		fmt.Printf("Usage: %s\n\nRun \"streamsql bench nexmark --help\" for its flags.\n", synopsis)
+		fmt.Printf("Usage: %s\n\nRun \"streamsql bench nexmark --help\" (or restart) for its flags.\n", synopsis)
 		return flag.ErrHelp
 	}
-	if len(args) == 0 || args[0] != "nexmark" {
-		fmt.Fprintf(os.Stderr, "Usage: %s\n", synopsis)
-		return errUsage
+	switch {
+	case len(args) > 0 && args[0] == "nexmark":
+		return benchNexmark(args[1:])
+	case len(args) > 0 && args[0] == "restart":
+		return benchRestart(args[1:])
 	}
+	fmt.Fprintf(os.Stderr, "Usage: %s\n", synopsis)
+	return errUsage
+}
+
+// benchNexmark runs Nexmark queries.
+func benchNexmark(args []string) error {
+	const synopsis = "streamsql bench nexmark [--query q5] [--events 10000000] [--workers N] [--all] [--runs N]"
 	fs := flag.NewFlagSet("bench nexmark", flag.ContinueOnError)
 	query := fs.String("query", "q0", "the query: "+strings.Join(nexmark.Queries(), ", "))
 	events := fs.Uint64("events", 10_000_000, "events of all kinds (1 person : 3 auctions : 46 bids)")
@@ -62,7 +72,7 @@ func bench(args []string) error {
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
 	ckInterval := fs.Duration("checkpoint-interval", 0, "checkpoint the query this often (0: never during the run)")
 	gcPercent := fs.Int("gogc", 100, "garbage collector target percentage (Go's default; the server's --gogc 400 trades throughput for latency; the GOGC environment variable, when set, wins)")
-	if err := parseFlags(fs, synopsis, args[1:]); err != nil {
+	if err := parseFlags(fs, synopsis, args); err != nil {
 		return err
 	}
 	if os.Getenv("GOGC") == "" {
@@ -186,4 +196,29 @@ func printBench(lines []benchLine) {
 		}
 		fmt.Println(line)
 	}
+}
+
+// benchRestart times restarts of a database with a view over a long
+// history: after a clean stop, after a crash, and with no checkpoints (a
+// full replay).
+func benchRestart(args []string) error {
+	const synopsis = "streamsql bench restart [--events 10000000] [--groups 10000] [--shards 4] [--tail 100000] [--dir DIR]"
+	fs := flag.NewFlagSet("bench restart", flag.ContinueOnError)
+	events := fs.Uint64("events", 10_000_000, "records of history behind the view")
+	groups := fs.Int("groups", 10_000, "the view's groups (SELECT k, count(*), sum(v) ... GROUP BY k)")
+	shards := fs.Int("shards", 4, "the stream's shards")
+	tail := fs.Uint64("tail", 100_000, "records written after the last checkpoint before the crash")
+	dir := fs.String("dir", "", "where the data directories go (default: a temporary directory, removed)")
+	if err := parseFlags(fs, synopsis, args); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "restart: %d records, %d groups, %d shards, %d CPUs\n", *events, *groups, *shards, runtime.NumCPU())
+	res, err := planner.RunRestart(planner.RestartRun{Events: *events, Groups: *groups, Shards: *shards, Tail: *tail, Dir: *dir})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%12s %8s %10s %14s %12s %22s %18s\n", "records", "groups", "load s", "checkpoint KiB", "clean stop s", fmt.Sprintf("kill -9 (tail %d) s", *tail), "no checkpoint s")
+	fmt.Printf("%12d %8d %10.2f %14.0f %12.3f %22.3f %18.3f\n", *events, *groups, res.Load.Seconds(), float64(res.StateBytes)/1024,
+		res.Clean.Seconds(), res.Crash.Seconds(), res.Replay.Seconds())
+	return nil
 }

@@ -4,6 +4,7 @@
 //	streamsql help  (the commands; streamsql <command> --help: its flags)
 //	streamsql demo  (the same flags: the crypto demo, see README)
 //	streamsql bench nexmark --query q5 --events 10000000 [--workers N] [--all] [--runs 3]
+//	streamsql bench restart --events 10000000 --groups 10000
 //	streamsql [serve] [--listen 127.0.0.1:5433] [--data-dir ./streamsql-data] [--http 127.0.0.1:8081]
 //	                  [--password PW | --users-file FILE] [--cleartext]
 package main
@@ -37,6 +38,7 @@ Usage:
   streamsql demo [flags]      run the server with the crypto demo: generators,
                               reference tables and views (data in ./streamsql-demo-data)
   streamsql bench nexmark     run Nexmark queries and report throughput
+  streamsql bench restart     time restarts with a view over a long history
   streamsql version           print the version
   streamsql help [command]    print this, or a command's flags
 
