@@ -156,6 +156,16 @@ func TestViewReadsWaitForCatchUp(t *testing.T) {
 	if _, err := nc.Exec(context.Background(), "CREATE MATERIALIZED VIEW tot AS SELECT sum(n) AS s, count(*) AS c FROM ev"); err != nil {
 		t.Fatal(err)
 	}
+	// the backfill blocks no one: other sessions write and read meanwhile,
+	// and its progress is there to see
+	exec("CREATE TABLE side (x INT)")
+	exec("INSERT INTO side VALUES (1)")
+	if got := querier(t, c)("SELECT count(*) FROM side"); got != "1" {
+		t.Fatalf("a table beside the backfill: %s", got)
+	}
+	if got := querier(t, c)("SELECT catchup_total, catchup_read <= catchup_total FROM streamsql_views WHERE view = 'tot'"); got != "1000000 true" {
+		t.Fatalf("the backfill's progress: %s", got)
+	}
 	if got := querier(t, c)("SELECT s, c FROM tot"); got != "1000000 1000000" {
 		t.Fatalf("right after CREATE: %s", got)
 	}
