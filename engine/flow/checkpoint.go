@@ -15,7 +15,7 @@ package flow
 // so. When the deltas since the last full checkpoint outgrow it, the next
 // checkpoint is full again (compaction).
 //
-// State file: "SSQLCKP1", then sections — uvarint section number (1 +
+// State file: "SSQLCKP2", then sections — uvarint section number (1 +
 // node, or sinkSection), entries (1 put: key, value; 2 delete: key; each
 // a uvarint length then the bytes), 0 — then 0, then the CRC-32C of all
 // that (4 bytes, little endian). Manifest: a 4-byte length, JSON, its
@@ -72,11 +72,11 @@ type CheckpointStats struct {
 }
 
 const (
-	stateMagic  = "SSQLCKP1"
+	stateMagic  = "SSQLCKP2"
 	sinkSection = 1 << 30
 	// deltas keep their full checkpoint until they are this many times
 	// its size, or this many
-	compactRatio = 1
+	compactRatio = 3
 	maxDeltas    = 64
 )
 
