@@ -374,15 +374,7 @@ func (a *Arrangement) eachSlot(fn func(slot int32, n int64)) {
 
 // gatherBatch builds a batch of the given slots' rows.
 func (a *Arrangement) gatherBatch(slots []int32) arrow.RecordBatch {
-	cols := make([]arrow.Array, len(a.ts))
-	for ci := range cols {
-		cols[ci] = a.store.gather(ci, slots)
-	}
-	b := expr.NewBatch(a.ts, cols, len(slots))
-	for _, c := range cols {
-		c.Release()
-	}
-	return b
+	return a.store.gatherBatch(a.ts, slots)
 }
 
 // snapshotChunk bounds the rows of one batch a snapshot returns.

@@ -20,15 +20,25 @@ func (t *TopN) born(x *topRow) {
 	t.touch(x)
 }
 
+// untrack stops tracking changes (the state is derived: see
+// checkpoint_derived.go).
+func (t *TopN) untrack() {
+	t.ckOff = true
+	for _, x := range t.ckDirty {
+		x.dirty = false
+	}
+	t.ckDirty, t.ckGone, t.ckDirtyDead = nil, nil, 0
+}
+
 func (t *TopN) touch(x *topRow) {
-	if !x.dirty {
+	if !x.dirty && !t.ckOff {
 		x.dirty = true
 		t.ckDirty = append(t.ckDirty, x)
 	}
 }
 
 func (t *TopN) died(x *topRow) {
-	if x.saved {
+	if x.saved && !t.ckOff {
 		t.ckGone = append(t.ckGone, x.id)
 		x.saved = false
 	}

@@ -255,6 +255,19 @@ func sameValue(class int, d, e types.Datum) bool {
 }
 
 // gather builds column ci of the given slots; slot -1 is NULL.
+// gatherBatch builds a batch of the slots' rows (ts: the columns' types).
+func (s *colStore) gatherBatch(ts []types.T, slots []int32) arrow.RecordBatch {
+	cols := make([]arrow.Array, len(ts))
+	for ci := range cols {
+		cols[ci] = s.gather(ci, slots)
+	}
+	b := expr.NewBatch(ts, cols, len(slots))
+	for _, c := range cols {
+		c.Release()
+	}
+	return b
+}
+
 func (s *colStore) gather(ci int, slots []int32) arrow.Array {
 	c := &s.cols[ci]
 	n := len(slots)

@@ -53,6 +53,7 @@ const (
 	workRestore
 	workCheckpoint
 	workRestoreEntries
+	workCurrent
 )
 
 type aggResult struct {
@@ -138,6 +139,14 @@ func (w *aggWorker) run() {
 		case workCheckpoint:
 			err := w.agg.CheckpointState(job.w, job.full)
 			job.reply <- aggResult{err: err}
+		case workCurrent:
+			var res aggResult
+			var ok bool
+			if res.msg, ok, res.err = w.agg.CurrentRows(&ctx); !ok && res.msg != nil {
+				res.msg.Release()
+				res.msg = nil
+			}
+			job.reply <- res
 		case workRestoreEntries:
 			err := w.agg.RestoreState(&ctx, job.entries)
 			w.agg.Begin()

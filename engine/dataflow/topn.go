@@ -45,6 +45,7 @@ type TopN struct {
 	ckGone  []uint64
 	// rows of ckDirty that died since (see died)
 	ckDirtyDead int
+	ckOff       bool // changes are not tracked (derived state)
 	ckBuf       entryBuf
 }
 

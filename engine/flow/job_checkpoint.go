@@ -98,12 +98,8 @@ func (j *Job) cannotRestore(m *manifest) string {
 // sources.
 func (j *Job) restore(r *restored) error {
 	m := r.m
-	for n := range j.g.Nodes() {
-		if op := j.g.Operator(n); op != nil {
-			if err := dataflow.RestoreOperator(j.ctx, op, r.sections[n+1]); err != nil {
-				return err
-			}
-		}
+	if err := j.g.RestoreNodes(j.ctx, func(n int) []dataflow.Entry { return r.sections[n+1] }); err != nil {
+		return err
 	}
 	if err := j.g.RestoreWatermarkState(m.Graph); err != nil {
 		return err
@@ -193,8 +189,7 @@ func (j *Job) writeCheckpoint() error {
 		if op == nil {
 			return nil
 		}
-		_, err := dataflow.CheckpointOperator(op, f.section(node+1), full)
-		return err
+		return j.g.CheckpointNode(node, f.section(node+1), full)
 	})
 	if err == nil {
 		err = j.sink.checkpointState(f.section(sinkSection), full)
